@@ -1,0 +1,53 @@
+/**
+ * The express application: request ids and logs, metrics, JSON bodies, the routes, and problem
+ * details for every error. No business rule lives here.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import { AppError } from '../domain/errors.js';
+import type { FlowDeps } from '../flows/ports.js';
+import type { Metrics } from './metrics.js';
+import { problemHandler, sendProblem } from './problem.js';
+import { appRoutes } from './routes/app-routes.js';
+import { opsRoutes, type HealthCheck } from './routes/ops-routes.js';
+import { staffRoutes } from './routes/staff-routes.js';
+
+export interface HttpAppOptions {
+  deps: FlowDeps;
+  metrics: Metrics;
+  checks: HealthCheck[];
+  version: string;
+  /** Static pages (src/web) to serve under /, when present. */
+  staticDir?: string;
+}
+
+export function createHttpApp(opts: HttpAppOptions): Express {
+  const { deps } = opts;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.config.server.trustProxy);
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Credentials travel in these headers: never log them.
+      redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+    }),
+  );
+  app.use(opts.metrics.httpMiddleware);
+  app.use(express.json({ limit: '64kb' }));
+  app.use(opsRoutes({ checks: opts.checks, metrics: opts.metrics, keyRing: deps.keyRing, version: opts.version }));
+  app.use('/api/v1', staffRoutes(deps));
+  app.use('/api/v1', appRoutes(deps));
+  if (opts.staticDir) app.use(express.static(opts.staticDir, { index: 'index.html' }));
+  app.use((req, res) => sendProblem(res, new AppError('not_found', `No such endpoint: ${req.method} ${req.path}.`), req.originalUrl));
+  app.use(problemHandler);
+  return app;
+}

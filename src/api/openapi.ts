@@ -1,0 +1,308 @@
+/**
+ * The OpenAPI 3.1 description of the HTTP API. It is served at /api/openapi.json and is also what
+ * request bodies and query strings are validated against (validate.ts), so the document cannot
+ * drift from what the server accepts.
+ */
+const uuid = { type: 'string', format: 'uuid' } as const;
+const text = (max: number) => ({ type: 'string', minLength: 1, maxLength: max }) as const;
+const dateTime = { type: 'string', format: 'date-time' } as const;
+const problem = { $ref: '#/components/schemas/Problem' } as const;
+
+function body(schema: Record<string, unknown>) {
+  return { required: true, content: { 'application/json': { schema } } };
+}
+function closed(properties: Record<string, unknown>, required: string[]) {
+  return { type: 'object', properties, required, additionalProperties: false };
+}
+function ok(description: string) {
+  return { description, content: { 'application/json': { schema: { type: 'object' } } } };
+}
+const errors = {
+  '400': { description: 'Invalid input', content: { 'application/problem+json': { schema: problem } } },
+  '401': { description: 'Not authenticated', content: { 'application/problem+json': { schema: problem } } },
+};
+
+const agentAuth = [{ agentBearer: [] }, { apiKey: [] }];
+const deviceAuth = [{ deviceCredential: [] }];
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Knock API',
+    version: '1.0.0',
+    description:
+      'Knock before calling: agents request calls, customers answer in the app (accept with biometric or PIN, schedule, remind me later), and accepted calls carry a pre-authentication token to the SIP server.',
+  },
+  servers: [{ url: '/' }],
+  components: {
+    securitySchemes: {
+      agentBearer: { type: 'http', scheme: 'bearer', description: 'Agent sign-in token from POST /api/v1/auth/login.' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'Integration key with scopes.' },
+      deviceCredential: { type: 'http', scheme: 'bearer', description: 'Device credential from POST /api/v1/devices.' },
+    },
+    schemas: {
+      Problem: {
+        type: 'object',
+        required: ['type', 'title', 'status', 'code', 'detail'],
+        properties: {
+          type: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'integer' },
+          code: { type: 'string' },
+          detail: { type: 'string' },
+          instance: { type: 'string' },
+        },
+      },
+      WeeklyHours: {
+        type: 'object',
+        propertyNames: { pattern: '^[1-7]$' },
+        additionalProperties: { type: 'array', items: { type: 'string', pattern: '^\\d\\d:\\d\\d-\\d\\d:\\d\\d$' } },
+      },
+      Jwk: {
+        type: 'object',
+        required: ['kty', 'crv', 'x', 'y'],
+        properties: { kty: { const: 'EC' }, crv: { const: 'P-256' }, x: { type: 'string' }, y: { type: 'string' } },
+      },
+    },
+  },
+  paths: {
+    '/api/v1/auth/login': {
+      post: {
+        operationId: 'login',
+        summary: 'Agent sign-in',
+        requestBody: body(closed({ username: text(64), password: text(200) }, ['username', 'password'])),
+        responses: { '200': ok('Token and agent'), ...errors },
+      },
+    },
+    '/api/v1/auth/logout': {
+      post: { operationId: 'logout', security: agentAuth, responses: { '204': { description: 'Signed out' } } },
+    },
+    '/api/v1/me': {
+      get: { operationId: 'me', security: agentAuth, responses: { '200': ok('The signed-in agent') } },
+    },
+    '/api/v1/me/availability': {
+      put: {
+        operationId: 'setAvailability',
+        security: agentAuth,
+        requestBody: body(closed({ availability: { enum: ['available', 'away'] } }, ['availability'])),
+        responses: { '200': ok('Agent'), ...errors },
+      },
+    },
+    '/api/v1/call-requests': {
+      post: {
+        operationId: 'createCallRequest',
+        summary: 'Knock: ask a customer for a call',
+        description: 'Send an Idempotency-Key header to make retries safe. At most one open request exists per customer and agent; asking again returns it (200).',
+        security: agentAuth,
+        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }],
+        requestBody: body(
+          closed(
+            {
+              customerId: uuid,
+              reason: text(300),
+              reference: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._/#-]+$' },
+              groupId: { type: 'string', maxLength: 40 },
+              agentId: uuid,
+            },
+            ['customerId', 'reason', 'reference'],
+          ),
+        ),
+        responses: { '201': ok('Created and notified'), '200': ok('Existing request returned'), ...errors },
+      },
+      get: {
+        operationId: 'listCallRequests',
+        security: agentAuth,
+        parameters: [
+          { name: 'state', in: 'query', schema: { type: 'string' } },
+          { name: 'scope', in: 'query', schema: { enum: ['mine', 'group', 'all'] } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+        ],
+        responses: { '200': ok('Requests') },
+      },
+    },
+    '/api/v1/call-requests/{id}': {
+      get: { operationId: 'getCallRequest', security: agentAuth, responses: { '200': ok('Request with its notifications') } },
+    },
+    '/api/v1/call-requests/{id}/cancel': {
+      post: { operationId: 'cancelCallRequest', security: agentAuth, responses: { '200': ok('Cancelled'), ...errors } },
+    },
+    '/api/v1/callbacks': {
+      get: { operationId: 'listCallbacks', security: agentAuth, responses: { '200': ok('Scheduled callbacks') } },
+    },
+    '/api/v1/queues': {
+      get: { operationId: 'listQueues', security: agentAuth, responses: { '200': ok('Waiting work per group, oldest first') } },
+    },
+    '/api/v1/events': {
+      get: { operationId: 'events', security: agentAuth, description: 'Server-Sent Events: request.changed, agent.changed.', responses: { '200': { description: 'text/event-stream' } } },
+    },
+    '/api/v1/customers': {
+      get: {
+        operationId: 'searchCustomers',
+        security: agentAuth,
+        parameters: [{ name: 'q', in: 'query', required: true, schema: { type: 'string', minLength: 1 } }],
+        responses: { '200': ok('Customers') },
+      },
+      post: {
+        operationId: 'createCustomer',
+        security: agentAuth,
+        requestBody: body(
+          closed(
+            { name: text(200), phone: { type: ['string', 'null'] }, timeZone: { type: ['string', 'null'] }, externalRef: { type: ['string', 'null'], maxLength: 100 } },
+            ['name'],
+          ),
+        ),
+        responses: { '201': ok('Customer'), ...errors },
+      },
+    },
+    '/api/v1/customers/{id}/enrollment-codes': {
+      post: { operationId: 'createEnrollmentCode', security: agentAuth, responses: { '201': ok('One-time code'), ...errors } },
+    },
+    '/api/v1/agents': {
+      get: { operationId: 'listAgents', security: agentAuth, responses: { '200': ok('Agents') } },
+      post: {
+        operationId: 'createAgent',
+        security: agentAuth,
+        requestBody: body(
+          closed(
+            {
+              username: text(64),
+              name: text(200),
+              extension: { type: 'string', pattern: '^[0-9]{2,10}$' },
+              password: { type: 'string', minLength: 10, maxLength: 200 },
+              groups: { type: 'array', items: { type: 'string' } },
+              role: { enum: ['agent', 'supervisor', 'admin'] },
+            },
+            ['username', 'name', 'extension', 'password'],
+          ),
+        ),
+        responses: { '201': ok('Agent'), ...errors },
+      },
+    },
+    '/api/v1/groups/{id}': {
+      put: {
+        operationId: 'saveGroup',
+        security: agentAuth,
+        requestBody: body(
+          closed(
+            {
+              name: text(200),
+              timeZone: text(64),
+              businessHours: { $ref: '#/components/schemas/WeeklyHours' },
+              slotCapacity: { type: ['integer', 'null'], minimum: 1 },
+              slotMinutes: { type: 'integer', minimum: 5, maximum: 240 },
+              callbackMode: { enum: ['customer_calls', 'agent_calls'] },
+            },
+            ['name', 'timeZone', 'businessHours'],
+          ),
+        ),
+        responses: { '200': ok('Group'), ...errors },
+      },
+    },
+    '/api/v1/groups': {
+      get: { operationId: 'listGroups', security: agentAuth, responses: { '200': ok('Groups') } },
+    },
+    '/api/v1/api-keys': {
+      post: {
+        operationId: 'createApiKey',
+        security: agentAuth,
+        requestBody: body(closed({ name: text(100), scopes: { type: 'array', items: { type: 'string' }, minItems: 1 } }, ['name', 'scopes'])),
+        responses: { '201': ok('The key (shown once)'), ...errors },
+      },
+    },
+    '/api/v1/audit/verify': {
+      get: { operationId: 'verifyAudit', security: agentAuth, responses: { '200': ok('Chain verification result') } },
+    },
+    '/api/v1/devices': {
+      post: {
+        operationId: 'enrollDevice',
+        summary: 'Enrol a customer device with a one-time code',
+        requestBody: body(
+          closed(
+            { enrollmentCode: text(40), label: text(100), publicKeyJwk: { $ref: '#/components/schemas/Jwk' }, pin: { type: ['string', 'null'], maxLength: 12 } },
+            ['enrollmentCode', 'label', 'publicKeyJwk'],
+          ),
+        ),
+        responses: { '201': ok('Device and its credential (shown once)'), ...errors },
+      },
+    },
+    '/api/v1/devices/me': {
+      get: { operationId: 'getDevice', security: deviceAuth, responses: { '200': ok('This device') } },
+    },
+    '/api/v1/devices/me/pin': {
+      put: { operationId: 'setPin', security: deviceAuth, requestBody: body(closed({ pin: text(12) }, ['pin'])), responses: { '204': { description: 'Set' }, ...errors } },
+    },
+    '/api/v1/devices/me/push-subscription': {
+      put: {
+        operationId: 'setPushSubscription',
+        security: deviceAuth,
+        requestBody: body({
+          type: 'object',
+          required: ['endpoint', 'keys'],
+          properties: {
+            endpoint: { type: 'string', maxLength: 2000 },
+            keys: closed({ p256dh: text(200), auth: text(100) }, ['p256dh', 'auth']),
+          },
+        }),
+        responses: { '204': { description: 'Saved' }, ...errors },
+      },
+    },
+    '/api/v1/devices/me/passkey/options': {
+      post: { operationId: 'passkeyOptions', security: deviceAuth, responses: { '200': ok('WebAuthn registration options') } },
+    },
+    '/api/v1/devices/me/passkey': {
+      post: {
+        operationId: 'registerPasskey',
+        security: deviceAuth,
+        requestBody: body(closed({ challengeId: uuid, response: { type: 'object' } }, ['challengeId', 'response'])),
+        responses: { '204': { description: 'Registered' }, ...errors },
+      },
+    },
+    '/api/v1/app/requests': {
+      get: { operationId: 'appListRequests', security: deviceAuth, responses: { '200': ok("The customer's open requests") } },
+    },
+    '/api/v1/app/requests/{id}': {
+      get: { operationId: 'appGetRequest', security: deviceAuth, responses: { '200': ok('Details and allowed answers') } },
+    },
+    '/api/v1/app/requests/{id}/accept': {
+      post: { operationId: 'appAccept', security: deviceAuth, responses: { '200': ok('Challenge to answer'), ...errors } },
+    },
+    '/api/v1/app/requests/{id}/authenticate': {
+      post: {
+        operationId: 'appAuthenticate',
+        security: deviceAuth,
+        requestBody: body({
+          oneOf: [
+            closed({ challengeId: uuid, method: { const: 'biometric' }, webauthn: { type: 'object' } }, ['challengeId', 'method', 'webauthn']),
+            closed({ challengeId: uuid, method: { const: 'pin' }, pin: text(12), signature: text(200) }, ['challengeId', 'method', 'pin', 'signature']),
+          ],
+        }),
+        responses: { '200': ok('Pre-authentication token and where to call'), ...errors },
+      },
+    },
+    '/api/v1/app/requests/{id}/schedule': {
+      post: {
+        operationId: 'appSchedule',
+        security: deviceAuth,
+        requestBody: body(closed({ at: dateTime, note: { type: ['string', 'null'], maxLength: 500 } }, ['at'])),
+        responses: { '200': ok('Scheduled'), ...errors },
+      },
+    },
+    '/api/v1/app/requests/{id}/snooze': {
+      post: {
+        operationId: 'appSnooze',
+        security: deviceAuth,
+        requestBody: body(closed({ minutes: { type: 'integer', minimum: 1 } }, ['minutes'])),
+        responses: { '200': ok('Snoozed'), ...errors },
+      },
+    },
+    '/api/v1/app/requests/{id}/callback.ics': {
+      get: { operationId: 'appCalendar', security: deviceAuth, responses: { '200': { description: 'text/calendar' } } },
+    },
+    '/.well-known/jwks.json': {
+      get: { operationId: 'jwks', responses: { '200': ok('Public keys of pre-authentication tokens') } },
+    },
+    '/healthz': { get: { operationId: 'health', responses: { '200': ok('Alive') } } },
+    '/readyz': { get: { operationId: 'ready', responses: { '200': ok('Ready'), '503': ok('Not ready') } } },
+    '/metrics': { get: { operationId: 'metrics', responses: { '200': { description: 'Prometheus text format' } } } },
+  },
+} as const;

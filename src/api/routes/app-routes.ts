@@ -1,0 +1,109 @@
+/**
+ * The customer app's side of the API: device enrolment, and the three answers to a knock
+ * (accept with biometric/PIN, schedule, remind me later), plus the calendar entry.
+ */
+import { Router, type Request } from 'express';
+import { AppError } from '../../domain/errors.js';
+import type { CallRequest } from '../../domain/model.js';
+import { beginAccept, completeAccept, loadRequestForDevice, type AcceptProof } from '../../flows/accept.js';
+import {
+  beginPasskeyEnrollment,
+  enrollDevice,
+  finishPasskeyEnrollment,
+  setDevicePin,
+  setPushSubscription,
+} from '../../flows/enrollment.js';
+import type { FlowDeps } from '../../flows/ports.js';
+import { scheduleCallback, snoozeRequest } from '../../flows/schedule.js';
+import { deviceOf, requireDevice, wrap } from '../auth.js';
+import { callbackIcs } from '../ics.js';
+import { validated } from '../validate.js';
+import { appRequestView, deviceView } from '../views.js';
+
+function requestId(req: Request): string {
+  const v = req.params.id;
+  if (typeof v !== 'string' || !/^[0-9a-f-]{36}$/i.test(v)) throw new AppError('not_found', 'No such call request.');
+  return v;
+}
+
+export function appRoutes(deps: FlowDeps): Router {
+  const r = Router();
+  const device = requireDevice(deps);
+
+  const view = async (request: CallRequest) => {
+    const agent = await deps.store.agents.get(request.agentId);
+    return appRequestView(request, agent?.name ?? 'Your adviser', deps.clock(), deps.config.requests.remindChoicesMinutes);
+  };
+
+  r.post('/devices', validated('enrollDevice'), wrap(async (req, res) => {
+    const { device: d, credential } = await enrollDevice(deps, {
+      code: req.body.enrollmentCode,
+      label: req.body.label,
+      publicKeyJwk: req.body.publicKeyJwk,
+      pin: req.body.pin ?? null,
+    });
+    res.status(201).json({ device: deviceView(d), credential });
+  }));
+  r.get('/devices/me', device, wrap(async (_req, res) => {
+    res.json(deviceView(deviceOf(res)));
+  }));
+  r.put('/devices/me/pin', device, validated('setPin'), wrap(async (req, res) => {
+    await setDevicePin(deps, deviceOf(res), req.body.pin);
+    res.status(204).end();
+  }));
+  r.put('/devices/me/push-subscription', device, validated('setPushSubscription'), wrap(async (req, res) => {
+    await setPushSubscription(deps, deviceOf(res), { endpoint: req.body.endpoint, keys: req.body.keys });
+    res.status(204).end();
+  }));
+  r.post('/devices/me/passkey/options', device, wrap(async (_req, res) => {
+    res.json(await beginPasskeyEnrollment(deps, deviceOf(res)));
+  }));
+  r.post('/devices/me/passkey', device, validated('registerPasskey'), wrap(async (req, res) => {
+    await finishPasskeyEnrollment(deps, deviceOf(res), req.body.challengeId, req.body.response);
+    res.status(204).end();
+  }));
+
+  r.get('/app/requests', device, wrap(async (_req, res) => {
+    const list = await deps.store.callRequests.list({
+      customerId: deviceOf(res).customerId,
+      states: ['notified', 'snoozed', 'accepted', 'authenticated', 'expired', 'scheduled', 'prompted'],
+      limit: 50,
+    });
+    res.json({ items: await Promise.all(list.map(view)) });
+  }));
+  r.get('/app/requests/:id', device, wrap(async (req, res) => {
+    res.json(await view(await loadRequestForDevice(deps, deviceOf(res), requestId(req))));
+  }));
+  r.post('/app/requests/:id/accept', device, wrap(async (req, res) => {
+    res.json(await beginAccept(deps, deviceOf(res), requestId(req)));
+  }));
+  r.post('/app/requests/:id/authenticate', device, validated('appAuthenticate'), wrap(async (req, res) => {
+    const proof: AcceptProof =
+      req.body.method === 'biometric'
+        ? { method: 'biometric', webauthn: req.body.webauthn }
+        : { method: 'pin', pin: req.body.pin, signature: req.body.signature };
+    res.json(await completeAccept(deps, deviceOf(res), requestId(req), req.body.challengeId, proof));
+  }));
+  r.post('/app/requests/:id/schedule', device, validated('appSchedule'), wrap(async (req, res) => {
+    const updated = await scheduleCallback(deps, deviceOf(res), requestId(req), new Date(req.body.at), req.body.note ?? null);
+    res.json({ ...(await view(updated)), calendar: `/api/v1/app/requests/${updated.id}/callback.ics` });
+  }));
+  r.post('/app/requests/:id/snooze', device, validated('appSnooze'), wrap(async (req, res) => {
+    res.json(await view(await snoozeRequest(deps, deviceOf(res), requestId(req), req.body.minutes)));
+  }));
+  r.get('/app/requests/:id/callback.ics', device, wrap(async (req, res) => {
+    const request = await loadRequestForDevice(deps, deviceOf(res), requestId(req));
+    if (!request.scheduledFor || request.state !== 'scheduled') throw new AppError('not_found', 'This call is not scheduled.');
+    const agent = await deps.store.agents.get(request.agentId);
+    const ics = callbackIcs(request, {
+      agentName: agent?.name ?? 'Your adviser',
+      organisation: deps.config.auth.webauthn.rpName,
+      durationMinutes: 15,
+      url: `${deps.config.server.publicUrl}/app/#/requests/${request.id}`,
+      now: deps.clock(),
+    });
+    res.type('text/calendar; charset=utf-8').setHeader('Content-Disposition', `attachment; filename="callback-${request.reference}.ics"`);
+    res.send(ics);
+  }));
+  return r;
+}

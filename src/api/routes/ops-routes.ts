@@ -1,0 +1,44 @@
+/** Health, readiness, metrics, the token verification keys and the API description. */
+import { Router } from 'express';
+import type { KeyRing } from '../../security/signing-keys.js';
+import type { Metrics } from '../metrics.js';
+import { openApiDocument } from '../openapi.js';
+
+/** A component the service depends on, as readiness reports it. */
+export interface HealthCheck {
+  name: string;
+  /** Required components make the service unready when down; optional ones only show. */
+  required: boolean;
+  check(): Promise<boolean>;
+}
+
+export function opsRoutes(args: { checks: HealthCheck[]; metrics: Metrics; keyRing: KeyRing; version: string }): Router {
+  const r = Router();
+  r.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', version: args.version });
+  });
+  r.get('/readyz', async (_req, res) => {
+    const components: Record<string, 'up' | 'down'> = {};
+    let ready = true;
+    await Promise.all(
+      args.checks.map(async (c) => {
+        const up = await c.check().catch(() => false);
+        components[c.name] = up ? 'up' : 'down';
+        args.metrics.setUp(c.name, up);
+        if (!up && c.required) ready = false;
+      }),
+    );
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unready', components });
+  });
+  r.get('/metrics', async (_req, res) => {
+    res.type(args.metrics.registry.contentType).send(await args.metrics.registry.metrics());
+  });
+  r.get('/.well-known/jwks.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(args.keyRing.jwks());
+  });
+  r.get('/api/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+  return r;
+}

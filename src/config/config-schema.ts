@@ -1,0 +1,75 @@
+/** JSON Schema of the configuration (mirrors config.ts); unknown keys are errors, not ignored. */
+const str = { type: 'string' } as const;
+const nonEmpty = { type: 'string', minLength: 1 } as const;
+const bool = { type: 'boolean' } as const;
+const pos = { type: 'integer', minimum: 1 } as const;
+const nonNeg = { type: 'integer', minimum: 0 } as const;
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+
+function obj(properties: Record<string, unknown>) {
+  return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false } as const;
+}
+
+const hhmm = { type: 'array', items: { type: 'string' } } as const;
+
+export const configSchema = obj({
+  server: obj({ host: nonEmpty, port, publicUrl: { type: 'string', pattern: '^https?://' }, trustProxy: nonNeg }),
+  database: obj({
+    url: str,
+    poolSize: pos,
+    embedded: obj({ dataDir: nonEmpty, host: nonEmpty, port }),
+  }),
+  log: obj({ level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } }),
+  sip: obj({
+    domain: nonEmpty,
+    customerCallUri: { type: 'string', pattern: '^sips?:' },
+    wsUrl: { type: 'string', pattern: '^wss?://' },
+  }),
+  requests: obj({
+    answerTimeLimitSeconds: { type: 'integer', minimum: 10, maximum: 86400 },
+    remindChoicesMinutes: { type: 'array', items: pos, minItems: 1 },
+  }),
+  tokens: obj({
+    issuer: nonEmpty,
+    lifetimeSeconds: { type: 'integer', minimum: 5, maximum: 120 },
+    keyRotationDays: pos,
+    keyOverlapSeconds: nonNeg,
+  }),
+  auth: obj({
+    challengeLifetimeSeconds: { type: 'integer', minimum: 10, maximum: 600 },
+    pin: obj({ minLength: { type: 'integer', minimum: 4, maximum: 12 }, maxAttempts: pos, lockoutMinutes: pos }),
+    agentLoginHours: pos,
+    enrollmentCodeMinutes: pos,
+    webauthn: obj({ rpId: nonEmpty, rpName: nonEmpty, origins: { type: 'array', items: nonEmpty, minItems: 1 } }),
+    loginAttemptsPerMinute: pos,
+  }),
+  scheduling: obj({
+    defaultTimeZone: nonEmpty,
+    horizonDays: { type: 'integer', minimum: 1, maximum: 365 },
+    callbackMode: { enum: ['customer_calls', 'agent_calls'] },
+    businessHours: {
+      type: 'object',
+      propertyNames: { pattern: '^[1-7]$' },
+      additionalProperties: hhmm,
+    },
+    slotMinutes: { type: 'integer', minimum: 5, maximum: 240 },
+    slotCapacity: nonNeg,
+    retry: obj({
+      attempts: nonNeg,
+      spacingMinutes: pos,
+      retryOn: { type: 'array', items: { enum: ['no_answer', 'busy', 'failed'] } },
+    }),
+    missedWindow: { enum: ['next_open_slot', 'ask_customer'] },
+  }),
+  jobs: obj({
+    processEveryMs: { type: 'integer', minimum: 50 },
+    lockLifetimeMs: { type: 'integer', minimum: 1000 },
+    housekeepingCron: nonEmpty,
+    staleSessionHours: pos,
+  }),
+  notify: obj({
+    webpush: obj({ publicKey: str, privateKey: str, subject: { type: 'string', pattern: '^(mailto:|https:)' } }),
+    sms: obj({ enabled: bool, accountSid: str, authToken: str, from: str, apiBaseUrl: { type: 'string', pattern: '^https?://' } }),
+  }),
+  demo: obj({ loadOnFirstStart: bool }),
+});

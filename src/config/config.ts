@@ -1,0 +1,87 @@
+/**
+ * The shape of the configuration. Defaults live in config/default.yaml; environment variables
+ * override them (see load-config.ts). Every threshold a deployment may want to change is here,
+ * not a constant in code.
+ */
+import type { CallbackMode, Outcome } from '../domain/call-request.js';
+import type { WeeklyHours } from '../domain/model.js';
+
+export interface Config {
+  server: {
+    host: string;
+    port: number;
+    /** Base URL customers and agents reach the service at; used in links (SMS, .ics, Call-Info). */
+    publicUrl: string;
+    /** Number of reverse proxies in front of the service, for client addresses in logs. */
+    trustProxy: number;
+  };
+  database: {
+    /** postgres://… of a PostgreSQL server; empty = embedded PostgreSQL (PGlite). */
+    url: string;
+    poolSize: number;
+    embedded: { dataDir: string; host: string; port: number };
+  };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  sip: {
+    /** The SIP domain; also the audience of pre-authentication tokens. */
+    domain: string;
+    /** The SIP URI the customer app calls with its token. */
+    customerCallUri: string;
+    /** WebSocket URL of the SIP server for the app. */
+    wsUrl: string;
+  };
+  requests: {
+    answerTimeLimitSeconds: number;
+    remindChoicesMinutes: number[];
+  };
+  tokens: {
+    issuer: string;
+    /** At most 120 seconds. */
+    lifetimeSeconds: number;
+    /** Signing keys older than this are replaced by a new one at start-up / housekeeping. */
+    keyRotationDays: number;
+    /** A retired key is still accepted for verification this long (covers tokens in flight). */
+    keyOverlapSeconds: number;
+  };
+  auth: {
+    challengeLifetimeSeconds: number;
+    pin: { minLength: number; maxAttempts: number; lockoutMinutes: number };
+    agentLoginHours: number;
+    enrollmentCodeMinutes: number;
+    webauthn: { rpId: string; rpName: string; origins: string[] };
+    /** Login attempts per agent username per minute before 429. */
+    loginAttemptsPerMinute: number;
+  };
+  scheduling: {
+    defaultTimeZone: string;
+    horizonDays: number;
+    callbackMode: CallbackMode;
+    businessHours: WeeklyHours;
+    slotMinutes: number;
+    /** Callbacks per slot per group; 0 = unlimited. */
+    slotCapacity: number;
+    retry: { attempts: number; spacingMinutes: number; retryOn: Outcome[] };
+    /** What a callback whose time passed while it could not be placed becomes. */
+    missedWindow: 'next_open_slot' | 'ask_customer';
+  };
+  jobs: {
+    /** How often each instance polls for due jobs, on top of LISTEN/NOTIFY wake-ups. */
+    processEveryMs: number;
+    /** A job locked longer than this by a dead instance is taken over. */
+    lockLifetimeMs: number;
+    housekeepingCron: string;
+    staleSessionHours: number;
+  };
+  notify: {
+    webpush: { publicKey: string; privateKey: string; subject: string };
+    sms: {
+      enabled: boolean;
+      accountSid: string;
+      authToken: string;
+      from: string;
+      /** Twilio API base; only changed to point at a test double. */
+      apiBaseUrl: string;
+    };
+  };
+  demo: { loadOnFirstStart: boolean };
+}

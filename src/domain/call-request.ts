@@ -1,0 +1,226 @@
+/**
+ * The call request life cycle (SPEC core flow 1) as an explicit state machine.
+ *
+ *   requested -> notified -> accepted -> authenticated -> connecting -> connected -> ended
+ *   notified -> scheduled -> due -> prompted | agent_dialled
+ *   notified -> snoozed -> notified
+ *   notified -> expired            (schedule still allowed, accept refused)
+ *   any open state -> cancelled    (by the agent)
+ *
+ * Pure: time is passed in, nothing is read or written. Adapters persist the result with a
+ * compare-and-set on `version`, so two concurrent answers resolve to exactly one outcome.
+ */
+import { AppError } from './errors.js';
+
+export const CALL_REQUEST_STATES = [
+  'requested',
+  'notified',
+  'snoozed',
+  'accepted',
+  'authenticated',
+  'connecting',
+  'connected',
+  'ended',
+  'expired',
+  'scheduled',
+  'due',
+  'prompted',
+  'agent_dialled',
+  'cancelled',
+] as const;
+export type CallRequestState = (typeof CALL_REQUEST_STATES)[number];
+
+export type AuthMethod = 'biometric' | 'pin';
+export type CallbackMode = 'customer_calls' | 'agent_calls';
+
+/** How a request finished; stored with the request and the call record. */
+export type Outcome =
+  | 'completed'
+  | 'cancelled'
+  | 'abandoned'
+  | 'no_answer'
+  | 'busy'
+  | 'failed'
+  | 'gave_up';
+
+export type CallRequestEvent =
+  | { type: 'notify' }
+  | { type: 'accept'; deviceId: string }
+  | { type: 'authenticate'; deviceId: string; method: AuthMethod }
+  | { type: 'call_setup' }
+  | { type: 'call_answered' }
+  | { type: 'call_ended'; outcome: Outcome }
+  | { type: 'expire' }
+  | { type: 'snooze'; until: Date }
+  | { type: 'remind' }
+  | { type: 'schedule'; at: Date; note: string | null }
+  | { type: 'callback_due' }
+  | { type: 'prompt_customer' }
+  | { type: 'dial_agent'; agentId: string }
+  | { type: 'callback_failed'; outcome: Outcome; retryAt: Date | null }
+  | { type: 'cancel'; by: string };
+
+/** The part of a stored request the machine reads and changes. */
+export interface CallRequestSnapshot {
+  state: CallRequestState;
+  answerDeadline: Date;
+  agentId: string;
+  acceptedDeviceId: string | null;
+  authMethod: AuthMethod | null;
+  authenticatedAt: Date | null;
+  scheduledFor: Date | null;
+  scheduleNote: string | null;
+  snoozeUntil: Date | null;
+  attempts: number;
+  outcome: Outcome | null;
+}
+
+const OPEN_FOR_CANCEL: ReadonlySet<CallRequestState> = new Set([
+  'requested',
+  'notified',
+  'snoozed',
+  'accepted',
+  'authenticated',
+  'expired',
+  'scheduled',
+  'due',
+  'prompted',
+]);
+
+/** States in which the customer may still answer with Schedule. */
+const SCHEDULABLE: ReadonlySet<CallRequestState> = new Set([
+  'notified',
+  'snoozed',
+  'expired',
+  'scheduled',
+  'prompted',
+]);
+
+export const TERMINAL_STATES: ReadonlySet<CallRequestState> = new Set(['ended', 'cancelled']);
+
+export function isTerminal(state: CallRequestState): boolean {
+  return TERMINAL_STATES.has(state);
+}
+
+function refuse(from: CallRequestState, event: CallRequestEvent['type'], why: string): AppError {
+  return new AppError('illegal_transition', `Cannot ${event.replace('_', ' ')} a call request that is ${from}: ${why}.`, {
+    state: from,
+    event,
+  });
+}
+
+/**
+ * Applies one event. Returns the next snapshot, or throws an AppError saying why the event is
+ * refused; a refused event changes nothing.
+ */
+export function applyEvent(
+  current: CallRequestSnapshot,
+  event: CallRequestEvent,
+  now: Date,
+): CallRequestSnapshot {
+  const s = current.state;
+  const next = (patch: Partial<CallRequestSnapshot>): CallRequestSnapshot => ({ ...current, ...patch });
+
+  switch (event.type) {
+    case 'notify':
+      if (s !== 'requested') throw refuse(s, event.type, 'only a new request is notified');
+      return next({ state: 'notified' });
+
+    case 'accept':
+      if (s === 'expired' || ((s === 'notified' || s === 'snoozed') && now >= current.answerDeadline)) {
+        throw new AppError(
+          'request_expired',
+          'The agent is no longer waiting for this call; you can still schedule a call.',
+          { state: s, answerDeadline: current.answerDeadline.toISOString() },
+        );
+      }
+      if (s !== 'notified' && s !== 'snoozed' && s !== 'prompted' && s !== 'accepted') {
+        throw refuse(s, event.type, 'it is not waiting for an answer');
+      }
+      if (s === 'accepted' && current.acceptedDeviceId !== event.deviceId) {
+        throw new AppError('conflict', 'This call was already accepted on another device.', { state: s });
+      }
+      return next({ state: 'accepted', acceptedDeviceId: event.deviceId, snoozeUntil: null });
+
+    case 'authenticate':
+      if (s !== 'accepted') throw refuse(s, event.type, 'accept the call first');
+      if (current.acceptedDeviceId !== event.deviceId) {
+        throw new AppError('forbidden', 'This call was accepted on another device.', { state: s });
+      }
+      return next({ state: 'authenticated', authMethod: event.method, authenticatedAt: now });
+
+    case 'call_setup':
+      if (s !== 'authenticated' && s !== 'agent_dialled') throw refuse(s, event.type, 'the customer is not verified for a call');
+      return next({ state: 'connecting' });
+
+    case 'call_answered':
+      if (s !== 'connecting') throw refuse(s, event.type, 'no call is being set up');
+      return next({ state: 'connected' });
+
+    case 'call_ended':
+      if (s !== 'connecting' && s !== 'connected' && s !== 'authenticated' && s !== 'agent_dialled') {
+        throw refuse(s, event.type, 'no call is in progress');
+      }
+      return next({ state: 'ended', outcome: event.outcome });
+
+    case 'expire':
+      // Only a request still waiting for the customer's first answer expires; an accepted one
+      // has its own (token) lifetime.
+      if (s !== 'notified' && s !== 'snoozed') throw refuse(s, event.type, 'it is not waiting for an answer');
+      return next({ state: 'expired', snoozeUntil: null });
+
+    case 'snooze':
+      if (s !== 'notified') throw refuse(s, event.type, 'only a pending notification can be put off');
+      if (now >= current.answerDeadline) {
+        throw new AppError('request_expired', 'The agent is no longer waiting for this call; you can still schedule a call.', {
+          state: s,
+        });
+      }
+      if (event.until <= now) throw new AppError('validation_failed', 'The reminder time must be in the future.');
+      return next({ state: 'snoozed', snoozeUntil: event.until });
+
+    case 'remind':
+      if (s !== 'snoozed') throw refuse(s, event.type, 'no reminder is pending');
+      return next({ state: 'notified', snoozeUntil: null });
+
+    case 'schedule':
+      if (!SCHEDULABLE.has(s)) throw refuse(s, event.type, 'it can no longer be scheduled');
+      if (event.at <= now) throw new AppError('in_the_past', 'The chosen time has already passed; pick a later time.');
+      return next({ state: 'scheduled', scheduledFor: event.at, scheduleNote: event.note, snoozeUntil: null });
+
+    case 'callback_due':
+      if (s !== 'scheduled') throw refuse(s, event.type, 'it is not scheduled');
+      return next({ state: 'due' });
+
+    case 'prompt_customer':
+      if (s !== 'due') throw refuse(s, event.type, 'the callback is not due');
+      return next({ state: 'prompted' });
+
+    case 'dial_agent':
+      if (s !== 'due') throw refuse(s, event.type, 'the callback is not due');
+      return next({ state: 'agent_dialled', agentId: event.agentId, attempts: current.attempts + 1 });
+
+    case 'callback_failed':
+      if (s !== 'agent_dialled' && s !== 'connecting' && s !== 'due' && s !== 'prompted') {
+        throw refuse(s, event.type, 'no callback attempt is in progress');
+      }
+      if (event.retryAt) return next({ state: 'scheduled', scheduledFor: event.retryAt, outcome: event.outcome });
+      // Out of attempts: the customer is asked to pick a new time (schedule allowed, accept not).
+      return next({ state: 'expired', outcome: 'gave_up' });
+
+    case 'cancel':
+      if (!OPEN_FOR_CANCEL.has(s)) throw refuse(s, event.type, 'it is already finished or in a call');
+      return next({ state: 'cancelled', outcome: 'cancelled', snoozeUntil: null });
+  }
+}
+
+/** What the customer may do now; drives the notification's buttons and the API's answers. */
+export function allowedAnswers(req: Pick<CallRequestSnapshot, 'state' | 'answerDeadline'>, now: Date) {
+  const waiting = req.state === 'notified' || req.state === 'snoozed' || req.state === 'prompted';
+  const inTime = req.state === 'prompted' || now < req.answerDeadline;
+  return {
+    accept: waiting && inTime,
+    schedule: SCHEDULABLE.has(req.state),
+    snooze: req.state === 'notified' && now < req.answerDeadline,
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Rules for when a callback may be scheduled (SPEC core flow 1, step 4): not in the past, not
+ * beyond the horizon, inside the group's business hours (in the group's time zone), and inside a
+ * slot that still has room. Pure: "now" and the slot counts are passed in.
+ */
+import { DateTime, IANAZone } from 'luxon';
+import type { Outcome } from './call-request.js';
+import { AppError } from './errors.js';
+import type { WeeklyHours } from './model.js';
+
+export interface Hours {
+  timeZone: string;
+  weekly: WeeklyHours;
+}
+
+interface Range {
+  start: number; // minutes since midnight
+  end: number;
+}
+
+const RANGE = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$/;
+
+/** Parses "HH:MM-HH:MM"; throws a validation error naming the bad entry. */
+export function parseRange(text: string): Range {
+  const m = RANGE.exec(text);
+  if (!m) throw new AppError('validation_failed', `Business hours "${text}" must look like "08:00-18:30".`);
+  const start = Number(m[1]) * 60 + Number(m[2]);
+  const end = Number(m[3]) * 60 + Number(m[4]);
+  if (end <= start || end > 24 * 60) {
+    throw new AppError('validation_failed', `Business hours "${text}" must end after they start, within one day.`);
+  }
+  return { start, end };
+}
+
+export function isValidTimeZone(zone: string): boolean {
+  return IANAZone.isValidZone(zone);
+}
+
+/** Validates a whole weekly table; returns it unchanged when sound. */
+export function validateWeeklyHours(weekly: WeeklyHours): WeeklyHours {
+  for (const [day, ranges] of Object.entries(weekly)) {
+    if (!/^[1-7]$/.test(day)) {
+      throw new AppError('validation_failed', `Business hours day "${day}" must be an ISO weekday 1 (Monday) to 7 (Sunday).`);
+    }
+    for (const r of ranges ?? []) parseRange(r);
+  }
+  return weekly;
+}
+
+function rangesFor(hours: Hours, day: DateTime): Range[] {
+  const key = String(day.weekday) as keyof WeeklyHours;
+  return (hours.weekly[key] ?? []).map(parseRange);
+}
+
+export function isWithinBusinessHours(at: Date, hours: Hours): boolean {
+  const local = DateTime.fromJSDate(at, { zone: hours.timeZone });
+  const minute = local.hour * 60 + local.minute;
+  return rangesFor(hours, local).some((r) => minute >= r.start && minute < r.end);
+}
+
+/** The first instant at or after `from` that is inside business hours; null if none in 14 days. */
+export function nextOpenTime(from: Date, hours: Hours): Date | null {
+  let day = DateTime.fromJSDate(from, { zone: hours.timeZone }).startOf('day');
+  for (let i = 0; i < 14; i++, day = day.plus({ days: 1 })) {
+    for (const r of rangesFor(hours, day).sort((a, b) => a.start - b.start)) {
+      const start = day.plus({ minutes: r.start });
+      const end = day.plus({ minutes: r.end });
+      if (end.toJSDate() <= from) continue;
+      return start.toJSDate() > from ? start.toJSDate() : from;
+    }
+  }
+  return null;
+}
+
+/** Start of the slot containing `at`; slots are aligned to the hour in the group's zone. */
+export function slotStart(at: Date, slotMinutes: number, timeZone: string): Date {
+  const local = DateTime.fromJSDate(at, { zone: timeZone });
+  const minuteOfDay = local.hour * 60 + local.minute;
+  const aligned = minuteOfDay - (minuteOfDay % slotMinutes);
+  return local.startOf('day').plus({ minutes: aligned }).toJSDate();
+}
+
+export interface SchedulePolicy {
+  hours: Hours;
+  horizonDays: number;
+  slotMinutes: number;
+}
+
+/**
+ * Refuses a callback time that cannot be honoured, with the reason and, where it helps, the
+ * next time that would work.
+ */
+export function checkCallbackTime(at: Date, now: Date, policy: SchedulePolicy): void {
+  if (Number.isNaN(at.getTime())) throw new AppError('validation_failed', 'The callback time is not a valid date and time.');
+  if (at <= now) throw new AppError('in_the_past', 'The chosen time has already passed; pick a later time.');
+  const horizon = new Date(now.getTime() + policy.horizonDays * 86_400_000);
+  if (at > horizon) {
+    throw new AppError('beyond_horizon', `Callbacks can be scheduled at most ${policy.horizonDays} days ahead.`, {
+      latest: horizon.toISOString(),
+    });
+  }
+  if (!isWithinBusinessHours(at, policy.hours)) {
+    const next = nextOpenTime(at, policy.hours);
+    throw new AppError('outside_business_hours', 'The chosen time is outside business hours.', {
+      timeZone: policy.hours.timeZone,
+      nextOpen: next?.toISOString() ?? null,
+    });
+  }
+}
+
+/**
+ * Candidate slot starts after `from`, inside business hours and the horizon, for offering
+ * alternatives when a slot is full.
+ */
+export function upcomingSlots(from: Date, now: Date, policy: SchedulePolicy, count: number): Date[] {
+  const out: Date[] = [];
+  const horizon = now.getTime() + policy.horizonDays * 86_400_000;
+  let cursor = new Date(slotStart(from, policy.slotMinutes, policy.hours.timeZone).getTime() + policy.slotMinutes * 60_000);
+  for (let guard = 0; out.length < count && guard < 2000; guard++) {
+    const open = nextOpenTime(cursor, policy.hours);
+    if (!open || open.getTime() > horizon) break;
+    const start = slotStart(open, policy.slotMinutes, policy.hours.timeZone);
+    const candidate = start < open ? open : start;
+    if (candidate > now) out.push(candidate);
+    cursor = new Date(start.getTime() + policy.slotMinutes * 60_000);
+  }
+  return out;
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  spacingMinutes: number;
+  retryOn: Outcome[];
+}
+
+/** When to try a failed callback again, or null to give up (and ask the customer to reschedule). */
+export function nextRetryTime(policy: RetryPolicy, attemptsMade: number, outcome: Outcome, now: Date): Date | null {
+  if (!policy.retryOn.includes(outcome)) return null;
+  if (attemptsMade >= policy.attempts) return null;
+  return new Date(now.getTime() + policy.spacingMinutes * 60_000);
+}

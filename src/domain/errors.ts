@@ -1,0 +1,47 @@
+/**
+ * Errors are values with a stable code and a message a person can act on.
+ * Adapters map codes to their protocol (HTTP status, SIP response); the domain never does.
+ */
+export type ErrorCode =
+  | 'validation_failed'
+  | 'not_found'
+  | 'conflict'
+  | 'illegal_transition'
+  | 'request_expired'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'auth_failed'
+  | 'pin_locked'
+  | 'challenge_invalid'
+  | 'token_missing'
+  | 'token_invalid'
+  | 'token_expired'
+  | 'token_replayed'
+  | 'token_misbound'
+  | 'session_revoked'
+  | 'outside_business_hours'
+  | 'in_the_past'
+  | 'beyond_horizon'
+  | 'slot_full'
+  | 'no_agent_available'
+  | 'no_reachable_device'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal';
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  /** Extra machine-readable facts (e.g. the alternatives offered when a slot is full). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}

@@ -1,0 +1,193 @@
+/**
+ * The records the product works with. Plain data: the store persists them, the domain reasons
+ * about them, adapters show them. Ids are UUID strings; times are Date objects in UTC.
+ */
+import type { AuthMethod, CallRequestSnapshot, CallbackMode } from './call-request.js';
+
+export type Availability = 'available' | 'away' | 'busy' | 'offline';
+
+/** A weekly opening-hours table: ISO weekday (1 = Monday) -> list of "HH:MM-HH:MM" ranges. */
+export type WeeklyHours = Partial<Record<'1' | '2' | '3' | '4' | '5' | '6' | '7', string[]>>;
+
+export interface AgentGroup {
+  id: string; // slug, e.g. "billing"
+  name: string;
+  timeZone: string; // IANA zone the business hours are written in
+  businessHours: WeeklyHours;
+  /** Callbacks per slot (slotMinutes); null = unlimited. */
+  slotCapacity: number | null;
+  slotMinutes: number;
+  callbackMode: CallbackMode;
+}
+
+export interface Agent {
+  id: string;
+  username: string;
+  name: string;
+  extension: string; // SIP user part of the desk phone, e.g. "1001"
+  groups: string[];
+  availability: Availability;
+  /** When the agent last became free; "longest idle" routing orders by it. */
+  idleSince: Date | null;
+  role: 'agent' | 'supervisor' | 'admin';
+  createdAt: Date;
+}
+
+/** Secrets that never leave the store except to the code that checks them. */
+export interface AgentSecrets {
+  passwordHash: string;
+  /** RFC 2617/7616 HA1 = MD5(username:realm:password), the only SIP credential kept. */
+  sipHa1: string;
+  sipHa1Sha256: string | null;
+  sipRealm: string;
+}
+
+export interface Customer {
+  id: string;
+  name: string;
+  phoneE164: string | null;
+  timeZone: string;
+  externalRef: string | null; // the CRM's id
+  createdAt: Date;
+}
+
+export interface WebAuthnCredential {
+  credentialId: string; // base64url
+  publicKey: string; // base64url COSE key
+  counter: number;
+  transports: string[];
+}
+
+export interface PushSubscription {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+}
+
+export interface Device {
+  id: string;
+  customerId: string;
+  label: string;
+  /** The device key (P-256, JWK, public part only) every enrolled device holds. */
+  publicKeyJwk: Record<string, unknown>;
+  /** RFC 7638 thumbprint of publicKeyJwk; the token's cnf.jkt. */
+  keyThumbprint: string;
+  webauthn: WebAuthnCredential | null;
+  hasPin: boolean;
+  pushSubscription: PushSubscription | null;
+  /** SIP contact currently registered by the app (filled by the SIP layer). */
+  sipContact: string | null;
+  createdAt: Date;
+  lastSeenAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface DeviceSecrets {
+  pinHash: string | null;
+  pinFailedAttempts: number;
+  pinLockedUntil: Date | null;
+}
+
+export interface CallRequest extends CallRequestSnapshot {
+  id: string;
+  reference: string; // case / incident id shown to both sides
+  reason: string;
+  customerId: string;
+  groupId: string | null;
+  /** When the agent first asked; queue order uses it so a callback keeps its place. */
+  requestedAt: Date;
+  createdBy: string; // agent id or "apikey:<name>"
+  version: number;
+  updatedAt: Date;
+}
+
+export type NotificationKind = 'knock' | 'expired' | 'reminder' | 'callback_prompt' | 'callback_agent';
+export type ChannelName = 'webpush' | 'sms';
+
+export interface NotificationRecord {
+  id: string;
+  callRequestId: string;
+  kind: NotificationKind;
+  /** The earlier notification this one replaces on the device. */
+  replacesId: string | null;
+  channel: ChannelName;
+  deviceId: string | null;
+  status: 'sent' | 'failed';
+  error: string | null;
+  createdAt: Date;
+}
+
+export interface Challenge {
+  id: string;
+  deviceId: string;
+  callRequestId: string | null;
+  purpose: 'accept' | 'enroll_webauthn';
+  value: string; // base64url random bytes
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+export interface IssuedToken {
+  jti: string;
+  callRequestId: string;
+  customerId: string;
+  deviceId: string;
+  expiresAt: Date;
+  consumedAt: Date | null;
+  dialogId: string | null;
+}
+
+export interface AuthSession {
+  id: string; // the session id later legs present
+  callRequestId: string;
+  customerId: string;
+  deviceId: string;
+  authMethod: AuthMethod;
+  authenticatedAt: Date;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface CallRecord {
+  id: string;
+  callRequestId: string | null;
+  sessionId: string | null;
+  customerId: string | null;
+  agentId: string | null;
+  direction: 'inbound' | 'outbound';
+  startedAt: Date;
+  answeredAt: Date | null;
+  endedAt: Date | null;
+  outcome: string | null;
+  verification: string | null; // e.g. "token:biometric", "session"
+}
+
+export type AuditDecision = 'allow' | 'deny' | 'info';
+
+export interface AuditEntry {
+  seq: number;
+  at: Date;
+  actor: string; // "agent:<id>", "device:<id>", "sip", "job:<name>", "system"
+  action: string; // e.g. "token.verify", "pin.check", "request.accept"
+  subject: string | null; // e.g. "call_request:<id>"
+  decision: AuditDecision;
+  reason: string;
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  scopes: string[];
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface SigningKey {
+  kid: string;
+  privateJwk: Record<string, unknown>;
+  publicJwk: Record<string, unknown>;
+  createdAt: Date;
+  retiredAt: Date | null;
+}

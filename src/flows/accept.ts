@@ -1,0 +1,168 @@
+/**
+ * Accept (SPEC core flow 1, step 3). Two steps, so the proof always answers a fresh challenge:
+ *   1. beginAccept: the request is held for this device and a single-use challenge is issued;
+ *   2. completeAccept: the device answers with a WebAuthn assertion (platform biometric) or a
+ *      device-key signature plus PIN; only then is a pre-authentication token issued.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AuthMethod } from '../domain/call-request.js';
+import { AppError, isAppError } from '../domain/errors.js';
+import type { CallRequest, Device } from '../domain/model.js';
+import { verifyDeviceSignature } from '../security/device-key.js';
+import { checkPin } from '../security/pin.js';
+import { issuePreauthToken, describeTokenForLog } from '../security/preauth-token.js';
+import { webAuthnAuthenticationOptions, verifyWebAuthnAssertion } from '../security/webauthn.js';
+import { loadRequest, moveRequest } from './move-request.js';
+import type { FlowDeps } from './ports.js';
+
+/** A device only ever sees its own customer's requests; others are "not found", not "forbidden". */
+export async function loadRequestForDevice(deps: Pick<FlowDeps, 'store'>, device: Device, requestId: string): Promise<CallRequest> {
+  const req = await loadRequest(deps, requestId);
+  if (req.customerId !== device.customerId) throw new AppError('not_found', `No call request ${requestId}.`);
+  return req;
+}
+
+export interface AcceptChallenge {
+  challengeId: string;
+  challenge: string;
+  expiresAt: Date;
+  methods: AuthMethod[];
+  webauthn: unknown | null;
+}
+
+export async function beginAccept(deps: FlowDeps, device: Device, requestId: string): Promise<AcceptChallenge> {
+  await loadRequestForDevice(deps, device, requestId);
+  await moveRequest(deps, requestId, { type: 'accept', deviceId: device.id }, `device:${device.id}`);
+
+  const now = deps.clock();
+  const methods: AuthMethod[] = [];
+  if (device.webauthn) methods.push('biometric');
+  if (device.hasPin) methods.push('pin');
+  if (methods.length === 0) {
+    throw new AppError('forbidden', 'This device has no biometric or PIN enrolled; enrol one before accepting calls.');
+  }
+  const challenge = await deps.store.challenges.create({
+    id: crypto.randomUUID(),
+    deviceId: device.id,
+    callRequestId: requestId,
+    purpose: 'accept',
+    value: randomBytes(32).toString('base64url'),
+    expiresAt: new Date(now.getTime() + deps.config.auth.challengeLifetimeSeconds * 1000),
+  });
+  const webauthn = device.webauthn
+    ? await webAuthnAuthenticationOptions({
+        config: deps.config.auth.webauthn,
+        credential: device.webauthn,
+        challenge: challenge.value,
+        timeoutMs: deps.config.auth.challengeLifetimeSeconds * 1000,
+      })
+    : null;
+  return { challengeId: challenge.id, challenge: challenge.value, expiresAt: challenge.expiresAt, methods, webauthn };
+}
+
+export type AcceptProof =
+  | { method: 'biometric'; webauthn: unknown }
+  | { method: 'pin'; pin: string; signature: string };
+
+export interface IssuedCallCredential {
+  token: string;
+  expiresAt: Date;
+  authMethod: AuthMethod;
+  sipUri: string;
+  wsUrl: string;
+  reference: string;
+}
+
+export async function completeAccept(
+  deps: FlowDeps,
+  device: Device,
+  requestId: string,
+  challengeId: string,
+  proof: AcceptProof,
+): Promise<IssuedCallCredential> {
+  const { store, config } = deps;
+  const actor = `device:${device.id}`;
+  const request = await loadRequestForDevice(deps, device, requestId);
+  const now = deps.clock();
+
+  const deny = async (reason: string, code: string) => {
+    await store.audit.append({
+      actor,
+      action: 'customer.authenticate',
+      subject: `call_request:${requestId}`,
+      decision: 'deny',
+      reason,
+      data: { method: proof.method, code, deviceId: device.id },
+    });
+  };
+
+  const challenge = await store.challenges.consume(challengeId, device.id, now);
+  if (!challenge || challenge.callRequestId !== requestId || challenge.purpose !== 'accept') {
+    await deny('challenge unknown, used, expired or for another request', 'challenge_invalid');
+    throw new AppError('challenge_invalid', 'The sign-in challenge is unknown, used or expired; accept the call again.');
+  }
+
+  try {
+    if (proof.method === 'biometric') {
+      if (!device.webauthn) throw new AppError('auth_failed', 'This device has no biometric credential enrolled.');
+      const { newCounter } = await verifyWebAuthnAssertion({
+        credential: device.webauthn,
+        response: proof.webauthn as Parameters<typeof verifyWebAuthnAssertion>[0]['response'],
+        expectedChallenge: challenge.value,
+        rpId: config.auth.webauthn.rpId,
+        origins: config.auth.webauthn.origins,
+      });
+      await store.devices.updateWebAuthnCounter(device.id, newCounter);
+    } else {
+      // The signature proves the enrolled device holds its key; the PIN proves the person.
+      if (!verifyDeviceSignature(device.publicKeyJwk, challenge.value, proof.signature)) {
+        throw new AppError('auth_failed', 'The device signature does not match this device.');
+      }
+      await checkPin({
+        store,
+        deviceId: device.id,
+        pin: proof.pin,
+        policy: { maxAttempts: config.auth.pin.maxAttempts, lockoutMinutes: config.auth.pin.lockoutMinutes },
+        now,
+      });
+    }
+  } catch (e) {
+    if (isAppError(e)) await deny(e.message, e.code);
+    throw e;
+  }
+
+  await moveRequest(deps, requestId, { type: 'authenticate', deviceId: device.id, method: proof.method }, actor);
+  await deps.scheduler.cancelForRequest(requestId);
+
+  const issued = await issuePreauthToken({
+    keyRing: deps.keyRing,
+    store,
+    issuer: config.tokens.issuer,
+    audience: config.sip.domain,
+    lifetimeSeconds: config.tokens.lifetimeSeconds,
+    customerId: request.customerId,
+    callRequestId: request.id,
+    reference: request.reference,
+    deviceId: device.id,
+    deviceKeyThumbprint: device.keyThumbprint,
+    amr: proof.method,
+    authTime: now,
+    now,
+  });
+  await store.audit.append({
+    actor,
+    action: 'token.issue',
+    subject: `call_request:${requestId}`,
+    decision: 'allow',
+    reason: `customer authenticated by ${proof.method}`,
+    data: { jti: issued.jti, token: describeTokenForLog(issued.token), expiresAt: issued.expiresAt.toISOString() },
+  });
+  return {
+    token: issued.token,
+    expiresAt: issued.expiresAt,
+    authMethod: proof.method,
+    sipUri: config.sip.customerCallUri,
+    wsUrl: config.sip.wsUrl,
+    reference: request.reference,
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * The call itself, as the SIP layer reports it (SPEC core flow 1 step 3, core flow 2):
+ *   admitCustomerCall  - INVITE carrying a pre-authentication token: verify, consume, hold;
+ *   callConnected      - the agent answered: open the authenticated session;
+ *   verifySessionForTransfer - a later leg presents the session id: verified without questions;
+ *   callEnded          - hang-up: revoke the session, store the call record.
+ * Every decision is audited with its reason.
+ */
+import { nextRetryTime } from '../domain/callback-schedule.js';
+import type { Outcome } from '../domain/call-request.js';
+import { AppError, isAppError } from '../domain/errors.js';
+import type { AuthSession, CallRecord, CallRequest } from '../domain/model.js';
+import { describeTokenForLog, verifyPreauthToken } from '../security/preauth-token.js';
+import { loadRequest, moveRequest } from './move-request.js';
+import type { FlowDeps } from './ports.js';
+
+export interface AdmittedCall {
+  request: CallRequest;
+  customerId: string;
+  deviceId: string;
+  authMethod: string;
+  authenticatedAt: Date;
+}
+
+export async function admitCustomerCall(
+  deps: FlowDeps,
+  args: { token: string | null; dialogId: string; deviceKeyThumbprint?: string },
+): Promise<AdmittedCall> {
+  const { store, config } = deps;
+  const deny = async (code: string, reason: string, data: Record<string, unknown> = {}) => {
+    await store.audit.append({ actor: 'sip', action: 'token.verify', subject: `dialog:${args.dialogId}`, decision: 'deny', reason, data: { code, ...data } });
+  };
+  if (!args.token) {
+    await deny('token_missing', 'INVITE carried no pre-authentication token');
+    throw new AppError('token_missing', 'A pre-authentication token is required to call.');
+  }
+  let claims;
+  try {
+    claims = await verifyPreauthToken(args.token, {
+      keyRing: deps.keyRing,
+      store,
+      issuer: config.tokens.issuer,
+      audience: config.sip.domain,
+      dialogId: args.dialogId,
+      now: deps.clock(),
+      ...(args.deviceKeyThumbprint ? { expectedKeyThumbprint: args.deviceKeyThumbprint } : {}),
+    });
+  } catch (e) {
+    if (isAppError(e)) await deny(e.code, e.message, { token: describeTokenForLog(args.token) });
+    throw e;
+  }
+  const { after } = await moveRequest(deps, claims.callRequestId, { type: 'call_setup' }, 'sip');
+  await store.audit.append({
+    actor: 'sip',
+    action: 'token.verify',
+    subject: `call_request:${claims.callRequestId}`,
+    decision: 'allow',
+    reason: `token valid for customer ${claims.customerId} (${claims.authMethod})`,
+    data: { dialogId: args.dialogId, jti: claims.jti },
+  });
+  return {
+    request: after,
+    customerId: claims.customerId,
+    deviceId: claims.deviceId,
+    authMethod: claims.authMethod,
+    authenticatedAt: claims.authTime,
+  };
+}
+
+/** The agent answered: the customer is now in a verified session whose id later legs present. */
+export async function callConnected(
+  deps: FlowDeps,
+  args: { requestId: string; sessionId: string; agentId: string; direction: 'inbound' | 'outbound' },
+): Promise<{ session: AuthSession; record: CallRecord }> {
+  const { after } = await moveRequest(deps, args.requestId, { type: 'call_answered' }, 'sip');
+  if (!after.acceptedDeviceId || !after.authMethod || !after.authenticatedAt) {
+    throw new AppError('forbidden', 'The call request has no verified customer.');
+  }
+  const now = deps.clock();
+  const session = await deps.store.sessions.create({
+    id: args.sessionId,
+    callRequestId: after.id,
+    customerId: after.customerId,
+    deviceId: after.acceptedDeviceId,
+    authMethod: after.authMethod,
+    authenticatedAt: after.authenticatedAt,
+  });
+  const record = await deps.store.callRecords.create({
+    callRequestId: after.id,
+    sessionId: session.id,
+    customerId: after.customerId,
+    agentId: args.agentId,
+    direction: args.direction,
+    startedAt: now,
+    answeredAt: now,
+    endedAt: null,
+    outcome: null,
+    verification: `token:${after.authMethod}`,
+  });
+  await deps.store.agents.setAvailability(args.agentId, 'busy', now);
+  return { session, record };
+}
+
+/** A transfer leg presents the session id; an unknown or revoked one verifies nobody. */
+export async function verifySessionForTransfer(deps: FlowDeps, sessionId: string, toAgentId: string): Promise<AuthSession> {
+  const session = await deps.store.sessions.get(sessionId);
+  const ok = session && !session.revokedAt;
+  await deps.store.audit.append({
+    actor: 'sip',
+    action: 'session.verify',
+    subject: `session:${sessionId}`,
+    decision: ok ? 'allow' : 'deny',
+    reason: !session ? 'unknown session id' : session.revokedAt ? 'session already ended' : `transfer to agent ${toAgentId}`,
+    data: { toAgentId },
+  });
+  if (!session) throw new AppError('token_invalid', 'Unknown session id.');
+  if (session.revokedAt) throw new AppError('session_revoked', 'This session has ended and can no longer verify anyone.');
+  return session;
+}
+
+/** Hang-up: the session id dies with the call; the agent is free again. */
+export async function callEnded(
+  deps: FlowDeps,
+  args: { requestId: string; sessionId: string | null; recordId: string | null; agentId: string | null; outcome: Outcome },
+): Promise<void> {
+  const now = deps.clock();
+  if (args.sessionId) {
+    await deps.store.sessions.revoke(args.sessionId, now);
+    await deps.store.audit.append({ actor: 'sip', action: 'session.revoke', subject: `session:${args.sessionId}`, decision: 'info', reason: 'call ended', data: { outcome: args.outcome } });
+  }
+  if (args.recordId) await deps.store.callRecords.update(args.recordId, { endedAt: now, outcome: args.outcome });
+  const req = await loadRequest(deps, args.requestId);
+  if (req.state === 'agent_dialled' || (req.state === 'connecting' && req.attempts > 0 && args.outcome !== 'completed')) {
+    await callbackAttemptFailed(deps, args.requestId, args.outcome);
+  } else if (req.state !== 'ended' && req.state !== 'cancelled') {
+    await moveRequest(deps, args.requestId, { type: 'call_ended', outcome: args.outcome }, 'sip');
+  }
+  if (args.agentId) {
+    await deps.store.agents.setAvailability(args.agentId, 'available', now);
+    deps.events.publish({ type: 'agent.changed', agentId: args.agentId, availability: 'available', at: now.toISOString() });
+  }
+}
+
+/** An agent-dialled callback that did not connect: retry per policy, or give up and tell the customer. */
+export async function callbackAttemptFailed(deps: FlowDeps, requestId: string, outcome: Outcome): Promise<void> {
+  const req = await loadRequest(deps, requestId);
+  const retryAt = nextRetryTime(deps.config.scheduling.retry, req.attempts, outcome, deps.clock());
+  const { after } = await moveRequest(deps, requestId, { type: 'callback_failed', outcome, retryAt }, 'sip');
+  if (retryAt) {
+    await deps.scheduler.scheduleCallback(requestId, retryAt);
+  } else {
+    const agent = await deps.store.agents.get(after.agentId);
+    try {
+      await deps.notifier.notifyCustomer({ request: after, agentName: agent?.name ?? 'Your adviser', kind: 'expired', now: deps.clock() });
+    } catch (e) {
+      deps.logger.warn({ requestId, code: isAppError(e) ? e.code : 'internal' }, 'could not tell the customer the callback failed');
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Moves a call request through the state machine and persists it with compare-and-set, so two
+ * concurrent answers (two devices, a late accept racing the expiry job) resolve to exactly one
+ * outcome: the loser re-reads the request and the machine refuses its event with a reason.
+ */
+import { applyEvent, type CallRequestEvent } from '../domain/call-request.js';
+import { AppError, isAppError } from '../domain/errors.js';
+import type { CallRequest } from '../domain/model.js';
+import type { FlowDeps } from './ports.js';
+
+const MAX_RACE_RETRIES = 5;
+
+export async function loadRequest(deps: Pick<FlowDeps, 'store'>, id: string): Promise<CallRequest> {
+  const req = await deps.store.callRequests.get(id);
+  if (!req) throw new AppError('not_found', `No call request ${id}.`);
+  return req;
+}
+
+export async function moveRequest(
+  deps: FlowDeps,
+  id: string,
+  event: CallRequestEvent,
+  actor: string,
+): Promise<{ before: CallRequest; after: CallRequest }> {
+  for (let attempt = 0; attempt < MAX_RACE_RETRIES; attempt++) {
+    const before = await loadRequest(deps, id);
+    const now = deps.clock();
+    let next;
+    try {
+      next = applyEvent(before, event, now);
+    } catch (e) {
+      if (isAppError(e)) {
+        await deps.store.audit.append({
+          actor,
+          action: `request.${event.type}`,
+          subject: `call_request:${id}`,
+          decision: 'deny',
+          reason: e.message,
+          data: { state: before.state, code: e.code },
+        });
+      }
+      throw e;
+    }
+    const after = await deps.store.callRequests.update(id, before.version, next);
+    if (!after) continue; // another writer moved it first: decide again on the fresh state
+    await deps.store.audit.append({
+      actor,
+      action: `request.${event.type}`,
+      subject: `call_request:${id}`,
+      decision: 'allow',
+      reason: `${before.state} -> ${after.state}`,
+      data: {},
+    });
+    deps.events.publish({
+      type: 'request.changed',
+      requestId: id,
+      agentId: after.agentId,
+      customerId: after.customerId,
+      state: after.state,
+      reason: event.type,
+      at: now.toISOString(),
+    });
+    deps.logger.info({ requestId: id, from: before.state, to: after.state, event: event.type, actor }, 'call request moved');
+    return { before, after };
+  }
+  throw new AppError('conflict', 'The call request is changing too quickly; try again.');
+}

@@ -1,0 +1,175 @@
+/**
+ * The composition root: builds every adapter from the configuration, hands them to the flows,
+ * and starts the HTTP server and the job runner. Nothing else constructs adapters.
+ */
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { createHttpApp } from './api/http-app.js';
+import { createMetrics, type Metrics } from './api/metrics.js';
+import type { HealthCheck } from './api/routes/ops-routes.js';
+import type { Config } from './config/config.js';
+import { loadDemoData } from './flows/demo-data.js';
+import { createLiveEvents } from './flows/live-events.js';
+import type { FlowDeps, SchedulerPort } from './flows/ports.js';
+import { callbackDue, expireUnansweredRequest, remindCustomer } from './flows/timed-steps.js';
+import { startHousekeeping } from './jobs/housekeeping.js';
+import { createScheduler, type Scheduler } from './jobs/scheduler.js';
+import { createNotifier } from './notify/notifier.js';
+import { createSmsChannel } from './notify/sms-channel.js';
+import { ensureVapidKeys } from './notify/vapid-keys.js';
+import { createWebPushChannel } from './notify/webpush-channel.js';
+import { KeyRing } from './security/signing-keys.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded-postgres.js';
+import { openStore } from './store/pg-store.js';
+
+export const VERSION = '0.1.0';
+
+export interface ServiceOptions {
+  logger: Logger;
+  clock?: () => Date;
+  /** Run scheduled jobs in this process (default). Off for API-only instances. */
+  runJobs?: boolean;
+  /** Listen for HTTP (default). Off when a test drives the flows directly. */
+  listen?: boolean;
+  instanceName?: string;
+}
+
+export interface RunningService {
+  deps: FlowDeps;
+  scheduler: Scheduler;
+  metrics: Metrics;
+  /** Base URL the HTTP server listens on, e.g. http://127.0.0.1:8080. */
+  url: string | null;
+  databaseUrl: string;
+  stop(): Promise<void>;
+}
+
+function webDir(): string {
+  // src/web (tsx) or dist/web (compiled) next to this file.
+  return join(dirname(fileURLToPath(import.meta.url)), 'web');
+}
+
+export async function startService(config: Config, options: ServiceOptions): Promise<RunningService> {
+  const logger = options.logger;
+  const clock = options.clock ?? (() => new Date());
+  const stops: Array<() => Promise<void> | void> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        logger.warn({ err: e }, 'error while stopping');
+      }
+    }
+  };
+
+  try {
+    let embedded: EmbeddedPostgres | null = null;
+    let databaseUrl = config.database.url;
+    if (!databaseUrl) {
+      const dataDir = resolve(config.database.embedded.dataDir);
+      embedded = await startEmbeddedPostgres({ dataDir, host: config.database.embedded.host, port: config.database.embedded.port });
+      stops.push(() => embedded!.stop());
+      databaseUrl = embedded.url;
+      logger.info({ dataDir }, 'using the embedded PostgreSQL (set DATABASE_URL for a PostgreSQL server)');
+    }
+    const store = await openStore({ url: databaseUrl, poolSize: config.database.poolSize, logger });
+    stops.push(() => store.close());
+
+    const keyRing = await KeyRing.load(store, { rotationDays: config.tokens.keyRotationDays, overlapSeconds: config.tokens.keyOverlapSeconds, logger }, clock());
+    const events = createLiveEvents();
+    const metrics = createMetrics(events);
+    stops.push(() => metrics.stop());
+
+    const vapid = await ensureVapidKeys(config.notify.webpush, store.settings);
+    const notifier = createNotifier({
+      store,
+      config,
+      logger,
+      channels: {
+        webpush: createWebPushChannel({ vapid, logger }),
+        ...(config.notify.sms.enabled ? { sms: createSmsChannel({ sms: config.notify.sms, logger }) } : {}),
+      },
+    });
+
+    // The scheduler's handlers call the flows, and the flows schedule through the scheduler.
+    let scheduler: Scheduler | null = null;
+    const schedulerPort: SchedulerPort = {
+      scheduleExpiry: (id, at) => scheduler!.scheduleExpiry(id, at),
+      scheduleReminder: (id, at) => scheduler!.scheduleReminder(id, at),
+      scheduleCallback: (id, at) => scheduler!.scheduleCallback(id, at),
+      cancelForRequest: async (id) => {
+        await scheduler!.cancelForRequest(id);
+      },
+    };
+    const deps: FlowDeps = { store, config, clock, logger, scheduler: schedulerPort, notifier, events, keyRing };
+    scheduler = createScheduler({
+      url: databaseUrl,
+      config: config.jobs,
+      logger,
+      instanceName: options.instanceName ?? hostname(),
+      poolSize: embedded ? 4 : undefined,
+      handlers: {
+        expireRequest: (id) => expireUnansweredRequest(deps, id),
+        remindCustomer: (id) => remindCustomer(deps, id),
+        callbackDue: (id) => callbackDue(deps, id),
+      },
+    });
+    stops.push(() => scheduler!.stop());
+    if (options.runJobs !== false) {
+      await scheduler.start();
+      const stopHousekeeping = startHousekeeping({
+        cron: config.jobs.housekeepingCron,
+        logger,
+        tasks: [
+          { name: 'expired tokens', run: (now) => store.tokens.purgeExpired(now) },
+          { name: 'expired challenges', run: (now) => store.challenges.purgeExpired(now) },
+          { name: 'expired agent sign-ins', run: (now) => store.agentLogins.purgeExpired(now) },
+          {
+            name: 'stale sessions',
+            run: (now) => store.sessions.revokeStale(new Date(now.getTime() - config.jobs.staleSessionHours * 3_600_000), now),
+          },
+          {
+            name: 'signing key rotation',
+            run: async (now) => {
+              await keyRing.refresh(now);
+              return 0;
+            },
+          },
+        ],
+      });
+      stops.push(stopHousekeeping);
+    }
+
+    if (embedded && config.demo.loadOnFirstStart) await loadDemoData(deps);
+
+    const checks: HealthCheck[] = [{ name: 'database', required: true, check: () => store.ping() }];
+    let url: string | null = null;
+    if (options.listen !== false) {
+      const app = createHttpApp({ deps, metrics, checks, version: VERSION, staticDir: webDir() });
+      const server: Server = createServer(app);
+      await new Promise<void>((ok, fail) => {
+        server.once('error', fail);
+        server.listen(config.server.port, config.server.host, () => ok());
+      });
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : config.server.port;
+      url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+      stops.push(
+        () =>
+          new Promise<void>((ok) => {
+            server.close(() => ok());
+            server.closeAllConnections();
+          }),
+      );
+      logger.info({ url }, 'HTTP API listening');
+    }
+    return { deps, scheduler, metrics, url, databaseUrl, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The one door to persisted data. Everything the product keeps goes through this interface;
+ * `pg-store.ts` implements it on PostgreSQL (a server, or the embedded PGlite one).
+ *
+ * Methods that decide races (consume a token, claim a challenge, move a call request) are single
+ * atomic statements and return null / false when another writer won, never a half-done change.
+ */
+import type { CallRequestSnapshot, CallRequestState } from '../domain/call-request.js';
+import type {
+  Agent,
+  AgentGroup,
+  AgentSecrets,
+  ApiKey,
+  AuditDecision,
+  AuditEntry,
+  AuthSession,
+  Availability,
+  CallRecord,
+  CallRequest,
+  Challenge,
+  Customer,
+  Device,
+  DeviceSecrets,
+  IssuedToken,
+  NotificationRecord,
+  PushSubscription,
+  SigningKey,
+  WebAuthnCredential,
+} from '../domain/model.js';
+
+export type NewAgent = Omit<Agent, 'id' | 'createdAt' | 'idleSince' | 'availability'> & {
+  availability?: Availability;
+  secrets: AgentSecrets;
+};
+
+export interface AgentRepo {
+  create(a: NewAgent): Promise<Agent>;
+  get(id: string): Promise<Agent | null>;
+  getByUsername(username: string): Promise<Agent | null>;
+  getByExtension(extension: string): Promise<Agent | null>;
+  list(filter?: { groupId?: string }): Promise<Agent[]>;
+  secrets(id: string): Promise<AgentSecrets | null>;
+  updateSecrets(id: string, secrets: AgentSecrets): Promise<void>;
+  /** Sets availability; entering 'available' stamps idleSince = now. */
+  setAvailability(id: string, availability: Availability, now: Date): Promise<Agent | null>;
+  /**
+   * Atomically moves an 'available' agent to 'busy'. Returns false when the agent was not
+   * available any more (someone else reserved them first).
+   */
+  reserve(id: string): Promise<boolean>;
+}
+
+export interface GroupRepo {
+  upsert(g: AgentGroup): Promise<AgentGroup>;
+  get(id: string): Promise<AgentGroup | null>;
+  list(): Promise<AgentGroup[]>;
+}
+
+export interface CustomerRepo {
+  create(c: Omit<Customer, 'id' | 'createdAt'>): Promise<Customer>;
+  get(id: string): Promise<Customer | null>;
+  /** Name, phone or external reference contains the text (case-insensitive). */
+  search(text: string, limit: number): Promise<Customer[]>;
+}
+
+export type NewDevice = Omit<Device, 'id' | 'createdAt' | 'lastSeenAt' | 'revokedAt' | 'hasPin' | 'sipContact'> & {
+  pinHash: string | null;
+  /** SHA-256 (hex) of the device's API credential; the secret itself is never stored. */
+  credentialHash: string;
+};
+
+export interface DeviceRepo {
+  create(d: NewDevice): Promise<Device>;
+  get(id: string): Promise<Device | null>;
+  getByCredentialHash(hash: string): Promise<Device | null>;
+  listForCustomer(customerId: string): Promise<Device[]>; // not revoked
+  secrets(id: string): Promise<DeviceSecrets | null>;
+  setPin(id: string, pinHash: string): Promise<void>;
+  setWebAuthn(id: string, cred: WebAuthnCredential | null): Promise<void>;
+  updateWebAuthnCounter(id: string, counter: number): Promise<void>;
+  setPushSubscription(id: string, sub: PushSubscription | null): Promise<void>;
+  setSipContact(id: string, contact: string | null): Promise<void>;
+  touch(id: string, now: Date): Promise<void>;
+  /**
+   * Counts one wrong PIN atomically; when the count reaches maxAttempts the device is locked
+   * until lockUntil and the count restarts. Returns the secrets after the change.
+   */
+  recordPinFailure(id: string, maxAttempts: number, lockUntil: Date): Promise<DeviceSecrets>;
+  resetPinFailures(id: string): Promise<void>;
+  revoke(id: string, now: Date): Promise<void>;
+}
+
+export interface EnrollmentCodeRepo {
+  create(customerId: string, codeHash: string, expiresAt: Date): Promise<void>;
+  /** Marks the code used if it exists, is unused and unexpired; returns its customer. */
+  consume(codeHash: string, now: Date): Promise<string | null>;
+}
+
+export type NewCallRequest = Omit<CallRequest, 'id' | 'version' | 'updatedAt'> & {
+  idempotencyKey: string | null;
+};
+
+export interface CallRequestRepo {
+  /**
+   * Inserts the request. When a request with the same (createdBy, idempotencyKey) exists, or an
+   * open one for the same customer and agent, returns that one with created = false instead.
+   */
+  create(r: NewCallRequest): Promise<{ request: CallRequest; created: boolean }>;
+  get(id: string): Promise<CallRequest | null>;
+  /**
+   * Compare-and-set: writes the new snapshot only if the stored version is still
+   * expectedVersion; returns the updated request, or null when another writer got there first.
+   */
+  update(id: string, expectedVersion: number, next: CallRequestSnapshot): Promise<CallRequest | null>;
+  list(filter: {
+    agentId?: string;
+    customerId?: string;
+    groupId?: string;
+    states?: CallRequestState[];
+    limit?: number;
+  }): Promise<CallRequest[]>;
+  /** Scheduled callbacks of a group whose time falls in [from, to). */
+  countScheduledBetween(groupId: string | null, from: Date, to: Date): Promise<number>;
+}
+
+export interface NotificationRepo {
+  record(n: Omit<NotificationRecord, 'createdAt'>): Promise<NotificationRecord>;
+  listFor(callRequestId: string): Promise<NotificationRecord[]>; // oldest first
+}
+
+export interface ChallengeRepo {
+  create(c: Omit<Challenge, 'usedAt'>): Promise<Challenge>;
+  /** Marks it used if it belongs to deviceId, is unused and unexpired; null otherwise. */
+  consume(id: string, deviceId: string, now: Date): Promise<Challenge | null>;
+  purgeExpired(now: Date): Promise<number>;
+}
+
+export type ConsumeResult = 'consumed' | 'replayed' | 'expired' | 'unknown';
+
+export interface TokenRepo {
+  record(t: Omit<IssuedToken, 'consumedAt' | 'dialogId'>): Promise<void>;
+  /** Single use: the first caller gets 'consumed' and binds dialogId; every later one 'replayed'. */
+  consume(jti: string, dialogId: string, now: Date): Promise<ConsumeResult>;
+  get(jti: string): Promise<IssuedToken | null>;
+  purgeExpired(now: Date): Promise<number>;
+}
+
+export interface SessionRepo {
+  create(s: Omit<AuthSession, 'createdAt' | 'revokedAt'>): Promise<AuthSession>;
+  get(id: string): Promise<AuthSession | null>;
+  /** Returns false when it was already revoked. */
+  revoke(id: string, now: Date): Promise<boolean>;
+  /** Revokes open sessions created before `before`; returns how many. */
+  revokeStale(before: Date, now: Date): Promise<number>;
+}
+
+export interface CallRecordRepo {
+  create(r: Omit<CallRecord, 'id'>): Promise<CallRecord>;
+  update(id: string, patch: Partial<Omit<CallRecord, 'id'>>): Promise<void>;
+  list(filter: { agentId?: string; customerId?: string; callRequestId?: string; limit?: number }): Promise<CallRecord[]>;
+}
+
+export interface NewAuditEntry {
+  actor: string;
+  action: string;
+  subject: string | null;
+  decision: AuditDecision;
+  reason: string;
+  data?: Record<string, unknown>;
+}
+
+export interface AuditRepo {
+  /** Appends one entry to the hash chain (serialised across writers). */
+  append(e: NewAuditEntry): Promise<AuditEntry>;
+  list(filter: { subject?: string; afterSeq?: number; limit?: number }): Promise<AuditEntry[]>;
+  /** Recomputes the whole chain; reports the first entry that does not match. */
+  verify(): Promise<{ ok: boolean; entries: number; firstBadSeq: number | null; problem: string | null }>;
+}
+
+export interface ApiKeyRepo {
+  create(name: string, scopes: string[], keyHash: string): Promise<ApiKey>;
+  getByHash(keyHash: string): Promise<ApiKey | null>; // not revoked
+  list(): Promise<ApiKey[]>;
+  revoke(id: string, now: Date): Promise<void>;
+}
+
+export interface AgentLoginRepo {
+  create(tokenHash: string, agentId: string, expiresAt: Date): Promise<void>;
+  getAgentId(tokenHash: string, now: Date): Promise<string | null>;
+  remove(tokenHash: string): Promise<void>;
+  purgeExpired(now: Date): Promise<number>;
+}
+
+export interface SigningKeyRepo {
+  list(): Promise<SigningKey[]>; // newest first
+  insert(k: Omit<SigningKey, 'retiredAt'>): Promise<void>;
+  retire(kid: string, now: Date): Promise<void>;
+}
+
+/** Small named values the service keeps for itself (VAPID keys, "demo data loaded", …). */
+export interface SettingRepo {
+  get(key: string): Promise<string | null>;
+  /** Stores value unless the key exists; returns whichever value is stored afterwards. */
+  setIfAbsent(key: string, value: string): Promise<string>;
+}
+
+export interface Store {
+  agents: AgentRepo;
+  groups: GroupRepo;
+  customers: CustomerRepo;
+  devices: DeviceRepo;
+  enrollmentCodes: EnrollmentCodeRepo;
+  callRequests: CallRequestRepo;
+  notifications: NotificationRepo;
+  challenges: ChallengeRepo;
+  tokens: TokenRepo;
+  sessions: SessionRepo;
+  callRecords: CallRecordRepo;
+  audit: AuditRepo;
+  apiKeys: ApiKeyRepo;
+  agentLogins: AgentLoginRepo;
+  signingKeys: SigningKeyRepo;
+  settings: SettingRepo;
+  /** postgres:// URL of the database, for components that open their own connections (Agenda). */
+  readonly url: string;
+  /** True when the database answers; used by the readiness endpoint. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

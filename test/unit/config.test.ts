@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return e.problems;
+  }
+}
+
+describe('configuration', () => {
+  it('has defaults that validate', () => {
+    const c = loadConfig({});
+    assert.equal(c.requests.answerTimeLimitSeconds, 300);
+    assert.equal(c.database.url, '');
+  });
+  it('takes typed overrides from the environment and aliases', () => {
+    const c = loadConfig({ KNOCK_REQUESTS__ANSWER_TIME_LIMIT_SECONDS: '90', DATABASE_URL: 'postgres://x@127.0.0.1/db', KNOCK_SCHEDULING__RETRY__RETRY_ON: 'busy,no_answer' });
+    assert.equal(c.requests.answerTimeLimitSeconds, 90);
+    assert.equal(c.database.url, 'postgres://x@127.0.0.1/db');
+    assert.deepEqual(c.scheduling.retry.retryOn, ['busy', 'no_answer']);
+  });
+  it('names the bad key and why', () => {
+    assert.deepEqual(problems({ KNOCK_TOKENS__LIFETIME_SECONDS: '600' }), ['tokens.lifetimeSeconds: must be <= 120']);
+    assert.match(problems({ KNOCK_SERVER__PORT: 'eighty' })[0]!, /KNOCK_SERVER__PORT \(server.port\): "eighty" is not a number/);
+    assert.match(problems({ KNOCK_SCHEDULING__DEFAULT_TIME_ZONE: 'Mars/Olympus' })[0]!, /scheduling.defaultTimeZone: "Mars\/Olympus" is not an IANA time zone/);
+    assert.match(problems({ KNOCK_SCHEDULING__CALLBACK_MODE: 'robots' })[0]!, /scheduling.callbackMode: must be equal to one of the allowed values/);
+    assert.match(problems({ KNOCK_NOPE: '1' })[0]!, /KNOCK_NOPE: no such configuration key/);
+    assert.match(problems({ KNOCK_NOTIFY__SMS__ENABLED: 'true' })[0]!, /notify.sms: enabled, but accountSid/);
+  });
+});
