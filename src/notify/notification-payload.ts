@@ -1,0 +1,148 @@
+/**
+ * What a customer's device receives for a call request (SPEC core flow 1, steps 2, 5 and 6):
+ * who wants to call, about which case and why, which answers are still possible, and a link into
+ * the web app. The same payload feeds every channel: web push sends it as JSON, SMS sends its
+ * body and link as text.
+ *
+ * Pure: the caller passes the ids and times in.
+ */
+import { allowedAnswers } from '../domain/call-request.js';
+import type { CallRequest, NotificationKind } from '../domain/model.js';
+
+/** The kinds a customer's device can receive ('callback_agent' goes to agents, not here). */
+export type CustomerNotificationKind = Exclude<NotificationKind, 'callback_agent'>;
+
+export interface NotificationActions {
+  accept: boolean;
+  schedule: boolean;
+  snooze: boolean;
+}
+
+export interface NotificationPayload {
+  notificationId: string;
+  /** The notification this one takes the place of on the device, if any. */
+  replaces: string | null;
+  kind: CustomerNotificationKind;
+  callRequestId: string;
+  agentName: string;
+  reference: string;
+  reason: string;
+  actions: NotificationActions;
+  /** ISO 8601; after this the notification is no longer worth showing. */
+  expiresAt: string;
+  remindChoicesMinutes: number[];
+  /** Deep link into the web app for this request. */
+  url: string;
+  title: string;
+  body: string;
+}
+
+export interface PayloadInput {
+  notificationId: string;
+  replaces: string | null;
+  kind: CustomerNotificationKind;
+  request: Pick<CallRequest, 'id' | 'reference' | 'reason' | 'state' | 'answerDeadline'>;
+  agentName: string;
+  /** The name customers know the service by, e.g. "Acme". */
+  companyName: string;
+  expiresAt: Date;
+  remindChoicesMinutes: number[];
+  publicUrl: string;
+  now: Date;
+}
+
+// A web push message carries at most 4096 bytes after encryption (RFC 8291 §4, RFC 8030 §7.2);
+// long free text is cut here so the whole payload always fits. The app shows the full request
+// from the link.
+const MAX_NAME = 80;
+const MAX_REFERENCE = 64;
+const MAX_REASON = 300;
+
+/** What each kind offers at most. Expired: the agent has moved on, only scheduling is left. */
+const ACTIONS: Record<CustomerNotificationKind, NotificationActions> = {
+  knock: { accept: true, schedule: true, snooze: true },
+  reminder: { accept: true, schedule: true, snooze: true },
+  expired: { accept: false, schedule: true, snooze: false },
+  callback_prompt: { accept: true, schedule: true, snooze: false },
+};
+
+/**
+ * The buttons to show: what the kind offers, narrowed by what the request's state still allows
+ * (a reminder after the deadline cannot offer Accept; one for a rescheduled callback offers only
+ * Schedule). A request still 'requested' is being notified in this very step, so it counts as
+ * 'notified'.
+ */
+export function actionsFor(
+  kind: CustomerNotificationKind,
+  request: Pick<CallRequest, 'state' | 'answerDeadline'>,
+  now: Date,
+): NotificationActions {
+  const state = request.state === 'requested' ? 'notified' : request.state;
+  const allowed = allowedAnswers({ state, answerDeadline: request.answerDeadline }, now);
+  const offered = ACTIONS[kind];
+  return {
+    accept: offered.accept && allowed.accept,
+    schedule: offered.schedule && allowed.schedule,
+    snooze: offered.snooze && allowed.snooze,
+  };
+}
+
+/** `${publicUrl}/app/#/requests/<id>`: the web app's page for one call request. */
+export function requestLink(publicUrl: string, callRequestId: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/app/#/requests/${encodeURIComponent(callRequestId)}`;
+}
+
+/** One line of plain text: no control characters or line breaks (they would break SMS layout). */
+function oneLine(text: string, max: number): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
+}
+
+function titleAndBody(kind: CustomerNotificationKind, who: string, ref: string): { title: string; body: string } {
+  switch (kind) {
+    case 'knock':
+      return { title: `Call request: case ${ref}`, body: `${who} would like to call you about case ${ref}.` };
+    case 'reminder':
+      return { title: `Reminder: case ${ref}`, body: `Reminder: ${who} would like to call you about case ${ref}.` };
+    case 'expired':
+      return {
+        title: `Missed call request: case ${ref}`,
+        body: `${who} has moved on to other customers. You can still schedule a call about case ${ref}.`,
+      };
+    case 'callback_prompt':
+      return {
+        title: `Your scheduled call: case ${ref}`,
+        body: `It is time for your scheduled call with ${who} about case ${ref}. Call now or pick another time.`,
+      };
+  }
+}
+
+export function buildNotificationPayload(input: PayloadInput): NotificationPayload {
+  const agentName = oneLine(input.agentName, MAX_NAME);
+  const company = oneLine(input.companyName, MAX_NAME);
+  const reference = oneLine(input.request.reference, MAX_REFERENCE);
+  const who = company ? `${agentName} from ${company}` : agentName;
+  return {
+    notificationId: input.notificationId,
+    replaces: input.replaces,
+    kind: input.kind,
+    callRequestId: input.request.id,
+    agentName,
+    reference,
+    reason: oneLine(input.request.reason, MAX_REASON),
+    actions: actionsFor(input.kind, input.request, input.now),
+    expiresAt: input.expiresAt.toISOString(),
+    remindChoicesMinutes: [...input.remindChoicesMinutes],
+    url: requestLink(input.publicUrl, input.request.id),
+    ...titleAndBody(input.kind, who, reference),
+  };
+}
+
+/**
+ * The text message for the SMS fallback: the sentence and the link. The reason is left out on
+ * purpose: SMS is not end-to-end encrypted, the app shows it behind the link.
+ */
+export function smsText(payload: NotificationPayload): string {
+  const cta = payload.actions.accept ? 'Answer here' : 'Schedule a call here';
+  return `${payload.body} ${cta}: ${payload.url}`;
+}
