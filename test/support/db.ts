@@ -1,22 +1,14 @@
 /**
  * Each test suite gets its own fresh database on the real PostgreSQL server named by
- * TEST_DATABASE_URL (CI always sets it). Without it the suites use the embedded PostgreSQL the
- * service itself falls back to, so a newcomer's `npm test` still runs against PostgreSQL.
+ * TEST_DATABASE_URL (CI always sets it). Without it each suite gets its own in-memory embedded
+ * PostgreSQL (the one the service itself falls back to), so a newcomer's `npm test` still runs
+ * against PostgreSQL and suites never see each other's rows.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/store/embedded-postgres.js';
 
-let embedded: EmbeddedPostgres | null = null;
-
-async function serverUrl(): Promise<string> {
-  const configured = process.env.TEST_DATABASE_URL;
-  if (configured) return configured;
-  if (!embedded) {
-    embedded = await startEmbeddedPostgres({ dataDir: null, host: '127.0.0.1', port: 0 });
-  }
-  return embedded.url;
-}
+const running = new Set<EmbeddedPostgres>();
 
 export interface TestDatabase {
   url: string;
@@ -25,10 +17,18 @@ export interface TestDatabase {
 
 /** Creates an empty database; the caller's store applies the migrations. */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const base = await serverUrl();
-  if (embedded && base === embedded.url) {
-    // PGlite serves one database over one connection at a time; suites share it in turn.
-    return { url: base, drop: async () => {} };
+  const base = process.env.TEST_DATABASE_URL;
+  if (!base) {
+    // PGlite serves a single database, so a fresh one is a fresh embedded instance.
+    const embedded = await startEmbeddedPostgres({ dataDir: null, host: '127.0.0.1', port: 0 });
+    running.add(embedded);
+    return {
+      url: embedded.url,
+      async drop() {
+        running.delete(embedded);
+        await embedded.stop();
+      },
+    };
   }
   const name = `knock_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
@@ -54,7 +54,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+/** Stops embedded databases a suite forgot to drop. */
 export async function stopEmbeddedForTests(): Promise<void> {
-  if (embedded) await embedded.stop();
-  embedded = null;
+  const left = [...running];
+  running.clear();
+  await Promise.all(left.map((e) => e.stop()));
 }

@@ -1,0 +1,13 @@
+/**
+ * Every schema migration, in the order it must run. A migration is never edited once released:
+ * a change is a new file (002-…) appended here.
+ */
+import * as m001 from './001-initial.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: m001.name, sql: m001.sql }];

@@ -1,0 +1,162 @@
+/** Agents, their group memberships and their login/SIP secrets. */
+import type pg from 'pg';
+import type { Agent, AgentSecrets, Availability } from '../../domain/model.js';
+import type { AgentRepo, NewAgent } from '../store.js';
+import { type Db, isUuid, query, transaction } from './sql.js';
+
+interface AgentRow {
+  id: string;
+  username: string;
+  name: string;
+  extension: string;
+  groups: string[];
+  availability: Availability;
+  idle_since: Date | null;
+  role: Agent['role'];
+  created_at: Date;
+}
+
+interface SecretsRow {
+  password_hash: string;
+  sip_ha1: string;
+  sip_ha1_sha256: string | null;
+  sip_realm: string;
+}
+
+/** Public columns only; the secrets stay in the table unless secrets() asks for them. */
+const SELECT = `
+  SELECT a.id, a.username, a.name, a.extension, a.availability, a.idle_since, a.role, a.created_at,
+         ARRAY(SELECT m.group_id FROM agent_group_members m WHERE m.agent_id = a.id ORDER BY m.position) AS groups
+  FROM agents a`;
+
+function toAgent(r: AgentRow): Agent {
+  return {
+    id: r.id,
+    username: r.username,
+    name: r.name,
+    extension: r.extension,
+    groups: r.groups,
+    availability: r.availability,
+    idleSince: r.idle_since,
+    role: r.role,
+    createdAt: r.created_at,
+  };
+}
+
+function toSecrets(r: SecretsRow): AgentSecrets {
+  return {
+    passwordHash: r.password_hash,
+    sipHa1: r.sip_ha1,
+    sipHa1Sha256: r.sip_ha1_sha256,
+    sipRealm: r.sip_realm,
+  };
+}
+
+async function getOne(db: Db, where: string, value: string): Promise<Agent | null> {
+  const res = await query<AgentRow>(db, `${SELECT} WHERE ${where}`, [value]);
+  return res.rows[0] ? toAgent(res.rows[0]) : null;
+}
+
+export function agentRepo(pool: pg.Pool): AgentRepo {
+  return {
+    create: (a: NewAgent) =>
+      transaction(pool, async (c) => {
+        const availability = a.availability ?? 'offline';
+        const ins = await query<{ id: string }>(
+          c,
+          `INSERT INTO agents (username, name, extension, availability, idle_since, role,
+                               password_hash, sip_ha1, sip_ha1_sha256, sip_realm)
+           VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'available' THEN now() END, $5, $6, $7, $8, $9)
+           RETURNING id`,
+          [
+            a.username,
+            a.name,
+            a.extension,
+            availability,
+            a.role,
+            a.secrets.passwordHash,
+            a.secrets.sipHa1,
+            a.secrets.sipHa1Sha256,
+            a.secrets.sipRealm,
+          ],
+        );
+        const id = ins.rows[0]!.id;
+        const groups = [...new Set(a.groups)];
+        if (groups.length > 0) {
+          await query(
+            c,
+            `INSERT INTO agent_group_members (agent_id, group_id, position)
+             SELECT $1, g.id, g.ord FROM unnest($2::text[]) WITH ORDINALITY AS g(id, ord)`,
+            [id, groups],
+          );
+        }
+        return (await getOne(c, 'a.id = $1', id))!;
+      }),
+
+    get: async (id) => (isUuid(id) ? getOne(pool, 'a.id = $1', id) : null),
+    getByUsername: (username) => getOne(pool, 'a.username = $1', username),
+    getByExtension: (extension) => getOne(pool, 'a.extension = $1', extension),
+
+    async list(filter = {}) {
+      const res = filter.groupId
+        ? await query<AgentRow>(
+            pool,
+            `${SELECT} WHERE EXISTS (SELECT 1 FROM agent_group_members m WHERE m.agent_id = a.id AND m.group_id = $1)
+             ORDER BY a.username`,
+            [filter.groupId],
+          )
+        : await query<AgentRow>(pool, `${SELECT} ORDER BY a.username`);
+      return res.rows.map(toAgent);
+    },
+
+    async secrets(id) {
+      if (!isUuid(id)) return null;
+      const res = await query<SecretsRow>(
+        pool,
+        'SELECT password_hash, sip_ha1, sip_ha1_sha256, sip_realm FROM agents WHERE id = $1',
+        [id],
+      );
+      return res.rows[0] ? toSecrets(res.rows[0]) : null;
+    },
+
+    async updateSecrets(id, s) {
+      if (!isUuid(id)) return;
+      await query(
+        pool,
+        `UPDATE agents SET password_hash = $2, sip_ha1 = $3, sip_ha1_sha256 = $4, sip_realm = $5 WHERE id = $1`,
+        [id, s.passwordHash, s.sipHa1, s.sipHa1Sha256, s.sipRealm],
+      );
+    },
+
+    async setAvailability(id, availability, now) {
+      if (!isUuid(id)) return null;
+      // Only a change *into* 'available' restarts the idle clock, so "longest idle" stays fair
+      // when a client repeats the same status.
+      const res = await query<AgentRow>(
+        pool,
+        `WITH u AS (
+           UPDATE agents SET
+             idle_since = CASE WHEN $2 = 'available' AND availability <> 'available' THEN $3::timestamptz
+                               ELSE idle_since END,
+             availability = $2
+           WHERE id = $1
+           RETURNING *)
+         SELECT u.id, u.username, u.name, u.extension, u.availability, u.idle_since, u.role, u.created_at,
+                ARRAY(SELECT m.group_id FROM agent_group_members m WHERE m.agent_id = u.id ORDER BY m.position) AS groups
+         FROM u`,
+        [id, availability, now],
+      );
+      return res.rows[0] ? toAgent(res.rows[0]) : null;
+    },
+
+    async reserve(id) {
+      if (!isUuid(id)) return false;
+      const res = await query(
+        pool,
+        `UPDATE agents SET availability = 'busy' WHERE id = $1 AND availability = 'available'`,
+        [id],
+      );
+      return res.rowCount === 1;
+    },
+  };
+}

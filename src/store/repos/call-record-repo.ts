@@ -1,0 +1,113 @@
+/** Call detail records: every call leg the service set up, with how it was verified. */
+import type pg from 'pg';
+import type { CallRecord } from '../../domain/model.js';
+import type { CallRecordRepo } from '../store.js';
+import { clampLimit, isUuid, query } from './sql.js';
+
+interface CallRecordRow {
+  id: string;
+  call_request_id: string | null;
+  session_id: string | null;
+  customer_id: string | null;
+  agent_id: string | null;
+  direction: CallRecord['direction'];
+  started_at: Date;
+  answered_at: Date | null;
+  ended_at: Date | null;
+  outcome: string | null;
+  verification: string | null;
+}
+
+function toCallRecord(r: CallRecordRow): CallRecord {
+  return {
+    id: r.id,
+    callRequestId: r.call_request_id,
+    sessionId: r.session_id,
+    customerId: r.customer_id,
+    agentId: r.agent_id,
+    direction: r.direction,
+    startedAt: r.started_at,
+    answeredAt: r.answered_at,
+    endedAt: r.ended_at,
+    outcome: r.outcome,
+    verification: r.verification,
+  };
+}
+
+/** The only columns update() may touch, by record field. */
+const PATCHABLE: Record<keyof Omit<CallRecord, 'id'>, string> = {
+  callRequestId: 'call_request_id',
+  sessionId: 'session_id',
+  customerId: 'customer_id',
+  agentId: 'agent_id',
+  direction: 'direction',
+  startedAt: 'started_at',
+  answeredAt: 'answered_at',
+  endedAt: 'ended_at',
+  outcome: 'outcome',
+  verification: 'verification',
+};
+
+export function callRecordRepo(pool: pg.Pool): CallRecordRepo {
+  return {
+    async create(r) {
+      const res = await query<CallRecordRow>(
+        pool,
+        `INSERT INTO call_records (call_request_id, session_id, customer_id, agent_id, direction, started_at,
+                                   answered_at, ended_at, outcome, verification)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+        [
+          r.callRequestId,
+          r.sessionId,
+          r.customerId,
+          r.agentId,
+          r.direction,
+          r.startedAt,
+          r.answeredAt,
+          r.endedAt,
+          r.outcome,
+          r.verification,
+        ],
+      );
+      return toCallRecord(res.rows[0]!);
+    },
+
+    async update(id, patch) {
+      if (!isUuid(id)) return;
+      const sets: string[] = [];
+      const values: unknown[] = [id];
+      for (const [field, column] of Object.entries(PATCHABLE)) {
+        const value = (patch as Record<string, unknown>)[field];
+        if (value === undefined) continue;
+        values.push(value);
+        sets.push(`${column} = $${values.length}`);
+      }
+      if (sets.length === 0) return;
+      await query(pool, `UPDATE call_records SET ${sets.join(', ')} WHERE id = $1`, values);
+    },
+
+    async list(filter) {
+      const where: string[] = [];
+      const values: unknown[] = [];
+      for (const [value, column] of [
+        [filter.agentId, 'agent_id'],
+        [filter.customerId, 'customer_id'],
+        [filter.callRequestId, 'call_request_id'],
+      ] as const) {
+        if (value === undefined) continue;
+        if (!isUuid(value)) return [];
+        values.push(value);
+        where.push(`${column} = $${values.length}`);
+      }
+      values.push(clampLimit(filter.limit));
+      // History: newest first.
+      const res = await query<CallRecordRow>(
+        pool,
+        `SELECT * FROM call_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY started_at DESC, id LIMIT $${values.length}`,
+        values,
+      );
+      return res.rows.map(toCallRecord);
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * Call requests (SPEC core flow 1). Creation is idempotent and update is compare-and-set on
+ * version, so concurrent answers from the app, the agent and the jobs resolve to one outcome.
+ */
+import type pg from 'pg';
+import type { AuthMethod, CallRequestState, Outcome } from '../../domain/call-request.js';
+import type { CallRequest } from '../../domain/model.js';
+import type { CallRequestRepo, NewCallRequest } from '../store.js';
+import { clampLimit, isUuid, query } from './sql.js';
+
+interface CallRequestRow {
+  id: string;
+  reference: string;
+  reason: string;
+  customer_id: string;
+  group_id: string | null;
+  agent_id: string;
+  state: CallRequestState;
+  answer_deadline: Date;
+  accepted_device_id: string | null;
+  auth_method: AuthMethod | null;
+  authenticated_at: Date | null;
+  scheduled_for: Date | null;
+  schedule_note: string | null;
+  snooze_until: Date | null;
+  attempts: number;
+  outcome: Outcome | null;
+  requested_at: Date;
+  created_by: string;
+  version: number;
+  updated_at: Date;
+}
+
+function toCallRequest(r: CallRequestRow): CallRequest {
+  return {
+    id: r.id,
+    reference: r.reference,
+    reason: r.reason,
+    customerId: r.customer_id,
+    groupId: r.group_id,
+    agentId: r.agent_id,
+    state: r.state,
+    answerDeadline: r.answer_deadline,
+    acceptedDeviceId: r.accepted_device_id,
+    authMethod: r.auth_method,
+    authenticatedAt: r.authenticated_at,
+    scheduledFor: r.scheduled_for,
+    scheduleNote: r.schedule_note,
+    snoozeUntil: r.snooze_until,
+    attempts: r.attempts,
+    outcome: r.outcome,
+    requestedAt: r.requested_at,
+    createdBy: r.created_by,
+    version: r.version,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** States in which a request still occupies its customer+agent pair (see call_requests_one_open). */
+const CLOSED_STATES = ['ended', 'cancelled'];
+/** States of a callback that still holds its slot. */
+const PENDING_CALLBACK_STATES = ['scheduled', 'due', 'prompted', 'agent_dialled'];
+
+export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
+  return {
+    async create(r: NewCallRequest) {
+      // A conflicting row can end between our INSERT and SELECT; then the insert is retried.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const inserted = await query<CallRequestRow>(
+          pool,
+          `INSERT INTO call_requests (reference, reason, customer_id, group_id, agent_id, state, answer_deadline,
+             accepted_device_id, auth_method, authenticated_at, scheduled_for, schedule_note, snooze_until,
+             attempts, outcome, requested_at, created_by, idempotency_key)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+           ON CONFLICT DO NOTHING
+           RETURNING *`,
+          [
+            r.reference,
+            r.reason,
+            r.customerId,
+            r.groupId,
+            r.agentId,
+            r.state,
+            r.answerDeadline,
+            r.acceptedDeviceId,
+            r.authMethod,
+            r.authenticatedAt,
+            r.scheduledFor,
+            r.scheduleNote,
+            r.snoozeUntil,
+            r.attempts,
+            r.outcome,
+            r.requestedAt,
+            r.createdBy,
+            r.idempotencyKey,
+          ],
+        );
+        if (inserted.rows[0]) return { request: toCallRequest(inserted.rows[0]), created: true };
+
+        // The same idempotency key wins over "an open request for the pair" when both match.
+        const existing = await query<CallRequestRow>(
+          pool,
+          `SELECT * FROM call_requests
+           WHERE ($1::text IS NOT NULL AND created_by = $2 AND idempotency_key = $1)
+              OR (customer_id = $3 AND agent_id = $4 AND state <> ALL($5::text[]))
+           ORDER BY (idempotency_key IS NOT DISTINCT FROM $1 AND created_by = $2) DESC
+           LIMIT 1`,
+          [r.idempotencyKey, r.createdBy, r.customerId, r.agentId, CLOSED_STATES],
+        );
+        if (existing.rows[0]) return { request: toCallRequest(existing.rows[0]), created: false };
+      }
+      throw new Error('call request create: conflicting request kept changing; giving up');
+    },
+
+    async get(id) {
+      if (!isUuid(id)) return null;
+      const res = await query<CallRequestRow>(pool, 'SELECT * FROM call_requests WHERE id = $1', [id]);
+      return res.rows[0] ? toCallRequest(res.rows[0]) : null;
+    },
+
+    async update(id, expectedVersion, next) {
+      if (!isUuid(id)) return null;
+      const res = await query<CallRequestRow>(
+        pool,
+        `UPDATE call_requests SET
+           state = $3, answer_deadline = $4, agent_id = $5, accepted_device_id = $6, auth_method = $7,
+           authenticated_at = $8, scheduled_for = $9, schedule_note = $10, snooze_until = $11, attempts = $12,
+           outcome = $13, version = version + 1, updated_at = now()
+         WHERE id = $1 AND version = $2
+         RETURNING *`,
+        [
+          id,
+          expectedVersion,
+          next.state,
+          next.answerDeadline,
+          next.agentId,
+          next.acceptedDeviceId,
+          next.authMethod,
+          next.authenticatedAt,
+          next.scheduledFor,
+          next.scheduleNote,
+          next.snoozeUntil,
+          next.attempts,
+          next.outcome,
+        ],
+      );
+      return res.rows[0] ? toCallRequest(res.rows[0]) : null;
+    },
+
+    async list(filter) {
+      const where: string[] = [];
+      const values: unknown[] = [];
+      const add = (clause: string, value: unknown) => {
+        values.push(value);
+        where.push(clause.replace('?', `$${values.length}`));
+      };
+      if (filter.agentId !== undefined) {
+        if (!isUuid(filter.agentId)) return [];
+        add('agent_id = ?', filter.agentId);
+      }
+      if (filter.customerId !== undefined) {
+        if (!isUuid(filter.customerId)) return [];
+        add('customer_id = ?', filter.customerId);
+      }
+      if (filter.groupId !== undefined) add('group_id = ?', filter.groupId);
+      if (filter.states !== undefined) add('state = ANY(?::text[])', filter.states);
+      values.push(clampLimit(filter.limit));
+      // Queue order: the oldest ask first, so a callback keeps its place.
+      const res = await query<CallRequestRow>(
+        pool,
+        `SELECT * FROM call_requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY requested_at, id LIMIT $${values.length}`,
+        values,
+      );
+      return res.rows.map(toCallRequest);
+    },
+
+    async countScheduledBetween(groupId, from, to) {
+      const res = await query<{ n: string }>(
+        pool,
+        `SELECT count(*) AS n FROM call_requests
+         WHERE group_id IS NOT DISTINCT FROM $1 AND state = ANY($2::text[])
+           AND scheduled_for >= $3 AND scheduled_for < $4`,
+        [groupId, PENDING_CALLBACK_STATES, from, to],
+      );
+      return Number(res.rows[0]!.n);
+    },
+  };
+}

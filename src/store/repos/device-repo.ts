@@ -1,0 +1,145 @@
+/** Enrolled customer devices: key, WebAuthn credential, PIN state, push subscription. */
+import type pg from 'pg';
+import { AppError } from '../../domain/errors.js';
+import type { Device, DeviceSecrets, PushSubscription, WebAuthnCredential } from '../../domain/model.js';
+import type { DeviceRepo, NewDevice } from '../store.js';
+import { isUuid, json, query } from './sql.js';
+
+interface DeviceRow {
+  id: string;
+  customer_id: string;
+  label: string;
+  public_key_jwk: Record<string, unknown>;
+  key_thumbprint: string;
+  webauthn: WebAuthnCredential | null;
+  has_pin: boolean;
+  push_subscription: PushSubscription | null;
+  sip_contact: string | null;
+  created_at: Date;
+  last_seen_at: Date | null;
+  revoked_at: Date | null;
+}
+
+interface SecretsRow {
+  pin_hash: string | null;
+  pin_failed_attempts: number;
+  pin_locked_until: Date | null;
+}
+
+const COLUMNS = `id, customer_id, label, public_key_jwk, key_thumbprint, webauthn, (pin_hash IS NOT NULL) AS has_pin,
+  push_subscription, sip_contact, created_at, last_seen_at, revoked_at`;
+
+function toDevice(r: DeviceRow): Device {
+  return {
+    id: r.id,
+    customerId: r.customer_id,
+    label: r.label,
+    publicKeyJwk: r.public_key_jwk,
+    keyThumbprint: r.key_thumbprint,
+    webauthn: r.webauthn,
+    hasPin: r.has_pin,
+    pushSubscription: r.push_subscription,
+    sipContact: r.sip_contact,
+    createdAt: r.created_at,
+    lastSeenAt: r.last_seen_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+function toSecrets(r: SecretsRow): DeviceSecrets {
+  return { pinHash: r.pin_hash, pinFailedAttempts: r.pin_failed_attempts, pinLockedUntil: r.pin_locked_until };
+}
+
+export function deviceRepo(pool: pg.Pool): DeviceRepo {
+  const set = async (id: string, assignments: string, values: unknown[]) => {
+    if (!isUuid(id)) return;
+    await query(pool, `UPDATE devices SET ${assignments} WHERE id = $1`, [id, ...values]);
+  };
+
+  return {
+    async create(d: NewDevice) {
+      const res = await query<DeviceRow>(
+        pool,
+        `INSERT INTO devices (customer_id, label, public_key_jwk, key_thumbprint, webauthn, push_subscription,
+                              pin_hash, credential_hash)
+         VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, $6::jsonb, $7, $8)
+         RETURNING ${COLUMNS}`,
+        [
+          d.customerId,
+          d.label,
+          json(d.publicKeyJwk),
+          d.keyThumbprint,
+          json(d.webauthn),
+          json(d.pushSubscription),
+          d.pinHash,
+          d.credentialHash,
+        ],
+      );
+      return toDevice(res.rows[0]!);
+    },
+
+    async get(id) {
+      if (!isUuid(id)) return null;
+      const res = await query<DeviceRow>(pool, `SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]);
+      return res.rows[0] ? toDevice(res.rows[0]) : null;
+    },
+
+    /** Revoked devices are returned too (revokedAt set): the caller refuses them with a clear reason. */
+    async getByCredentialHash(hash) {
+      const res = await query<DeviceRow>(pool, `SELECT ${COLUMNS} FROM devices WHERE credential_hash = $1`, [hash]);
+      return res.rows[0] ? toDevice(res.rows[0]) : null;
+    },
+
+    async listForCustomer(customerId) {
+      if (!isUuid(customerId)) return [];
+      const res = await query<DeviceRow>(
+        pool,
+        `SELECT ${COLUMNS} FROM devices WHERE customer_id = $1 AND revoked_at IS NULL ORDER BY created_at, id`,
+        [customerId],
+      );
+      return res.rows.map(toDevice);
+    },
+
+    async secrets(id) {
+      if (!isUuid(id)) return null;
+      const res = await query<SecretsRow>(
+        pool,
+        'SELECT pin_hash, pin_failed_attempts, pin_locked_until FROM devices WHERE id = $1',
+        [id],
+      );
+      return res.rows[0] ? toSecrets(res.rows[0]) : null;
+    },
+
+    // A new PIN starts with a clean failure count.
+    setPin: (id, pinHash) => set(id, 'pin_hash = $2, pin_failed_attempts = 0, pin_locked_until = NULL', [pinHash]),
+    setWebAuthn: (id, cred) => set(id, 'webauthn = $2::jsonb', [json(cred)]),
+    updateWebAuthnCounter: (id, counter) =>
+      set(id, `webauthn = jsonb_set(webauthn, '{counter}', to_jsonb($2::bigint))`, [
+        counter,
+      ]),
+    setPushSubscription: (id, sub) => set(id, 'push_subscription = $2::jsonb', [json(sub)]),
+    setSipContact: (id, contact) => set(id, 'sip_contact = $2', [contact]),
+    touch: (id, now) => set(id, 'last_seen_at = GREATEST(last_seen_at, $2::timestamptz)', [now]),
+
+    async recordPinFailure(id, maxAttempts, lockUntil) {
+      // One statement: the row lock serialises concurrent wrong PINs, each sees the previous count.
+      const res = isUuid(id)
+        ? await query<SecretsRow>(
+            pool,
+            `UPDATE devices SET
+               pin_failed_attempts = CASE WHEN pin_failed_attempts + 1 >= $2 THEN 0 ELSE pin_failed_attempts + 1 END,
+               pin_locked_until = CASE WHEN pin_failed_attempts + 1 >= $2 THEN $3::timestamptz ELSE pin_locked_until END
+             WHERE id = $1
+             RETURNING pin_hash, pin_failed_attempts, pin_locked_until`,
+            [id, maxAttempts, lockUntil],
+          )
+        : { rows: [] };
+      const row = res.rows[0];
+      if (!row) throw new AppError('not_found', 'The device is not enrolled.');
+      return toSecrets(row);
+    },
+
+    resetPinFailures: (id) => set(id, 'pin_failed_attempts = 0, pin_locked_until = NULL', []),
+    revoke: (id, now) => set(id, 'revoked_at = COALESCE(revoked_at, $2::timestamptz)', [now]),
+  };
+}
