@@ -291,7 +291,7 @@ export const openApiDocument = {
       post: {
         operationId: 'appSnooze',
         security: deviceAuth,
-        requestBody: body(closed({ minutes: { type: 'integer', minimum: 1 } }, ['minutes'])),
+        requestBody: body(closed({ minutes: { type: 'number', exclusiveMinimum: 0 } }, ['minutes'])),
         responses: { '200': ok('Snoozed'), ...errors },
       },
     },

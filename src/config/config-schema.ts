@@ -26,8 +26,8 @@ export const configSchema = obj({
     wsUrl: { type: 'string', pattern: '^wss?://' },
   }),
   requests: obj({
-    answerTimeLimitSeconds: { type: 'integer', minimum: 10, maximum: 86400 },
-    remindChoicesMinutes: { type: 'array', items: pos, minItems: 1 },
+    answerTimeLimitSeconds: { type: 'integer', minimum: 1, maximum: 86400 },
+    remindChoicesMinutes: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, minItems: 1 },
   }),
   tokens: obj({
     issuer: nonEmpty,

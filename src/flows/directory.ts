@@ -122,10 +122,10 @@ export interface NewCustomerInput {
   externalRef: string | null;
 }
 
-/** Phone numbers must be E.164 ("+447700900123"): SMS providers and SIP both need it. */
+/** Phone numbers must be E.164 ("+447700900123") of a possible length for their country: SMS providers and SIP both need it. */
 export function normalisePhone(phone: string): string {
   const parsed = parsePhoneNumberFromString(phone);
-  if (!parsed || !parsed.isValid() || !phone.startsWith('+')) {
+  if (!parsed || !parsed.isPossible() || !phone.startsWith('+')) {
     throw new AppError('validation_failed', `phone: "${phone}" is not a valid international number in E.164 form, e.g. +447700900123.`);
   }
   return parsed.number;
