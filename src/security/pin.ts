@@ -74,14 +74,11 @@ export async function checkPin(input: CheckPinInput): Promise<void> {
   if (secrets.pinLockedUntil && secrets.pinLockedUntil > now) throw lockedError(secrets.pinLockedUntil);
 
   const lockUntil = new Date(now.getTime() + policy.lockoutMinutes * 60_000);
-  const charged = await store.devices.recordPinFailure(deviceId, policy.maxAttempts, lockUntil);
+  const charged = await store.devices.recordPinFailure(deviceId, policy.maxAttempts, lockUntil, now);
+  // A concurrent guess locked the device after we read it: this one is refused unseen, so the
+  // number of PINs ever compared is exactly maxAttempts per lock period.
+  if (charged.wasLocked) throw lockedError(charged.pinLockedUntil!);
   const lockedNow = charged.pinLockedUntil !== null && charged.pinLockedUntil > now;
-  // The store restarts the count when it locks. An attempt that finds a lock after counting is
-  // compared only if it is the last allowed one: it locked (count back to zero) and it started
-  // from the last free attempt. Every other such attempt raced a concurrent guess and is
-  // refused unseen, so parallel guesses cannot multiply the limit.
-  const lastAllowed = charged.pinFailedAttempts === 0 && secrets.pinFailedAttempts >= policy.maxAttempts - 1;
-  if (lockedNow && !lastAllowed) throw lockedError(charged.pinLockedUntil!);
 
   const ok = await verifyPassword(pin, secrets.pinHash);
   if (ok) {

@@ -82,10 +82,12 @@ export interface DeviceRepo {
   setSipContact(id: string, contact: string | null): Promise<void>;
   touch(id: string, now: Date): Promise<void>;
   /**
-   * Counts one wrong PIN atomically; when the count reaches maxAttempts the device is locked
-   * until lockUntil and the count restarts. Returns the secrets after the change.
+   * Counts one PIN attempt atomically; when the count reaches maxAttempts the device is locked
+   * until lockUntil and the count restarts. While a lock is active (at `now`) nothing is counted
+   * and `wasLocked` is true, so a burst of guesses cannot be charged past the limit. Returns the
+   * secrets after the change.
    */
-  recordPinFailure(id: string, maxAttempts: number, lockUntil: Date): Promise<DeviceSecrets>;
+  recordPinFailure(id: string, maxAttempts: number, lockUntil: Date, now: Date): Promise<DeviceSecrets & { wasLocked: boolean }>;
   resetPinFailures(id: string): Promise<void>;
   revoke(id: string, now: Date): Promise<void>;
 }

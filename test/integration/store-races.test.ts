@@ -164,11 +164,11 @@ describe('store decides races', () => {
       const customer = await makeCustomer(store);
       const device = await makeDevice(store, customer.id);
       const lockUntil = new Date('2030-01-01T10:15:00.000Z');
-      const s1 = await store.devices.recordPinFailure(device.id, 3, lockUntil);
+      const s1 = await store.devices.recordPinFailure(device.id, 3, lockUntil, new Date());
       assert.equal(s1.pinFailedAttempts, 1);
       assert.equal(s1.pinLockedUntil, null);
-      await store.devices.recordPinFailure(device.id, 3, lockUntil);
-      const s3 = await store.devices.recordPinFailure(device.id, 3, lockUntil);
+      await store.devices.recordPinFailure(device.id, 3, lockUntil, new Date());
+      const s3 = await store.devices.recordPinFailure(device.id, 3, lockUntil, new Date());
       assert.equal(s3.pinFailedAttempts, 0);
       assert.deepEqual(s3.pinLockedUntil, lockUntil);
       assert.equal(s3.pinHash, 'scrypt$pin');
@@ -176,19 +176,24 @@ describe('store decides races', () => {
       assert.deepEqual(await store.devices.secrets(device.id), { pinHash: 'scrypt$pin', pinFailedAttempts: 0, pinLockedUntil: null });
     });
 
-    it('counts every one of many concurrent wrong PINs', async () => {
+    it('charges exactly the limit of many concurrent attempts, and none while locked', async () => {
       const customer = await makeCustomer(store);
       const device = await makeDevice(store, customer.id);
       const lockUntil = new Date('2030-01-01T10:15:00.000Z');
-      const results = await Promise.all(Array.from({ length: 7 }, () => store.devices.recordPinFailure(device.id, 5, lockUntil)));
-      // 7 failures with a limit of 5: one lock after the fifth, two more counted after it.
-      assert.equal(results.filter((s) => s.pinFailedAttempts === 0).length, 1);
-      assert.deepEqual((await store.devices.secrets(device.id))?.pinFailedAttempts, 2);
+      const results = await Promise.all(Array.from({ length: 7 }, () => store.devices.recordPinFailure(device.id, 5, lockUntil, new Date())));
+      // 7 attempts with a limit of 5: five are charged (the fifth locks), two find the lock.
+      assert.equal(results.filter((s) => !s.wasLocked).length, 5);
+      assert.equal(results.filter((s) => s.wasLocked).length, 2);
+      assert.deepEqual((await store.devices.secrets(device.id))?.pinFailedAttempts, 0);
       assert.deepEqual((await store.devices.secrets(device.id))?.pinLockedUntil, lockUntil);
+      // After the lock period attempts are charged again.
+      const after = await store.devices.recordPinFailure(device.id, 5, new Date('2030-01-01T11:00:00.000Z'), new Date('2030-01-01T10:20:00.000Z'));
+      assert.equal(after.wasLocked, false);
+      assert.equal(after.pinFailedAttempts, 1);
     });
 
     it('refuses an unknown device', async () => {
-      await assert.rejects(store.devices.recordPinFailure(uuid(), 3, new Date()), /not enrolled/);
+      await assert.rejects(store.devices.recordPinFailure(uuid(), 3, new Date(), new Date()), /not enrolled/);
     });
   });
 

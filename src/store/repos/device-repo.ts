@@ -121,22 +121,31 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
     setSipContact: (id, contact) => set(id, 'sip_contact = $2', [contact]),
     touch: (id, now) => set(id, 'last_seen_at = GREATEST(last_seen_at, $2::timestamptz)', [now]),
 
-    async recordPinFailure(id, maxAttempts, lockUntil) {
-      // One statement: the row lock serialises concurrent wrong PINs, each sees the previous count.
+    async recordPinFailure(id, maxAttempts, lockUntil, now) {
+      // One statement: the row lock serialises concurrent attempts, each sees the previous count;
+      // the CTE keeps the lock as it was before this attempt, to tell "already locked" apart.
       const res = isUuid(id)
-        ? await query<SecretsRow>(
+        ? await query<SecretsRow & { was_locked: boolean }>(
             pool,
-            `UPDATE devices SET
-               pin_failed_attempts = CASE WHEN pin_failed_attempts + 1 >= $2 THEN 0 ELSE pin_failed_attempts + 1 END,
-               pin_locked_until = CASE WHEN pin_failed_attempts + 1 >= $2 THEN $3::timestamptz ELSE pin_locked_until END
-             WHERE id = $1
-             RETURNING pin_hash, pin_failed_attempts, pin_locked_until`,
-            [id, maxAttempts, lockUntil],
+            `WITH before AS (
+               SELECT id, COALESCE(pin_locked_until > $4::timestamptz, false) AS was_locked
+               FROM devices WHERE id = $1 FOR UPDATE
+             )
+             UPDATE devices d SET
+               pin_failed_attempts = CASE WHEN before.was_locked THEN d.pin_failed_attempts
+                                          WHEN d.pin_failed_attempts + 1 >= $2 THEN 0
+                                          ELSE d.pin_failed_attempts + 1 END,
+               pin_locked_until = CASE WHEN before.was_locked THEN d.pin_locked_until
+                                       WHEN d.pin_failed_attempts + 1 >= $2 THEN $3::timestamptz
+                                       ELSE d.pin_locked_until END
+             FROM before WHERE d.id = before.id
+             RETURNING d.pin_hash, d.pin_failed_attempts, d.pin_locked_until, before.was_locked`,
+            [id, maxAttempts, lockUntil, now],
           )
         : { rows: [] };
       const row = res.rows[0];
       if (!row) throw new AppError('not_found', 'The device is not enrolled.');
-      return toSecrets(row);
+      return { ...toSecrets(row), wasLocked: row.was_locked };
     },
 
     resetPinFailures: (id) => set(id, 'pin_failed_attempts = 0, pin_locked_until = NULL', []),
