@@ -25,6 +25,8 @@ export interface TestService {
   push: FakePushService;
   twilio: FakeTwilio;
   db: TestDatabase;
+  /** Every log line the service wrote, as text (for checking that no secret is logged). */
+  logs: string[];
   /** Shifts the service's clock forward (the job runner keeps real time). */
   advance(ms: number): void;
   call<T = any>(method: string, path: string, opts?: { token?: string; apiKey?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<ApiResponse<T>>;
@@ -51,7 +53,9 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     ...env,
   });
   let offset = 0;
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logs: string[] = [];
+  // Everything down to trace is captured, so a secret logged at any level is caught.
+  const logger = pino({ level: 'trace' }, { write: (line: string) => void logs.push(line) });
   const service = await startService(config, { logger, clock: () => new Date(Date.now() + offset), instanceName: 'test' });
   const url = service.url!;
   return {
@@ -61,6 +65,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     push,
     twilio,
     db,
+    logs,
     advance(ms) {
       offset += ms;
     },
