@@ -24,6 +24,21 @@ export const configSchema = obj({
     domain: nonEmpty,
     customerCallUri: { type: 'string', pattern: '^sips?:' },
     wsUrl: { type: 'string', pattern: '^wss?://' },
+    drachtio: obj({ host: nonEmpty, port, secret: nonEmpty }),
+    registrar: obj({
+      minExpires: pos,
+      maxExpires: pos,
+      defaultExpires: pos,
+      maxContactsPerExtension: pos,
+      failedAuthPerMinute: pos,
+    }),
+    routingFile: nonEmpty,
+    agentRingSeconds: { type: 'integer', minimum: 3, maximum: 300 },
+    sessionExpiresSeconds: { type: 'integer', minimum: 90, maximum: 86400 },
+  }),
+  media: obj({
+    freeswitch: obj({ host: nonEmpty, port, secret: nonEmpty }),
+    holdMusic: nonEmpty,
   }),
   requests: obj({
     answerTimeLimitSeconds: { type: 'integer', minimum: 1, maximum: 86400 },

@@ -29,6 +29,28 @@ export interface Config {
     customerCallUri: string;
     /** WebSocket URL of the SIP server for the app. */
     wsUrl: string;
+    /** The drachtio-server this application controls (its admin socket). */
+    drachtio: { host: string; port: number; secret: string };
+    registrar: {
+      minExpires: number;
+      maxExpires: number;
+      defaultExpires: number;
+      maxContactsPerExtension: number;
+      /** Failed REGISTER authentications per source address per minute before 403s. */
+      failedAuthPerMinute: number;
+    };
+    /** Routing file (extensions, groups, feature codes, overflow), relative to the project root. */
+    routingFile: string;
+    /** How long an agent's desk phone rings before the call goes to the next agent. */
+    agentRingSeconds: number;
+    /** Session timer (RFC 4028) interval offered on bridged calls. */
+    sessionExpiresSeconds: number;
+  };
+  media: {
+    /** FreeSWITCH event socket that drachtio-fsmrf drives. */
+    freeswitch: { host: string; port: number; secret: string };
+    /** What a waiting customer hears (a FreeSWITCH playback target). */
+    holdMusic: string;
   };
   requests: {
     answerTimeLimitSeconds: number;

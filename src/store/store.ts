@@ -199,6 +199,32 @@ export interface SigningKeyRepo {
   retire(kid: string, now: Date): Promise<void>;
 }
 
+/** One desk phone binding of an extension (RFC 3261 §10 location service). */
+export interface Registration {
+  extension: string;
+  /** The Contact URI the phone registered, where calls for the extension are sent. */
+  contact: string;
+  /** Where the REGISTER came from (transport/address:port), for phones behind NAT. */
+  source: string;
+  callId: string;
+  cseq: number;
+  userAgent: string | null;
+  expiresAt: Date;
+  updatedAt: Date;
+}
+
+export interface RegistrationRepo {
+  /** Adds or refreshes the binding for (extension, contact). */
+  upsert(r: Omit<Registration, 'updatedAt'>, now: Date): Promise<void>;
+  remove(extension: string, contact: string): Promise<boolean>;
+  removeAll(extension: string): Promise<number>;
+  /** Unexpired bindings of an extension, newest first. */
+  list(extension: string, now: Date): Promise<Registration[]>;
+  /** Extensions that have at least one unexpired binding. */
+  registeredExtensions(now: Date): Promise<string[]>;
+  purgeExpired(now: Date): Promise<number>;
+}
+
 /** Small named values the service keeps for itself (VAPID keys, "demo data loaded", …). */
 export interface SettingRepo {
   get(key: string): Promise<string | null>;
@@ -223,6 +249,7 @@ export interface Store {
   agentLogins: AgentLoginRepo;
   signingKeys: SigningKeyRepo;
   settings: SettingRepo;
+  registrations: RegistrationRepo;
   /** postgres:// URL of the database, for components that open their own connections (Agenda). */
   readonly url: string;
   /** True when the database answers; used by the readiness endpoint. */
