@@ -4,7 +4,6 @@
  *   2. completeAccept: the device answers with a WebAuthn assertion (platform biometric) or a
  *      device-key signature plus PIN; only then is a pre-authentication token issued.
  */
-import { randomBytes } from 'node:crypto';
 import type { AuthMethod } from '../domain/call-request.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import type { CallRequest, Device } from '../domain/model.js';
@@ -12,6 +11,7 @@ import { verifyDeviceSignature } from '../security/device-key.js';
 import { checkPin } from '../security/pin.js';
 import { issuePreauthToken, describeTokenForLog } from '../security/preauth-token.js';
 import { webAuthnAuthenticationOptions, verifyWebAuthnAssertion } from '../security/webauthn.js';
+import { issueChallenge } from './challenges.js';
 import { loadRequest, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
@@ -34,21 +34,13 @@ export async function beginAccept(deps: FlowDeps, device: Device, requestId: str
   await loadRequestForDevice(deps, device, requestId);
   await moveRequest(deps, requestId, { type: 'accept', deviceId: device.id }, `device:${device.id}`);
 
-  const now = deps.clock();
   const methods: AuthMethod[] = [];
   if (device.webauthn) methods.push('biometric');
   if (device.hasPin) methods.push('pin');
   if (methods.length === 0) {
     throw new AppError('forbidden', 'This device has no biometric or PIN enrolled; enrol one before accepting calls.');
   }
-  const challenge = await deps.store.challenges.create({
-    id: crypto.randomUUID(),
-    deviceId: device.id,
-    callRequestId: requestId,
-    purpose: 'accept',
-    value: randomBytes(32).toString('base64url'),
-    expiresAt: new Date(now.getTime() + deps.config.auth.challengeLifetimeSeconds * 1000),
-  });
+  const challenge = await issueChallenge(deps, { deviceId: device.id, callRequestId: requestId, purpose: 'accept' });
   const webauthn = device.webauthn
     ? await webAuthnAuthenticationOptions({
         config: deps.config.auth.webauthn,

@@ -3,13 +3,14 @@
  * SMS) lets the app register its device key, a PIN and, later, a passkey (platform biometric).
  * The app then authenticates its API calls with the device credential it receives here.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { AppError } from '../domain/errors.js';
 import type { Device, PushSubscription } from '../domain/model.js';
 import { importDevicePublicKey } from '../security/device-key.js';
 import { hashPin, validatePinFormat } from '../security/pin.js';
 import { randomSecret, sha256Hex } from '../security/secrets.js';
 import { verifyWebAuthnRegistration, webAuthnRegistrationOptions } from '../security/webauthn.js';
+import { issueChallenge } from './challenges.js';
 import type { FlowDeps } from './ports.js';
 
 // No 0/O/1/I: codes are read aloud and typed on phones.
@@ -86,14 +87,7 @@ export async function setDevicePin(deps: FlowDeps, device: Device, pin: string):
 
 export async function beginPasskeyEnrollment(deps: FlowDeps, device: Device): Promise<{ challengeId: string; options: unknown }> {
   const customer = await deps.store.customers.get(device.customerId);
-  const challenge = await deps.store.challenges.create({
-    id: crypto.randomUUID(),
-    deviceId: device.id,
-    callRequestId: null,
-    purpose: 'enroll_webauthn',
-    value: randomBytes(32).toString('base64url'),
-    expiresAt: new Date(deps.clock().getTime() + deps.config.auth.challengeLifetimeSeconds * 1000),
-  });
+  const challenge = await issueChallenge(deps, { deviceId: device.id, callRequestId: null, purpose: 'enroll_webauthn' });
   const options = await webAuthnRegistrationOptions({
     config: deps.config.auth.webauthn,
     deviceId: device.id,

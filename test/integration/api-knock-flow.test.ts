@@ -8,6 +8,7 @@ import { createAgent, createCustomer, saveGroup } from '../../src/flows/director
 import { SoftAuthenticator, SoftDeviceKey } from '../support/soft-authenticator.js';
 import type { TestSubscription } from '../support/fake-push-service.js';
 import { startTestService, type TestService } from '../support/test-service.js';
+import { waitFor } from '../support/wait-for.js';
 
 const PIN = '482916';
 
@@ -17,16 +18,6 @@ interface Phone {
   key: SoftDeviceKey;
   authenticator: SoftAuthenticator;
   push: TestSubscription;
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('knock before calling, through the HTTP API', function () {

@@ -9,16 +9,7 @@ import { enrollDevice, issueEnrollmentCode, setPushSubscription } from '../../sr
 import { startService, type RunningService } from '../../src/service.js';
 import { SoftDeviceKey } from '../support/soft-authenticator.js';
 import { startTestService, type TestService } from '../support/test-service.js';
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { waitFor } from '../support/wait-for.js';
 
 describe('timed steps run by the job runner', function () {
   this.timeout(60_000);
