@@ -103,13 +103,18 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const maxConcurrency = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
   const lockLifetime = config.lockLifetimeMs;
 
+  let stopped = false;
   const pool = new pg.Pool({
     connectionString: options.url,
     max: Math.max(4, options.poolSize ?? DEFAULT_POOL_SIZE),
     application_name: 'knock-jobs',
   });
   // An idle connection that breaks (server restart) must be logged, not crash the process.
-  pool.on('error', (err) => log.warn({ err: err.message }, 'jobs database connection lost'));
+  // After stop() the connections are closing anyway; their errors are no news.
+  pool.on('error', (err) => {
+    if (stopped) log.debug({ err: err.message }, 'jobs database connection closed while stopping');
+    else log.warn({ err: err.message }, 'jobs database connection lost');
+  });
   const table = createJobTable(pool);
   const jobsBackend = createJobsBackend(pool);
   jobsBackend.onChannelError((err) => log.warn({ err: err.message }, 'job wake-up channel error (reconnecting)'));
@@ -123,7 +128,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     return schemaReady;
   }
 
-  let stopped = false;
   function checkOpen(): void {
     if (stopped) throw new AppError('unavailable', 'The scheduler has been stopped.');
   }
