@@ -48,8 +48,8 @@ export interface RunningService {
 }
 
 function webDir(): string {
-  // src/web (tsx) or dist/web (compiled) next to this file.
-  return join(dirname(fileURLToPath(import.meta.url)), 'web');
+  // The pages are static files, served from src/web whether the server runs from src/ or dist/.
+  return join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'web');
 }
 
 export async function startService(config: Config, options: ServiceOptions): Promise<RunningService> {
