@@ -1,0 +1,254 @@
+/**
+ * `npm run bench`: throughput and latency figures for the knock flow, token verification and the
+ * job scheduler, on a PostgreSQL server (DATABASE_URL, else TEST_DATABASE_URL; a throwaway
+ * database is created on it and dropped) and on the embedded PostgreSQL in memory. Each part
+ * runs in a fresh process. Prints a table and writes every figure as JSON to BENCH_OUT
+ * (default ./bench-results.json).
+ *
+ * Tuning (environment): BENCH_TARGETS=server,embedded  BENCH_PARTS=api,scheduler
+ * BENCH_DURATION_S=20  BENCH_CONCURRENCY=64  BENCH_SCHEDULER_COUNT=10000
+ * BENCH_EMBEDDED_SCHEDULER_COUNT=10000  BENCH_LOG_LEVEL=info  BENCH_POOL_SIZE (default: config)
+ * BENCH_SQL_BREAKDOWN=1 (tally SQL statements by text during the create+accept window)
+ */
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { DEFAULT_API_OPTIONS, type ApiBenchOptions, type ApiBenchResult } from './api-throughput.js';
+import { durabilitySettings, serverVersion, type BenchTarget, type TargetKind } from './bench-database.js';
+import { calibrate, type Calibration } from './calibration.js';
+import { startChild } from './child-process.js';
+import { machineInfo, type MachineInfo } from './machine.js';
+import type { SchedulerBenchOptions, SchedulerBenchResult } from './scheduler-part.js';
+
+const TARGETS = {
+  apiRequestsPerSecond: 500,
+  tokenRatioPercent: 80,
+  schedulerP99Ms: 1000,
+  schedulerRssMb: 250,
+};
+
+type PartName = 'api' | 'scheduler';
+
+interface TargetReport {
+  target: TargetKind;
+  database: string;
+  settings?: Record<string, string>;
+  api?: ApiBenchResult | { error: string };
+  scheduler?: SchedulerBenchResult | { error: string };
+}
+
+const num = (name: string, fallback: number) => {
+  const v = process.env[name];
+  return v && Number.isFinite(Number(v)) ? Number(v) : fallback;
+};
+const list = (name: string) =>
+  process.env[name]
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+async function runPart<T>(part: PartName, target: BenchTarget, options: unknown, timeoutMs: number): Promise<T | { error: string }> {
+  const child = await startChild('./part-child.ts');
+  try {
+    const { result } = await child.ask<{ result: T }>({ type: 'part', part, target, options }, 'result', timeoutMs);
+    return result;
+  } catch (e) {
+    return { error: (e as Error).message };
+  } finally {
+    await child.stop();
+  }
+}
+
+function isError(x: unknown): x is { error: string } {
+  return typeof x === 'object' && x !== null && 'error' in x;
+}
+
+// ---- report --------------------------------------------------------------------------------
+
+type Row = [string, string, string, string];
+
+function met(ok: boolean | null): string {
+  return ok === null ? '' : ok ? 'met' : 'MISSED';
+}
+
+function fmt(n: number | null | undefined, digits = 0): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '-';
+  return n.toLocaleString('en-GB', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function rowsFor(r: TargetReport): Row[] {
+  const rows: Row[] = [];
+  const api = r.api;
+  if (api && isError(api)) rows.push(['API benchmark', `failed: ${api.error.split('\n')[0]}`, '', '']);
+  else if (api) {
+    const ca = api.createAccept;
+    rows.push([
+      'create + accept, HTTP requests/s',
+      `${fmt(ca.requestsPerSecond)} (${fmt(ca.pairsPerSecond)} pairs/s)`,
+      `>= ${TARGETS.apiRequestsPerSecond}`,
+      met(ca.requestsPerSecond >= TARGETS.apiRequestsPerSecond && ca.errors === 0),
+    ]);
+    for (const name of ['create', 'accept']) {
+      const l = ca.latency[name];
+      if (l) rows.push([`  ${name} latency p50 / p99`, `${fmt(l.p50Ms, 1)} / ${fmt(l.p99Ms, 1)} ms`, '', '']);
+    }
+    rows.push(['  errors', `${ca.errors}${ca.errorSamples.length ? ` (${ca.errorSamples[0]})` : ''}`, '0', met(ca.errors === 0)]);
+    if (ca.cpu) {
+      const c = ca.cpu;
+      rows.push([
+        '  CPU, cores busy',
+        `service ${fmt(c.service, 2)} (event loop ${fmt(c.serviceEventLoopUtilization * 100)} %, kernel ${fmt(c.serviceSystemShare * 100)} %), postgres ${fmt(c.postgres, 2)}, load client ${fmt(c.client, 2)}, push double ${fmt(c.pushSink, 2)}; machine ${fmt(c.machine, 2)} (${fmt(c.machineBusyPercent)} %)`,
+        '',
+        '',
+      ]);
+    }
+    if (ca.cpu?.perOperation) {
+      const p = ca.cpu.perOperation;
+      rows.push(['  per create+accept pair', `service ${fmt(p.serviceCpuMs, 1)} ms CPU, postgres ${fmt(p.postgresCpuMs, 1)} ms CPU, ${fmt(p.sqlStatements, 1)} SQL statements`, '', '']);
+    }
+    rows.push(['  push messages received / requests created', `${fmt(api.push.received)} / ${fmt(ca.created)}`, '', '']);
+    const au = api.authenticate;
+    const al = au.latency.authenticate;
+    rows.push([
+      'authenticate (biometric), requests/s',
+      `${fmt(au.requestsPerSecond)}; p50 / p99 ${fmt(al?.p50Ms, 1)} / ${fmt(al?.p99Ms, 1)} ms; errors ${au.errors}`,
+      '',
+      au.errors === 0 ? '' : 'ERRORS',
+    ]);
+    if (au.cpu) {
+      const p = au.cpu.perOperation;
+      rows.push([
+        '  CPU, cores busy',
+        `service ${fmt(au.cpu.service, 2)}, postgres ${fmt(au.cpu.postgres, 2)}, load client ${fmt(au.cpu.client, 2)}${p ? `; per request: service ${fmt(p.serviceCpuMs, 1)} ms, postgres ${fmt(p.postgresCpuMs, 1)} ms, ${fmt(p.sqlStatements, 1)} SQL statements` : ''}`,
+        '',
+        '',
+      ]);
+    }
+    const t = api.tokens;
+    if ('skipped' in t) rows.push(['token verification', `skipped: ${t.skipped}`, '', '']);
+    else {
+      rows.push([
+        'token signature check / raw crypto.verify',
+        `${fmt(t.signatureOnlyPerSecond)} / ${fmt(t.rawVerifyPerSecond)} per s = ${fmt(t.ratioPercent, 1)} %`,
+        `>= ${TARGETS.tokenRatioPercent} %`,
+        met(t.ratioPercent >= TARGETS.tokenRatioPercent),
+      ]);
+      if (t.full) {
+        rows.push([
+          'full verifyPreauthToken (single-use consume)',
+          `${fmt(t.full.perSecond)} per s; p50 / p99 ${fmt(t.full.latency.p50Ms, 1)} / ${fmt(t.full.latency.p99Ms, 1)} ms; errors ${t.full.errors}; replay refused: ${t.full.replayRefused ? 'yes' : 'NO'}`,
+          '',
+          t.full.errors === 0 && t.full.replayRefused ? '' : 'ERRORS',
+        ]);
+      }
+    }
+  }
+  const s = r.scheduler;
+  if (s && isError(s)) rows.push(['scheduler benchmark', `failed: ${s.error.split('\n')[0]}`, '', '']);
+  else if (s) {
+    const once = s.firedOnce === s.count && s.duplicates === 0 && s.missing === 0;
+    rows.push([
+      `scheduler lateness p50 / p99 (${fmt(s.count)} callbacks)`,
+      `${fmt(s.p50Ms)} / ${fmt(s.p99Ms)} ms (max ${fmt(s.maxMs)})`,
+      `p99 <= ${TARGETS.schedulerP99Ms} ms`,
+      met(s.p99Ms <= TARGETS.schedulerP99Ms),
+    ]);
+    rows.push(['  fired exactly once', `${fmt(s.firedOnce)} of ${fmt(s.count)}; duplicates ${s.duplicates}; missing ${s.missing}`, 'all', met(once)]);
+    rows.push(['  due over / fired at about', `${fmt(s.spreadMs / 1000)} s / ${fmt(s.firedPerSecond)} jobs per s (scheduling took ${fmt(s.schedulingMs / 1000, 1)} s)`, '', '']);
+    rows.push([
+      '  service RSS with all pending',
+      `${fmt(s.rssMbWithPending)} MB (idle ${fmt(s.serviceBaselineRssMb)} MB, peak ${fmt(s.peakRssMb)} MB)`,
+      `<= ${TARGETS.schedulerRssMb} MB`,
+      met(s.rssMbWithPending <= TARGETS.schedulerRssMb),
+    ]);
+  }
+  return rows;
+}
+
+function table(rows: Row[]): string {
+  const head: Row = ['measure', 'result', 'target', ''];
+  const all = [head, ...rows];
+  const width = [0, 1, 2, 3].map((i) => Math.max(...all.map((r) => r[i]!.length)));
+  const line = (r: Row) => r.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd();
+  return [line(head), width.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function printReport(machine: MachineInfo, calibration: Calibration, reports: TargetReport[], skipped: string[]): void {
+  const out: string[] = [];
+  out.push('');
+  out.push(`Knock benchmarks, ${machine.date}`);
+  out.push(`${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB RAM, Node ${machine.node}, load average at start ${machine.loadAverage.join(' ')}`);
+  out.push(
+    `Machine calibration: SELECT 1 ${calibration.select1PerSecond === null ? '(no server)' : `${fmt(calibration.select1PerSecond)}/s`} (pool of 10, 64 in flight); HTTP echo ${fmt(calibration.httpEchoPerSecond)}/s (client and server in one process)`,
+  );
+  for (const r of reports) {
+    out.push('');
+    const settings = r.settings ? ` (${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(', ')})` : '';
+    out.push(`== ${r.target === 'server' ? 'PostgreSQL server' : 'embedded PostgreSQL (PGlite, in memory, in the service process)'}: ${r.database}${settings}`);
+    out.push(table(rowsFor(r)));
+  }
+  for (const s of skipped) out.push(`\n(${s})`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+// ---- main ----------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const machine = machineInfo();
+  const serverUrl = process.env.DATABASE_URL || process.env.TEST_DATABASE_URL || '';
+  const wanted = list('BENCH_TARGETS') ?? ['server', 'embedded'];
+  const parts = (list('BENCH_PARTS') ?? ['api', 'scheduler']) as PartName[];
+  const skipped: string[] = [];
+  const targets: BenchTarget[] = [];
+  if (wanted.includes('server')) {
+    if (serverUrl) targets.push({ kind: 'server', serverUrl });
+    else skipped.push('PostgreSQL server part skipped: set DATABASE_URL or TEST_DATABASE_URL to run it');
+  }
+  if (wanted.includes('embedded')) targets.push({ kind: 'embedded' });
+
+  const apiOptions: ApiBenchOptions = {
+    ...DEFAULT_API_OPTIONS,
+    durationMs: num('BENCH_DURATION_S', DEFAULT_API_OPTIONS.durationMs / 1000) * 1000,
+    concurrency: num('BENCH_CONCURRENCY', DEFAULT_API_OPTIONS.concurrency),
+    logLevel: process.env.BENCH_LOG_LEVEL ?? DEFAULT_API_OPTIONS.logLevel,
+    ...(process.env.BENCH_POOL_SIZE ? { poolSize: num('BENCH_POOL_SIZE', 10) } : {}),
+    sqlBreakdown: process.env.BENCH_SQL_BREAKDOWN === '1',
+  };
+
+  process.stderr.write('[bench] calibrating the machine…\n');
+  const calibration = await calibrate(targets.some((t) => t.kind === 'server') ? serverUrl : null);
+
+  const reports: TargetReport[] = [];
+  for (const target of targets) {
+    const report: TargetReport = { target: target.kind, database: 'PGlite (embedded)' };
+    if (target.kind === 'server') {
+      report.database = await serverVersion(target.serverUrl!);
+      report.settings = await durabilitySettings(target.serverUrl!);
+    }
+    reports.push(report);
+    const label = target.kind === 'server' ? 'PostgreSQL server' : 'embedded PostgreSQL';
+    if (parts.includes('api')) {
+      process.stderr.write(`[bench] ${label}: API throughput and token verification…\n`);
+      report.api = await runPart<ApiBenchResult>('api', target, apiOptions, 240_000);
+    }
+    if (parts.includes('scheduler')) {
+      const count = target.kind === 'server' ? num('BENCH_SCHEDULER_COUNT', 10_000) : num('BENCH_EMBEDDED_SCHEDULER_COUNT', 10_000);
+      process.stderr.write(`[bench] ${label}: scheduler lateness, ${count} callbacks…\n`);
+      const options: SchedulerBenchOptions = { count };
+      report.scheduler = await runPart<SchedulerBenchResult>('scheduler', target, options, 240_000);
+    }
+  }
+
+  const finished = machineInfo();
+  printReport(machine, calibration, reports, skipped);
+  const outPath = resolve(process.env.BENCH_OUT ?? 'bench-results.json');
+  writeFileSync(
+    outPath,
+    `${JSON.stringify({ machine, loadAverageAtEnd: finished.loadAverage, calibration, targets: TARGETS, skipped, apiOptions, results: reports }, null, 2)}\n`,
+  );
+  process.stdout.write(`\nAll figures: ${outPath}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,58 @@
+/**
+ * Scheduler lateness with the service around it: the service is started as usual (HTTP, store,
+ * key ring) but with its own job runner off, and benchSchedulerLateness runs its scheduler in
+ * the same process, so the memory figure is that of a service instance holding the pending
+ * callbacks. (The service's own runner is off because it would take the benchmark's callback
+ * jobs and run the real handler, which knows no such requests.)
+ */
+import { devNull } from 'node:os';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config/load-config.js';
+import { startService } from '../src/service.js';
+import { openBenchDatabase, type BenchTarget } from './bench-database.js';
+import { benchSchedulerLateness, type LatenessResult } from './scheduler-lateness.js';
+
+export interface SchedulerBenchOptions {
+  count: number;
+  spreadMs?: number;
+}
+
+export interface SchedulerBenchResult extends LatenessResult {
+  /** RSS of the idle service before any job was scheduled. */
+  serviceBaselineRssMb: number;
+  /**
+   * Jobs fired per second, roughly: all of them between the first due time and the last fire
+   * (spread + max lateness). When lateness grows through the run, this is the ceiling.
+   */
+  firedPerSecond: number;
+  elapsedMs: number;
+}
+
+const rssMb = () => Math.round((process.memoryUsage().rss / 1048576) * 10) / 10;
+
+export async function runSchedulerBench(target: BenchTarget, options: SchedulerBenchOptions): Promise<SchedulerBenchResult> {
+  const started = performance.now();
+  const db = await openBenchDatabase(target);
+  try {
+    const config = loadConfig({ DATABASE_URL: db.url, KNOCK_SERVER__PORT: '0', LOG_LEVEL: 'warn' });
+    const quiet = pino({ level: 'warn' }, pino.destination({ dest: devNull, sync: false }));
+    const service = await startService(config, { logger: quiet, instanceName: 'bench-service', runJobs: false });
+    try {
+      const serviceBaselineRssMb = rssMb();
+      const logger = pino({ level: 'warn' }, pino.destination(2));
+      const result = await benchSchedulerLateness({
+        url: db.url,
+        logger,
+        count: options.count,
+        ...(options.spreadMs ? { spreadMs: options.spreadMs } : {}),
+        config: config.jobs,
+      });
+      const firedPerSecond = Math.round((result.count - result.missing) / ((result.spreadMs + Math.max(0, result.maxMs)) / 1000));
+      return { ...result, serviceBaselineRssMb, firedPerSecond, elapsedMs: Math.round(performance.now() - started) };
+    } finally {
+      await service.stop();
+    }
+  } finally {
+    await db.drop();
+  }
+}
