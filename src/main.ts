@@ -4,6 +4,7 @@
  */
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config/load-config.js';
+import { RoutingConfigError } from './sip/routing-config.js';
 import { startService } from './service.js';
 
 async function main(): Promise<void> {
@@ -37,6 +38,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  if (err instanceof RoutingConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78); // EX_CONFIG: the message names the file, line and column
+  }
   process.stderr.write(`knock failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -21,6 +21,7 @@ export const configSchema = obj({
   }),
   log: obj({ level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } }),
   sip: obj({
+    enabled: bool,
     domain: nonEmpty,
     customerCallUri: { type: 'string', pattern: '^sips?:' },
     wsUrl: { type: 'string', pattern: '^wss?://' },
@@ -31,6 +32,8 @@ export const configSchema = obj({
       defaultExpires: pos,
       maxContactsPerExtension: pos,
       failedAuthPerMinute: pos,
+      nonceSeconds: { type: 'integer', minimum: 10, maximum: 3600 },
+      digestAlgorithms: { type: 'array', items: { enum: ['SHA-256', 'MD5'] }, minItems: 1, uniqueItems: true },
     }),
     routingFile: nonEmpty,
     agentRingSeconds: { type: 'integer', minimum: 3, maximum: 300 },
@@ -38,7 +41,10 @@ export const configSchema = obj({
   }),
   media: obj({
     freeswitch: obj({ host: nonEmpty, port, secret: nonEmpty }),
+    outboundSocket: obj({ host: nonEmpty, port, advertisedHost: str }),
     holdMusic: nonEmpty,
+    queueTimeoutSeconds: { type: 'integer', minimum: 10, maximum: 7200 },
+    queueRetrySeconds: { type: 'integer', minimum: 1, maximum: 300 },
   }),
   requests: obj({
     answerTimeLimitSeconds: { type: 'integer', minimum: 1, maximum: 86400 },

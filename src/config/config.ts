@@ -23,6 +23,8 @@ export interface Config {
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   sip: {
+    /** Run the SIP side (drachtio connection, registrar, routing). Off for an HTTP-only instance. */
+    enabled: boolean;
     /** The SIP domain; also the audience of pre-authentication tokens. */
     domain: string;
     /** The SIP URI the customer app calls with its token. */
@@ -38,6 +40,10 @@ export interface Config {
       maxContactsPerExtension: number;
       /** Failed REGISTER authentications per source address per minute before 403s. */
       failedAuthPerMinute: number;
+      /** Life of a digest nonce; an older one is answered with a fresh challenge (stale=true). */
+      nonceSeconds: number;
+      /** Digest algorithms offered (RFC 8760), most preferred first; one challenge each. */
+      digestAlgorithms: Array<'SHA-256' | 'MD5'>;
     };
     /** Routing file (extensions, groups, feature codes, overflow), relative to the project root. */
     routingFile: string;
@@ -49,8 +55,18 @@ export interface Config {
   media: {
     /** FreeSWITCH event socket that drachtio-fsmrf drives. */
     freeswitch: { host: string; port: number; secret: string };
+    /**
+     * Where FreeSWITCH connects back to the application for each media leg (the outbound event
+     * socket named in the X-esl-outbound header). Port 0 = any free port; advertisedHost is the
+     * address FreeSWITCH can reach the application at, when it differs from host (containers).
+     */
+    outboundSocket: { host: string; port: number; advertisedHost: string };
     /** What a waiting customer hears (a FreeSWITCH playback target). */
     holdMusic: string;
+    /** How long a customer waits in the queue for an agent before the call is ended. */
+    queueTimeoutSeconds: number;
+    /** Pause before offering a waiting call again when every agent was busy or did not answer. */
+    queueRetrySeconds: number;
   };
   requests: {
     answerTimeLimitSeconds: number;

@@ -3,6 +3,7 @@
  *
  *   requested -> notified -> accepted -> authenticated -> connecting -> connected -> ended
  *   notified -> scheduled -> due -> prompted | agent_dialled
+ *   prompted -> agent_dialled      (an agent takes the callback the customer has not placed)
  *   notified -> snoozed -> notified
  *   notified -> expired            (schedule still allowed, accept refused)
  *   any open state -> cancelled    (by the agent)
@@ -197,7 +198,8 @@ export function applyEvent(
       return next({ state: 'prompted' });
 
     case 'dial_agent':
-      if (s !== 'due') throw refuse(s, event.type, 'the callback is not due');
+      // From 'prompted' too: an agent may take a callback the customer was asked to place but has not.
+      if (s !== 'due' && s !== 'prompted') throw refuse(s, event.type, 'the callback is not due');
       return next({ state: 'agent_dialled', agentId: event.agentId, attempts: current.attempts + 1 });
 
     case 'callback_failed':

@@ -17,6 +17,7 @@ import { deviceRepo } from './repos/device-repo.js';
 import { enrollmentCodeRepo } from './repos/enrollment-code-repo.js';
 import { groupRepo } from './repos/group-repo.js';
 import { notificationRepo } from './repos/notification-repo.js';
+import { registrationRepo } from './repos/registration-repo.js';
 import { sessionRepo } from './repos/session-repo.js';
 import { translateDbError } from './repos/sql.js';
 import { settingRepo } from './repos/setting-repo.js';
@@ -70,6 +71,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     agentLogins: agentLoginRepo(pool),
     signingKeys: signingKeyRepo(pool),
     settings: settingRepo(pool),
+    registrations: registrationRepo(pool),
     url: opts.url,
 
     async ping() {

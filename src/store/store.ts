@@ -61,6 +61,8 @@ export interface CustomerRepo {
   get(id: string): Promise<Customer | null>;
   /** Name, phone or external reference contains the text (case-insensitive). */
   search(text: string, limit: number): Promise<Customer[]>;
+  /** Customers with exactly this E.164 number (several may share a phone), oldest first. */
+  getByPhone(phoneE164: string): Promise<Customer[]>;
 }
 
 export type NewDevice = Omit<Device, 'id' | 'createdAt' | 'lastSeenAt' | 'revokedAt' | 'hasPin' | 'sipContact'> & {

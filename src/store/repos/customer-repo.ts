@@ -51,5 +51,9 @@ export function customerRepo(pool: pg.Pool): CustomerRepo {
       );
       return res.rows.map(toCustomer);
     },
+    async getByPhone(phoneE164) {
+      const res = await query<CustomerRow>(pool, 'SELECT * FROM customers WHERE phone_e164 = $1 ORDER BY created_at, id LIMIT 20', [phoneE164]);
+      return res.rows.map(toCustomer);
+    },
   };
 }

@@ -1,0 +1,89 @@
+/**
+ * Agent availability follows the desk phone (SPEC "agents sit at SIP desk phones"): the first
+ * registered binding of an agent's extension makes an offline agent available; when the last
+ * binding is removed or runs out, the agent goes offline and gets no more calls.
+ *
+ * Only 'offline' changes on registration: an agent who chose 'away', or is 'busy' on a call,
+ * keeps that state when their phone re-registers.
+ */
+import type { Agent } from '../domain/model.js';
+import type { FlowDeps } from './ports.js';
+
+type Deps = Pick<FlowDeps, 'store' | 'clock' | 'events' | 'logger'>;
+
+async function announce(deps: Deps, agent: Agent, reason: string): Promise<void> {
+  const now = deps.clock();
+  deps.events.publish({ type: 'agent.changed', agentId: agent.id, availability: agent.availability, at: now.toISOString() });
+  await deps.store.audit.append({
+    actor: 'sip',
+    action: 'agent.availability',
+    subject: `agent:${agent.id}`,
+    decision: 'info',
+    reason,
+    data: { extension: agent.extension, availability: agent.availability },
+  });
+  deps.logger.info({ agentId: agent.id, extension: agent.extension, availability: agent.availability }, reason);
+}
+
+/** The extension now has at least one binding where it had none. */
+export async function deskPhoneRegistered(deps: Deps, extension: string): Promise<Agent | null> {
+  const agent = await deps.store.agents.getByExtension(extension);
+  if (!agent || agent.availability !== 'offline') return agent;
+  const after = await deps.store.agents.setAvailability(agent.id, 'available', deps.clock());
+  if (after) await announce(deps, after, 'desk phone registered: agent available');
+  return after;
+}
+
+/** The extension's last binding is gone (de-registered or expired). */
+export async function deskPhoneUnregistered(deps: Deps, extension: string): Promise<Agent | null> {
+  const agent = await deps.store.agents.getByExtension(extension);
+  if (!agent || agent.availability === 'offline') return agent;
+  const after = await deps.store.agents.setAvailability(agent.id, 'offline', deps.clock());
+  if (after) await announce(deps, after, 'desk phone unregistered: agent offline');
+  return after;
+}
+
+/**
+ * Housekeeping: drops bindings whose expiry passed and takes offline the agents left with none.
+ * Returns how many bindings were removed.
+ */
+export async function expireDeskPhoneRegistrations(deps: Deps): Promise<number> {
+  const now = deps.clock();
+  // Extensions with any stored row (expires after the epoch) minus those still live = lapsed.
+  const withRows = await deps.store.registrations.registeredExtensions(new Date(0));
+  const live = new Set(await deps.store.registrations.registeredExtensions(now));
+  const purged = await deps.store.registrations.purgeExpired(now);
+  for (const extension of withRows) {
+    if (live.has(extension)) continue;
+    // It may have registered again since: only a phone with no binding goes offline.
+    if ((await deps.store.registrations.list(extension, deps.clock())).length === 0) await deskPhoneUnregistered(deps, extension);
+  }
+  return purged;
+}
+
+/**
+ * A call between desk phones was answered: agents who were available become busy so no customer
+ * call is offered to them meanwhile. Returns the agents it changed (hand them to
+ * deskPhoneCallEnded).
+ */
+export async function deskPhoneCallStarted(deps: Deps, agentIds: string[]): Promise<string[]> {
+  const changed: string[] = [];
+  for (const id of agentIds) {
+    if (await deps.store.agents.reserve(id)) {
+      changed.push(id);
+      deps.events.publish({ type: 'agent.changed', agentId: id, availability: 'busy', at: deps.clock().toISOString() });
+    }
+  }
+  return changed;
+}
+
+/** The call between desk phones ended: the agents it made busy are available again. */
+export async function deskPhoneCallEnded(deps: Deps, agentIds: string[]): Promise<void> {
+  for (const id of agentIds) {
+    const agent = await deps.store.agents.get(id);
+    // Someone else may have changed it meanwhile (went offline, took a customer call): leave it.
+    if (!agent || agent.availability !== 'busy') continue;
+    await deps.store.agents.setAvailability(id, 'available', deps.clock());
+    deps.events.publish({ type: 'agent.changed', agentId: id, availability: 'available', at: deps.clock().toISOString() });
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Who is this desk phone? Digest authentication (RFC 3261 §22, RFC 7616/8760) of REGISTER and of
+ * INVITEs from desk phones, against the agents' stored HA1. The SIP user is the agent's
+ * extension and the realm is the SIP domain.
+ *
+ * Order of answers, so nobody learns which extensions exist: a request without credentials gets
+ * 401 whatever the user; credentials for an unknown user or with a wrong password get 403; a
+ * source that failed too often in the last minute gets 403 without any check. Every refusal is
+ * audited and logged (never the Authorization header itself).
+ */
+import type { Logger } from 'pino';
+import type { Agent } from '../domain/model.js';
+import type { FlowDeps } from '../flows/ports.js';
+import type { AuthFailureLimiter } from './auth-failure-limiter.js';
+import type { DigestAuth, DigestOutcome } from './digest-auth.js';
+import { sendResponse, sourceOf, type SipRequest, type SipResponse } from './sip-message.js';
+
+export interface DeskPhoneAuthenticator {
+  /**
+   * Resolves with the authenticated agent, or null after it has answered the request itself
+   * (401 challenge, 403, 400). `claimedUser` is the user the request speaks for (To of a
+   * REGISTER, From of an INVITE); credentials for another user are refused.
+   */
+  authenticate(req: SipRequest, res: SipResponse, opts: { action: 'register' | 'invite'; claimedUser: string | null }): Promise<Agent | null>;
+}
+
+export function createDeskPhoneAuthenticator(args: {
+  deps: Pick<FlowDeps, 'store' | 'clock'>;
+  digest: DigestAuth;
+  limiter: AuthFailureLimiter;
+  logger: Logger;
+}): DeskPhoneAuthenticator {
+  const { deps, digest, limiter } = args;
+  const log = args.logger.child({ component: 'sip-auth' });
+
+  const lookupHa1 = async (username: string, algorithm: 'MD5' | 'SHA-256') => {
+    const agent = await deps.store.agents.getByExtension(username);
+    if (!agent) return null;
+    const secrets = await deps.store.agents.secrets(agent.id);
+    if (!secrets) return null;
+    if (secrets.sipRealm !== digest.realm) {
+      // HA1 is bound to the realm: after a change of sip.domain the agent needs a new password.
+      log.warn({ extension: username, storedRealm: secrets.sipRealm, realm: digest.realm }, 'SIP credential was made for another realm; reset the agent password');
+      return null;
+    }
+    return algorithm === 'MD5' ? secrets.sipHa1 : secrets.sipHa1Sha256;
+  };
+
+  const deny = async (
+    req: SipRequest,
+    res: SipResponse,
+    action: string,
+    status: number,
+    reason: string,
+    detail: { username: string | null; why: string; counted: boolean },
+  ) => {
+    const source = sourceOf(req);
+    if (detail.counted) limiter.recordFailure(req.source_address);
+    log.warn({ action, source, username: detail.username, status, why: detail.why }, 'desk phone authentication refused');
+    // Recorded before it is announced: once the phone has its answer, the audit log has it too.
+    await deps.store.audit.append({
+      actor: 'sip',
+      action: `sip.${action}.auth`,
+      subject: detail.username ? `extension:${detail.username}` : null,
+      decision: 'deny',
+      reason: detail.why,
+      data: { source, status, userAgent: req.get('User-Agent') ?? null },
+    });
+    sendResponse(res, status, reason);
+  };
+
+  return {
+    async authenticate(req, res, { action, claimedUser }) {
+      if (limiter.blocked(req.source_address)) {
+        // Refused without looking at the credentials; audited once per request would let a
+        // flood fill the audit log, so only the log line records these.
+        sendResponse(res, 403, 'Too Many Failed Attempts');
+        log.warn({ action, source: sourceOf(req) }, 'desk phone refused: too many failed authentications from this source');
+        return null;
+      }
+      const headers = req.has('Authorization') ? [req.get('Authorization')] : [];
+      let outcome: DigestOutcome;
+      try {
+        outcome = await digest.verify({ authorization: headers, method: req.method, requestUri: req.uri, lookupHa1 });
+      } catch (e) {
+        log.error({ err: e instanceof Error ? e.message : String(e) }, 'desk phone authentication failed unexpectedly');
+        sendResponse(res, 500, 'Server Internal Error', { 'Retry-After': '5' });
+        return null;
+      }
+      switch (outcome.kind) {
+        case 'missing':
+        case 'stale':
+          sendResponse(res, 401, 'Unauthorized', { 'WWW-Authenticate': digest.challenge({ stale: outcome.kind === 'stale' }) });
+          return null;
+        case 'malformed':
+          await deny(req, res, action, 400, 'Bad Authorization Header', { username: outcome.username, why: `malformed credentials: ${outcome.reason}`, counted: true });
+          return null;
+        case 'unknown_user':
+          await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'unknown user', counted: true });
+          return null;
+        case 'wrong_password':
+          await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'wrong password', counted: true });
+          return null;
+        case 'ok':
+          break;
+      }
+      if (claimedUser !== null && claimedUser !== outcome.username) {
+        await deny(req, res, action, 403, 'Forbidden', {
+          username: outcome.username,
+          why: `authenticated as ${outcome.username} but speaking for ${claimedUser}`,
+          counted: false,
+        });
+        return null;
+      }
+      const agent = await deps.store.agents.getByExtension(outcome.username);
+      if (!agent) {
+        // Removed between the digest check and now.
+        await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'unknown user', counted: false });
+        return null;
+      }
+      return agent;
+    },
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * The one connection to drachtio-server's admin socket (drachtio-srf). drachtio-srf retries a
+ * lost or refused connection by itself with a growing delay; this module caps that delay, says
+ * once per outage in the log that the server is unreachable, reports the state for the
+ * readiness endpoint, and stops every retry on shutdown.
+ *
+ * Handlers must be registered on `srf` before `start()`: drachtio-srf tells the server which
+ * request methods it wants when it connects (and again after every reconnection).
+ */
+import Srf from 'drachtio-srf';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+
+export interface DrachtioConnection {
+  readonly srf: Srf;
+  isConnected(): boolean;
+  /** Resolves once connected (now or later); rejects after timeoutMs. */
+  whenConnected(timeoutMs: number): Promise<void>;
+  /** SIP addresses drachtio-server listens on, as it reported them ("udp/127.0.0.1:5060,…"). */
+  sipAddresses(): string | null;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface DrachtioConnectionOptions {
+  drachtio: Config['sip']['drachtio'];
+  logger: Logger;
+  /** Longest wait between reconnection attempts. */
+  retryMaxDelayMs?: number;
+  /** How often a continuing outage is logged again. */
+  stillDownLogMs?: number;
+}
+
+/** The parts of drachtio-srf's wire protocol object that shutdown needs (not in its types). */
+interface WireInternals {
+  closing?: boolean;
+  socket?: { destroy(): void };
+  reconnectVars?: { retryTimer?: NodeJS.Timeout | null };
+}
+
+export function createDrachtioConnection(opts: DrachtioConnectionOptions): DrachtioConnection {
+  const { host, port, secret } = opts.drachtio;
+  const address = `${host}:${port}`;
+  const log = opts.logger.child({ component: 'drachtio', address });
+  const srf = new Srf();
+  let connected = false;
+  let started = false;
+  let stopped = false;
+  let hostport: string | null = null;
+  let downSince: number | null = null;
+  let lastDownLog = 0;
+  const stillDownLogMs = opts.stillDownLogMs ?? 60_000;
+  const waiters = new Set<() => void>();
+
+  const reportDown = (why: string) => {
+    const now = Date.now();
+    if (downSince === null) {
+      downSince = now;
+      lastDownLog = now;
+      log.warn({ reason: why }, `drachtio-server unreachable at ${address}, retrying`);
+    } else if (now - lastDownLog >= stillDownLogMs) {
+      lastDownLog = now;
+      log.warn({ reason: why, downForSeconds: Math.round((now - downSince) / 1000) }, `drachtio-server still unreachable at ${address}, retrying`);
+    } else {
+      log.debug({ reason: why }, 'drachtio-server connection attempt failed');
+    }
+  };
+
+  srf.on('connect', (err: Error | null, hp: string) => {
+    if (stopped) {
+      safeDisconnect();
+      return;
+    }
+    if (err) {
+      // Wrong secret: drachtio-server closes the socket and drachtio-srf tries again.
+      reportDown(`drachtio-server refused the connection: ${err.message}`);
+      return;
+    }
+    connected = true;
+    hostport = hp;
+    const outage = downSince === null ? null : Math.round((Date.now() - downSince) / 1000);
+    downSince = null;
+    log.info({ sip: hp, ...(outage !== null ? { downForSeconds: outage } : {}) }, `connected to drachtio-server at ${address}`);
+    for (const w of [...waiters]) w();
+  });
+  srf.on('error', (err: Error) => {
+    // Without this listener the EventEmitter would throw; the retry is already scheduled.
+    if (!stopped) reportDown(err.message);
+  });
+  // 'close' is not in drachtio-srf's event typings; it fires when the admin socket closes.
+  (srf as unknown as NodeJS.EventEmitter).on('close', () => {
+    if (!connected) return;
+    connected = false;
+    hostport = null;
+    if (stopped) return;
+    downSince = Date.now();
+    lastDownLog = downSince;
+    log.warn(`lost the connection to drachtio-server at ${address}, reconnecting`);
+  });
+
+  const wire = (): WireInternals | undefined => (srf as unknown as { _app?: { wp?: WireInternals } })._app?.wp;
+
+  function safeDisconnect() {
+    try {
+      srf.disconnect();
+    } catch {
+      // no authenticated socket: nothing to close
+    }
+  }
+
+  return {
+    srf,
+    isConnected: () => connected,
+    sipAddresses: () => hostport,
+    whenConnected(timeoutMs) {
+      if (connected) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(done);
+          reject(new Error(`not connected to drachtio-server at ${address} after ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.add(done);
+      });
+    },
+    start() {
+      if (started) return;
+      started = true;
+      log.info(`connecting to drachtio-server at ${address}`);
+      srf.connect({ host, port, secret, reconnect: { retryMaxDelay: opts.retryMaxDelayMs ?? 5000 } } as Srf.SrfConfig);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      const wp = wire();
+      if (wp) {
+        // drachtio-srf keeps retrying unless told it is closing; a pending retry is cancelled.
+        wp.closing = true;
+        if (wp.reconnectVars?.retryTimer) {
+          clearTimeout(wp.reconnectVars.retryTimer);
+          wp.reconnectVars.retryTimer = null;
+        }
+      }
+      if (connected) safeDisconnect();
+      else wp?.socket?.destroy();
+      connected = false;
+      waiters.clear();
+      log.info('disconnected from drachtio-server');
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * A call from one desk phone to a number in the routing file or an agent's extension, through
+ * the B2BUA (drachtio as UAS to the caller, UAC to the callee):
+ *
+ *   caller            this B2BUA                          callee phone(s)
+ *     | INVITE 2000      |                                       |
+ *     |----------------->| route: number -> who rings, in what order, overflow
+ *     |                  | INVITE (each registered contact) ---->|
+ *     |<------ 180 ------|<------------------------------ 180 ---|
+ *     |                  |<------------------------------ 200 ---|  first answer wins
+ *     |<------ 200 ------|  (others CANCELled)                   |
+ *     |------- ACK ----->|------------------------------- ACK -->|
+ *     |   …  re-INVITE / INFO relayed, BYE ends both legs  …     |
+ *
+ * Unknown numbers get 404; a known number nobody can take (not registered, no agent free,
+ * outside business hours without a `closed` target) gets 480; a callee that is busy gives 486.
+ */
+import type Srf from 'drachtio-srf';
+import type { Logger } from 'pino';
+import { rankAgents } from '../domain/agent-selection.js';
+import { isWithinBusinessHours, type Hours } from '../domain/callback-schedule.js';
+import type { Agent } from '../domain/model.js';
+import { deskPhoneCallEnded, deskPhoneCallStarted } from '../flows/desk-phone.js';
+import { policyFor } from '../flows/group-policy.js';
+import type { FlowDeps } from '../flows/ports.js';
+import { bridgeDialogs } from './bridge-dialogs.js';
+import { routeToBinding, type LocationService } from './location-service.js';
+import { ringTargets, type RingTarget } from './ring-targets.js';
+import type { GroupRoute, RoutingConfig } from './routing-config.js';
+import { sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
+
+export interface ExtensionCallContext {
+  deps: FlowDeps;
+  srf: Srf;
+  routing: RoutingConfig;
+  locations: LocationService;
+  logger: Logger;
+}
+
+/** Who rings for a number: steps tried one after the other, then the overflow number. */
+type Plan =
+  | { kind: 'unknown' }
+  | { kind: 'ring'; steps: RingTarget[][]; ringSeconds: number; overflow: string | null; unavailable: string }
+  | { kind: 'redirect'; number: string; why: string }
+  | { kind: 'unavailable'; why: string; overflow: string | null };
+
+const MAX_OVERFLOW_HOPS = 5;
+
+async function agentTargets(ctx: ExtensionCallContext, agent: Agent): Promise<RingTarget[]> {
+  const bindings = await ctx.locations.bindings(agent.extension);
+  return bindings.map((b) => ({ ...routeToBinding(b), agentId: agent.id }));
+}
+
+async function groupPlan(ctx: ExtensionCallContext, group: GroupRoute, caller: Agent, overflow: string | null): Promise<Plan> {
+  const { deps } = ctx;
+  const hours: Hours = group.hours === 'directory' ? (await policyFor(deps, group.directoryGroup)).hours : group.hours;
+  if (!isWithinBusinessHours(deps.clock(), hours)) {
+    if (group.closed) return { kind: 'redirect', number: group.closed, why: `group ${group.id} is closed` };
+    return { kind: 'unavailable', why: `${group.id} is closed now`, overflow: null };
+  }
+  const members = (await deps.store.agents.list({ groupId: group.directoryGroup })).filter((a) => a.id !== caller.id && a.availability === 'available');
+  const ordered = group.strategy === 'longest_idle' ? rankAgents(members, null) : members;
+  const perAgent: RingTarget[][] = [];
+  for (const agent of ordered) {
+    const targets = await agentTargets(ctx, agent);
+    if (targets.length > 0) perAgent.push(targets);
+  }
+  const steps = group.strategy === 'ring_all' ? (perAgent.length ? [perAgent.flat()] : []) : perAgent;
+  return {
+    kind: 'ring',
+    steps,
+    ringSeconds: group.ringSeconds ?? deps.config.sip.agentRingSeconds,
+    overflow: overflow ?? group.overflow,
+    unavailable: `no agent of ${group.id} is available`,
+  };
+}
+
+async function planFor(ctx: ExtensionCallContext, number: string, caller: Agent): Promise<Plan> {
+  const { deps, routing } = ctx;
+  const route = routing.extensions.get(number);
+  const ringSeconds = deps.config.sip.agentRingSeconds;
+  if (route?.target.kind === 'uri') {
+    return { kind: 'ring', steps: [[{ uri: route.target.uri, proxy: null, agentId: null }]], ringSeconds, overflow: route.overflow, unavailable: `${number} is unavailable` };
+  }
+  if (route?.target.kind === 'group') {
+    const group = routing.groups.get(route.target.group)!;
+    return groupPlan(ctx, group, caller, route.overflow);
+  }
+  const agent = route?.target.kind === 'agent' ? await deps.store.agents.getByUsername(route.target.agent) : await deps.store.agents.getByExtension(number);
+  if (!agent) {
+    if (route) return { kind: 'unavailable', why: `${number} has no agent`, overflow: route.overflow };
+    return { kind: 'unknown' };
+  }
+  const targets = await agentTargets(ctx, agent);
+  if (targets.length === 0) return { kind: 'unavailable', why: `${agent.extension} is not registered`, overflow: route?.overflow ?? null };
+  return { kind: 'ring', steps: [targets], ringSeconds, overflow: route?.overflow ?? null, unavailable: `${agent.extension} did not answer` };
+}
+
+export async function callExtension(ctx: ExtensionCallContext, req: SipRequest, res: SipResponse, caller: Agent, dialled: string): Promise<void> {
+  const { deps, srf } = ctx;
+  const log = ctx.logger.child({ component: 'extension-call', callId: req.get('Call-ID'), from: caller.extension, dialled });
+  const domain = deps.config.sip.domain;
+  let callerGone = false;
+  let abort: () => void = () => undefined;
+  req.on('cancel', () => {
+    callerGone = true;
+    sendResponse(res, 487, 'Request Terminated');
+    abort();
+    log.info('caller hung up while ringing');
+  });
+  let rangBack = false;
+  const headers = {
+    From: `"${caller.name.replace(/["\\]/g, '')}" <sip:${caller.extension}@${domain}>`,
+    To: `<sip:${dialled}@${domain}>`,
+  };
+
+  let number: string | null = dialled;
+  let failure = { status: 480, reason: 'Temporarily Unavailable', why: `${dialled} is unavailable` };
+  for (let hop = 0; number !== null && hop <= MAX_OVERFLOW_HOPS && !callerGone; hop++) {
+    const plan = await planFor(ctx, number, caller);
+    if (plan.kind === 'unknown') {
+      if (hop === 0) {
+        sendResponse(res, 404, 'Not Found', { Warning: warning(domain, `${dialled} is not a number here`) });
+        log.info('unknown number');
+        return;
+      }
+      break;
+    }
+    if (plan.kind === 'redirect') {
+      log.info({ to: plan.number, why: plan.why }, 'call redirected');
+      number = plan.number;
+      continue;
+    }
+    if (plan.kind === 'unavailable') {
+      failure = { status: 480, reason: 'Temporarily Unavailable', why: plan.why };
+      number = plan.overflow;
+      continue;
+    }
+    if (plan.steps.length === 0) failure = { status: 480, reason: 'Temporarily Unavailable', why: plan.unavailable };
+    for (const targets of plan.steps) {
+      if (callerGone) return;
+      const result = await ringTargets(srf, targets, {
+        sdp: req.body,
+        headers,
+        timeoutSeconds: plan.ringSeconds,
+        onRinging: () => {
+          if (!rangBack && !callerGone) {
+            rangBack = true;
+            res.send(180);
+          }
+        },
+        callerGone: () => callerGone,
+        registerAbort: (fn) => {
+          abort = fn;
+        },
+      });
+      if (result.kind === 'caller_gone') return;
+      if (result.kind === 'answered') {
+        await connect(ctx, req, res, result.dialog, caller, result.target, log);
+        return;
+      }
+      failure = { status: result.status, reason: result.reason, why: plan.unavailable };
+    }
+    number = plan.overflow;
+    if (number) log.info({ overflow: number }, 'nobody answered: overflow');
+  }
+  if (callerGone) return;
+  sendResponse(res, failure.status, failure.reason, { Warning: warning(domain, failure.why) });
+  log.info({ status: failure.status, why: failure.why }, 'call not connected');
+}
+
+async function connect(ctx: ExtensionCallContext, req: SipRequest, res: SipResponse, uac: Srf.Dialog, caller: Agent, target: RingTarget, log: Logger): Promise<void> {
+  let uas: Srf.Dialog;
+  try {
+    uas = await ctx.srf.createUAS(req, res, { localSdp: uac.remote.sdp });
+  } catch (e) {
+    // The caller left between the callee's answer and ours.
+    log.info({ err: e instanceof Error ? e.message : String(e) }, 'caller gone before the call was answered');
+    uac.destroy();
+    return;
+  }
+  log.info({ calleeAgentId: target.agentId }, 'desk phone call connected');
+  // Join the legs first: a BYE may arrive while the availability is being written.
+  const ended = bridgeDialogs(uas, uac, log);
+  const agents = [caller.id, ...(target.agentId ? [target.agentId] : [])];
+  const madeBusy = await deskPhoneCallStarted(ctx.deps, agents).catch(() => [] as string[]);
+  await ended;
+  await deskPhoneCallEnded(ctx.deps, madeBusy).catch((e) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not free the agents after the call'));
+}

@@ -1,0 +1,124 @@
+/**
+ * Rings several SIP targets at once for one incoming INVITE (parallel forking, RFC 3261 §16.7
+ * behaviour done by a B2BUA): every registered phone of an extension, or every member of a
+ * ring-all group. The first to answer wins and the others are cancelled; a ring timeout cancels
+ * all. The A leg is not answered here: the caller answers it with the winner's SDP.
+ */
+import type Srf from 'drachtio-srf';
+
+export interface RingTarget {
+  uri: string;
+  /** Send the INVITE via this address (the phone's registration source, for NAT and TCP). */
+  proxy: string | null;
+  /** The agent whose phone this is, if any. */
+  agentId: string | null;
+}
+
+export type RingResult =
+  | { kind: 'answered'; dialog: Srf.Dialog; target: RingTarget }
+  | { kind: 'failed'; status: number; reason: string }
+  | { kind: 'caller_gone' };
+
+export interface RingOptions {
+  /** SDP offer for the B legs (the caller's offer). */
+  sdp: string;
+  headers: Record<string, string>;
+  timeoutSeconds: number;
+  /** Called once when any target rings (180/183). */
+  onRinging(): void;
+  /** True once the caller has hung up (CANCEL); checked when the ringing settles. */
+  callerGone(): boolean;
+  /** Lets the caller abort the ringing (on CANCEL). */
+  registerAbort(abort: () => void): void;
+}
+
+/** Ranks failure statuses: busy beats declined beats the rest (what the caller should hear). */
+function worse(a: { status: number; reason: string } | null, b: { status: number; reason: string }): { status: number; reason: string } {
+  const rank = (s: number) => (s === 486 || s === 600 ? 3 : s === 603 ? 2 : s === 487 ? 0 : 1);
+  if (!a) return b;
+  return rank(b.status) > rank(a.status) ? b : a;
+}
+
+interface SentRequest {
+  cancel(cb?: (err: unknown) => void): void;
+}
+
+export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOptions): Promise<RingResult> {
+  if (targets.length === 0) return { kind: 'failed', status: 480, reason: 'Temporarily Unavailable' };
+  let settled = false;
+  let rang = false;
+  let timedOut = false;
+  const sent: Array<SentRequest | null> = targets.map(() => null);
+  const cancelAll = () => {
+    for (const r of sent) {
+      try {
+        r?.cancel();
+      } catch {
+        // already answered or finished
+      }
+    }
+  };
+
+  return new Promise<RingResult>((resolve) => {
+    let pending = targets.length;
+    let failure: { status: number; reason: string } | null = null;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      cancelAll();
+    }, opts.timeoutSeconds * 1000);
+    opts.registerAbort(() => {
+      cancelAll();
+    });
+
+    const finish = (result: RingResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(result);
+    };
+
+    targets.forEach((target, i) => {
+      const uacOpts: Srf.CreateUACOptions = { localSdp: opts.sdp, headers: { ...opts.headers } };
+      if (target.proxy) uacOpts.proxy = target.proxy;
+      // drachtio-srf calls cbRequest(err, req); its typings say (req).
+      const cbRequest = ((err: unknown, req?: SentRequest) => {
+        if (err || !req) return;
+        sent[i] = req;
+        if (settled || timedOut || opts.callerGone()) {
+          try {
+            req.cancel();
+          } catch {
+            // nothing to cancel
+          }
+        }
+      }) as unknown as (req: Srf.SrfRequest) => void;
+      const cbProvisional = (res: Srf.SrfResponse) => {
+        if (!rang && (res.status === 180 || res.status === 183)) {
+          rang = true;
+          opts.onRinging();
+        }
+      };
+      srf
+        .createUAC(target.uri, uacOpts, { cbRequest, cbProvisional })
+        .then((dialog) => {
+          if (settled || opts.callerGone()) {
+            // Answered too late (another phone won, or the caller left): hang this one up.
+            dialog.destroy();
+            if (!settled) finish({ kind: 'caller_gone' });
+            return;
+          }
+          finish({ kind: 'answered', dialog, target });
+          sent[i] = null;
+          cancelAll();
+        })
+        .catch((err: { status?: number; reason?: string; message?: string }) => {
+          failure = worse(failure, { status: err.status ?? 480, reason: err.reason ?? 'Temporarily Unavailable' });
+          if (--pending === 0) {
+            if (opts.callerGone()) finish({ kind: 'caller_gone' });
+            else if (timedOut) finish({ kind: 'failed', status: 480, reason: 'No Answer' });
+            else finish({ kind: 'failed', ...(failure.status === 487 ? { status: 480, reason: 'Temporarily Unavailable' } : failure) });
+          }
+        });
+    });
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * Small helpers over drachtio-srf's request/response objects: typed aliases, answering with
+ * several headers of one name, reading URIs, and the Warning header (RFC 3261 §20.43) phones
+ * show on their display.
+ */
+import type Srf from 'drachtio-srf';
+
+export type SipRequest = Srf.SrfRequest;
+export type SipResponse = Srf.SrfResponse;
+
+/** Header values; an array becomes one header line per value (e.g. one challenge per algorithm). */
+export type ResponseHeaders = Record<string, string | string[]>;
+
+function flatten(headers: ResponseHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    // drachtio-srf writes `name: value` per entry; separate lines keep parsers that read only
+    // the first challenge of a comma-joined header working.
+    out[name] = Array.isArray(value) ? value.join(`\r\n${name}: `) : value;
+  }
+  return out;
+}
+
+/** Sends a final (or provisional) response unless one was already sent. */
+export function sendResponse(res: SipResponse, status: number, reason?: string, headers: ResponseHeaders = {}, body?: string): void {
+  if (res.finalResponseSent) return;
+  const opts: { headers: Record<string, string>; body?: string } = { headers: flatten(headers) };
+  if (body !== undefined) opts.body = body;
+  if (reason) res.send(status, reason, opts);
+  else res.send(status, opts);
+}
+
+/** "udp/192.0.2.10:5060": where the request came from, as the registrar records it. */
+export function sourceOf(req: SipRequest): string {
+  return `${(req.protocol || 'udp').toLowerCase()}/${req.source_address}:${req.source_port}`;
+}
+
+/** The URI inside a name-addr ("\"Anna\" <sip:1001@host>;tag=x" -> "sip:1001@host"). */
+export function addrSpec(nameAddr: string): string {
+  const m = /<([^>]*)>/.exec(nameAddr);
+  if (m) return m[1]!.trim();
+  return nameAddr.split(';')[0]!.trim();
+}
+
+/** The user part of a SIP URI, unescaped; null when there is none. */
+export function uriUser(uri: string): string | null {
+  const m = /^sips?:([^@;?]+)@/i.exec(uri.trim());
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return m[1]!;
+  }
+}
+
+/** The host part of a SIP URI (without port). */
+export function uriHost(uri: string): string | null {
+  const m = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;?>]+)/i.exec(uri.trim());
+  return m ? m[1]!.toLowerCase() : null;
+}
+
+/** A Warning value phones may show as text (code 399: miscellaneous warning). */
+export function warning(agentHost: string, text: string): string {
+  return `399 ${agentHost} "${text.replace(/["\\\r\n]/g, ' ')}"`;
+}

@@ -1,0 +1,105 @@
+/**
+ * The SIP side of the service: reads and checks the routing file, builds the registrar and the
+ * INVITE router, registers them with drachtio-srf and connects to drachtio-server (retrying
+ * while it is down). The media side plugs its customer call handler in with onCustomerInvite.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import type Srf from 'drachtio-srf';
+import type { Logger } from 'pino';
+import type { FlowDeps } from '../flows/ports.js';
+import { createAuthFailureLimiter } from './auth-failure-limiter.js';
+import { createDeskPhoneAuthenticator, type DeskPhoneAuthenticator } from './desk-phone-auth.js';
+import { createDigestAuth } from './digest-auth.js';
+import { createDrachtioConnection, type DrachtioConnection } from './drachtio-connection.js';
+import { createInviteRouter, type CustomerInviteHandler } from './invite-router.js';
+import { createLocationService, type LocationService } from './location-service.js';
+import { createRegistrar } from './registrar.js';
+import { loadRoutingConfig, missingDirectoryReferences, type RoutingConfig } from './routing-config.js';
+import { sendResponse, type SipRequest, type SipResponse } from './sip-message.js';
+
+export interface SipServerOptions {
+  deps: FlowDeps;
+  logger: Logger;
+  /** Already parsed routing (tests); default: config.sip.routingFile. */
+  routing?: RoutingConfig;
+  onCustomerInvite?: CustomerInviteHandler;
+}
+
+export interface SipServer {
+  /** The drachtio-srf application object (for drachtio-fsmrf and UAC legs). */
+  srf: Srf;
+  connection: DrachtioConnection;
+  routing: RoutingConfig;
+  /** Registered desk phones of an extension (the registrar's bindings). */
+  locations: LocationService;
+  /** Digest authentication of desk phone requests, for other handlers that need it. */
+  auth: DeskPhoneAuthenticator;
+  isConnected(): boolean;
+  /** Plugs in the customer call handler (INVITEs with a Bearer token or to the customer call URI). */
+  onCustomerInvite(handler: CustomerInviteHandler): void;
+  stop(): Promise<void>;
+}
+
+const NONCE_KEY_SETTING = 'sip.digestNonceKey';
+
+type Handler = (req: SipRequest, res: SipResponse) => void;
+/** Per-method registration exists on Srf at run time but not in its typings. */
+type MethodRoutes = { register(h: Handler): void; invite(h: Handler): void; options(h: Handler): void };
+
+export async function startSipServer(opts: SipServerOptions): Promise<SipServer> {
+  const { deps } = opts;
+  const config = deps.config;
+  const log = opts.logger.child({ component: 'sip' });
+
+  const routing = opts.routing ?? loadRoutingConfig(resolve(config.sip.routingFile), config.sip.routingFile);
+  const missing = await missingDirectoryReferences(routing, {
+    agent: async (u) => (await deps.store.agents.getByUsername(u)) !== null,
+    group: async (g) => (await deps.store.groups.get(g)) !== null,
+  });
+  for (const m of missing) log.warn(`routing: ${m}`);
+
+  // One nonce key for all instances, so a phone may be answered by any of them.
+  const key = await deps.store.settings.setIfAbsent(NONCE_KEY_SETTING, randomBytes(32).toString('hex'));
+  const digest = createDigestAuth({
+    realm: config.sip.domain,
+    key: Buffer.from(key, 'hex'),
+    nonceSeconds: config.sip.registrar.nonceSeconds,
+    algorithms: config.sip.registrar.digestAlgorithms,
+    clock: deps.clock,
+  });
+  const limiter = createAuthFailureLimiter(config.sip.registrar.failedAuthPerMinute, deps.clock);
+  const auth = createDeskPhoneAuthenticator({ deps, digest, limiter, logger: opts.logger });
+  const locations = createLocationService(deps.store, deps.clock);
+  const connection = createDrachtioConnection({ drachtio: config.sip.drachtio, logger: opts.logger });
+  const srf = connection.srf;
+  const registrar = createRegistrar({ deps, auth, logger: opts.logger });
+  const router = createInviteRouter({ deps, srf, routing, locations, auth, logger: opts.logger });
+  if (opts.onCustomerInvite) router.onCustomerInvite(opts.onCustomerInvite);
+
+  /** A handler that throws must still answer the request, and never take the process down. */
+  const guarded = (name: string, fn: (req: SipRequest, res: SipResponse) => Promise<void>): Handler => (req, res) => {
+    fn(req, res).catch((e: unknown) => {
+      log.error({ method: name, callId: req.get('Call-ID'), err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, 'SIP request failed');
+      sendResponse(res, 500, 'Server Internal Error');
+    });
+  };
+  const routes = srf as unknown as MethodRoutes;
+  routes.register(guarded('REGISTER', registrar));
+  routes.invite(guarded('INVITE', (req, res) => router.handle(req, res)));
+  // Phones and load balancers ping with OPTIONS (RFC 3261 §11).
+  routes.options((_req, res) => sendResponse(res, 200, 'OK', { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY' }));
+  connection.start();
+
+  log.info({ routingFile: routing.file, extensions: routing.extensions.size, groups: routing.groups.size, featureCodes: routing.featureCodes.map((f) => f.code) }, 'SIP routing loaded');
+  return {
+    srf,
+    connection,
+    routing,
+    locations,
+    auth,
+    isConnected: () => connection.isConnected(),
+    onCustomerInvite: (handler) => router.onCustomerInvite(handler),
+    stop: () => connection.stop(),
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * drachtio-server goes away and comes back: the HTTP API stays up and says SIP is down, the
+ * application reconnects by itself, and desk phones can register again.
+ */
+import assert from 'node:assert/strict';
+import { createAgent } from '../../src/flows/directory.js';
+import { freePort } from '../support/drachtio-server.js';
+import { sipSkipReason, startSipTestEnv, type SipTestEnv } from '../support/sip-test-env.js';
+import { runSipp } from '../support/sipp.js';
+import { startTestService } from '../support/test-service.js';
+import { waitFor } from '../support/wait-for.js';
+
+const PASSWORD = 'desk-phone-secret-1';
+
+describe('SIP: drachtio-server restart', function () {
+  let env: SipTestEnv;
+
+  before(async function () {
+    const skip = sipSkipReason();
+    if (skip) {
+      console.log(`      ${skip}`);
+      this.skip();
+    }
+    env = await startSipTestEnv();
+    await createAgent(env.svc.service.deps, { username: 'anna', name: 'Anna Agent', extension: '1001', password: PASSWORD, groups: [] });
+  });
+
+  after(async () => {
+    await env?.stop();
+  });
+
+  const readiness = async () => {
+    const r = await env.svc.call('GET', '/readyz');
+    return { status: r.status, sip: r.body.components?.sip as string | undefined };
+  };
+  const register = () =>
+    runSipp({ scenario: 'register-ok', remote: env.remote, timeoutMs: 10_000, vars: { user: '1001', expires: '600' }, extraArgs: ['-au', '1001', '-ap', PASSWORD] });
+
+  it('reports SIP down while drachtio-server is gone, reconnects when it is back, and registration works again', async () => {
+    assert.deepEqual(await readiness(), { status: 200, sip: 'up' });
+    await register();
+
+    await env.drachtio.kill();
+    const down = await waitFor('readiness to show sip down', async () => {
+      const r = await readiness();
+      return r.sip === 'down' ? r : null;
+    });
+    // SIP is not required: the HTTP API stays ready.
+    assert.equal(down.status, 200);
+    assert.ok(env.svc.logs.some((l) => l.includes('lost the connection to drachtio-server')));
+
+    await env.drachtio.restart();
+    await waitFor('the service to reconnect', async () => (await readiness()).sip === 'up', 20_000);
+    await env.svc.service.deps.store.registrations.removeAll('1001');
+    await register();
+    assert.equal((await env.svc.service.deps.store.registrations.list('1001', new Date())).length, 1);
+  });
+});
+
+describe('SIP: no drachtio-server at start-up', () => {
+  it('starts anyway, says drachtio-server is unreachable, and readiness shows sip down', async () => {
+    const port = await freePort();
+    const svc = await startTestService({ KNOCK_SIP__ENABLED: 'true', KNOCK_SIP__DRACHTIO__PORT: String(port) });
+    try {
+      const r = await svc.call('GET', '/readyz');
+      assert.equal(r.status, 200);
+      assert.equal(r.body.components.sip, 'down');
+      await waitFor('the unreachable warning', () => svc.logs.some((l) => l.includes(`drachtio-server unreachable at 127.0.0.1:${port}, retrying`)));
+    } finally {
+      await svc.stop();
+    }
+  });
+});

@@ -1,0 +1,199 @@
+/**
+ * Runs a real drachtio-server for a test suite: a temporary config file, free loopback ports for
+ * SIP (UDP and TCP on the same port) and for the admin socket the application connects to.
+ *
+ * The binary is `drachtio` on PATH, or DRACHTIO_BIN. When neither exists the suites skip with the
+ * one line `drachtioAvailable()` returns.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface DrachtioServer {
+  host: '127.0.0.1';
+  /** SIP port (UDP and TCP) desk phones and sipp talk to. */
+  sipPort: number;
+  /** Admin socket port the application (drachtio-srf) connects to. */
+  adminPort: number;
+  secret: string;
+  /** Kills the server and starts it again on the same ports (for reconnection tests). */
+  restart(): Promise<void>;
+  /** Kills the server without starting it again (stop() is still safe to call). */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+  /** What the server printed so far (the last ~2 MB). */
+  logs(): string;
+}
+
+const LOG_LIMIT = 2_000_000;
+
+function drachtioBinary(): string {
+  return process.env.DRACHTIO_BIN || 'drachtio';
+}
+
+/** null when drachtio-server can be run; otherwise the one-line reason the SIP tests skip. */
+export function drachtioAvailable(): string | null {
+  const bin = drachtioBinary();
+  const res = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  if (res.error || res.status !== 0) {
+    return process.env.DRACHTIO_BIN
+      ? `drachtio-server not runnable at DRACHTIO_BIN=${bin}`
+      : 'drachtio-server not found on PATH (set DRACHTIO_BIN)';
+  }
+  return null;
+}
+
+async function tcpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+async function udpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createSocket('udp4');
+    sock.once('error', () => resolve(false));
+    sock.bind(port, '127.0.0.1', () => sock.close(() => resolve(true)));
+  });
+}
+
+/** A loopback port free for TCP (and UDP when asked), chosen by the kernel. */
+export async function freePort(opts: { udp?: boolean } = {}): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const addr = srv.address();
+        const p = typeof addr === 'object' && addr ? addr.port : 0;
+        srv.close(() => resolve(p));
+      });
+    });
+    if (!opts.udp || (await udpPortFree(port))) return port;
+  }
+  throw new Error('no free loopback port found');
+}
+
+async function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function configXml(adminPort: number, sipPort: number, secret: string): string {
+  // Admin socket on loopback only; SIP on loopback over UDP and TCP.
+  return `<drachtio>
+  <admin port="${adminPort}" secret="${secret}">127.0.0.1</admin>
+  <sip>
+    <contacts>
+      <contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact>
+    </contacts>
+  </sip>
+  <cdrs>false</cdrs>
+  <logging>
+    <console/>
+    <sofia-loglevel>3</sofia-loglevel>
+    <loglevel>info</loglevel>
+  </logging>
+</drachtio>
+`;
+}
+
+export async function startDrachtio(opts: { startTimeoutMs?: number } = {}): Promise<DrachtioServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'knock-drachtio-'));
+  const secret = randomBytes(8).toString('hex');
+  const sipPort = await freePort({ udp: true });
+  let adminPort = await freePort();
+  while (adminPort === sipPort) adminPort = await freePort();
+  const confFile = join(dir, 'drachtio.conf.xml');
+  writeFileSync(confFile, configXml(adminPort, sipPort, secret));
+
+  let output = '';
+  const append = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    if (output.length > LOG_LIMIT) output = output.slice(output.length - LOG_LIMIT);
+  };
+  let child: ChildProcess | null = null;
+  let exited: Promise<void> = Promise.resolve();
+
+  const launch = async () => {
+    const proc = spawn(
+      drachtioBinary(),
+      ['-f', confFile, '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--address', '127.0.0.1', '--port', String(adminPort), '--secret', secret, '--loglevel', 'info'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = proc;
+    proc.stdout!.on('data', append);
+    proc.stderr!.on('data', append);
+    let gone = false;
+    exited = new Promise<void>((resolve) => {
+      proc.once('exit', () => {
+        gone = true;
+        resolve();
+      });
+      proc.once('error', (err) => {
+        append(Buffer.from(`\nspawn error: ${err.message}\n`));
+        gone = true;
+        resolve();
+      });
+    });
+    const until = Date.now() + (opts.startTimeoutMs ?? 15_000);
+    for (;;) {
+      if (gone) throw new Error(`drachtio-server exited during start-up:\n${output.slice(-4000)}`);
+      if ((await accepts(adminPort)) && (await accepts(sipPort))) return;
+      if (Date.now() > until) throw new Error(`drachtio-server did not open its ports in time:\n${output.slice(-4000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  const kill = async () => {
+    const proc = child;
+    child = null;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+    // The same ports are reused on restart; wait until the kernel has let them go.
+    for (let i = 0; i < 100; i++) {
+      if ((await tcpPortFree(adminPort)) && (await tcpPortFree(sipPort)) && (await udpPortFree(sipPort))) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  try {
+    await launch();
+  } catch (e) {
+    await kill();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+
+  return {
+    host: '127.0.0.1',
+    sipPort,
+    adminPort,
+    secret,
+    async restart() {
+      await kill();
+      await launch();
+    },
+    kill,
+    async stop() {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    logs: () => output,
+  };
+}
