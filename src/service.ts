@@ -14,6 +14,7 @@ import type { Config } from './config/config.js';
 import { loadDemoData } from './flows/demo-data.js';
 import { createLiveEvents } from './flows/live-events.js';
 import type { FlowDeps, SchedulerPort } from './flows/ports.js';
+import { expireDeskPhoneRegistrations } from './flows/desk-phone.js';
 import { callbackDue, expireUnansweredRequest, remindCustomer } from './flows/timed-steps.js';
 import { startHousekeeping } from './jobs/housekeeping.js';
 import { createScheduler, type Scheduler } from './jobs/scheduler.js';
@@ -22,6 +23,8 @@ import { createSmsChannel } from './notify/sms-channel.js';
 import { ensureVapidKeys } from './notify/vapid-keys.js';
 import { createWebPushChannel } from './notify/webpush-channel.js';
 import { KeyRing } from './security/signing-keys.js';
+import { startCustomerCalls, type CustomerCallService } from './sip/customer-call-service.js';
+import { startSipServer, type SipServer } from './sip/sip-server.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded-postgres.js';
 import { openStore } from './store/pg-store.js';
 
@@ -44,6 +47,10 @@ export interface RunningService {
   /** Base URL the HTTP server listens on, e.g. http://127.0.0.1:8080. */
   url: string | null;
   databaseUrl: string;
+  /** The SIP side (registrar, routing, drachtio connection); null when sip.enabled is false. */
+  sip: SipServer | null;
+  /** Customer calls and the FreeSWITCH connection; null when sip.enabled is false. */
+  customerCalls: CustomerCallService | null;
   stop(): Promise<void>;
 }
 
@@ -132,6 +139,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
             name: 'stale sessions',
             run: (now) => store.sessions.revokeStale(new Date(now.getTime() - config.jobs.staleSessionHours * 3_600_000), now),
           },
+          { name: 'expired desk phone registrations', run: () => expireDeskPhoneRegistrations(deps) },
           {
             name: 'signing key rotation',
             run: async (now) => {
@@ -147,6 +155,23 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     if (embedded && config.demo.loadOnFirstStart) await loadDemoData(deps);
 
     const checks: HealthCheck[] = [{ name: 'database', required: true, check: () => store.ping() }];
+
+    // SIP: the registrar and call routing behind drachtio-server. Not required for readiness:
+    // the HTTP API keeps serving while drachtio-server is down, and the connection retries.
+    let sip: SipServer | null = null;
+    let customerCalls: CustomerCallService | null = null;
+    if (config.sip.enabled) {
+      sip = await startSipServer({ deps, logger });
+      stops.push(() => sip!.stop());
+      const sipServer = sip;
+      checks.push({ name: 'sip', required: false, check: async () => sipServer.isConnected() });
+      // Media (FreeSWITCH) and the customer calls on top of it; not required either: desk phone
+      // registration and the API work without it, and the connection retries.
+      customerCalls = startCustomerCalls({ deps, sip, logger });
+      stops.push(() => customerCalls!.stop());
+      const media = customerCalls.media;
+      checks.push({ name: 'media', required: false, check: async () => media.isConnected() });
+    }
     let url: string | null = null;
     if (options.listen !== false) {
       const app = createHttpApp({ deps, metrics, checks, version: VERSION, staticDir: webDir() });
@@ -167,7 +192,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       );
       logger.info({ url }, 'HTTP API listening');
     }
-    return { deps, scheduler, metrics, url, databaseUrl, stop: stopAll };
+    return { deps, scheduler, metrics, url, databaseUrl, sip, customerCalls, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

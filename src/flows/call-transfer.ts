@@ -1,0 +1,45 @@
+/**
+ * A verified customer's call moves to another agent (SPEC core flow 2): the session id opened at
+ * connect vouches for the customer to the second agent, with no new questions. The SIP layer
+ * asks verifySessionForTransfer (call-session.ts) before ringing the new agent and reports the
+ * answer here: the first agent's part of the call is closed on the record and the second starts,
+ * marked as verified through the session.
+ */
+import type { CallRecord } from '../domain/model.js';
+import { loadRequest } from './move-request.js';
+import type { FlowDeps } from './ports.js';
+
+export async function transferAnswered(
+  deps: FlowDeps,
+  args: { requestId: string; sessionId: string; fromAgentId: string; toAgentId: string; previousRecordId: string | null; how: 'blind' | 'attended' },
+): Promise<CallRecord> {
+  const now = deps.clock();
+  const request = await loadRequest(deps, args.requestId);
+  if (args.previousRecordId) await deps.store.callRecords.update(args.previousRecordId, { endedAt: now, outcome: 'transferred' });
+  const record = await deps.store.callRecords.create({
+    callRequestId: request.id,
+    sessionId: args.sessionId,
+    customerId: request.customerId,
+    agentId: args.toAgentId,
+    direction: 'inbound',
+    startedAt: now,
+    answeredAt: now,
+    endedAt: null,
+    outcome: null,
+    verification: 'session',
+  });
+  const from = await deps.store.agents.get(args.fromAgentId);
+  if (from && from.availability === 'busy') {
+    await deps.store.agents.setAvailability(from.id, 'available', now);
+    deps.events.publish({ type: 'agent.changed', agentId: from.id, availability: 'available', at: now.toISOString() });
+  }
+  await deps.store.audit.append({
+    actor: 'sip',
+    action: 'call.transfer',
+    subject: `session:${args.sessionId}`,
+    decision: 'allow',
+    reason: `${args.how} transfer answered by agent ${args.toAgentId}; customer verified through the session`,
+    data: { requestId: request.id, fromAgentId: args.fromAgentId, toAgentId: args.toAgentId },
+  });
+  return record;
+}

@@ -1,0 +1,132 @@
+/**
+ * The call to an agent's desk phone (the B2BUA's outgoing leg, RFC 3261 §8.1), always from its
+ * own FreeSWITCH channel so it can be bridged, unbridged and replaced:
+ *   - agentLegHeaders: what the phone shows — who is calling (P-Asserted-Identity, RFC 3325),
+ *     that they are verified and how (X-Knock-Verified), the reference, a link to the request
+ *     (Call-Info, RFC 3261 §20.9) and the RFC 7989 Session-ID. Never the customer's token.
+ *   - ringAgent: rings every registered phone of one agent for sip.agentRingSeconds.
+ *   - offerToAgents: the queue — owner first, then the group's longest idle agent; no answer,
+ *     busy or not registered moves on to the next, until someone answers, the customer hangs up
+ *     or the queue time runs out.
+ */
+import type { Config } from '../config/config.js';
+import type { Outcome } from '../domain/call-request.js';
+import type { Agent, CallRequest } from '../domain/model.js';
+import { agentDidNotAnswer, reserveNextAgent } from '../flows/customer-queue.js';
+import { answerEndpoint, openOfferingEndpoint, releaseEndpoint } from '../media/media-legs.js';
+import type { Abort, AgentLeg, CallContext, Verification } from './customer-call-state.js';
+import { routeToBinding } from './location-service.js';
+import { ringTargets, type RingTarget } from './ring-targets.js';
+
+/** Header values are one line of printable text. */
+function headerText(s: string): string {
+  return s.replace(/[\r\n\t]+/g, ' ').replace(/["\\]/g, "'").trim().slice(0, 200);
+}
+
+/** The user part to show for the customer: their number when known. */
+function customerUser(v: Verification, customerId: string): string {
+  return v.customerNumber ? v.customerNumber.replace(/[^+0-9]/g, '') : `customer-${customerId.slice(0, 8)}`;
+}
+
+export function agentLegHeaders(args: {
+  config: Config;
+  request: CallRequest;
+  verification: Verification | null;
+  sessionId: string;
+  /** How this leg knows the customer is verified: their token now, or the session (transfers). */
+  via: 'token' | 'session' | 'callback';
+}): Record<string, string> {
+  const { config, request, verification: v } = args;
+  const domain = config.sip.domain;
+  const headers: Record<string, string> = {
+    'X-Knock-Reference': headerText(request.reference),
+    'X-Knock-Reason': headerText(request.reason),
+    'Call-Info': `<${config.server.publicUrl.replace(/\/$/, '')}/console/#/requests/${request.id}>;purpose=info`,
+    // RFC 7989 §7: a new request carries the null UUID as the (still unknown) remote part.
+    'Session-ID': `${args.sessionId};remote=${'0'.repeat(32)}`,
+  };
+  if (v) {
+    const name = headerText(v.customerName);
+    const identity = `"${name}" <sip:${customerUser(v, request.customerId)}@${domain}>`;
+    headers.From = identity;
+    headers['P-Asserted-Identity'] = identity;
+  }
+  if (v && args.via !== 'callback') {
+    headers['X-Knock-Verified'] = `${v.authMethod}; at=${v.authenticatedAt.toISOString()}; via=${args.via}`;
+  } else {
+    headers['X-Knock-Verified'] = 'no';
+  }
+  return headers;
+}
+
+export type RingAgentResult = { kind: 'answered'; leg: AgentLeg } | { kind: 'failed'; outcome: Outcome; status: number } | { kind: 'gone' };
+
+/** Rings one agent's registered desk phones from a fresh FreeSWITCH channel. */
+export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<string, string>, abort: Abort): Promise<RingAgentResult> {
+  const bindings = await ctx.locations.bindings(agent.extension);
+  if (bindings.length === 0) return { kind: 'failed', outcome: 'failed', status: 480 };
+  const targets: RingTarget[] = bindings.map((b) => ({ ...routeToBinding(b), agentId: agent.id }));
+  const endpoint = await openOfferingEndpoint(ctx.media.mediaServer());
+  let unregister: () => void = () => undefined;
+  const result = await ringTargets(ctx.srf, targets, {
+    sdp: endpoint.local.sdp,
+    headers,
+    timeoutSeconds: ctx.deps.config.sip.agentRingSeconds,
+    onRinging: () => undefined,
+    callerGone: () => abort.aborted,
+    registerAbort: (fn) => {
+      unregister = abort.onAbort(fn);
+    },
+  });
+  unregister();
+  if (result.kind !== 'answered') {
+    await releaseEndpoint(endpoint);
+    if (result.kind === 'caller_gone') return { kind: 'gone' };
+    const outcome: Outcome = result.status === 486 || result.status === 600 ? 'busy' : result.reason === 'No Answer' ? 'no_answer' : 'failed';
+    return { kind: 'failed', outcome, status: result.status };
+  }
+  try {
+    await answerEndpoint(endpoint, result.dialog.remote.sdp);
+  } catch (e) {
+    result.dialog.destroy();
+    await releaseEndpoint(endpoint);
+    throw e;
+  }
+  return { kind: 'answered', leg: { agent, dialog: result.dialog, endpoint } };
+}
+
+/**
+ * Offers a waiting call to agents in turn. Returns the agent leg that answered (its agent is
+ * reserved), or null when the customer left (abort) or nobody answered before `deadline`.
+ */
+export async function offerToAgents(
+  ctx: CallContext,
+  args: { request: CallRequest; abort: Abort; deadline: number; headersFor: (agent: Agent) => Record<string, string> },
+): Promise<AgentLeg | null> {
+  const { deps } = ctx;
+  const tried = new Set<string>();
+  const log = ctx.logger.child({ component: 'agent-leg', requestId: args.request.id });
+  while (!args.abort.aborted && Date.now() < args.deadline) {
+    const agent = await reserveNextAgent(deps, args.request, tried, (a) => ctx.locations.isRegistered(a.extension));
+    if (!agent) {
+      // Everyone was tried or is busy: the customer keeps hearing hold music; offer again soon.
+      tried.clear();
+      await args.abort.sleep(Math.min(deps.config.media.queueRetrySeconds * 1000, Math.max(0, args.deadline - Date.now())));
+      continue;
+    }
+    log.info({ agentId: agent.id, extension: agent.extension }, 'ringing agent');
+    let result: RingAgentResult;
+    try {
+      result = await ringAgent(ctx, agent, args.headersFor(agent), args.abort);
+    } catch (e) {
+      log.warn({ agentId: agent.id, err: e instanceof Error ? e.message : String(e) }, 'could not ring agent');
+      result = { kind: 'failed', outcome: 'failed', status: 500 };
+    }
+    if (result.kind === 'answered') return result.leg;
+    await agentDidNotAnswer(deps, { requestId: args.request.id, agentId: agent.id, outcome: result.kind === 'gone' ? 'abandoned' : result.outcome });
+    if (result.kind === 'gone') return null;
+    log.info({ agentId: agent.id, outcome: result.outcome, status: result.status }, 'agent did not take the call');
+    tried.add(agent.id);
+  }
+  return null;
+}

@@ -1,0 +1,244 @@
+/**
+ * One customer call in progress, as the B2BUA holds it: the customer's leg (SIP dialog plus its
+ * FreeSWITCH channel), the agent leg bridged to it, the session id both legs carry (RFC 7989),
+ * and how it ends. Hang-up from either side (RFC 3261 §15) ends the other, releases the
+ * FreeSWITCH channels and tells the flows (callEnded: session revoked, call record closed).
+ * Re-INVITEs inside either dialog (hold/unhold, codec change; RFC 3261 §14) are answered by
+ * that leg's FreeSWITCH channel: no token is asked for, the dialog is already trusted.
+ */
+import { randomBytes } from 'node:crypto';
+import type Srf from 'drachtio-srf';
+import type { Logger } from 'pino';
+import type { Outcome } from '../domain/call-request.js';
+import type { Agent, CallRequest } from '../domain/model.js';
+import { callEnded } from '../flows/call-session.js';
+import type { FlowDeps } from '../flows/ports.js';
+import type { FreeswitchConnection } from '../media/freeswitch-connection.js';
+import { releaseEndpoint, type MediaEndpoint } from '../media/media-legs.js';
+import type { LocationService } from './location-service.js';
+
+/** What every call flow needs from the rest of the service. */
+export interface CallContext {
+  deps: FlowDeps;
+  srf: Srf;
+  media: FreeswitchConnection;
+  locations: LocationService;
+  logger: Logger;
+  calls: ActiveCalls;
+}
+
+/** A SIP leg anchored in FreeSWITCH. */
+export interface Leg {
+  dialog: Srf.Dialog;
+  endpoint: MediaEndpoint;
+}
+
+export interface AgentLeg extends Leg {
+  agent: Agent;
+}
+
+/** How the customer was verified, as the agent legs announce it. */
+export interface Verification {
+  customerName: string;
+  customerNumber: string | null;
+  authMethod: string;
+  authenticatedAt: Date;
+}
+
+/** A one-shot cancellation that ringing and waiting can listen to. */
+export class Abort {
+  private done = false;
+  private readonly handlers = new Set<() => void>();
+
+  get aborted(): boolean {
+    return this.done;
+  }
+
+  onAbort(fn: () => void): () => void {
+    if (this.done) {
+      fn();
+      return () => undefined;
+    }
+    this.handlers.add(fn);
+    return () => this.handlers.delete(fn);
+  }
+
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const fn of this.handlers) fn();
+    this.handlers.clear();
+  }
+
+  /** Waits ms, or less when aborted. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const off = this.onAbort(() => {
+        clearTimeout(t);
+        resolve();
+      });
+      const t = setTimeout(() => {
+        off();
+        resolve();
+      }, ms);
+    });
+  }
+}
+
+/** RFC 7989 §4: a session identifier is 32 lower-case hex characters (a UUID without dashes). */
+export function newSessionId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/** The customer's own Session-ID UUID, when their INVITE carried one. */
+export function remoteSessionUuid(headerValue: string | undefined): string | null {
+  const m = /^\s*([0-9a-f]{32})\b/i.exec(headerValue ?? '');
+  return m ? m[1]!.toLowerCase() : null;
+}
+
+/** For logs: enough of the session id to follow a call, not enough to present it. */
+export function sessionLabel(sessionId: string): string {
+  return `${sessionId.slice(0, 8)}…`;
+}
+
+/** True while the dialog has not been hung up (drachtio-srf keeps this flag; untyped). */
+export function isUp(dialog: Srf.Dialog): boolean {
+  return (dialog as unknown as { connected?: boolean }).connected !== false;
+}
+
+/** Sends BYE unless the dialog is already over; a failure to send is not the caller's problem. */
+export function hangUp(dialog: Srf.Dialog, reasonText: string): void {
+  if (!isUp(dialog)) return;
+  const sent = dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reasonText}"` } }) as unknown;
+  if (sent instanceof Promise) sent.catch(() => undefined);
+}
+
+/** Answers re-INVITEs in a dialog from its FreeSWITCH channel (hold/unhold, codec changes). */
+export function answerReinvitesFromMedia(leg: Leg, log: Logger): void {
+  leg.dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    if (!req.body) {
+      // A re-INVITE without SDP (session refresh) gets our current offer back.
+      res.send(200, { body: leg.dialog.local.sdp, headers: { 'Content-Type': 'application/sdp' } });
+      return;
+    }
+    leg.endpoint
+      .modify(req.body)
+      .then((sdp) => res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } }))
+      .catch((err: { status?: number; message?: string }) => {
+        log.warn({ err: err.message, status: err.status }, 're-INVITE refused by the media server');
+        res.send(err.status && err.status >= 400 ? err.status : 488);
+      });
+  });
+}
+
+export class CustomerCall {
+  readonly abort = new Abort();
+  agent: AgentLeg | null = null;
+  recordId: string | null = null;
+  /** True once the customer and an agent were bridged. */
+  connected = false;
+  /** True once callConnected opened the authenticated session (token calls only). */
+  sessionOpened = false;
+  /** A transfer is ringing the next agent: the current agent hanging up does not end the call. */
+  transferring = false;
+  private ended = false;
+  readonly log: Logger;
+
+  constructor(
+    readonly ctx: CallContext,
+    readonly request: CallRequest,
+    readonly sessionId: string,
+    readonly customer: Leg,
+    readonly verification: Verification | null,
+    readonly direction: 'inbound' | 'outbound',
+  ) {
+    this.log = ctx.logger.child({ component: 'customer-call', requestId: request.id, session: sessionLabel(sessionId) });
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** The customer hanging up ends the call; their re-INVITEs are answered by FreeSWITCH. */
+  watchCustomer(): void {
+    this.customer.dialog.on('destroy', () => {
+      this.log.info('customer hung up');
+      void this.end(this.connected ? 'completed' : 'abandoned', 'customer');
+    });
+    this.customer.endpoint.once('destroy', () => {
+      if (!this.ended) {
+        this.log.warn('the customer FreeSWITCH channel went away');
+        void this.end(this.connected ? 'completed' : 'failed', 'media');
+      }
+    });
+    answerReinvitesFromMedia(this.customer, this.log);
+  }
+
+  /** The agent hanging up ends the call, unless a transfer is taking the customer elsewhere. */
+  watchAgent(leg: AgentLeg): void {
+    leg.dialog.on('destroy', () => {
+      if (this.agent !== leg) return;
+      if (this.transferring) {
+        this.log.info({ agentId: leg.agent.id }, 'transferring agent hung up; the customer waits for the transfer');
+        void releaseEndpoint(leg.endpoint);
+        return;
+      }
+      this.log.info({ agentId: leg.agent.id }, 'agent hung up');
+      void this.end('completed', 'agent');
+    });
+    answerReinvitesFromMedia(leg, this.log);
+  }
+
+  /**
+   * Ends the call once: hangs up whichever legs are still up, releases their FreeSWITCH
+   * channels, and has the flows revoke the session and close the call record.
+   */
+  async end(outcome: Outcome, by: 'customer' | 'agent' | 'media' | 'server'): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.abort.abort();
+    this.ctx.calls.remove(this);
+    if (by !== 'customer') hangUp(this.customer.dialog, `call ended by ${by}`);
+    const agent = this.agent;
+    if (agent && by !== 'agent') hangUp(agent.dialog, `call ended by ${by}`);
+    await Promise.all([releaseEndpoint(this.customer.endpoint), releaseEndpoint(agent?.endpoint)]);
+    try {
+      await callEnded(this.ctx.deps, {
+        requestId: this.request.id,
+        sessionId: this.sessionOpened ? this.sessionId : null,
+        recordId: this.recordId,
+        agentId: agent?.agent.id ?? null,
+        outcome,
+      });
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'could not record the end of the call');
+    }
+    this.log.info({ outcome, endedBy: by }, 'customer call ended');
+  }
+}
+
+/** Calls in progress, found by session id (transfers from the console) or by an agent's dialog. */
+export class ActiveCalls {
+  private readonly bySession = new Map<string, CustomerCall>();
+
+  add(call: CustomerCall): void {
+    this.bySession.set(call.sessionId, call);
+  }
+
+  remove(call: CustomerCall): void {
+    if (this.bySession.get(call.sessionId) === call) this.bySession.delete(call.sessionId);
+  }
+
+  get(sessionId: string): CustomerCall | undefined {
+    return this.bySession.get(sessionId);
+  }
+
+  get size(): number {
+    return this.bySession.size;
+  }
+
+  /** Ends every call (shutdown). */
+  async endAll(): Promise<void> {
+    await Promise.all([...this.bySession.values()].map((c) => c.end('failed', 'server')));
+  }
+}

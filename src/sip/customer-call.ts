@@ -1,0 +1,177 @@
+/**
+ * The customer app's call (SPEC core flow 1 step 3), top to bottom:
+ *
+ *   app ── INVITE + Authorization: Bearer <token> (RFC 8898) ──► here
+ *     no token            ◄── 401, WWW-Authenticate: Bearer realm="<sip.domain>"
+ *     token refused       ◄── 403 + Warning/Reason naming why (expired, replayed, ...)
+ *     token accepted (verified, consumed for this dialog, audited by admitCustomerCall)
+ *   app ◄── 200 OK (FreeSWITCH's SDP, Session-ID) ── the customer is anchored and hears hold music
+ *   agent desk phones ◄── INVITE (P-Asserted-Identity, X-Knock-*, Call-Info, Session-ID), one agent
+ *     after another until one answers
+ *   agent answers ──► the two FreeSWITCH channels are bridged; callConnected opens the session
+ *   BYE from either side ──► the other side gets BYE; callEnded revokes the session
+ *
+ * The token is read here and nowhere else: FreeSWITCH and the agent leg get INVITEs this
+ * service writes, so the Authorization header never leaves this handler.
+ */
+import type { Logger } from 'pino';
+import type { AppError } from '../domain/errors.js';
+import { isAppError } from '../domain/errors.js';
+import { admitCustomerCall, callConnected, callEnded, type AdmittedCall } from '../flows/call-session.js';
+import { agentDidNotAnswer } from '../flows/customer-queue.js';
+import { describeTokenForLog } from '../security/preauth-token.js';
+import { anchorCaller, bridgeEndpoints, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
+import { agentLegHeaders, offerToAgents } from './agent-leg.js';
+import {
+  CustomerCall,
+  hangUp,
+  newSessionId,
+  remoteSessionUuid,
+  type AgentLeg,
+  type CallContext,
+  type Leg,
+  type Verification,
+} from './customer-call-state.js';
+import type { CustomerInviteHandler } from './invite-router.js';
+import { sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
+import { handleTransferRequests } from './transfer.js';
+
+/** The token from `Authorization: Bearer <token>`; null when there is none. */
+export function bearerToken(req: SipRequest): string | null {
+  if (!req.has('Authorization')) return null;
+  const m = /^\s*Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(req.get('Authorization'));
+  return m ? m[1]! : null;
+}
+
+/** The dialog a token is bound to on first use: Call-ID plus the caller's tag (RFC 3261 §12). */
+export function dialogIdOf(req: SipRequest): string {
+  const from = req.get('From') ?? '';
+  const tag = /;\s*tag=([^;>\s]+)/i.exec(from)?.[1] ?? '';
+  return `${req.get('Call-ID')};from-tag=${tag}`;
+}
+
+/** Answers a refused INVITE: 401 with a Bearer challenge when no token came, 403 otherwise. */
+export function refuseInvite(res: SipResponse, e: AppError, domain: string): void {
+  if (e.code === 'token_missing') {
+    sendResponse(res, 401, 'Unauthorized', { 'WWW-Authenticate': `Bearer realm="${domain}"` });
+    return;
+  }
+  sendResponse(res, 403, 'Forbidden', {
+    Warning: warning(domain, `${e.code}: ${e.message}`),
+    Reason: `SIP;cause=403;text="${e.code}"`,
+  });
+}
+
+async function verificationFor(ctx: CallContext, admitted: AdmittedCall): Promise<Verification> {
+  const customer = await ctx.deps.store.customers.get(admitted.customerId);
+  return {
+    customerName: customer?.name ?? 'Verified customer',
+    customerNumber: customer?.phoneE164 ?? null,
+    authMethod: admitted.authMethod,
+    authenticatedAt: admitted.authenticatedAt,
+  };
+}
+
+/** Bridges the answering agent to the waiting customer and opens the authenticated session. */
+export async function connectAgent(call: CustomerCall, leg: AgentLeg): Promise<void> {
+  const { deps } = call.ctx;
+  if (call.isEnded) {
+    // The customer left while this phone was being answered.
+    hangUp(leg.dialog, 'caller hung up');
+    await releaseEndpoint(leg.endpoint);
+    await agentDidNotAnswer(deps, { requestId: call.request.id, agentId: leg.agent.id, outcome: 'abandoned' });
+    return;
+  }
+  call.agent = leg;
+  call.watchAgent(leg);
+  await bridgeEndpoints(call.customer.endpoint, leg.endpoint);
+  const { record } = await callConnected(deps, {
+    requestId: call.request.id,
+    sessionId: call.sessionId,
+    agentId: leg.agent.id,
+    direction: call.direction,
+  });
+  call.recordId = record.id;
+  call.connected = true;
+  call.sessionOpened = true;
+  if (call.isEnded) {
+    // Hung up during the bridge: end() ran before the session existed; close it now.
+    await callEnded(deps, { requestId: call.request.id, sessionId: call.sessionId, recordId: record.id, agentId: leg.agent.id, outcome: 'completed' });
+    return;
+  }
+  handleTransferRequests(call, leg);
+  call.log.info({ agentId: leg.agent.id, extension: leg.agent.extension }, 'customer call connected to agent');
+}
+
+export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, res: SipResponse): Promise<void> {
+  const { deps } = ctx;
+  const { config } = deps;
+  const log: Logger = ctx.logger.child({ component: 'customer-call', callId: req.get('Call-ID') });
+  let cancelled = false;
+  req.on('cancel', () => {
+    cancelled = true;
+  });
+
+  // 1. The token: verified, consumed for this dialog, audited; or the call is refused.
+  const token = bearerToken(req);
+  let admitted: AdmittedCall;
+  try {
+    admitted = await admitCustomerCall(deps, { token, dialogId: dialogIdOf(req) });
+  } catch (e) {
+    if (!isAppError(e)) throw e;
+    log.info({ code: e.code, token: token ? describeTokenForLog(token) : null }, 'customer call refused');
+    refuseInvite(res, e, config.sip.domain);
+    return;
+  }
+  const request = admitted.request;
+  const sessionId = newSessionId();
+  const verification = await verificationFor(ctx, admitted);
+  log.info({ requestId: request.id, authMethod: admitted.authMethod }, 'customer call admitted');
+
+  // 2. Anchor the customer in FreeSWITCH and answer: from now on they hear the queue.
+  const theirs = remoteSessionUuid(req.has('Session-ID') ? req.get('Session-ID') : undefined);
+  let customer: Leg;
+  try {
+    if (cancelled) throw new Error('the caller cancelled');
+    customer = await anchorCaller(ctx.media.mediaServer(), req, res, {
+      'Session-ID': `${sessionId};remote=${theirs ?? '0'.repeat(32)}`,
+    });
+  } catch (e) {
+    log.warn({ requestId: request.id, err: e instanceof Error ? e.message : String(e) }, 'customer call could not be anchored');
+    if (isAppError(e) && e.code === 'unavailable') sendResponse(res, 503, 'Service Unavailable', { 'Retry-After': '10' });
+    else sendResponse(res, 500, 'Server Internal Error');
+    await callEnded(deps, { requestId: request.id, sessionId: null, recordId: null, agentId: null, outcome: cancelled ? 'abandoned' : 'failed' });
+    return;
+  }
+  const call = new CustomerCall(ctx, request, sessionId, customer, verification, 'inbound');
+  ctx.calls.add(call);
+  call.watchCustomer();
+  startHoldMusic(customer.endpoint, config.media.holdMusic, log);
+
+  // 3. The queue: the request's agent first, then the group's next free agent.
+  const leg = await offerToAgents(ctx, {
+    request,
+    abort: call.abort,
+    deadline: Date.now() + config.media.queueTimeoutSeconds * 1000,
+    headersFor: () => agentLegHeaders({ config, request, verification, sessionId, via: 'token' }),
+  });
+  if (!leg) {
+    if (!call.isEnded) {
+      log.info({ requestId: request.id }, 'no agent answered within the queue time');
+      await call.end('no_answer', 'server');
+    }
+    return;
+  }
+
+  // 4. Bridge and open the session.
+  try {
+    await connectAgent(call, leg);
+  } catch (e) {
+    log.error({ requestId: request.id, err: e instanceof Error ? e.message : String(e) }, 'could not connect the agent');
+    await call.end('failed', 'server');
+  }
+}
+
+export function createCustomerCallHandler(ctx: CallContext): CustomerInviteHandler {
+  return (req, res) => handleCustomerInvite(ctx, req, res);
+}

@@ -1,0 +1,139 @@
+/**
+ * Blind transfer from the agent's desk phone (RFC 3515 REFER, RFC 5589 call transfer):
+ *
+ *   agent A ── REFER Refer-To: <sip:1002@…> ──► here ── 202 Accepted, NOTIFY 100 Trying
+ *   the session id vouches for the customer (verifySessionForTransfer, audited), agent B reserved
+ *   customer ◄── hold music, agent B's phones ◄── INVITE (X-Knock-Verified: …; via=session)
+ *   B answers ──► customer's FreeSWITCH channel re-bridged to B; NOTIFY 200 OK and BYE to A
+ *   B does not ──► NOTIFY with B's failure; the customer goes back to A, or to the queue if A
+ *                  has hung up meanwhile
+ *
+ * The customer's own dialog is never touched: only FreeSWITCH bridges change. A REFER with
+ * Replaces (attended transfer) is answered 501 for now.
+ */
+import type Srf from 'drachtio-srf';
+import { isAppError } from '../domain/errors.js';
+import { verifySessionForTransfer } from '../flows/call-session.js';
+import { transferAnswered } from '../flows/call-transfer.js';
+import { agentDidNotAnswer, reserveAgent } from '../flows/customer-queue.js';
+import { bridgeEndpoints, parkEndpoint, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
+import { agentLegHeaders, offerToAgents, ringAgent } from './agent-leg.js';
+import { hangUp, isUp, type AgentLeg, type CustomerCall } from './customer-call-state.js';
+import { addrSpec, sendResponse, uriUser, warning } from './sip-message.js';
+
+/** Reports the transfer's progress to the referring phone (RFC 3515 §2.4.5, sipfrag body). */
+function notify(dialog: Srf.Dialog, status: string, final: boolean): void {
+  if (!isUp(dialog)) return;
+  const sent = dialog.request({
+    method: 'NOTIFY',
+    headers: {
+      Event: 'refer',
+      'Subscription-State': final ? 'terminated;reason=noresource' : 'active;expires=60',
+      'Content-Type': 'message/sipfrag;version=2.0',
+    },
+    body: `SIP/2.0 ${status}\r\n`,
+  } as unknown as Srf.SrfRequest) as unknown;
+  if (sent instanceof Promise) sent.catch(() => undefined);
+}
+
+/** Listens for REFER on an agent leg of a connected customer call. */
+export function handleTransferRequests(call: CustomerCall, leg: AgentLeg): void {
+  leg.dialog.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    void blindTransfer(call, leg, req, res).catch((e: unknown) => {
+      call.log.error({ err: e instanceof Error ? e.message : String(e) }, 'transfer failed');
+      if (!res.finalResponseSent) res.send(500);
+    });
+  });
+}
+
+async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
+  const { deps } = call.ctx;
+  const referTo = req.has('Refer-To') ? req.get('Refer-To') : '';
+  if (/replaces=/i.test(referTo)) {
+    sendResponse(res, 501, 'Not Implemented', { Warning: warning(deps.config.sip.domain, 'attended transfer is not supported') });
+    return;
+  }
+  if (call.transferring || call.agent !== from) {
+    sendResponse(res, 491, 'Request Pending');
+    return;
+  }
+  const target = uriUser(addrSpec(referTo));
+  const toAgent = target ? await deps.store.agents.getByExtension(target) : null;
+  if (!toAgent) {
+    sendResponse(res, 404, 'Not Found');
+    return;
+  }
+  sendResponse(res, 202, 'Accepted');
+  notify(from.dialog, '100 Trying', false);
+  call.log.info({ fromAgentId: from.agent.id, toAgentId: toAgent.id }, 'blind transfer requested');
+
+  // The session id is what vouches for the customer to the next agent.
+  try {
+    await verifySessionForTransfer(deps, call.sessionId, toAgent.id);
+  } catch (e) {
+    notify(from.dialog, '403 Forbidden', true);
+    call.log.warn({ code: isAppError(e) ? e.code : 'internal' }, 'transfer refused: the session no longer verifies the customer');
+    return;
+  }
+  if (!(await reserveAgent(deps, toAgent.id))) {
+    notify(from.dialog, '486 Busy Here', true);
+    return;
+  }
+
+  call.transferring = true;
+  await parkEndpoint(call.customer.endpoint);
+  startHoldMusic(call.customer.endpoint, deps.config.media.holdMusic, call.log);
+  const headers = agentLegHeaders({ config: deps.config, request: call.request, verification: call.verification, sessionId: call.sessionId, via: 'session' });
+  const result = await ringAgent(call.ctx, toAgent, headers, call.abort).catch(() => ({ kind: 'failed' as const, outcome: 'failed' as const, status: 500 }));
+
+  if (result.kind === 'answered') {
+    await completeTransfer(call, from, result.leg);
+    notify(from.dialog, '200 OK', true);
+    hangUp(from.dialog, 'transferred');
+    return;
+  }
+  call.transferring = false;
+  await agentDidNotAnswer(deps, { requestId: call.request.id, agentId: toAgent.id, outcome: result.kind === 'gone' ? 'abandoned' : result.outcome });
+  if (result.kind === 'gone' || call.isEnded) return;
+  notify(from.dialog, result.status === 486 ? '486 Busy Here' : '480 Temporarily Unavailable', true);
+  if (isUp(from.dialog)) {
+    // Back to the agent who tried to transfer.
+    await bridgeEndpoints(call.customer.endpoint, from.endpoint);
+    return;
+  }
+  // That agent has gone: the customer waits in the queue for the group's next agent.
+  const next = await offerToAgents(call.ctx, {
+    request: call.request,
+    abort: call.abort,
+    deadline: Date.now() + deps.config.media.queueTimeoutSeconds * 1000,
+    headersFor: () => headers,
+  });
+  if (next) await completeTransfer(call, from, next);
+  else await call.end('no_answer', 'server');
+}
+
+/** The new agent answered: re-bridge the customer to them and move the record over. */
+async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg): Promise<void> {
+  if (call.isEnded) {
+    hangUp(to.dialog, 'caller hung up');
+    await releaseEndpoint(to.endpoint);
+    await agentDidNotAnswer(call.ctx.deps, { requestId: call.request.id, agentId: to.agent.id, outcome: 'abandoned' });
+    return;
+  }
+  call.agent = to;
+  call.transferring = false;
+  call.watchAgent(to);
+  await bridgeEndpoints(call.customer.endpoint, to.endpoint);
+  await releaseEndpoint(from.endpoint);
+  const record = await transferAnswered(call.ctx.deps, {
+    requestId: call.request.id,
+    sessionId: call.sessionId,
+    fromAgentId: from.agent.id,
+    toAgentId: to.agent.id,
+    previousRecordId: call.recordId,
+    how: 'blind',
+  });
+  call.recordId = record.id;
+  handleTransferRequests(call, to);
+  call.log.info({ fromAgentId: from.agent.id, toAgentId: to.agent.id }, 'transfer completed; customer verified through the session');
+}

@@ -1,0 +1,121 @@
+/**
+ * A scheduled callback in "agent calls" mode, placed for real: the job runner fires at the
+ * chosen time, the reserved agent's desk phone rings first, then the customer's app endpoint
+ * (the device's registered SIP contact), and the two are bridged in FreeSWITCH. An agent who
+ * does not answer sends the callback back to the retry policy.
+ */
+import assert from 'node:assert/strict';
+import { freePort } from '../support/drachtio-server.js';
+import { rtpCounters } from '../../src/media/media-stats.js';
+import { callCenterSkipReason, carriesAudio, fsChannels, received, startCallCenter, type CallCenter } from '../support/call-center.js';
+import { startSippUas, type SippResult } from '../support/sipp.js';
+import { waitFor } from '../support/wait-for.js';
+
+/** When sipp logged the message (from its trace separator line). */
+function receivedAt(r: SippResult, startLine: RegExp): number {
+  const entries = r.messages.split(/\n(?=-{20,})/);
+  const hit = entries.find((m) => /message received/.test(m) && startLine.test(m.split('\n').find((l) => /^(SIP\/2\.0 |[A-Z]+ sips?:)/.test(l)) ?? ''));
+  const stamp = hit ? /-{20,}\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)/.exec(hit)?.[1] : undefined;
+  if (!stamp) throw new Error(`no received message matching ${startLine}`);
+  return new Date(`${stamp.replace(' ', 'T')}Z`).getTime();
+}
+
+describe('scheduled callbacks placed by the server (drachtio-server + FreeSWITCH + sipp)', function () {
+  this.timeout(120_000);
+  let center: CallCenter;
+  let appPort: number;
+
+  before(async function () {
+    const skip = callCenterSkipReason();
+    if (skip) {
+      console.log(`      ${skip}`);
+      this.skip();
+    }
+    center = await startCallCenter({ agents: [{ username: 'anna', name: 'Anna Agent', extension: '1001' }], callbackMode: 'agent_calls' });
+    // The customer's app has registered for calls on this address.
+    appPort = await freePort({ udp: true });
+    await center.deps.store.devices.setSipContact(center.cc.deviceId, `sip:app@127.0.0.1:${appPort}`);
+  });
+
+  after(async function () {
+    await center?.stop();
+  });
+
+  /** Anna knocks; the customer picks "in two seconds" in the app. */
+  async function scheduleCallback(reference: string): Promise<string> {
+    const { env, cc } = center;
+    const knock = await env.svc.call('POST', '/api/v1/call-requests', {
+      token: cc.consoleTokens.anna!,
+      body: { customerId: cc.customerId, reason: 'Card payment check', reference },
+    });
+    assert.equal(knock.status, 201, knock.text);
+    const at = new Date(Date.now() + 2_000);
+    const scheduled = await env.svc.call('POST', `/api/v1/app/requests/${knock.body.id}/schedule`, { token: cc.deviceCredential, body: { at: at.toISOString() } });
+    assert.equal(scheduled.status, 200, scheduled.text);
+    return knock.body.id as string;
+  }
+
+  it('rings the reserved agent first, then the customer app, and bridges them', async () => {
+    const { deps, cc, fs, phonePort, pcap } = center;
+    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true });
+    const app = await startSippUas({ scenario: 'customer-app-answer', localPort: appPort, calls: 1, vars: { pcap, talk_ms: '5000' } });
+    try {
+      const requestId = await scheduleCallback('CASE-4001');
+      const counters = await waitFor(
+        'RTP both ways between the agent and the customer',
+        async () => {
+          const channels = await fsChannels(fs);
+          if (channels.length !== 2) return null;
+          const c = await Promise.all(channels.map((ch) => rtpCounters((cmd) => fs.api(cmd), ch.uuid)));
+          return c.every((x) => carriesAudio(x, 25)) ? c : null;
+        },
+        30_000,
+      );
+      console.log(`      callback bridge, RTP in/out per FreeSWITCH channel: ${counters.map((c) => `${c!.inPackets}/${c!.outPackets}`).join(', ')}`);
+      const customer = await app.done;
+      const desk = await anna.done;
+
+      const agentInvite = received(desk, /^INVITE /);
+      assert.match(agentInvite, /^X-Knock-Reference: CASE-4001/im);
+      assert.match(agentInvite, /^X-Knock-Callback: scheduled; for=/im);
+      assert.match(agentInvite, /^X-Knock-Verified: no/im);
+      assert.match(agentInvite, /^P-Asserted-Identity: "Chris Customer"/im);
+      const appInvite = received(customer, /^INVITE /);
+      assert.match(appInvite, /^X-Knock-Reference: CASE-4001/im);
+      assert.match(appInvite, /^X-Knock-Agent: Anna Agent/im);
+      // Agent leg first, then the customer.
+      assert.ok(receivedAt(desk, /^INVITE /) <= receivedAt(customer, /^INVITE /));
+
+      await waitFor('the callback to be recorded as completed', async () => (await deps.store.callRequests.get(requestId))!.state === 'ended');
+      const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(record!.direction, 'outbound');
+      assert.equal(record!.agentId, cc.agents.anna!.id);
+      assert.equal(record!.verification, `device:${cc.deviceId}`);
+      assert.equal(record!.outcome, 'completed');
+      await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+    } finally {
+      await anna.stop();
+      await app.stop();
+    }
+  });
+
+  it('sends the callback back to the retry policy when the agent does not answer', async () => {
+    const { deps, cc, phonePort } = center;
+    const anna = await startSippUas({ scenario: 'agent-no-answer', localPort: phonePort['1001'], calls: 1 });
+    try {
+      const requestId = await scheduleCallback('CASE-4002');
+      await anna.done;
+      const retried = await waitFor('the callback to be rescheduled', async () => {
+        const r = await deps.store.callRequests.get(requestId);
+        return r && r.state === 'scheduled' && r.attempts === 1 ? r : null;
+      });
+      assert.equal(retried.outcome, 'no_answer');
+      const spacing = deps.config.scheduling.retry.spacingMinutes * 60_000;
+      assert.ok(Math.abs(retried.scheduledFor!.getTime() - Date.now() - spacing) < 60_000);
+      await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+      assert.equal((await deps.store.callRecords.list({ callRequestId: requestId })).length, 0);
+    } finally {
+      await anna.stop();
+    }
+  });
+});

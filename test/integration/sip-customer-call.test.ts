@@ -1,0 +1,213 @@
+/**
+ * The customer's token-checked call, end to end on real servers: drachtio-server, FreeSWITCH
+ * with the project's freeswitch/ configuration, the whole service, and sipp as both the
+ * customer's app endpoint (speaking RTP from a pcap) and the agents' desk phones (registered
+ * through the registrar with digest, echoing RTP).
+ */
+import assert from 'node:assert/strict';
+import { verifySessionForTransfer } from '../../src/flows/call-session.js';
+import type { FlowDeps } from '../../src/flows/ports.js';
+import { rtpCounters, type RtpCounters } from '../../src/media/media-stats.js';
+import { callCenterSkipReason, carriesAudio, fsChannels, received, startCallCenter, type CallCenter } from '../support/call-center.js';
+import type { FreeswitchServer } from '../support/freeswitch-server.js';
+import type { SipTestEnv } from '../support/sip-test-env.js';
+import { runSipp, startSippUas } from '../support/sipp.js';
+import { verifiedCall, type ContactCenter } from '../support/verified-customer.js';
+import { waitFor } from '../support/wait-for.js';
+
+describe('customer calls with a pre-authentication token (drachtio-server + FreeSWITCH + sipp)', function () {
+  this.timeout(120_000);
+  let center: CallCenter;
+  let fs: FreeswitchServer;
+  let env: SipTestEnv;
+  let deps: FlowDeps;
+  let cc: ContactCenter;
+  let pcap: string;
+  let usedToken: string;
+  let phonePort: Record<string, number>;
+
+  before(async function () {
+    const skip = callCenterSkipReason();
+    if (skip) {
+      console.log(`      ${skip}`);
+      this.skip();
+    }
+    center = await startCallCenter({
+      agents: [
+        { username: 'anna', name: 'Anna Agent', extension: '1001' },
+        { username: 'ben', name: 'Ben Agent', extension: '1002' },
+      ],
+    });
+    ({ fs, env, deps, cc, pcap, phonePort } = center);
+  });
+
+  after(async function () {
+    await center?.stop();
+  });
+
+  const customerCall = (token: string, talkMs: number) =>
+    runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { token, pcap, talk_ms: String(talkMs) }, timeoutMs: 60_000 });
+
+  const refusedCall = async (token: string) => {
+    const r = await runSipp({ scenario: 'customer-call-refused', remote: env.remote, service: 'agent', vars: { token }, timeoutMs: 15_000 });
+    return received(r, /^SIP\/2\.0 403/);
+  };
+
+  it('bridges a verified call to the agent who knocked: RTP both ways, who is calling on the desk phone, session open until hang-up', async () => {
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-2001');
+    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+    try {
+      const call = customerCall(token, 9000);
+      // While they talk: two FreeSWITCH channels (customer, agent), each hearing and sending.
+      const counters = await waitFor(
+        'RTP both ways through the bridge',
+        async () => {
+          const channels = await fsChannels(fs);
+          if (channels.length !== 2) return null;
+          const c = await Promise.all(channels.map((ch) => rtpCounters((cmd) => fs.api(cmd), ch.uuid)));
+          return c.every((x) => carriesAudio(x, 50)) ? (c as RtpCounters[]) : null;
+        },
+        20_000,
+      );
+      // The customer's token never reached FreeSWITCH.
+      for (const ch of await fsChannels(fs)) assert.ok(!(await fs.api(`uuid_dump ${ch.uuid}`)).includes(token), 'token found on a FreeSWITCH channel');
+      // The session exists while the call is up.
+      const [record] = await waitFor('the call record', async () => {
+        const list = await deps.store.callRecords.list({ callRequestId: requestId });
+        return list.length ? list : null;
+      });
+      assert.equal(record!.agentId, cc.agents.anna!.id);
+      assert.equal(record!.verification, 'token:biometric');
+      const sessionId = record!.sessionId!;
+      assert.match(sessionId, /^[0-9a-f]{32}$/);
+      assert.equal((await deps.store.sessions.get(sessionId))!.revokedAt, null);
+      console.log(
+        `      RTP through the bridge (packets in/out per FreeSWITCH channel): ${counters.map((c) => `${c.inPackets}/${c.outPackets}`).join(', ')}; the customer's pcap holds ${center.pcapPackets}`,
+      );
+
+      const customer = await call;
+      const desk = await anna.done;
+      // The desk phone was told who calls, that they are verified and how, and nothing secret.
+      const invite = received(desk, /^INVITE /);
+      assert.match(invite, /^P-Asserted-Identity: "Chris Customer" <sip:\+447700900123@knock\.localhost>/im);
+      assert.match(invite, /^X-Knock-Reference: CASE-2001/im);
+      assert.match(invite, /^X-Knock-Verified: biometric; at=\d{4}-\d\d-\d\dT[\d:.]+Z; via=token/im);
+      assert.match(invite, new RegExp(`^Call-Info: <${env.svc.config.server.publicUrl}/console/#/requests/${requestId}>;purpose=info`, 'im'));
+      assert.match(invite, new RegExp(`^Session-ID: ${sessionId};remote=0{32}`, 'im'));
+      assert.doesNotMatch(invite, /Authorization|Bearer/i);
+      assert.ok(!invite.includes(token));
+      // The customer's 200 OK carried the same Session-ID.
+      assert.match(received(customer, /^SIP\/2\.0 200/), new RegExp(`^Session-ID: ${sessionId}`, 'im'));
+
+      // Hang-up: session revoked, record closed, request ended, agent free, transfer impossible.
+      await waitFor('the session to be revoked', async () => (await deps.store.sessions.get(sessionId))!.revokedAt !== null);
+      const [closed] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(closed!.outcome, 'completed');
+      assert.ok(closed!.endedAt);
+      assert.equal((await deps.store.callRequests.get(requestId))!.state, 'ended');
+      await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+      await assert.rejects(verifySessionForTransfer(deps, sessionId, cc.agents.ben!.id), { code: 'session_revoked' });
+      await waitFor('FreeSWITCH to release both channels', async () => (await fsChannels(fs)).length === 0);
+      assert.ok(!env.svc.logs.some((line) => line.includes(token)), 'the token was logged');
+      usedToken = token;
+    } finally {
+      await anna.stop();
+    }
+  });
+
+  it('answers an INVITE without a token with 401 and a Bearer challenge', async () => {
+    await runSipp({ scenario: 'customer-call-no-token', remote: env.remote, service: 'agent', timeoutMs: 15_000 });
+    const audit = await deps.store.audit.list({ limit: 10_000 });
+    assert.ok(audit.some((e) => e.action === 'token.verify' && e.decision === 'deny' && e.data.code === 'token_missing'));
+  });
+
+  it('refuses a replayed, a forged and an expired token with 403 saying why', async () => {
+    assert.ok(usedToken, 'needs the token of the first call');
+    assert.match(await refusedCall(usedToken), /^Reason: SIP;cause=403;text="token_replayed"/im);
+
+    const { token } = await verifiedCall(env.svc, cc, 'ben', 'CASE-2002');
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, crq: '00000000-0000-4000-8000-000000000000' })).toString('base64url')}.${s}`;
+    const refused = await refusedCall(forged);
+    assert.match(refused, /^Reason: SIP;cause=403;text="token_invalid"/im);
+    assert.match(refused, /^Warning: 399 knock\.localhost "token_invalid: /im);
+
+    // The same genuine token, presented after its two minutes are up.
+    env.svc.advance(125_000);
+    try {
+      assert.match(await refusedCall(token), /^Reason: SIP;cause=403;text="token_expired"/im);
+    } finally {
+      env.svc.advance(-125_000);
+    }
+    assert.equal((await fsChannels(fs)).length, 0, 'a refused call must not reach FreeSWITCH');
+  });
+
+  it('offers the call to the next agent of the group when the agent who knocked does not answer', async () => {
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-2003');
+    const anna = await startSippUas({ scenario: 'agent-no-answer', localPort: phonePort['1001'], calls: 1, timeoutMs: 60_000 });
+    const ben = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1002'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+    try {
+      await customerCall(token, 7000);
+      const rang = await anna.done;
+      assert.match(received(rang, /^INVITE /), /^X-Knock-Reference: CASE-2003/im);
+      received(rang, /^CANCEL /);
+      const answered = await ben.done;
+      assert.match(received(answered, /^INVITE /), /^X-Knock-Verified: biometric; /im);
+      const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(record!.agentId, cc.agents.ben!.id);
+      assert.equal(record!.outcome, 'completed');
+      const audit = await deps.store.audit.list({ subject: `call_request:${requestId}` });
+      assert.ok(audit.some((e) => e.action === 'call.offer' && e.data.agentId === cc.agents.anna!.id && e.data.outcome === 'no_answer'));
+      await waitFor('both agents to be available again', async () =>
+        (await Promise.all([cc.agents.anna!, cc.agents.ben!].map((a) => deps.store.agents.get(a.id)))).every((a) => a!.availability === 'available'),
+      );
+    } finally {
+      await anna.stop();
+      await ben.stop();
+    }
+  });
+
+  it("moves on at once when the agent's phone is busy", async () => {
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-2004');
+    const anna = await startSippUas({ scenario: 'agent-busy', localPort: phonePort['1001'], calls: 1, timeoutMs: 60_000 });
+    const ben = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1002'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+    try {
+      await customerCall(token, 3000);
+      await anna.done;
+      await ben.done;
+      const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(record!.agentId, cc.agents.ben!.id);
+      const audit = await deps.store.audit.list({ subject: `call_request:${requestId}` });
+      assert.ok(audit.some((e) => e.action === 'call.offer' && e.data.outcome === 'busy'));
+    } finally {
+      await anna.stop();
+      await ben.stop();
+    }
+  });
+  it('answers hold and unhold re-INVITEs inside the dialog without asking for a token', async () => {
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-2005');
+    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+    try {
+      // The scenario checks each re-INVITE gets 200 with the answering direction.
+      await runSipp({ scenario: 'customer-call-hold', remote: env.remote, service: 'agent', vars: { token }, timeoutMs: 30_000 });
+      await anna.done;
+      const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(record!.outcome, 'completed');
+      // One token check for the call, none for its re-INVITEs (they never reach the token check).
+      const checks = (await deps.store.audit.list({ subject: `call_request:${requestId}` })).filter((e) => e.action === 'token.verify');
+      assert.equal(checks.length, 1);
+      const dialogId = checks[0]!.data.dialogId as string;
+      assert.deepEqual(await deps.store.audit.list({ subject: `dialog:${dialogId}` }), []);
+    } finally {
+      await anna.stop();
+    }
+  });
+
+  it('reports SIP and media as up in readiness', async () => {
+    const ready = await env.svc.call('GET', '/readyz');
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body.components.sip, 'up');
+    assert.equal(ready.body.components.media, 'up');
+  });
+});
