@@ -9,7 +9,9 @@ import { AppError } from '../domain/errors.js';
 import type { FlowDeps } from '../flows/ports.js';
 import type { Metrics } from './metrics.js';
 import { problemHandler, sendProblem } from './problem.js';
+import { appEventsRoutes } from './routes/app-events-routes.js';
 import { appRoutes } from './routes/app-routes.js';
+import { consoleRoutes } from './routes/console-routes.js';
 import { opsRoutes, type HealthCheck } from './routes/ops-routes.js';
 import { staffRoutes } from './routes/staff-routes.js';
 
@@ -46,6 +48,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   app.use(opsRoutes({ checks: opts.checks, metrics: opts.metrics, keyRing: deps.keyRing, version: opts.version }));
   app.use('/api/v1', staffRoutes(deps));
   app.use('/api/v1', appRoutes(deps));
+  app.use(appEventsRoutes(deps), consoleRoutes(deps));
   if (opts.staticDir) app.use(express.static(opts.staticDir, { index: 'index.html' }));
   app.use((req, res) => sendProblem(res, new AppError('not_found', `No such endpoint: ${req.method} ${req.path}.`), req.originalUrl));
   app.use(problemHandler);

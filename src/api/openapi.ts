@@ -154,6 +154,18 @@ export const openApiDocument = {
         responses: { '201': ok('Customer'), ...errors },
       },
     },
+    '/api/v1/customers/{id}': {
+      get: { operationId: 'getCustomer', security: agentAuth, responses: { '200': ok('Customer'), ...errors } },
+    },
+    '/api/v1/call-records': {
+      get: {
+        operationId: 'listCallRecords',
+        summary: 'Call history with outcomes (agents see their own calls)',
+        security: agentAuth,
+        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }],
+        responses: { '200': ok('Call records, newest first') },
+      },
+    },
     '/api/v1/customers/{id}/enrollment-codes': {
       post: { operationId: 'createEnrollmentCode', security: agentAuth, responses: { '201': ok('One-time code'), ...errors } },
     },
@@ -297,6 +309,29 @@ export const openApiDocument = {
     },
     '/api/v1/app/requests/{id}/callback.ics': {
       get: { operationId: 'appCalendar', security: deviceAuth, responses: { '200': { description: 'text/calendar' } } },
+    },
+    '/api/v1/app/requests/{id}/slots': {
+      get: {
+        operationId: 'appSlots',
+        summary: 'Open callback slots, in business hours and within the horizon',
+        security: deviceAuth,
+        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 2000 } }],
+        responses: { '200': ok("Slots and the customer's time zone"), ...errors },
+      },
+    },
+    '/api/v1/app/requests/{id}/cancel': {
+      post: { operationId: 'appCancelCallback', summary: 'Cancel a scheduled callback', security: deviceAuth, responses: { '200': ok('Cancelled'), ...errors } },
+    },
+    '/api/v1/app/events': {
+      get: {
+        operationId: 'appEvents',
+        security: deviceAuth,
+        description: "Server-Sent Events for this device's customer: request.changed with requestId, state and at.",
+        responses: { '200': { description: 'text/event-stream' } },
+      },
+    },
+    '/api/v1/push/vapid-public-key': {
+      get: { operationId: 'vapidPublicKey', summary: 'The applicationServerKey for Web Push subscriptions', responses: { '200': ok('VAPID public key (base64url)') } },
     },
     '/.well-known/jwks.json': {
       get: { operationId: 'jwks', responses: { '200': ok('Public keys of pre-authentication tokens') } },

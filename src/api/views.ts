@@ -52,6 +52,7 @@ export function appRequestView(r: CallRequest, agentName: string, now: Date, rem
     answerDeadline: r.answerDeadline,
     scheduledFor: r.scheduledFor,
     scheduleNote: r.scheduleNote,
+    snoozeUntil: r.snoozeUntil,
     actions: allowedAnswers(r, now),
     remindChoicesMinutes,
   };

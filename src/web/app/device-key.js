@@ -1,0 +1,34 @@
+/**
+ * The device key (WebCrypto ECDSA P-256). Created non-extractable; its public half goes to the
+ * server at enrolment as a JWK, and the private half signs accept challenges when the customer
+ * uses the PIN: the signature proves this enrolled device, the PIN proves the person.
+ */
+export async function createDeviceKey() {
+  return crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+}
+
+/** The public key's members the server wants: kty, crv, x, y (nothing private). */
+export async function publicJwk(keyPair) {
+  const jwk = await crypto.subtle.exportKey('jwk', keyPair.publicKey);
+  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
+}
+
+export function base64url(bytes) {
+  const b = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let s = '';
+  for (const x of b) s += String.fromCharCode(x);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function fromBase64url(text) {
+  const s = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4));
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Signs the challenge text (UTF-8); WebCrypto gives r||s, which is what the server expects. */
+export async function signChallenge(keyPair, challenge) {
+  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keyPair.privateKey, new TextEncoder().encode(challenge));
+  return base64url(sig);
+}

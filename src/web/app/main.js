@@ -1,0 +1,183 @@
+/**
+ * The customer app: a small hash router over a few screens, the device's live channel, and the
+ * service worker (Web Push). Screens live in views/; each gets the `app` context below.
+ *
+ * Live channel choice: Server-Sent Events from GET /api/v1/app/events, read with fetch() so the
+ * device credential stays in the Authorization header. Every change of one of the customer's
+ * requests arrives as `request.changed`; screens re-read what they show. After a reconnect they
+ * re-read everything, since missed events are not replayed.
+ */
+import { api, ApiError } from '../shared/api.js';
+import { errorBox, focusHeading, h, replace } from '../shared/dom.js';
+import { openEventStream } from '../shared/event-stream.js';
+import { forgetDevice, loadDevice, saveDevice } from './storage.js';
+import { showCall } from './views/call-screen.js';
+import { showEnrol } from './views/enrol.js';
+import { showHome, showRequest } from './views/requests.js';
+import { showSchedule } from './views/schedule.js';
+import { showSettings } from './views/settings.js';
+import { showVerify } from './views/verify.js';
+
+const main = document.getElementById('main');
+const liveStatus = document.getElementById('live-status');
+const settingsLink = document.getElementById('settings-link');
+
+const listeners = new Set();
+let stream = null;
+let cleanup = null;
+let firstRender = true;
+
+/** The context every screen gets. */
+const app = {
+  /** @type {import('./storage.js').StoredDevice|null} */
+  device: null,
+  /** What the server says this device has set up: { passkey, pin, push }. */
+  info: null,
+  /** The customer's time zone once the server told us (schedule screen); else the device's. */
+  get timeZone() {
+    return app.device?.timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+  },
+  /** The credential for the call screen; kept in memory only, never stored. */
+  handoff: null,
+  /** Calls the API as this device. */
+  call(path, opts = {}) {
+    return api(path, { ...opts, token: app.device?.credential });
+  },
+  go(path) {
+    if (location.hash === `#${path}`) route();
+    else location.hash = `#${path}`;
+  },
+  /** Runs `fn(change)` on every change of the customer's requests (null = re-read everything). */
+  onRequestsChanged(fn) {
+    listeners.add(fn);
+    return () => listeners.delete(fn);
+  },
+  async setDevice(device) {
+    app.device = device;
+    if (device) await saveDevice(device);
+    startLive();
+  },
+  async refreshInfo() {
+    if (!app.device) return null;
+    app.info = await app.call('/api/v1/devices/me');
+    return app.info;
+  },
+  async saveTimeZone(zone) {
+    if (!app.device || app.device.timeZone === zone) return;
+    app.device = { ...app.device, timeZone: zone };
+    await saveDevice(app.device);
+  },
+};
+
+function notify(change) {
+  for (const fn of [...listeners]) {
+    try {
+      fn(change);
+    } catch (e) {
+      console.error(e);
+    }
+  }
+}
+
+function startLive() {
+  stream?.close();
+  stream = null;
+  settingsLink.hidden = !app.device;
+  if (!app.device) {
+    liveStatus.hidden = true;
+    return;
+  }
+  stream = openEventStream('/api/v1/app/events', {
+    token: app.device.credential,
+    onEvent: (type, data) => {
+      if (type === 'request.changed') notify(data);
+    },
+    onStatus: async (status) => {
+      liveStatus.hidden = false;
+      liveStatus.dataset.status = status;
+      liveStatus.textContent = status === 'live' ? 'Live' : status === 'reconnecting' ? 'Reconnecting…' : 'Signed out';
+      if (status === 'live') notify(null);
+      if (status === 'unauthorized') await deviceRemoved();
+    },
+  });
+}
+
+async function deviceRemoved() {
+  stream?.close();
+  stream = null;
+  await forgetDevice();
+  app.device = null;
+  app.info = null;
+  app.go('/enrol');
+}
+
+const ROUTES = [
+  [/^\/?$/, showHome],
+  [/^\/enrol$/, showEnrol],
+  [/^\/settings$/, showSettings],
+  [/^\/requests\/([0-9a-f-]{36})$/i, showRequest],
+  [/^\/requests\/([0-9a-f-]{36})\/verify$/i, showVerify],
+  [/^\/requests\/([0-9a-f-]{36})\/schedule$/i, showSchedule],
+  [/^\/requests\/([0-9a-f-]{36})\/call$/i, showCall],
+];
+
+async function route() {
+  const path = decodeURIComponent(location.hash.replace(/^#/, '')) || '/';
+  if (!app.device && path !== '/enrol') {
+    app.go('/enrol');
+    return;
+  }
+  const match = ROUTES.map(([re, view]) => [re.exec(path), view]).find(([m]) => m);
+  cleanup?.();
+  cleanup = null;
+  const root = h('div', { class: 'view' });
+  replace(main, root);
+  if (!match) {
+    replace(root, h('h1', null, 'Page not found'), h('p', null, h('a', { href: '#/' }, 'Go to your call requests')));
+  } else {
+    const [m, view] = match;
+    try {
+      cleanup = (await view(app, m.slice(1), root)) || null;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        await deviceRemoved();
+        return;
+      }
+      replace(root, h('h1', null, 'Something went wrong'), errorBox(e.message), h('p', null, h('a', { href: '#/' }, 'Go to your call requests')));
+    }
+  }
+  if (!firstRender) focusHeading(root);
+  firstRender = false;
+}
+
+async function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  try {
+    await navigator.serviceWorker.register('sw.js', { scope: './' });
+  } catch (e) {
+    console.warn('service worker not registered', e);
+  }
+  // A tap on a notification while the app is open: the worker asks this page to show the screen.
+  navigator.serviceWorker.addEventListener('message', (event) => {
+    if (event.data?.type === 'open' && typeof event.data.path === 'string') app.go(event.data.path);
+    if (event.data?.type === 'push') notify({ requestId: event.data.callRequestId });
+  });
+}
+
+async function start() {
+  await registerServiceWorker();
+  app.device = await loadDevice().catch(() => null);
+  if (app.device) {
+    try {
+      await app.refreshInfo();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) await deviceRemoved();
+    }
+  }
+  startLive();
+  window.addEventListener('hashchange', route);
+  await route();
+  document.documentElement.dataset.ready = 'true';
+}
+
+start();

@@ -1,0 +1,82 @@
+/** Settings: what this device has set up, and setting up what is missing; changing the PIN. */
+import { ApiError } from '../../shared/api.js';
+import { announce, errorBox, h, replace, setBusy } from '../../shared/dom.js';
+import { enablePush, pushAvailable } from '../push.js';
+import { createPasskey, passkeyErrorText, webAuthnAvailable } from '../webauthn.js';
+
+export async function showSettings(app, _params, root) {
+  const info = await app.refreshInfo();
+  const msg = h('div');
+
+  const rows = h(
+    'dl',
+    { class: 'facts' },
+    h('dt', null, 'Device'),
+    h('dd', null, info.label),
+    h('dt', null, 'Fingerprint or face'),
+    h('dd', null, info.passkey ? 'Set up' : 'Not set up'),
+    h('dt', null, 'PIN'),
+    h('dd', null, info.pin ? 'Set' : 'Not set'),
+    h('dt', null, 'Notifications'),
+    h('dd', null, info.push ? 'On' : 'Off'),
+  );
+
+  const actions = h('div', { class: 'actions' });
+  if (!info.passkey && webAuthnAvailable()) {
+    const b = h('button', { type: 'button', class: 'primary' }, 'Set up fingerprint or face');
+    b.addEventListener('click', async () => {
+      b.disabled = true;
+      try {
+        const { challengeId, options } = await app.call('/api/v1/devices/me/passkey/options', { method: 'POST' });
+        await app.call('/api/v1/devices/me/passkey', { method: 'POST', body: { challengeId, response: await createPasskey(options) } });
+        announce('Fingerprint or face set up.');
+        await showSettings(app, [], root);
+      } catch (e) {
+        replace(msg, errorBox(e instanceof ApiError ? e.message : passkeyErrorText(e)));
+        b.disabled = false;
+      }
+    });
+    actions.append(b);
+  }
+  if (!info.push && pushAvailable()) {
+    const b = h('button', { type: 'button' }, 'Turn on notifications');
+    b.addEventListener('click', async () => {
+      b.disabled = true;
+      try {
+        await enablePush(app.device.credential);
+        announce('Notifications turned on.');
+        await showSettings(app, [], root);
+      } catch (e) {
+        replace(msg, errorBox(`Notifications could not be turned on: ${e.message}.`));
+        b.disabled = false;
+      }
+    });
+    actions.append(b);
+  }
+
+  const pin = h('input', { id: 'new-pin', type: 'password', inputmode: 'numeric', autocomplete: 'new-password', required: true, 'aria-describedby': 'new-pin-hint' });
+  const pinMsg = h('div');
+  const pinForm = h(
+    'form',
+    { novalidate: true },
+    h('div', { class: 'field' }, h('label', { for: 'new-pin' }, 'New PIN'), h('span', { class: 'hint', id: 'new-pin-hint' }, 'At least 6 digits; not a run like 123456.'), pin),
+    pinMsg,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Change PIN')),
+  );
+  pinForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    setBusy(pinForm, true);
+    try {
+      await app.call('/api/v1/devices/me/pin', { method: 'PUT', body: { pin: pin.value } });
+      pin.value = '';
+      replace(pinMsg, h('p', { class: 'message ok', role: 'status' }, 'PIN changed.'));
+    } catch (e) {
+      replace(pinMsg, errorBox(e.message));
+      pin.focus();
+    } finally {
+      setBusy(pinForm, false);
+    }
+  });
+
+  replace(root, h('h1', null, 'Settings'), h('div', { class: 'card' }, rows, actions, msg), h('section', { class: 'card', 'aria-labelledby': 'pin-change' }, h('h2', { id: 'pin-change' }, 'Change your PIN'), pinForm), h('p', null, h('a', { href: '#/' }, 'Back to your call requests')));
+}

@@ -1,0 +1,81 @@
+/**
+ * The passkey (the phone's biometric): the server sends WebAuthn options as JSON with base64url
+ * fields; navigator.credentials wants bytes, and its answers go back as JSON again.
+ */
+import { base64url, fromBase64url } from './device-key.js';
+
+export function webAuthnAvailable() {
+  return typeof window.PublicKeyCredential === 'function' && !!navigator.credentials;
+}
+
+function creationOptions(json) {
+  return {
+    ...json,
+    challenge: fromBase64url(json.challenge),
+    user: { ...json.user, id: fromBase64url(json.user.id) },
+    excludeCredentials: (json.excludeCredentials || []).map((c) => ({ ...c, id: fromBase64url(c.id) })),
+  };
+}
+
+function requestOptions(json) {
+  return {
+    ...json,
+    challenge: fromBase64url(json.challenge),
+    allowCredentials: (json.allowCredentials || []).map((c) => ({ ...c, id: fromBase64url(c.id) })),
+  };
+}
+
+/** navigator.credentials.create with the server's registration options; the JSON to post back. */
+export async function createPasskey(optionsJson) {
+  const cred = await navigator.credentials.create({ publicKey: creationOptions(optionsJson) });
+  if (!cred) throw new Error('No passkey was created.');
+  const r = cred.response;
+  return {
+    id: cred.id,
+    rawId: base64url(cred.rawId),
+    type: cred.type,
+    authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
+    clientExtensionResults: cred.getClientExtensionResults(),
+    response: {
+      clientDataJSON: base64url(r.clientDataJSON),
+      attestationObject: base64url(r.attestationObject),
+      transports: typeof r.getTransports === 'function' ? r.getTransports() : [],
+    },
+  };
+}
+
+/** navigator.credentials.get with the accept challenge's options; the assertion as JSON. */
+export async function usePasskey(optionsJson) {
+  const cred = await navigator.credentials.get({ publicKey: requestOptions(optionsJson) });
+  if (!cred) throw new Error('The biometric check returned nothing.');
+  const r = cred.response;
+  return {
+    id: cred.id,
+    rawId: base64url(cred.rawId),
+    type: cred.type,
+    authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
+    clientExtensionResults: cred.getClientExtensionResults(),
+    response: {
+      clientDataJSON: base64url(r.clientDataJSON),
+      authenticatorData: base64url(r.authenticatorData),
+      signature: base64url(r.signature),
+      ...(r.userHandle ? { userHandle: base64url(r.userHandle) } : {}),
+    },
+  };
+}
+
+/** A sentence for a failed ceremony: the browser's error names are not for customers. */
+export function passkeyErrorText(err) {
+  switch (err?.name) {
+    case 'NotAllowedError':
+      return 'The biometric check was cancelled or timed out.';
+    case 'InvalidStateError':
+      return 'This phone already has a passkey for this app.';
+    case 'SecurityError':
+      return 'Biometrics cannot be used on this address.';
+    case 'NotSupportedError':
+      return 'This phone has no biometric that can be used here.';
+    default:
+      return err?.message || 'The biometric check did not work.';
+  }
+}
