@@ -31,8 +31,8 @@ export interface AcceptChallenge {
 }
 
 export async function beginAccept(deps: FlowDeps, device: Device, requestId: string): Promise<AcceptChallenge> {
-  await loadRequestForDevice(deps, device, requestId);
-  await moveRequest(deps, requestId, { type: 'accept', deviceId: device.id }, `device:${device.id}`);
+  const request = await loadRequestForDevice(deps, device, requestId);
+  await moveRequest(deps, requestId, { type: 'accept', deviceId: device.id }, `device:${device.id}`, request);
 
   const methods: AuthMethod[] = [];
   if (device.webauthn) methods.push('biometric');
@@ -123,7 +123,7 @@ export async function completeAccept(
     throw e;
   }
 
-  await moveRequest(deps, requestId, { type: 'authenticate', deviceId: device.id, method: proof.method }, actor);
+  await moveRequest(deps, requestId, { type: 'authenticate', deviceId: device.id, method: proof.method }, actor, request);
   await deps.scheduler.cancelForRequest(requestId);
 
   const issued = await issuePreauthToken({

@@ -3,7 +3,7 @@
  * customer's devices are notified and the answer clock starts.
  */
 import { AppError, isAppError } from '../domain/errors.js';
-import type { CallRequest } from '../domain/model.js';
+import type { Agent, CallRequest } from '../domain/model.js';
 import { moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
@@ -16,6 +16,8 @@ export interface KnockInput {
   idempotencyKey?: string | null;
   /** Who asked: the agent, or an integration ("apikey:<name>"). */
   createdBy: string;
+  /** The agent record if the caller has just read it (e.g. while signing the agent in). */
+  agent?: Agent;
 }
 
 export interface KnockResult {
@@ -25,12 +27,15 @@ export interface KnockResult {
 
 export async function requestCall(deps: FlowDeps, input: KnockInput): Promise<KnockResult> {
   const { store, config } = deps;
-  const agent = await store.agents.get(input.agentId);
+  const agent = input.agent?.id === input.agentId ? input.agent : await store.agents.get(input.agentId);
   if (!agent) throw new AppError('not_found', `No agent ${input.agentId}.`);
   const customer = await store.customers.get(input.customerId);
   if (!customer) throw new AppError('not_found', `No customer ${input.customerId}.`);
   const groupId = input.groupId ?? agent.groups[0] ?? null;
-  if (groupId && !(await store.groups.get(groupId))) throw new AppError('not_found', `No agent group ${groupId}.`);
+  // The agent's own groups come from its membership rows, which cannot outlive their group; only
+  // a group named by the caller needs looking up.
+  const known = groupId !== null && agent.groups.includes(groupId);
+  if (groupId && !known && !(await store.groups.get(groupId))) throw new AppError('not_found', `No agent group ${groupId}.`);
 
   const now = deps.clock();
   const { request, created } = await store.callRequests.create({
@@ -64,9 +69,10 @@ export async function requestCall(deps: FlowDeps, input: KnockInput): Promise<Kn
     data: { agentId: agent.id, customerId: customer.id, reference: request.reference },
   });
 
-  const { after } = await moveRequest(deps, request.id, { type: 'notify' }, 'system');
+  const { after } = await moveRequest(deps, request.id, { type: 'notify' }, 'system', request);
   try {
-    await deps.notifier.notifyCustomer({ request: after, agentName: agent.name, kind: 'knock', now });
+    // A request created just now has no notifications yet.
+    await deps.notifier.notifyCustomer({ request: after, customer, history: [], agentName: agent.name, kind: 'knock', now });
   } catch (e) {
     // Nobody can answer: close the request now so the agent is free and not left waiting.
     await moveRequest(deps, request.id, { type: 'cancel', by: 'system' }, 'system');

@@ -16,19 +16,32 @@ export async function loadRequest(deps: Pick<FlowDeps, 'store'>, id: string): Pr
   return req;
 }
 
+/**
+ * `known` is the request as the caller just read it, which saves reading it again. It is only a
+ * first guess: the update is still compare-and-set on its version, and a refusal by the machine
+ * is decided on a fresh read, never on the caller's copy.
+ */
 export async function moveRequest(
   deps: FlowDeps,
   id: string,
   event: CallRequestEvent,
   actor: string,
+  known?: CallRequest,
 ): Promise<{ before: CallRequest; after: CallRequest }> {
+  let guess = known?.id === id ? known : undefined;
   for (let attempt = 0; attempt < MAX_RACE_RETRIES; attempt++) {
-    const before = await loadRequest(deps, id);
+    const fromCaller = guess !== undefined;
+    const before = guess ?? (await loadRequest(deps, id));
+    guess = undefined;
     const now = deps.clock();
     let next;
     try {
       next = applyEvent(before, event, now);
     } catch (e) {
+      if (fromCaller && isAppError(e)) {
+        attempt--; // not a race lost: just decide again on the stored state
+        continue;
+      }
       if (isAppError(e)) {
         await deps.store.audit.append({
           actor,

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { CallRequestState } from '../domain/call-request.js';
-import type { CallRequest, ChannelName, NotificationKind } from '../domain/model.js';
+import type { CallRequest, ChannelName, Customer, NotificationKind, NotificationRecord } from '../domain/model.js';
 import type { KeyRing } from '../security/signing-keys.js';
 import type { Store } from '../store/store.js';
 
@@ -24,7 +24,15 @@ export interface NotifyResult {
 
 export interface NotifierPort {
   /** Throws AppError('no_reachable_device') when no channel reached the customer. */
-  notifyCustomer(args: { request: CallRequest; agentName: string; kind: NotificationKind; now: Date }): Promise<NotifyResult>;
+  /** `customer` and `history` are optional: what the caller already knows of the request. */
+  notifyCustomer(args: {
+    request: CallRequest;
+    customer?: Customer;
+    history?: NotificationRecord[];
+    agentName: string;
+    kind: NotificationKind;
+    now: Date;
+  }): Promise<NotifyResult>;
 }
 
 /** Live events for consoles (and for the SIP layer: `callback.dial`). */

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { AppError } from '../domain/errors.js';
-import type { CallRequest, ChannelName, Device, NotificationKind, NotificationRecord } from '../domain/model.js';
+import type { CallRequest, ChannelName, Customer, Device, NotificationKind, NotificationRecord } from '../domain/model.js';
 import type { Store } from '../store/store.js';
 import type { DeliveryFailure, DeliveryResult, SmsChannel, WebPushChannel } from './channel.js';
 import { buildNotificationPayload, type CustomerNotificationKind } from './notification-payload.js';
@@ -39,6 +39,10 @@ export interface NotifierDeps {
 
 export interface NotifyCustomerInput {
   request: CallRequest;
+  /** The request's customer when the caller has just read it (saves reading it again). */
+  customer?: Customer;
+  /** The request's earlier notifications when the caller knows them (a new request has none). */
+  history?: NotificationRecord[];
   agentName: string;
   /** 'callback_agent' is refused: agents are told through the console, not here. */
   kind: NotificationKind;
@@ -110,12 +114,13 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       throw new AppError('validation_failed', 'callback_agent notifications are for agents; notifyCustomer only sends customer notifications.');
     }
     const log = logger.child({ callRequestId: request.id, kind });
-    const customer = await store.customers.get(request.customerId);
+    const customer =
+      input.customer?.id === request.customerId ? input.customer : await store.customers.get(request.customerId);
     if (!customer) throw new AppError('not_found', `Customer ${request.customerId} of call request ${request.id} does not exist.`);
 
     const [devices, history] = await Promise.all([
       store.devices.listForCustomer(customer.id),
-      store.notifications.listFor(request.id),
+      input.history ?? store.notifications.listFor(request.id),
     ]);
     const expiresAt = input.expiresAt ?? defaultExpiry(kind, request, now, config);
     const payloadFor = (notificationId: string, replaces: string | null) =>

@@ -82,6 +82,7 @@ export function staffRoutes(deps: FlowDeps): Router {
       groupId: req.body.groupId ?? null,
       idempotencyKey: req.get('idempotency-key') ?? null,
       createdBy: p.actor,
+      ...(p.kind === 'agent' ? { agent: p.agent } : {}),
     });
     res.status(created ? 201 : 200).location(`/api/v1/call-requests/${request.id}`).json(requestView(request, deps.clock()));
   }));

@@ -4,6 +4,7 @@
  */
 import * as m001 from './001-initial.js';
 import * as m002 from './002-registrations.js';
+import * as m003 from './003-audit-append.js';
 
 export interface Migration {
   version: number;
@@ -14,4 +15,5 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: m001.name, sql: m001.sql },
   { version: 2, name: m002.name, sql: m002.sql },
+  { version: 3, name: m003.name, sql: m003.sql },
 ];

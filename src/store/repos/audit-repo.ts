@@ -1,13 +1,14 @@
 /**
  * The audit log (SPEC: "Every decision is logged with reasons"): an append-only hash chain.
  * Appends take a transaction advisory lock, read the head and insert the next entry, so writers
- * in any number of instances form one unbroken chain.
+ * in any number of instances form one unbroken chain. That happens in one database function
+ * (migration 003) so an append is one round trip and the lock is held only while it runs.
  */
 import type pg from 'pg';
 import type { AuditEntry } from '../../domain/model.js';
-import { createChainVerifier, GENESIS_HASH, auditEntryHash, storableData, storableText } from '../audit-chain.js';
+import { canonicalJson, createChainVerifier, storableData, storableText } from '../audit-chain.js';
 import type { AuditRepo, NewAuditEntry } from '../store.js';
-import { clampLimit, LOCK_KEYS, query, transaction } from './sql.js';
+import { clampLimit, LOCK_KEYS, query } from './sql.js';
 
 interface AuditRow {
   seq: string; // bigint
@@ -41,45 +42,36 @@ const VERIFY_BATCH = 1000;
 
 export function auditRepo(pool: pg.Pool): AuditRepo {
   return {
-    append: (e: NewAuditEntry) =>
-      transaction(pool, async (c) => {
-        await query(c, 'SELECT pg_advisory_xact_lock($1)', [LOCK_KEYS.audit]);
-        const head = await query<{ seq: string; hash: string }>(
-          c,
-          'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
-        );
-        const unhashed: Omit<AuditEntry, 'hash'> = {
-          seq: head.rows[0] ? Number(head.rows[0].seq) + 1 : 1,
-          // Taken under the lock so time follows seq within one clock.
-          at: new Date(),
-          actor: storableText(e.actor),
-          action: storableText(e.action),
-          subject: e.subject === null ? null : storableText(e.subject),
-          decision: e.decision,
-          reason: storableText(e.reason),
-          data: storableData(e.data),
-          prevHash: head.rows[0]?.hash ?? GENESIS_HASH,
-        };
-        const entry: AuditEntry = { ...unhashed, hash: auditEntryHash(unhashed) };
-        await query(
-          c,
-          `INSERT INTO audit_log (seq, at, actor, action, subject, decision, reason, data, prev_hash, hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)`,
-          [
-            entry.seq,
-            entry.at,
-            entry.actor,
-            entry.action,
-            entry.subject,
-            entry.decision,
-            entry.reason,
-            JSON.stringify(entry.data),
-            entry.prevHash,
-            entry.hash,
-          ],
-        );
-        return entry;
-      }),
+    async append(e: NewAuditEntry) {
+      const fields = {
+        actor: storableText(e.actor),
+        action: storableText(e.action),
+        subject: e.subject === null ? null : storableText(e.subject),
+        decision: e.decision,
+        reason: storableText(e.reason),
+        data: storableData(e.data),
+      };
+      // The canonical JSON of the fields between seq/at and prevHash, without the brackets: the
+      // database function adds seq, at and prevHash under the lock and hashes the same text
+      // auditEntryHash() would.
+      const middle = canonicalJson([fields.actor, fields.action, fields.subject, fields.decision, fields.reason, fields.data]);
+      const res = await query<Pick<AuditRow, 'seq' | 'at' | 'prev_hash' | 'hash'>>(
+        pool,
+        'SELECT seq, at, prev_hash, hash FROM audit_log_append($1, $2, $3, $4, $5, $6, $7::jsonb, $8)',
+        [
+          LOCK_KEYS.audit,
+          fields.actor,
+          fields.action,
+          fields.subject,
+          fields.decision,
+          fields.reason,
+          JSON.stringify(fields.data),
+          middle.slice(1, -1),
+        ],
+      );
+      const row = res.rows[0]!;
+      return { seq: Number(row.seq), at: row.at, ...fields, prevHash: row.prev_hash, hash: row.hash };
+    },
 
     async list(filter) {
       const where: string[] = [];
