@@ -5,7 +5,8 @@
  * The binary is `drachtio` on PATH, or DRACHTIO_BIN. When neither exists the suites skip with the
  * one line `drachtioAvailable()` returns.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { serverProcess } from './server-process.js';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,6 @@ export interface DrachtioServer {
   logs(): string;
 }
 
-const LOG_LIMIT = 2_000_000;
 
 function drachtioBinary(): string {
   return process.env.DRACHTIO_BIN || 'drachtio';
@@ -119,52 +119,13 @@ export async function startDrachtio(opts: { startTimeoutMs?: number } = {}): Pro
   const confFile = join(dir, 'drachtio.conf.xml');
   writeFileSync(confFile, configXml(adminPort, sipPort, secret));
 
-  let output = '';
-  const append = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-    if (output.length > LOG_LIMIT) output = output.slice(output.length - LOG_LIMIT);
-  };
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
-
-  const launch = async () => {
-    const proc = spawn(
-      drachtioBinary(),
-      ['-f', confFile, '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--address', '127.0.0.1', '--port', String(adminPort), '--secret', secret, '--loglevel', 'info'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child = proc;
-    proc.stdout!.on('data', append);
-    proc.stderr!.on('data', append);
-    let gone = false;
-    exited = new Promise<void>((resolve) => {
-      proc.once('exit', () => {
-        gone = true;
-        resolve();
-      });
-      proc.once('error', (err) => {
-        append(Buffer.from(`\nspawn error: ${err.message}\n`));
-        gone = true;
-        resolve();
-      });
-    });
-    const until = Date.now() + (opts.startTimeoutMs ?? 15_000);
-    for (;;) {
-      if (gone) throw new Error(`drachtio-server exited during start-up:\n${output.slice(-4000)}`);
-      if ((await accepts(adminPort)) && (await accepts(sipPort))) return;
-      if (Date.now() > until) throw new Error(`drachtio-server did not open its ports in time:\n${output.slice(-4000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const server = serverProcess('drachtio-server', drachtioBinary, [
+    '-f', confFile, '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--address', '127.0.0.1', '--port', String(adminPort), '--secret', secret, '--loglevel', 'info',
+  ]);
+  const launch = () => server.start(async () => (await accepts(adminPort)) && (await accepts(sipPort)), opts.startTimeoutMs ?? 15_000);
 
   const kill = async () => {
-    const proc = child;
-    child = null;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    await server.stop((proc) => proc.kill('SIGTERM'), 5000);
     // The same ports are reused on restart; wait until the kernel has let them go.
     for (let i = 0; i < 100; i++) {
       if ((await tcpPortFree(adminPort)) && (await tcpPortFree(sipPort)) && (await udpPortFree(sipPort))) break;
@@ -194,6 +155,6 @@ export async function startDrachtio(opts: { startTimeoutMs?: number } = {}): Pro
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },
-    logs: () => output,
+    logs: () => server.logs(),
   };
 }

@@ -7,7 +7,8 @@
  * The binary is `freeswitch` on PATH, or FREESWITCH_BIN. When neither runs, the suites skip with
  * the one line `freeswitchAvailable()` returns.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { serverProcess } from './server-process.js';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -33,7 +34,6 @@ export interface FreeswitchServer {
   logs(): string;
 }
 
-const LOG_LIMIT = 2_000_000;
 const CONF_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../freeswitch');
 
 function freeswitchBinary(): string {
@@ -138,63 +138,18 @@ export async function startFreeswitch(opts: { startTimeoutMs?: number; /** Extra
   const args = ['-nf', '-nonat', '-nonatmap', '-nocal', '-conf', conf];
   for (const d of runtime) args.push(`-${d}`, join(dir, d));
 
-  let output = '';
-  const append = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-    if (output.length > LOG_LIMIT) output = output.slice(output.length - LOG_LIMIT);
-  };
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
   const api = (command: string) => eslApi(eslPort, eslSecret, command);
-
-  const launch = async () => {
-    const proc = spawn(freeswitchBinary(), args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
-    proc.stdout!.on('data', append);
-    proc.stderr!.on('data', append);
-    let gone = false;
-    exited = new Promise<void>((done) => {
-      proc.once('exit', () => {
-        gone = true;
-        done();
-      });
-      proc.once('error', (err) => {
-        append(Buffer.from(`\nspawn error: ${err.message}\n`));
-        gone = true;
-        done();
-      });
-    });
-    const until = Date.now() + (opts.startTimeoutMs ?? 30_000);
-    for (;;) {
-      if (gone) throw new Error(`FreeSWITCH exited during start-up:\n${output.slice(-4000)}`);
-      try {
-        // Ready when the event socket answers and the media profile is running.
-        const status = await api('sofia status');
-        if (/drachtio_mrf\s+profile\s+\S+\s+RUNNING/.test(status)) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > until) throw new Error(`FreeSWITCH did not become ready in time:\n${output.slice(-4000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-
-  const halt = async () => {
-    const proc = child;
-    child = null;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    // Orderly shutdown first (hangs up channels, closes sockets), a kill only if it hangs.
-    await api('shutdown').catch(() => proc.kill('SIGTERM'));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const server = serverProcess('FreeSWITCH', freeswitchBinary, args, { cwd: dir, env });
+  // Ready when the event socket answers and the media profile is running.
+  const launch = () =>
+    server.start(async () => /drachtio_mrf\s+profile\s+\S+\s+RUNNING/.test(await api('sofia status')), opts.startTimeoutMs ?? 30_000, 100);
+  // Orderly shutdown first (hangs up channels, closes sockets), a kill only if it hangs.
+  const halt = () => server.stop((proc) => api('shutdown').catch(() => proc.kill('SIGTERM')), 10_000);
 
   try {
     await launch();
   } catch (e) {
-    child && (child as ChildProcess).kill('SIGKILL');
-    await exited;
+    await server.stop((proc) => proc.kill('SIGKILL'), 0);
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
@@ -214,6 +169,6 @@ export async function startFreeswitch(opts: { startTimeoutMs?: number; /** Extra
       await halt();
       rmSync(dir, { recursive: true, force: true });
     },
-    logs: () => output,
+    logs: () => server.logs(),
   };
 }
