@@ -1,6 +1,7 @@
 /**
  * The call itself, as the SIP layer reports it (SPEC core flow 1 step 3, core flow 2):
- *   admitCustomerCall  - INVITE carrying a pre-authentication token: verify, consume, hold;
+ *   admitCustomerCall  - INVITE carrying a pre-authentication token and the device's proof of
+ *                        possession: verify both, consume, hold;
  *   callConnected      - the agent answered: open the authenticated session;
  *   verifySessionForTransfer - a later leg presents the session id: verified without questions;
  *   callEnded          - hang-up: revoke the session, store the call record.
@@ -10,6 +11,7 @@ import { nextRetryTime } from '../domain/callback-schedule.js';
 import type { Outcome } from '../domain/call-request.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import type { AuthSession, CallRecord, CallRequest } from '../domain/model.js';
+import { verifyDeviceProof } from '../security/device-proof.js';
 import { describeTokenForLog, verifyPreauthToken } from '../security/preauth-token.js';
 import { loadRequest, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
@@ -22,10 +24,24 @@ export interface AdmittedCall {
   authenticatedAt: Date;
 }
 
-export async function admitCustomerCall(
-  deps: FlowDeps,
-  args: { token: string | null; dialogId: string; deviceKeyThumbprint?: string },
-): Promise<AdmittedCall> {
+export interface AdmitCustomerCallArgs {
+  token: string | null;
+  /** The SIP dialog the token is spent on (Call-ID plus From tag). */
+  dialogId: string;
+  /** The INVITE's Call-ID and From tag: what the device proof is signed over with the token's jti. */
+  callId: string;
+  fromTag: string;
+  /** The Knock-Device-Proof header value; null when the INVITE carried none. */
+  deviceProof: string | null;
+  deviceKeyThumbprint?: string;
+}
+
+/**
+ * Order: token signature and claims, then the device's proof of possession with the key the
+ * token's `did` enrolled (its thumbprint must be cnf.jkt), then the single-use jti is consumed.
+ * A refused proof leaves the token unspent for the genuine device.
+ */
+export async function admitCustomerCall(deps: FlowDeps, args: AdmitCustomerCallArgs): Promise<AdmittedCall> {
   const { store, config } = deps;
   const deny = async (code: string, reason: string, data: Record<string, unknown> = {}) => {
     await store.audit.append({ actor: 'sip', action: 'token.verify', subject: `dialog:${args.dialogId}`, decision: 'deny', reason, data: { code, ...data } });
@@ -44,6 +60,17 @@ export async function admitCustomerCall(
       dialogId: args.dialogId,
       now: deps.clock(),
       ...(args.deviceKeyThumbprint ? { expectedKeyThumbprint: args.deviceKeyThumbprint } : {}),
+      confirmPossession: async (c) => {
+        const device = await store.devices.get(c.did);
+        verifyDeviceProof({
+          proof: args.deviceProof,
+          jti: c.jti,
+          callId: args.callId,
+          fromTag: args.fromTag,
+          expectedThumbprint: c.cnf.jkt,
+          device: device && device.customerId === c.sub ? device : null,
+        });
+      },
     });
   } catch (e) {
     if (isAppError(e)) await deny(e.code, e.message, { token: describeTokenForLog(args.token) });

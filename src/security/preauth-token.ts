@@ -262,6 +262,12 @@ export interface VerifyPreauthOptions {
   expectedKeyThumbprint?: string;
   expectedCallRequestId?: string;
   clockSkewSeconds?: number;
+  /**
+   * Runs once the token's signature and claims are valid and before its jti is consumed: the
+   * place for the device's proof of possession (device-proof.ts). When it throws, the token is
+   * left unspent, so a refused proof cannot burn the genuine device's token.
+   */
+  confirmPossession?: (claims: PreauthClaims) => Promise<void> | void;
 }
 
 export interface VerifiedPreauthToken {
@@ -360,6 +366,7 @@ export async function verifyPreauthToken(token: string, opts: VerifyPreauthOptio
   if (opts.expectedCallRequestId !== undefined && claims.crq !== opts.expectedCallRequestId) {
     throw new AppError('token_misbound', 'Pre-authentication token refused: it was issued for a different call request.');
   }
+  if (opts.confirmPossession) await opts.confirmPossession(claims);
 
   const consumed = await opts.store.tokens.consume(claims.jti, opts.dialogId, now);
   if (consumed === 'replayed') throw new AppError('token_replayed', 'Pre-authentication token refused: it has already been used.');

@@ -1,24 +1,28 @@
 /**
  * The customer app's call (SPEC core flow 1 step 3), top to bottom:
  *
- *   app ── INVITE + Authorization: Bearer <token> (RFC 8898) ──► here
+ *   app ── INVITE + Authorization: Bearer <token> (RFC 8898)
+ *             + Knock-Device-Proof: <device-key signature over jti|Call-ID|From tag> ──► here
  *     no token            ◄── 401, WWW-Authenticate: Bearer realm="<sip.domain>"
- *     token refused       ◄── 403 + Warning/Reason naming why (expired, replayed, ...)
- *     token accepted (verified, consumed for this dialog, audited by admitCustomerCall)
+ *     token refused       ◄── 403 + Warning/Reason naming why (expired, replayed, misbound:
+ *                             no or bad device proof, ...)
+ *     token accepted (verified, proof checked, consumed for this dialog, audited by admitCustomerCall)
  *   app ◄── 200 OK (FreeSWITCH's SDP, Session-ID) ── the customer is anchored and hears hold music
  *   agent desk phones ◄── INVITE (P-Asserted-Identity, X-Knock-*, Call-Info, Session-ID), one agent
  *     after another until one answers
  *   agent answers ──► the two FreeSWITCH channels are bridged; callConnected opens the session
  *   BYE from either side ──► the other side gets BYE; callEnded revokes the session
  *
- * The token is read here and nowhere else: FreeSWITCH and the agent leg get INVITEs this
- * service writes, so the Authorization header never leaves this handler.
+ * The token and the device proof are read here and nowhere else: FreeSWITCH and the agent leg
+ * get INVITEs this service writes, so the Authorization and Knock-Device-Proof headers never
+ * leave this handler.
  */
 import type { Logger } from 'pino';
 import type { AppError } from '../domain/errors.js';
 import { isAppError } from '../domain/errors.js';
 import { admitCustomerCall, callConnected, callEnded, type AdmittedCall } from '../flows/call-session.js';
 import { agentDidNotAnswer } from '../flows/customer-queue.js';
+import { DEVICE_PROOF_HEADER } from '../security/device-proof.js';
 import { describeTokenForLog } from '../security/preauth-token.js';
 import { anchorCaller, bridgeEndpoints, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
 import { agentLegHeaders, offerToAgents } from './agent-leg.js';
@@ -43,11 +47,22 @@ export function bearerToken(req: SipRequest): string | null {
   return m ? m[1]! : null;
 }
 
+/** The device's proof of possession (device-proof.ts); null when the header is absent or empty. */
+export function deviceProof(req: SipRequest): string | null {
+  if (!req.has(DEVICE_PROOF_HEADER)) return null;
+  const value = (req.get(DEVICE_PROOF_HEADER) ?? '').trim();
+  return value.length > 0 ? value : null;
+}
+
+/** The tag parameter of the From header (RFC 3261 §8.1.1.3); empty when there is none. */
+export function fromTagOf(req: SipRequest): string {
+  const from = req.get('From') ?? '';
+  return /;\s*tag=([^;>\s]+)/i.exec(from)?.[1] ?? '';
+}
+
 /** The dialog a token is bound to on first use: Call-ID plus the caller's tag (RFC 3261 §12). */
 export function dialogIdOf(req: SipRequest): string {
-  const from = req.get('From') ?? '';
-  const tag = /;\s*tag=([^;>\s]+)/i.exec(from)?.[1] ?? '';
-  return `${req.get('Call-ID')};from-tag=${tag}`;
+  return `${req.get('Call-ID')};from-tag=${fromTagOf(req)}`;
 }
 
 /** Answers a refused INVITE: 401 with a Bearer challenge when no token came, 403 otherwise. */
@@ -112,11 +127,18 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
     cancelled = true;
   });
 
-  // 1. The token: verified, consumed for this dialog, audited; or the call is refused.
+  // 1. The token and the device's proof of possession: verified, consumed for this dialog,
+  //    audited; or the call is refused.
   const token = bearerToken(req);
   let admitted: AdmittedCall;
   try {
-    admitted = await admitCustomerCall(deps, { token, dialogId: dialogIdOf(req) });
+    admitted = await admitCustomerCall(deps, {
+      token,
+      dialogId: dialogIdOf(req),
+      callId: req.get('Call-ID') ?? '',
+      fromTag: fromTagOf(req),
+      deviceProof: deviceProof(req),
+    });
   } catch (e) {
     if (!isAppError(e)) throw e;
     log.info({ code: e.code, token: token ? describeTokenForLog(token) : null }, 'customer call refused');

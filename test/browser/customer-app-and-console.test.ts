@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { verifyDeviceProof } from '../../src/security/device-proof.js';
 import { addVirtualAuthenticator, browserSkipReason, DESK, openBrowser, PHONE, screenshot, type BrowserSession } from '../support/browser.js';
 import { startFakeSipWebSocket, type FakeSipWebSocket } from '../support/fake-sip-websocket.js';
 import { waitFor } from '../support/wait-for.js';
@@ -129,6 +130,16 @@ describe('customer app and agent console in the browser', function () {
     assert.equal(claims.auth_method, 'biometric');
     assert.equal(claims.aud, svc.t.config.sip.domain);
     assert.ok(await svc.t.service.deps.store.tokens.get(String(claims.jti)), 'the token is one the service issued');
+    // ...and the device key's proof for this very INVITE, which the SIP server's check accepts.
+    const proof = invite.header('Knock-Device-Proof');
+    assert.ok(proof, 'INVITE without a Knock-Device-Proof');
+    const device = await svc.t.service.deps.store.devices.get(String(claims.did));
+    const fromTag = /;\s*tag=([^;>\s]+)/i.exec(invite.header('From') ?? '')?.[1] ?? '';
+    const binding = { jti: String(claims.jti), callId: invite.header('Call-ID') ?? '', fromTag };
+    assert.doesNotThrow(() =>
+      verifyDeviceProof({ ...binding, proof, expectedThumbprint: (claims.cnf as { jkt: string }).jkt, device }),
+    );
+    assert.throws(() => verifyDeviceProof({ ...binding, callId: 'another-call', proof, expectedThumbprint: (claims.cnf as { jkt: string }).jkt, device }), { code: 'token_misbound' });
     assert.match(invite.body, /m=audio /, 'the INVITE offers audio');
     await phone.page.locator('.call-status', { hasText: 'checking your verification' }).waitFor();
     await screenshot(phone.page, 'verified-calling');

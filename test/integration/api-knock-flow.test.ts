@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { admitCustomerCall, callConnected, callEnded, verifySessionForTransfer } from '../../src/flows/call-session.js';
 import { createAgent, createCustomer, saveGroup } from '../../src/flows/directory.js';
 import { SoftAuthenticator, SoftDeviceKey } from '../support/soft-authenticator.js';
+import { deviceProofFor } from '../support/verified-customer.js';
 import type { TestSubscription } from '../support/fake-push-service.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 import { waitFor } from '../support/wait-for.js';
@@ -133,10 +134,18 @@ describe('knock before calling, through the HTTP API', function () {
     assert.ok(new Date(issued.body.expiresAt).getTime() - Date.now() <= 120_000);
 
     const deps = t.service.deps;
-    const admitted = await admitCustomerCall(deps, { token: issued.body.token, dialogId: 'call-1;from-tag=a' });
+    // The app's INVITE: the token plus its device key's proof for this Call-ID and From tag.
+    const invite = (callId: string, fromTag: string) => ({
+      token: issued.body.token as string,
+      dialogId: `${callId};from-tag=${fromTag}`,
+      callId,
+      fromTag,
+      deviceProof: deviceProofFor(phone.key, issued.body.token, callId, fromTag),
+    });
+    const admitted = await admitCustomerCall(deps, invite('call-1', 'a'));
     assert.equal(admitted.request.id, id);
     assert.equal(admitted.authMethod, 'biometric');
-    await assert.rejects(admitCustomerCall(deps, { token: issued.body.token, dialogId: 'call-2;from-tag=b' }), { code: 'token_replayed' });
+    await assert.rejects(admitCustomerCall(deps, invite('call-2', 'b')), { code: 'token_replayed' });
 
     const agentView = await t.call('GET', `/api/v1/call-requests/${id}`, { token: anna });
     assert.equal(agentView.body.state, 'connecting');

@@ -12,7 +12,8 @@ import { callCenterSkipReason, carriesAudio, fsChannels, received, startCallCent
 import type { FreeswitchServer } from '../support/freeswitch-server.js';
 import type { SipTestEnv } from '../support/sip-test-env.js';
 import { runSipp, startSippUas } from '../support/sipp.js';
-import { verifiedCall, type ContactCenter } from '../support/verified-customer.js';
+import { SoftDeviceKey } from '../support/soft-authenticator.js';
+import { callerArgs, deviceProofFor, verifiedCall, type ContactCenter } from '../support/verified-customer.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('customer calls with a pre-authentication token (drachtio-server + FreeSWITCH + sipp)', function () {
@@ -45,11 +46,15 @@ describe('customer calls with a pre-authentication token (drachtio-server + Free
     await center?.stop();
   });
 
-  const customerCall = (token: string, talkMs: number) =>
-    runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { token, pcap, talk_ms: String(talkMs) }, timeoutMs: 60_000 });
+  // The app's call: the token plus the Knock-Device-Proof its enrolled device key signs for this call.
+  const customerCall = (token: string, talkMs: number) => {
+    const caller = callerArgs(cc, token);
+    return runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: String(talkMs) }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
+  };
 
-  const refusedCall = async (token: string) => {
-    const r = await runSipp({ scenario: 'customer-call-refused', remote: env.remote, service: 'agent', vars: { token }, timeoutMs: 15_000 });
+  const refusedCall = async (token: string, opts: Parameters<typeof callerArgs>[2] = {}) => {
+    const caller = callerArgs(cc, token, opts);
+    const r = await runSipp({ scenario: 'customer-call-refused', remote: env.remote, service: 'agent', vars: caller.vars, extraArgs: caller.extraArgs, timeoutMs: 15_000 });
     return received(r, /^SIP\/2\.0 403/);
   };
 
@@ -94,7 +99,7 @@ describe('customer calls with a pre-authentication token (drachtio-server + Free
       assert.match(invite, /^X-Knock-Verified: biometric; at=\d{4}-\d\d-\d\dT[\d:.]+Z; via=token/im);
       assert.match(invite, new RegExp(`^Call-Info: <${env.svc.config.server.publicUrl}/console/#/requests/${requestId}>;purpose=info`, 'im'));
       assert.match(invite, new RegExp(`^Session-ID: ${sessionId};remote=0{32}`, 'im'));
-      assert.doesNotMatch(invite, /Authorization|Bearer/i);
+      assert.doesNotMatch(invite, /Authorization|Bearer|Knock-Device-Proof/i);
       assert.ok(!invite.includes(token));
       // The customer's 200 OK carried the same Session-ID.
       assert.match(received(customer, /^SIP\/2\.0 200/), new RegExp(`^Session-ID: ${sessionId}`, 'im'));
@@ -141,6 +146,38 @@ describe('customer calls with a pre-authentication token (drachtio-server + Free
       env.svc.advance(-125_000);
     }
     assert.equal((await fsChannels(fs)).length, 0, 'a refused call must not reach FreeSWITCH');
+  });
+
+  it('refuses a genuine token without a proof by its device key (403 token_misbound) and leaves it unspent', async () => {
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-2006');
+
+    // Someone who copied the token but holds another device key.
+    const stolen = await refusedCall(token, { key: new SoftDeviceKey() });
+    assert.match(stolen, /^Reason: SIP;cause=403;text="token_misbound"/im);
+    // No proof at all.
+    const bare = await refusedCall(token, { proof: '' });
+    assert.match(bare, /^Reason: SIP;cause=403;text="token_misbound"/im);
+    assert.match(bare, /^Warning: 399 knock\.localhost "token_misbound: [^"]*device proof required/im);
+    // The right key's proof, lifted from another call (other Call-ID and From tag).
+    const lifted = await refusedCall(token, { proof: deviceProofFor(cc.deviceKey, token, 'other-call@127.0.0.1', 'othertag') });
+    assert.match(lifted, /^Reason: SIP;cause=403;text="token_misbound"/im);
+    assert.equal((await fsChannels(fs)).length, 0, 'a refused call must not reach FreeSWITCH');
+
+    const denials = (await deps.store.audit.list({ limit: 10_000 })).filter((e) => e.action === 'token.verify' && e.decision === 'deny' && e.data.code === 'token_misbound');
+    assert.ok(denials.length >= 3, 'each refused proof is audited');
+
+    // None of that spent the token: the genuine device still gets through with it.
+    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+    try {
+      await customerCall(token, 3000);
+      await anna.done;
+      const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(record!.agentId, cc.agents.anna!.id);
+      assert.equal(record!.outcome, 'completed');
+      await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+    } finally {
+      await anna.stop();
+    }
   });
 
   it('offers the call to the next agent of the group when the agent who knocked does not answer', async () => {
@@ -190,7 +227,8 @@ describe('customer calls with a pre-authentication token (drachtio-server + Free
     const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
     try {
       // The scenario checks each re-INVITE gets 200 with the answering direction.
-      await runSipp({ scenario: 'customer-call-hold', remote: env.remote, service: 'agent', vars: { token }, timeoutMs: 30_000 });
+      const caller = callerArgs(cc, token);
+      await runSipp({ scenario: 'customer-call-hold', remote: env.remote, service: 'agent', vars: caller.vars, extraArgs: caller.extraArgs, timeoutMs: 30_000 });
       await anna.done;
       const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
       assert.equal(record!.outcome, 'completed');

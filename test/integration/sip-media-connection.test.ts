@@ -71,7 +71,7 @@ describe('media: FreeSWITCH connection and anchored calls (real drachtio-server 
       scenario: 'customer-call',
       remote: `127.0.0.1:${drachtio.sipPort}`,
       service: 'queue',
-      vars: { token: 'none', pcap, talk_ms: '6000' },
+      vars: { token: 'none', from_tag: 'media-test', proof: 'none', pcap, talk_ms: '6000' },
       timeoutMs: 30_000,
     });
     // While the caller talks: FreeSWITCH hears the caller and sends hold music back.

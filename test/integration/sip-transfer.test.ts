@@ -9,7 +9,7 @@ import { verifySessionForTransfer } from '../../src/flows/call-session.js';
 import { rtpCounters } from '../../src/media/media-stats.js';
 import { allReceived, callCenterSkipReason, carriesAudio, fsChannels, received, startCallCenter, type CallCenter } from '../support/call-center.js';
 import { runSipp, startSippUas } from '../support/sipp.js';
-import { verifiedCall } from '../support/verified-customer.js';
+import { callerArgs, verifiedCall } from '../support/verified-customer.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('blind transfer between agents (drachtio-server + FreeSWITCH + sipp)', function () {
@@ -40,7 +40,8 @@ describe('blind transfer between agents (drachtio-server + FreeSWITCH + sipp)', 
     const anna = await startSippUas({ scenario: 'agent-blind-transfer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002', talk_ms: '1500' } });
     const ben = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1002'], calls: 1, rtpEcho: true });
     try {
-      const customer = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { token, pcap, talk_ms: '8000' }, timeoutMs: 60_000 });
+      const caller = callerArgs(cc, token);
+      const customer = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '8000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
 
       // Anna transferred and was hung up; the REFER was followed by progress reports.
       const first = await anna.done;
@@ -69,7 +70,7 @@ describe('blind transfer between agents (drachtio-server + FreeSWITCH + sipp)', 
       assert.match(invite, /^X-Knock-Verified: biometric; at=[^;]+; via=session/im);
       assert.match(invite, new RegExp(`^Session-ID: ${sessionId};`, 'im'));
       assert.match(invite, /^P-Asserted-Identity: "Chris Customer"/im);
-      assert.doesNotMatch(invite, /Authorization|Bearer/i);
+      assert.doesNotMatch(invite, /Authorization|Bearer|Knock-Device-Proof/i);
 
       // One record per agent: Anna's closed as transferred, Ben's verified by the session.
       const records = await deps.store.callRecords.list({ callRequestId: requestId });

@@ -6,9 +6,11 @@
  * its INVITE.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import type { CallbackMode } from '../../src/domain/call-request.js';
 import type { Agent } from '../../src/domain/model.js';
 import { createAgent, saveGroup } from '../../src/flows/directory.js';
+import { deviceProofInput } from '../../src/security/device-proof.js';
 import { SoftAuthenticator, SoftDeviceKey } from './soft-authenticator.js';
 import type { TestService } from './test-service.js';
 
@@ -24,6 +26,8 @@ export interface ContactCenter {
   /** The customer's device credential (the app's API bearer). */
   deviceCredential: string;
   authenticator: SoftAuthenticator;
+  /** The enrolled phone's device key (signs the Knock-Device-Proof of each call). */
+  deviceKey: SoftDeviceKey;
 }
 
 export async function setUpContactCenter(
@@ -70,7 +74,7 @@ export async function setUpContactCenter(
   const push = t.push.createSubscription();
   const sub = await t.call('PUT', '/api/v1/devices/me/push-subscription', { token: deviceCredential, body: push.subscription });
   assert.equal(sub.status, 204, sub.text);
-  return { agents, customerId, deviceId: enrolled.body.device.id, consoleTokens, deviceCredential, authenticator };
+  return { agents, customerId, deviceId: enrolled.body.device.id, consoleTokens, deviceCredential, authenticator, deviceKey: key };
 }
 
 /** The agent knocks; the customer accepts with the passkey; returns the token for the INVITE. */
@@ -89,4 +93,35 @@ export async function verifiedCall(t: TestService, cc: ContactCenter, agentUsern
   });
   assert.equal(issued.status, 200, issued.text);
   return { requestId, token: issued.body.token as string };
+}
+
+/** The jti the app reads from its token's payload. */
+export function tokenJti(token: string): string {
+  const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: unknown };
+  return typeof payload.jti === 'string' ? payload.jti : '';
+}
+
+/** The Knock-Device-Proof the app signs with its device key for one call. */
+export function deviceProofFor(key: SoftDeviceKey, token: string, callId: string, fromTag: string): string {
+  return key.sign(deviceProofInput({ jti: tokenJti(token), callId, fromTag }));
+}
+
+export interface CallerArgs {
+  /** sipp -key values: token, from_tag, proof (the scenario's [token], [from_tag], [proof]). */
+  vars: { token: string; from_tag: string; proof: string };
+  /** Fixes the Call-ID the proof is signed over (`-cid_str`; one call per sipp run). */
+  extraArgs: string[];
+  callId: string;
+}
+
+/**
+ * What a customer-call sipp scenario needs to place the app's call: the app chooses Call-ID and
+ * From tag before sending, so the proof can be signed in advance. `key` defaults to the enrolled
+ * phone's; pass another key to play a different device; `proof: ''` sends an empty proof header.
+ */
+export function callerArgs(cc: ContactCenter, token: string, opts: { key?: SoftDeviceKey; proof?: string } = {}): CallerArgs {
+  const callId = `app-${randomBytes(8).toString('hex')}@127.0.0.1`;
+  const fromTag = `app${randomBytes(6).toString('hex')}`;
+  const proof = opts.proof ?? deviceProofFor(opts.key ?? cc.deviceKey, token, callId, fromTag);
+  return { vars: { token, from_tag: fromTag, proof }, extraArgs: ['-cid_str', callId], callId };
 }

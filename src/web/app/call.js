@@ -1,11 +1,15 @@
 /**
  * The customer's call: sip.js over WebSocket to the SIP server, audio only, with the
- * pre-authentication token in the INVITE as `Authorization: Bearer <token>` (RFC 8898). The SIP
- * server checks it at call setup and answers 403 with a Warning naming why when it refuses.
+ * pre-authentication token in the INVITE as `Authorization: Bearer <token>` (RFC 8898) and the
+ * device key's proof of possession as `Knock-Device-Proof` (signed over the token's jti, the
+ * Call-ID and the From tag, so a copied token is useless on another device or call). The SIP
+ * server checks both at call setup and answers 403 with a Warning naming why when it refuses.
  *
  * sip.js is loaded only when a call is placed (its ES modules are served at /vendor/sip.js/).
  * Every way a call can fail ends in one sentence for the customer (`onFailed(reason)`).
  */
+
+import { signCallProof } from './device-key.js';
 
 const SIP_JS = '/vendor/sip.js/index.js';
 const CONNECT_TIMEOUT_SECONDS = 10;
@@ -55,7 +59,7 @@ function mediaReason(err) {
 /**
  * Places the call. Returns controls; state changes arrive through the callbacks.
  *
- * @param {{ wsUrl: string, sipUri: string, token: string, displayName?: string, audio: HTMLAudioElement,
+ * @param {{ wsUrl: string, sipUri: string, token: string, deviceKey: CryptoKeyPair, displayName?: string, audio: HTMLAudioElement,
  *   onStatus: (text: string) => void, onEstablished: () => void, onEnded: (text: string) => void,
  *   onFailed: (reason: string) => void }} opts
  */
@@ -111,10 +115,22 @@ export function placeCall(opts) {
     }
     if (finished) return;
 
-    inviter = new SIP.Inviter(ua, target, {
+    const created = new SIP.Inviter(ua, target, {
       extraHeaders: [`Authorization: Bearer ${opts.token}`],
       sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } },
     });
+    // sip.js chose the Call-ID and From tag when it built the INVITE; sign them before it leaves.
+    // Not yet `inviter`: a hang-up while signing simply stops, with nothing sent.
+    const request = created.request;
+    try {
+      const proof = await signCallProof(opts.deviceKey, { token: opts.token, callId: request.callId, fromTag: request.fromTag });
+      request.setHeader('Knock-Device-Proof', proof);
+    } catch {
+      fail('this device could not sign the call with its key');
+      return;
+    }
+    if (finished) return;
+    inviter = created;
     inviter.stateChange.addListener((state) => {
       if (state === SIP.SessionState.Established) {
         established = true;

@@ -1,7 +1,8 @@
 /**
  * The device key (WebCrypto ECDSA P-256). Created non-extractable; its public half goes to the
  * server at enrolment as a JWK, and the private half signs accept challenges when the customer
- * uses the PIN: the signature proves this enrolled device, the PIN proves the person.
+ * uses the PIN: the signature proves this enrolled device, the PIN proves the person. It also
+ * signs each call's Knock-Device-Proof, so the pre-authentication token is useless elsewhere.
  */
 export async function createDeviceKey() {
   return crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
@@ -31,4 +32,25 @@ export function fromBase64url(text) {
 export async function signChallenge(keyPair, challenge) {
   const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keyPair.privateKey, new TextEncoder().encode(challenge));
   return base64url(sig);
+}
+
+/** Prefix of the call proof's signed text; the server's device-proof check uses the same. */
+const CALL_PROOF_CONTEXT = 'knock-call-proof.v1';
+
+/** The token's jti, read from its payload (the app only reads it; the server verifies the token). */
+export function tokenJti(token) {
+  try {
+    const payload = JSON.parse(new TextDecoder().decode(fromBase64url(String(token).split('.')[1] || '')));
+    return typeof payload.jti === 'string' ? payload.jti : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The Knock-Device-Proof for one call: the device key's signature over
+ * `knock-call-proof.v1|<token jti>|<Call-ID>|<From tag>`, binding the token to this INVITE.
+ */
+export async function signCallProof(keyPair, { token, callId, fromTag }) {
+  return signChallenge(keyPair, `${CALL_PROOF_CONTEXT}|${tokenJti(token)}|${callId}|${fromTag}`);
 }

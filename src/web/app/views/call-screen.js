@@ -83,6 +83,7 @@ export async function showCall(app, [id], root) {
     wsUrl: issued.wsUrl,
     sipUri: issued.sipUri,
     token: issued.token,
+    deviceKey: app.device?.keyPair,
     audio: document.getElementById('remote-audio'),
     onStatus: (text) => {
       statusLine.textContent = text;
