@@ -1,0 +1,133 @@
+/**
+ * Real pre-authentication tokens for the SIP benchmark. A directory of customers (one enrolled
+ * phone each) and agents is written through the store once; then, just before each load step
+ * (tokens live at most two minutes), call requests are created already in the `authenticated`
+ * state the biometric step leaves them in, and a token is issued for each exactly as the
+ * authenticate flow does. Each request pairs a distinct (customer, agent) because the store
+ * keeps one open request per pair. Each call also gets the app's device proof (the device key's
+ * signature over the token's jti, the Call-ID and the From tag sipp will use), so the check runs
+ * exactly as for a real phone.
+ */
+import type { FlowDeps } from '../src/flows/ports.js';
+import { importDevicePublicKey } from '../src/security/device-key.js';
+import { deviceProofInput } from '../src/security/device-proof.js';
+import { issuePreauthToken } from '../src/security/preauth-token.js';
+import { SoftDeviceKey } from '../test/support/soft-authenticator.js';
+import { inParallel } from './stats.js';
+
+const GROUP = 'sip-bench';
+
+/** The Call-ID and From tag call number `n` (1-based) of a sipp run gets (see bench/sip-load.ts). */
+export function benchCallIdentity(callIdPrefix: string, n: number): { callId: string; fromTag: string } {
+  return { callId: `${callIdPrefix}-${n}`, fromTag: `bt${n}` };
+}
+
+export interface TokenSource {
+  /**
+   * Issues `count` fresh tokens, one per new authenticated call request, and returns sipp
+   * injection lines `token;proof` for calls 1..count of a run using `callIdPrefix`.
+   */
+  issue(count: number, callIdPrefix: string): Promise<string[]>;
+}
+
+export async function seedTokenSource(deps: FlowDeps, opts: { customers: number; maxCalls: number }): Promise<TokenSource> {
+  const { store, config } = deps;
+  await store.groups.upsert({
+    id: GROUP,
+    name: 'SIP benchmark team',
+    timeZone: 'UTC',
+    businessHours: config.scheduling.businessHours,
+    slotCapacity: null,
+    slotMinutes: 30,
+    callbackMode: 'customer_calls',
+  });
+  const agentCount = Math.ceil(opts.maxCalls / opts.customers);
+  const agentIds: string[] = [];
+  for (let i = 0; i < agentCount; i++) {
+    // Nobody signs in or registers: the secrets only have to be present.
+    const agent = await store.agents.create({
+      username: `sip-bench-agent-${i}`,
+      name: `SIP Bench Agent ${i}`,
+      extension: String(3000 + i),
+      groups: [GROUP],
+      role: 'agent',
+      secrets: { passwordHash: 'unused', sipHa1: 'unused', sipHa1Sha256: 'unused', sipRealm: config.sip.domain },
+    });
+    agentIds.push(agent.id);
+  }
+  const customers: Array<{ id: string; deviceId: string; thumbprint: string; key: SoftDeviceKey }> = new Array(opts.customers);
+  await inParallel(Array.from({ length: opts.customers }, (_, i) => i), 8, async (i) => {
+    const customer = await store.customers.create({
+      name: `SIP Bench Customer ${i}`,
+      phoneE164: `+4477008${String(i).padStart(5, '0')}`,
+      timeZone: 'Europe/London',
+      externalRef: `sip-bench-${i}`,
+    });
+    const soft = new SoftDeviceKey();
+    const key = importDevicePublicKey(soft.publicJwk);
+    const device = await store.devices.create({
+      customerId: customer.id,
+      label: 'Bench phone',
+      publicKeyJwk: { ...key.jwk },
+      keyThumbprint: key.thumbprint,
+      webauthn: null,
+      pushSubscription: null,
+      pinHash: null,
+      credentialHash: `unused-${i}`,
+    });
+    customers[i] = { id: customer.id, deviceId: device.id, thumbprint: key.thumbprint, key: soft };
+  });
+
+  let next = 0;
+  return {
+    async issue(count, callIdPrefix) {
+      if (next + count > opts.customers * agentCount) throw new Error('the benchmark directory has no unused (customer, agent) pairs left');
+      const first = next;
+      next += count;
+      const tokens: string[] = new Array(count);
+      await inParallel(Array.from({ length: count }, (_, i) => first + i), 8, async (k, i) => {
+        const c = customers[k % opts.customers]!;
+        const agentId = agentIds[Math.floor(k / opts.customers)]!;
+        const now = deps.clock();
+        const { request } = await store.callRequests.create({
+          reference: `SIP-BENCH-${k}`,
+          reason: 'SIP benchmark',
+          customerId: c.id,
+          agentId,
+          groupId: GROUP,
+          requestedAt: now,
+          createdBy: agentId,
+          idempotencyKey: null,
+          state: 'authenticated',
+          answerDeadline: new Date(now.getTime() + 30 * 60_000),
+          acceptedDeviceId: c.deviceId,
+          authMethod: 'biometric',
+          authenticatedAt: now,
+          scheduledFor: null,
+          scheduleNote: null,
+          snoozeUntil: null,
+          attempts: 0,
+          outcome: null,
+        });
+        const issued = await issuePreauthToken({
+          keyRing: deps.keyRing,
+          store,
+          issuer: config.tokens.issuer,
+          audience: config.sip.domain,
+          lifetimeSeconds: config.tokens.lifetimeSeconds,
+          customerId: c.id,
+          callRequestId: request.id,
+          reference: request.reference,
+          deviceId: c.deviceId,
+          deviceKeyThumbprint: c.thumbprint,
+          amr: 'biometric',
+          authTime: now,
+          now,
+        });
+        const proof = c.key.sign(deviceProofInput({ jti: issued.jti, ...benchCallIdentity(callIdPrefix, i + 1) }));
+        tokens[i] = `${issued.token};${proof}`;
+      });
+      return tokens;
+    },
+  };
+}
