@@ -22,6 +22,7 @@ import { createNotifier } from './notify/notifier.js';
 import { createSmsChannel } from './notify/sms-channel.js';
 import { ensureVapidKeys } from './notify/vapid-keys.js';
 import { createWebPushChannel } from './notify/webpush-channel.js';
+import { createFailureLimiter } from './security/failure-limiter.js';
 import { KeyRing } from './security/signing-keys.js';
 import { startCustomerCalls, type CustomerCallService } from './sip/customer-call-service.js';
 import { startSipServer, type SipServer } from './sip/sip-server.js';
@@ -112,7 +113,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         await scheduler!.cancelForRequest(id);
       },
     };
-    const deps: FlowDeps = { store, config, clock, logger, scheduler: schedulerPort, notifier, events, keyRing };
+    const loginFailures = createFailureLimiter(config.auth.loginAttemptsPerMinute, clock);
+    const deps: FlowDeps = { store, config, clock, logger, scheduler: schedulerPort, notifier, events, keyRing, loginFailures };
     scheduler = createScheduler({
       url: databaseUrl,
       config: config.jobs,

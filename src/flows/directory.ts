@@ -53,17 +53,13 @@ export async function createAgent(deps: Pick<FlowDeps, 'store' | 'config'>, inpu
 // Unknown usernames are checked against this so the answer takes as long as for a real one.
 let dummyHash: Promise<string> | null = null;
 
-/** Sliding one-minute window of failed logins per username, against password guessing. */
-const failedLogins = new Map<string, number[]>();
-
 export async function loginAgent(
   deps: FlowDeps,
   username: string,
   password: string,
 ): Promise<{ token: string; expiresAt: Date; agent: Agent }> {
   const now = deps.clock();
-  const recent = (failedLogins.get(username) ?? []).filter((t) => now.getTime() - t < 60_000);
-  if (recent.length >= deps.config.auth.loginAttemptsPerMinute) {
+  if (deps.loginFailures.blocked(username)) {
     throw new AppError('rate_limited', 'Too many failed sign-ins; wait a minute and try again.');
   }
   const agent = await deps.store.agents.getByUsername(username);
@@ -71,11 +67,11 @@ export async function loginAgent(
   dummyHash ??= hashPassword('no such agent, no such password');
   const ok = await verifyPassword(password, secrets?.passwordHash ?? (await dummyHash));
   if (!agent || !ok) {
-    failedLogins.set(username, [...recent, now.getTime()]);
+    deps.loginFailures.recordFailure(username);
     await deps.store.audit.append({ actor: `login:${username}`, action: 'agent.login', subject: null, decision: 'deny', reason: 'wrong username or password', data: {} });
     throw new AppError('unauthenticated', 'Wrong username or password.');
   }
-  failedLogins.delete(username);
+  deps.loginFailures.reset(username);
   const token = `agt_${randomSecret(32)}`;
   const expiresAt = new Date(now.getTime() + deps.config.auth.agentLoginHours * 3_600_000);
   await deps.store.agentLogins.create(sha256Hex(token), agent.id, expiresAt);

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import type { Agent } from '../domain/model.js';
 import type { FlowDeps } from '../flows/ports.js';
-import type { AuthFailureLimiter } from './auth-failure-limiter.js';
+import type { FailureLimiter } from '../security/failure-limiter.js';
 import type { DigestAuth, DigestOutcome } from './digest-auth.js';
 import { sendResponse, sourceOf, type SipRequest, type SipResponse } from './sip-message.js';
 
@@ -27,7 +27,7 @@ export interface DeskPhoneAuthenticator {
 export function createDeskPhoneAuthenticator(args: {
   deps: Pick<FlowDeps, 'store' | 'clock'>;
   digest: DigestAuth;
-  limiter: AuthFailureLimiter;
+  limiter: FailureLimiter;
   logger: Logger;
 }): DeskPhoneAuthenticator {
   const { deps, digest, limiter } = args;

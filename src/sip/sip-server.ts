@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { FlowDeps } from '../flows/ports.js';
-import { createAuthFailureLimiter } from './auth-failure-limiter.js';
+import { createFailureLimiter } from '../security/failure-limiter.js';
 import { createDeskPhoneAuthenticator, type DeskPhoneAuthenticator } from './desk-phone-auth.js';
 import { createDigestAuth } from './digest-auth.js';
 import { createDrachtioConnection, type DrachtioConnection } from './drachtio-connection.js';
@@ -68,7 +68,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     algorithms: config.sip.registrar.digestAlgorithms,
     clock: deps.clock,
   });
-  const limiter = createAuthFailureLimiter(config.sip.registrar.failedAuthPerMinute, deps.clock);
+  const limiter = createFailureLimiter(config.sip.registrar.failedAuthPerMinute, deps.clock);
   const auth = createDeskPhoneAuthenticator({ deps, digest, limiter, logger: opts.logger });
   const locations = createLocationService(deps.store, deps.clock);
   const connection = createDrachtioConnection({ drachtio: config.sip.drachtio, logger: opts.logger });

@@ -24,6 +24,7 @@ import {
   setUpPeople,
   signInToConsole,
   startPagesService,
+  closePagesAfterSuite,
   type PagesService,
   type People,
 } from '../support/web-pages.js';
@@ -56,18 +57,7 @@ describe('customer app and agent console in the browser', function () {
     desk = await openBrowser({ viewport: DESK, timezoneId: 'Europe/London' });
   });
 
-  after(async function () {
-    await phone?.close();
-    await desk?.close();
-    await svc?.t.stop();
-    await sip?.close();
-  });
-
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') {
-      console.log('phone page errors:', phone?.errors, '\ndesk page errors:', desk?.errors);
-    }
-  });
+  closePagesAfterSuite(() => ({ phone, desk, svc, others: [sip] }));
 
   it('the customer enrols the phone in the app with a passkey and a PIN', async () => {
     const summary = await enrolThroughApp(phone.page, svc.origin, { code: people.enrollmentCode, pin: PIN, passkey: true });

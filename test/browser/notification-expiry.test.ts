@@ -20,6 +20,7 @@ import {
   setUpPeople,
   signInToConsole,
   startPagesService,
+  closePagesAfterSuite,
   type PagesService,
   type People,
 } from '../support/web-pages.js';
@@ -74,15 +75,7 @@ describe('notifications: push, buttons and expiry in the browser', function () {
     await signInToConsole(desk.page, svc.origin);
   });
 
-  after(async function () {
-    await phone?.close();
-    await desk?.close();
-    await svc?.t.stop();
-  });
-
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') console.log('phone page errors:', phone?.errors, '\ndesk page errors:', desk?.errors);
-  });
+  closePagesAfterSuite(() => ({ phone, desk, svc }));
 
   it('a knock arrives by push and the service worker shows the adviser, reference and reason with Accept and Schedule', async () => {
     await requestCallInConsole(desk.page, 'CASE-2001', 'Card payment check');

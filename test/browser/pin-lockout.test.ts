@@ -16,6 +16,7 @@ import {
   setUpPeople,
   signInToConsole,
   startPagesService,
+  closePagesAfterSuite,
   type PagesService,
   type People,
 } from '../support/web-pages.js';
@@ -46,15 +47,7 @@ describe('accepting with the PIN in the browser, and the lock-out', function () 
     await signInToConsole(desk.page, svc.origin);
   });
 
-  after(async function () {
-    await phone?.close();
-    await desk?.close();
-    await svc?.t.stop();
-  });
-
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') console.log('phone page errors:', phone?.errors, '\ndesk page errors:', desk?.errors);
-  });
+  closePagesAfterSuite(() => ({ phone, desk, svc }));
 
   async function acceptToPin(reference: string) {
     await requestCallInConsole(desk.page, reference, 'Loan application');

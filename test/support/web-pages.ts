@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { createAgent, createCustomer, saveGroup } from '../../src/flows/directory.js';
 import { issueEnrollmentCode } from '../../src/flows/enrollment.js';
+import type { BrowserSession } from './browser.js';
 import { freePort } from './drachtio-server.js';
 import { startTestService, type TestService } from './test-service.js';
 
@@ -124,4 +125,24 @@ export function consoleRow(page: Page, reference: string) {
 /** The app's card for a request, found by its reference. */
 export function appCard(page: Page, reference: string) {
   return page.locator('article.request-card', { hasText: reference });
+}
+
+/**
+ * The hooks every page suite needs: after the suite, close both browsers, the service and any
+ * other stand-ins; when a test fails, print what the pages logged as errors.
+ */
+export function closePagesAfterSuite(parts: () => { phone?: BrowserSession; desk?: BrowserSession; svc?: PagesService; others?: Array<{ close(): Promise<unknown> } | undefined> }): void {
+  after(async function () {
+    const { phone, desk, svc, others = [] } = parts();
+    await phone?.close();
+    await desk?.close();
+    await svc?.t.stop();
+    for (const o of others) await o?.close();
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') {
+      const { phone, desk } = parts();
+      console.log('phone page errors:', phone?.errors, '\ndesk page errors:', desk?.errors);
+    }
+  });
 }

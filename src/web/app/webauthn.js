@@ -30,18 +30,10 @@ export async function createPasskey(optionsJson) {
   const cred = await navigator.credentials.create({ publicKey: creationOptions(optionsJson) });
   if (!cred) throw new Error('No passkey was created.');
   const r = cred.response;
-  return {
-    id: cred.id,
-    rawId: base64url(cred.rawId),
-    type: cred.type,
-    authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
-    clientExtensionResults: cred.getClientExtensionResults(),
-    response: {
-      clientDataJSON: base64url(r.clientDataJSON),
-      attestationObject: base64url(r.attestationObject),
-      transports: typeof r.getTransports === 'function' ? r.getTransports() : [],
-    },
-  };
+  return credentialJson(cred, {
+    attestationObject: base64url(r.attestationObject),
+    transports: typeof r.getTransports === 'function' ? r.getTransports() : [],
+  });
 }
 
 /** navigator.credentials.get with the accept challenge's options; the assertion as JSON. */
@@ -49,18 +41,22 @@ export async function usePasskey(optionsJson) {
   const cred = await navigator.credentials.get({ publicKey: requestOptions(optionsJson) });
   if (!cred) throw new Error('The biometric check returned nothing.');
   const r = cred.response;
+  return credentialJson(cred, {
+    authenticatorData: base64url(r.authenticatorData),
+    signature: base64url(r.signature),
+    ...(r.userHandle ? { userHandle: base64url(r.userHandle) } : {}),
+  });
+}
+
+/** The JSON shape the server's WebAuthn library reads, around a ceremony's own response fields. */
+function credentialJson(cred, response) {
   return {
     id: cred.id,
     rawId: base64url(cred.rawId),
     type: cred.type,
     authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
     clientExtensionResults: cred.getClientExtensionResults(),
-    response: {
-      clientDataJSON: base64url(r.clientDataJSON),
-      authenticatorData: base64url(r.authenticatorData),
-      signature: base64url(r.signature),
-      ...(r.userHandle ? { userHandle: base64url(r.userHandle) } : {}),
-    },
+    response: { clientDataJSON: base64url(cred.response.clientDataJSON), ...response },
   };
 }
 
