@@ -37,7 +37,6 @@ export const configSchema = obj({
     }),
     routingFile: nonEmpty,
     agentRingSeconds: { type: 'integer', minimum: 3, maximum: 300 },
-    sessionExpiresSeconds: { type: 'integer', minimum: 90, maximum: 86400 },
   }),
   media: obj({
     freeswitch: obj({ host: nonEmpty, port, secret: nonEmpty }),

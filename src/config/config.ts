@@ -49,8 +49,6 @@ export interface Config {
     routingFile: string;
     /** How long an agent's desk phone rings before the call goes to the next agent. */
     agentRingSeconds: number;
-    /** Session timer (RFC 4028) interval offered on bridged calls. */
-    sessionExpiresSeconds: number;
   };
   media: {
     /** FreeSWITCH event socket that drachtio-fsmrf drives. */
