@@ -12,6 +12,7 @@
  * Replaces (attended transfer) is answered 501 for now.
  */
 import type Srf from 'drachtio-srf';
+import type { Agent } from '../domain/model.js';
 import { isAppError } from '../domain/errors.js';
 import { verifySessionForTransfer } from '../flows/call-session.js';
 import { transferAnswered } from '../flows/call-transfer.js';
@@ -64,20 +65,46 @@ async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfReq
     return;
   }
   sendResponse(res, 202, 'Accepted');
-  notify(from.dialog, '100 Trying', false);
   call.log.info({ fromAgentId: from.agent.id, toAgentId: toAgent.id }, 'blind transfer requested');
+  await transferCall(call, from, toAgent, {
+    how: 'blind',
+    report: (status, final) => notify(from.dialog, status, final),
+  });
+}
+
+/** How a transfer reports its progress: a sipfrag status line, and whether it is the last. */
+export type TransferReport = (status: string, final: boolean) => void;
+
+export type TransferOutcome = 'completed' | 'refused' | 'busy' | 'not_answered' | 'caller_gone';
+
+/**
+ * Moves a connected customer call from one agent to another (REFER from the desk phone, or a
+ * transfer asked for in the console): the session id vouches for the customer, the new agent is
+ * reserved and rung while the customer hears hold music, and on answer the customer's
+ * FreeSWITCH channel is re-bridged. If the new agent does not answer, the customer goes back to
+ * the first agent, or to the queue when that agent has hung up meanwhile.
+ */
+export async function transferCall(
+  call: CustomerCall,
+  from: AgentLeg,
+  toAgent: Agent,
+  opts: { how: 'blind' | 'attended' | 'console'; report: TransferReport },
+): Promise<TransferOutcome> {
+  const { deps } = call.ctx;
+  const { report } = opts;
+  report('100 Trying', false);
 
   // The session id is what vouches for the customer to the next agent.
   try {
     await verifySessionForTransfer(deps, call.sessionId, toAgent.id);
   } catch (e) {
-    notify(from.dialog, '403 Forbidden', true);
+    report('403 Forbidden', true);
     call.log.warn({ code: isAppError(e) ? e.code : 'internal' }, 'transfer refused: the session no longer verifies the customer');
-    return;
+    return 'refused';
   }
   if (!(await reserveAgent(deps, toAgent.id))) {
-    notify(from.dialog, '486 Busy Here', true);
-    return;
+    report('486 Busy Here', true);
+    return 'busy';
   }
 
   call.transferring = true;
@@ -87,19 +114,19 @@ async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfReq
   const result = await ringAgent(call.ctx, toAgent, headers, call.abort).catch(() => ({ kind: 'failed' as const, outcome: 'failed' as const, status: 500 }));
 
   if (result.kind === 'answered') {
-    await completeTransfer(call, from, result.leg);
-    notify(from.dialog, '200 OK', true);
+    await completeTransfer(call, from, result.leg, opts.how);
+    report('200 OK', true);
     hangUp(from.dialog, 'transferred');
-    return;
+    return call.isEnded ? 'caller_gone' : 'completed';
   }
   call.transferring = false;
   await agentDidNotAnswer(deps, { requestId: call.request.id, agentId: toAgent.id, outcome: result.kind === 'gone' ? 'abandoned' : result.outcome });
-  if (result.kind === 'gone' || call.isEnded) return;
-  notify(from.dialog, result.status === 486 ? '486 Busy Here' : '480 Temporarily Unavailable', true);
+  if (result.kind === 'gone' || call.isEnded) return 'caller_gone';
+  report(result.status === 486 ? '486 Busy Here' : '480 Temporarily Unavailable', true);
   if (isUp(from.dialog)) {
     // Back to the agent who tried to transfer.
     await bridgeEndpoints(call.customer.endpoint, from.endpoint);
-    return;
+    return result.status === 486 ? 'busy' : 'not_answered';
   }
   // That agent has gone: the customer waits in the queue for the group's next agent.
   const next = await offerToAgents(call.ctx, {
@@ -108,12 +135,13 @@ async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfReq
     deadline: Date.now() + deps.config.media.queueTimeoutSeconds * 1000,
     headersFor: () => headers,
   });
-  if (next) await completeTransfer(call, from, next);
+  if (next) await completeTransfer(call, from, next, opts.how);
   else await call.end('no_answer', 'server');
+  return result.status === 486 ? 'busy' : 'not_answered';
 }
 
 /** The new agent answered: re-bridge the customer to them and move the record over. */
-async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg): Promise<void> {
+async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg, how: 'blind' | 'attended' | 'console'): Promise<void> {
   if (call.isEnded) {
     hangUp(to.dialog, 'caller hung up');
     await releaseEndpoint(to.endpoint);
@@ -131,7 +159,7 @@ async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg
     fromAgentId: from.agent.id,
     toAgentId: to.agent.id,
     previousRecordId: call.recordId,
-    how: 'blind',
+    how,
   });
   call.recordId = record.id;
   handleTransferRequests(call, to);
