@@ -31,8 +31,11 @@ export interface JobHandlers {
   expireRequest(id: string): Promise<void>;
   remindCustomer(id: string): Promise<void>;
   callbackDue(id: string): Promise<void>;
-  /** Without it this instance does not run transfer jobs (another instance may). */
-  transfer?(data: Record<string, unknown>): Promise<void>;
+  /**
+   * Without it this instance does not run transfer jobs (another instance may). `attempt.last`:
+   * no retry follows if this run throws, so the handler should report the failure itself.
+   */
+  transfer?(data: Record<string, unknown>, attempt: TransferAttempt): Promise<void>;
 }
 
 export interface SchedulerOptions {
@@ -67,6 +70,12 @@ export interface Scheduler {
   cancelForRequest(requestId: string): Promise<number>;
   /** The request's jobs still to fire, soonest first. */
   pending(requestId: string): Promise<PendingJob[]>;
+}
+
+/** Which run of a transfer job this is: 1 for the first, up to 1 + the retry limit. */
+export interface TransferAttempt {
+  number: number;
+  last: boolean;
 }
 
 interface RequestJobData {
@@ -190,10 +199,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       removeOnComplete: true,
     });
 
+    const maxRetries = options.retry?.maxRetries ?? DEFAULT_MAX_RETRIES;
     const backoff = exponential({
       delay: options.retry?.initialDelayMs ?? DEFAULT_RETRY_DELAY_MS,
       factor: 2,
-      maxRetries: options.retry?.maxRetries ?? DEFAULT_MAX_RETRIES,
+      maxRetries,
       jitter: 0.1,
     });
     const requestJob = (name: RequestJobName, handler: (id: string) => Promise<void>) => {
@@ -214,7 +224,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (transfer) {
       agenda.define<Record<string, unknown>>(
         JOB_NAMES.transfer,
-        async (job) => withLockKeptAlive(job as Job<unknown>, () => transfer(job.attrs.data ?? {})),
+        async (job) => {
+          // Agenda counts failed runs; after maxRetries of them the backoff gives up.
+          const failed = job.attrs.failCount ?? 0;
+          const attempt: TransferAttempt = { number: failed + 1, last: failed >= maxRetries };
+          await withLockKeptAlive(job as Job<unknown>, () => transfer(job.attrs.data ?? {}, attempt));
+        },
         { backoff },
       );
     }

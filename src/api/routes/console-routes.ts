@@ -1,15 +1,19 @@
 /**
  * What the agent console needs besides staff-routes.ts: call history (the call records, with the
- * customer's name and the request's reference) and one customer by id (to name the customer of a
- * request in lists).
+ * customer's name and the request's reference), one customer by id (to name the customer of a
+ * request in lists), transferring the call of a request (a durable job; progress on the live
+ * channel) and starting a scheduled callback now.
  */
 import { Router, type Request } from 'express';
 import { AppError } from '../../domain/errors.js';
 import type { CallRecord } from '../../domain/model.js';
+import { callBackNow } from '../../flows/callback-now.js';
+import { currentCallOf } from '../../flows/call-screen.js';
+import { requestConsoleTransfer } from '../../flows/console-transfer.js';
 import type { FlowDeps } from '../../flows/ports.js';
-import { principalOf, requireStaff, wrap } from '../auth.js';
+import { principalOf, requireStaff, wrap, type Principal } from '../auth.js';
 import { validated } from '../validate.js';
-import { customerView } from '../views.js';
+import { customerView, requestView } from '../views.js';
 
 function idParam(req: Request, what: string): string {
   const v = req.params.id;
@@ -17,10 +21,42 @@ function idParam(req: Request, what: string): string {
   return v;
 }
 
+/** Agents act on their own calls and callbacks; supervisors, admins and integrations on anyone's. */
+function asker(p: Principal): { actor: string; agentId: string | null; actsForOthers: boolean } {
+  if (p.kind === 'agent') return { actor: p.actor, agentId: p.agent.id, actsForOthers: p.agent.role !== 'agent' };
+  return { actor: p.actor, agentId: null, actsForOthers: true };
+}
+
 export function consoleRoutes(deps: FlowDeps): Router {
   const r = Router();
   const read = requireStaff(deps, 'requests:read');
+  const write = requireStaff(deps, 'requests:write');
   const dir = requireStaff(deps, 'directory:read');
+
+  r.post('/api/v1/call-requests/:id/transfer', write, validated('transferCall'), wrap(async (req, res) => {
+    const by = asker(principalOf(res));
+    const accepted = await requestConsoleTransfer(deps, {
+      requestId: idParam(req, 'call request'),
+      target: { toAgentId: req.body.toAgentId ?? null, toGroup: req.body.toGroup ?? null },
+      by: { actor: by.actor, agentId: by.agentId, mayMoveAnyCall: by.actsForOthers },
+    });
+    res.status(202).json(accepted);
+  }));
+
+  // The call screen after a reload: the verified call the signed-in agent is on, or 204.
+  r.get('/api/v1/me/call', read, wrap(async (_req, res) => {
+    const p = principalOf(res);
+    if (p.kind !== 'agent') throw new AppError('forbidden', 'Only a signed-in agent has a call screen.');
+    const call = await currentCallOf(deps, p.agent.id);
+    if (call) res.json(call);
+    else res.status(204).end();
+  }));
+
+  r.post('/api/v1/call-requests/:id/call-now', write, wrap(async (req, res) => {
+    const by = asker(principalOf(res));
+    const result = await callBackNow(deps, idParam(req, 'call request'), { actor: by.actor, agentId: by.agentId, mayActForOthers: by.actsForOthers });
+    res.json({ ...requestView(result.request, deps.clock()), mode: result.mode, customerNotified: result.customerNotified });
+  }));
 
   r.get('/api/v1/call-records', read, validated('listCallRecords'), wrap(async (req, res) => {
     const p = principalOf(res);

@@ -1,6 +1,7 @@
 /**
- * The agent console: sign-in, then one workspace (request a call, the agent's requests live,
- * scheduled callbacks, queues, call history) with availability in the header.
+ * The agent console: sign-in, then one workspace (the call screen while a customer call rings or
+ * is connected, request a call, the agent's requests live, scheduled callbacks, queues, call
+ * history) with availability in the header.
  *
  * Live state: Server-Sent Events from GET /api/v1/events, read with fetch() so the sign-in token
  * travels in the Authorization header, never in a URL (URLs are logged). After every reconnect
@@ -11,6 +12,7 @@
 import { api, ApiError } from '../shared/api.js';
 import { announce, errorBox, focusHeading, h, replace, setBusy } from '../shared/dom.js';
 import { openEventStream } from '../shared/event-stream.js';
+import { callScreen } from './panels/call-screen.js';
 import { callbacksPanel } from './panels/callbacks.js';
 import { historyPanel } from './panels/history.js';
 import { queuesPanel } from './panels/queues.js';
@@ -166,7 +168,8 @@ async function showWorkspace() {
 
   const requests = requestsPanel(consoleApp);
   const requestCall = requestCallPanel(consoleApp, { onRequested: (r) => requests.upsert(r) });
-  const callbacks = callbacksPanel(consoleApp);
+  const callbacks = callbacksPanel(consoleApp, { onStarted: () => requests.refresh() });
+  const onCall = callScreen(consoleApp);
   const queues = queuesPanel(consoleApp);
   const history = historyPanel(consoleApp);
 
@@ -181,11 +184,11 @@ async function showWorkspace() {
       h('a', { href: '#queues' }, 'Queues'),
       h('a', { href: '#history' }, 'Call history'),
     ),
-    h('div', { class: 'workspace' }, h('div', { class: 'side' }, requestCall.el, queues.el), h('div', { class: 'wide' }, requests.el, callbacks.el, history.el)),
+    h('div', { class: 'workspace' }, h('div', { class: 'side' }, requestCall.el, queues.el), h('div', { class: 'wide' }, onCall.el, requests.el, callbacks.el, history.el)),
   );
   focusHeading(requestCall.el);
 
-  const refreshAll = () => Promise.allSettled([requests.refresh(), callbacks.refresh(), queues.refresh(), history.refresh()]);
+  const refreshAll = () => Promise.allSettled([onCall.refresh(), requests.refresh(), callbacks.refresh(), queues.refresh(), history.refresh()]);
   let pending = null;
   const refreshSoon = () => {
     // Several events often arrive together (a knock is created and notified at once).
@@ -203,6 +206,10 @@ async function showWorkspace() {
         refreshSoon();
       } else if (type === 'agent.changed' && data.agentId === consoleApp.agent.id) {
         availability.set(data.availability);
+      } else if (type.startsWith('call.') || type === 'transfer.changed') {
+        // Supervisors receive everyone's events; the call screen is the signed-in agent's own.
+        if (data.agentId === consoleApp.agent.id) onCall.onEvent(type, data);
+        if (type === 'call.ended') refreshSoon();
       }
     },
     onStatus: (status) => {

@@ -1,0 +1,264 @@
+/**
+ * A transfer asked for in the console or the API (SPEC core flow 2, "transfer by a scheduled
+ * job"): the request is checked and audited here, then runs as a durable job, so a transfer
+ * survives a restart and fires once with several instances running.
+ *
+ *   console ── POST /call-requests/{id}/transfer ──► requestConsoleTransfer: the call is in
+ *     progress, the asker may move it, the target exists ──► audited, job `call.transfer` saved,
+ *     `transfer.changed` requested
+ *   job ──► runConsoleTransfer: the call is held by this instance and still with the agent who
+ *     was asked about ──► the target (named agent, or the group's agent chosen by routing) rung
+ *     through the SIP side (CallTransferPort) ──► completed | failed with a reason; audited
+ *
+ * Failures that cannot get better (call gone, target busy, nobody answered) end the job with a
+ * reason; only unexpected errors are retried, and the last attempt reports a failure too.
+ */
+import { randomUUID } from 'node:crypto';
+import { rankAgents } from '../domain/agent-selection.js';
+import { AppError, isAppError } from '../domain/errors.js';
+import type { Agent, CallRecord } from '../domain/model.js';
+import { callLeftAgent, callRinging } from './call-screen.js';
+import { loadRequest } from './move-request.js';
+import type { CallTransferPort, FlowDeps, LiveEvent } from './ports.js';
+
+/** A transfer job that waited longer than this (an outage) is not carried out any more. */
+export const TRANSFER_STALE_MS = 120_000;
+
+export interface TransferAsker {
+  /** For the audit log: `agent:<id>` or `apikey:<name>`. */
+  actor: string;
+  /** The signed-in agent, when it is one. */
+  agentId: string | null;
+  /** Supervisors, admins and integrations may move any call; agents only their own. */
+  mayMoveAnyCall: boolean;
+}
+
+export interface TransferTarget {
+  toAgentId?: string | null;
+  toGroup?: string | null;
+}
+
+/** What the job carries (persisted in the jobs table: keep the field names stable). */
+interface TransferJobData {
+  transferId: string;
+  requestId: string;
+  sessionId: string;
+  fromAgentId: string;
+  toAgentId: string | null;
+  toGroup: string | null;
+  requestedBy: string;
+  requestedAt: string;
+}
+
+export interface TransferAccepted {
+  transferId: string;
+  requestId: string;
+  fromAgentId: string;
+  toAgentId: string | null;
+  toGroup: string | null;
+  state: 'requested';
+}
+
+type TransferState = Extract<LiveEvent, { type: 'transfer.changed' }>['state'];
+
+function publish(deps: FlowDeps, job: Omit<TransferJobData, 'sessionId' | 'requestedBy' | 'requestedAt'>, state: TransferState, reason: string): void {
+  deps.events.publish({
+    type: 'transfer.changed',
+    transferId: job.transferId,
+    requestId: job.requestId,
+    agentId: job.fromAgentId,
+    toAgentId: job.toAgentId,
+    toGroup: job.toGroup,
+    state,
+    reason,
+    at: deps.clock().toISOString(),
+  });
+}
+
+/** The request's call in progress: the open call record with the session that verifies the customer. */
+async function callInProgress(deps: FlowDeps, requestId: string): Promise<CallRecord & { sessionId: string; agentId: string }> {
+  const records = await deps.store.callRecords.list({ callRequestId: requestId, limit: 20 });
+  const open = records.find((r) => r.endedAt === null && r.answeredAt !== null && r.sessionId && r.agentId);
+  if (!open) throw new AppError('conflict', 'This request has no verified call in progress to transfer.');
+  const session = await deps.store.sessions.get(open.sessionId!);
+  if (!session || session.revokedAt) throw new AppError('conflict', 'The call has ended; there is nothing to transfer.');
+  return open as CallRecord & { sessionId: string; agentId: string };
+}
+
+/**
+ * Checks the transfer can be asked for, audits the decision either way, and schedules the job.
+ * The asker is told at once; progress follows on the live channel (`transfer.changed`).
+ */
+export async function requestConsoleTransfer(
+  deps: FlowDeps,
+  args: { requestId: string; target: TransferTarget; by: TransferAsker },
+): Promise<TransferAccepted> {
+  const { by } = args;
+  const toAgentId = args.target.toAgentId ?? null;
+  const toGroup = args.target.toGroup ?? null;
+  const request = await loadRequest(deps, args.requestId);
+  const audit = (decision: 'allow' | 'deny', reason: string, data: Record<string, unknown> = {}) =>
+    deps.store.audit.append({
+      actor: by.actor,
+      action: 'call.transfer.request',
+      subject: `call_request:${request.id}`,
+      decision,
+      reason,
+      data: { toAgentId, toGroup, ...data },
+    });
+  let call: Awaited<ReturnType<typeof callInProgress>>;
+  try {
+    if ((toAgentId === null) === (toGroup === null)) throw new AppError('validation_failed', 'Name either toAgentId or toGroup.');
+    call = await callInProgress(deps, request.id);
+    if (!by.mayMoveAnyCall && by.agentId !== call.agentId) {
+      throw new AppError('forbidden', 'Only the agent on the call, or a supervisor, can transfer it.');
+    }
+    if (toAgentId !== null) {
+      const target = await deps.store.agents.get(toAgentId);
+      if (!target) throw new AppError('not_found', `No agent ${toAgentId}.`);
+      if (target.id === call.agentId) throw new AppError('validation_failed', `${target.name} is already on this call.`);
+    } else if (!(await deps.store.groups.get(toGroup!))) {
+      throw new AppError('not_found', `No group ${toGroup}.`);
+    }
+    if (!deps.scheduler.scheduleTransfer) throw new AppError('unavailable', 'Transfers cannot be scheduled by this instance.');
+  } catch (e) {
+    if (isAppError(e)) await audit('deny', e.message, { code: e.code });
+    throw e;
+  }
+
+  const data: TransferJobData = {
+    transferId: randomUUID(),
+    requestId: request.id,
+    sessionId: call.sessionId,
+    fromAgentId: call.agentId,
+    toAgentId,
+    toGroup,
+    requestedBy: by.actor,
+    requestedAt: deps.clock().toISOString(),
+  };
+  const jobId = await deps.scheduler.scheduleTransfer({ ...data });
+  await audit('allow', toAgentId ? `transfer to agent ${toAgentId} scheduled` : `transfer to group ${toGroup} scheduled`, {
+    transferId: data.transferId,
+    jobId,
+    fromAgentId: call.agentId,
+  });
+  publish(deps, data, 'requested', '');
+  deps.logger.info({ requestId: request.id, transferId: data.transferId, jobId, toAgentId, toGroup }, 'console transfer scheduled');
+  return { transferId: data.transferId, requestId: request.id, fromAgentId: call.agentId, toAgentId, toGroup, state: 'requested' };
+}
+
+function parseJob(data: Record<string, unknown>): TransferJobData | null {
+  const str = (k: string) => (typeof data[k] === 'string' && (data[k] as string).length > 0 ? (data[k] as string) : null);
+  const transferId = str('transferId');
+  const requestId = str('requestId');
+  const sessionId = str('sessionId');
+  const fromAgentId = str('fromAgentId');
+  const requestedAt = str('requestedAt');
+  if (!transferId || !requestId || !sessionId || !fromAgentId || !requestedAt) return null;
+  return { transferId, requestId, sessionId, fromAgentId, toAgentId: str('toAgentId'), toGroup: str('toGroup'), requestedBy: str('requestedBy') ?? 'unknown', requestedAt };
+}
+
+const OUTCOME_REASON = {
+  refused: 'the session no longer verifies the customer',
+  busy: 'is busy',
+  not_answered: 'did not answer; the customer stays with the first agent (or waits in the queue if they have hung up)',
+  caller_gone: 'the customer hung up',
+} as const;
+
+/**
+ * The `call.transfer` job. `calls` is the SIP side of this instance (null when SIP is off here).
+ * `attempt.last`: an unexpected error on the last attempt is reported as a failure instead of
+ * being thrown for another retry.
+ */
+export async function runConsoleTransfer(
+  deps: FlowDeps,
+  calls: CallTransferPort | null,
+  raw: Record<string, unknown>,
+  attempt: { number: number; last: boolean } = { number: 1, last: true },
+): Promise<void> {
+  const job = parseJob(raw);
+  if (!job) {
+    deps.logger.error({ job: 'call.transfer' }, 'transfer job without the data it needs; dropped');
+    return;
+  }
+  const actor = 'job:call.transfer';
+  const log = deps.logger.child({ component: 'console-transfer', requestId: job.requestId, transferId: job.transferId });
+  const audit = (decision: 'allow' | 'deny', reason: string, data: Record<string, unknown> = {}) =>
+    deps.store.audit.append({
+      actor,
+      action: 'call.transfer.console',
+      subject: `call_request:${job.requestId}`,
+      decision,
+      reason,
+      data: { transferId: job.transferId, fromAgentId: job.fromAgentId, toAgentId: job.toAgentId, toGroup: job.toGroup, requestedBy: job.requestedBy, attempt: attempt.number, ...data },
+    });
+  const fail = async (reason: string, data: Record<string, unknown> = {}) => {
+    log.info({ reason }, 'console transfer failed');
+    await audit('deny', reason, data);
+    publish(deps, job, 'failed', reason);
+  };
+
+  try {
+    if (deps.clock().getTime() - new Date(job.requestedAt).getTime() > TRANSFER_STALE_MS) {
+      return await fail('the transfer was asked for too long ago to be carried out now');
+    }
+    if (!calls) return await fail('this instance does not handle calls (SIP is off)');
+    const call = calls.find(job.sessionId);
+    if (!call) {
+      const session = await deps.store.sessions.get(job.sessionId);
+      return await fail(!session || session.revokedAt ? 'the call has ended' : 'the call is held by another instance of the service');
+    }
+    if (call.agentId !== job.fromAgentId) {
+      if (job.toAgentId && call.agentId === job.toAgentId) return; // done by an earlier run
+      return await fail('the call has moved to another agent since the transfer was asked for');
+    }
+    if (call.transferring) return await fail('another transfer of this call is under way');
+
+    const target = await chooseTarget(deps, calls, job);
+    if (typeof target === 'string') return await fail(target);
+
+    const request = await loadRequest(deps, job.requestId);
+    const customer = await deps.store.customers.get(request.customerId);
+    // A busy target is refused at once by the SIP side; their screen shows their own call.
+    if (target.availability === 'available' && request.authMethod && request.authenticatedAt) {
+      callRinging(deps, {
+        request,
+        agentId: target.id,
+        verification: { customerName: customer?.name ?? 'Verified customer', authMethod: request.authMethod, authenticatedAt: request.authenticatedAt },
+        via: 'session',
+      });
+    }
+    publish(deps, { ...job, toAgentId: target.id }, 'ringing', `ringing ${target.name}`);
+    const outcome = await calls.transfer(job.sessionId, target);
+    if (outcome === 'completed') {
+      await audit('allow', `call transferred to ${target.name}; customer verified through the session`, { toAgentId: target.id });
+      publish(deps, { ...job, toAgentId: target.id }, 'completed', `transferred to ${target.name}`);
+      log.info({ toAgentId: target.id }, 'console transfer completed');
+      return;
+    }
+    callLeftAgent(deps, { requestId: job.requestId, agentId: target.id, outcome });
+    const why = outcome === 'busy' || outcome === 'not_answered' ? `${target.name} ${OUTCOME_REASON[outcome]}` : OUTCOME_REASON[outcome];
+    await fail(why, { toAgentId: target.id, outcome });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (attempt.last) return fail(`the transfer could not be carried out: ${message}`);
+    log.warn({ err: message, attempt: attempt.number }, 'console transfer attempt failed; it will be retried');
+    throw e;
+  }
+}
+
+/** The named agent, or the group's agent routing would pick (longest idle, reachable); a reason otherwise. */
+async function chooseTarget(deps: FlowDeps, calls: CallTransferPort, job: TransferJobData): Promise<Agent | string> {
+  if (job.toAgentId) {
+    const agent = await deps.store.agents.get(job.toAgentId);
+    if (!agent) return `agent ${job.toAgentId} no longer exists`;
+    return agent;
+  }
+  const group = job.toGroup ? await deps.store.groups.get(job.toGroup) : null;
+  if (!group) return `group ${job.toGroup} no longer exists`;
+  const candidates = (await deps.store.agents.list({ groupId: group.id })).filter((a) => a.id !== job.fromAgentId);
+  for (const agent of rankAgents(candidates, null)) {
+    if (await calls.reachable(agent)) return agent;
+  }
+  return `nobody in ${group.name} is available to take the call`;
+}
