@@ -37,6 +37,10 @@ export const configSchema = obj({
     }),
     routingFile: nonEmpty,
     agentRingSeconds: { type: 'integer', minimum: 3, maximum: 300 },
+    appRegisterWaitSeconds: { type: 'integer', minimum: 1, maximum: 300 },
+    appRingSeconds: { type: 'integer', minimum: 5, maximum: 300 },
+    // RFC 4028 §4: Min-SE is never below 90 seconds.
+    sessionTimer: obj({ expiresSeconds: { type: 'integer', minimum: 90, maximum: 86400 }, minSeconds: { type: 'integer', minimum: 90, maximum: 86400 } }),
   }),
   media: obj({
     freeswitch: obj({ host: nonEmpty, port, secret: nonEmpty }),

@@ -49,6 +49,15 @@ export interface Config {
     routingFile: string;
     /** How long an agent's desk phone rings before the call goes to the next agent. */
     agentRingSeconds: number;
+    /** A dialled callback: how long to wait for the customer's app to register after the push. */
+    appRegisterWaitSeconds: number;
+    /** A dialled callback: how long the app rings (the customer answers after the biometric/PIN). */
+    appRingSeconds: number;
+    /**
+     * RFC 4028 session timers on customer calls and desk phone calls: the interval this server
+     * asks for and answers with, and the smallest it accepts (below it: 422 with Min-SE).
+     */
+    sessionTimer: { expiresSeconds: number; minSeconds: number };
   };
   media: {
     /** FreeSWITCH event socket that drachtio-fsmrf drives. */

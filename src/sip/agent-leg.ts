@@ -17,6 +17,7 @@ import { answerEndpoint, openOfferingEndpoint, releaseEndpoint } from '../media/
 import type { Abort, AgentLeg, CallContext, Verification } from './customer-call-state.js';
 import { routeToBinding } from './location-service.js';
 import { ringTargets, type RingTarget } from './ring-targets.js';
+import { sessionTimerOfferHeaders } from './session-timer.js';
 
 /** Header values are one line of printable text. */
 function headerText(s: string): string {
@@ -70,7 +71,8 @@ export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<
   let unregister: () => void = () => undefined;
   const result = await ringTargets(ctx.srf, targets, {
     sdp: endpoint.local.sdp,
-    headers,
+    // RFC 4028: the phone picks the refresher in its 200; drachtio-server then runs the timer.
+    headers: { ...sessionTimerOfferHeaders(ctx.deps.config.sip.sessionTimer), ...headers },
     timeoutSeconds: ctx.deps.config.sip.agentRingSeconds,
     onRinging: () => undefined,
     callerGone: () => abort.aborted,

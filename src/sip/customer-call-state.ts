@@ -16,6 +16,8 @@ import type { FlowDeps } from '../flows/ports.js';
 import type { FreeswitchConnection } from '../media/freeswitch-connection.js';
 import { releaseEndpoint, type MediaEndpoint } from '../media/media-legs.js';
 import type { LocationService } from './location-service.js';
+import { reinviteGate } from './reinvite-glare.js';
+import { endedBySessionExpiry, sessionRefreshAnswerHeaders } from './session-timer.js';
 
 /** What every call flow needs from the rest of the service. */
 export interface CallContext {
@@ -113,22 +115,41 @@ export function hangUp(dialog: Srf.Dialog, reasonText: string): void {
   if (sent instanceof Promise) sent.catch(() => undefined);
 }
 
-/** Answers re-INVITEs in a dialog from its FreeSWITCH channel (hold/unhold, codec changes). */
+/**
+ * Answers re-INVITEs in a dialog from its FreeSWITCH channel (hold/unhold, codec changes). Hold
+ * (a=sendonly or a=inactive from the phone) is answered recvonly/inactive by FreeSWITCH, which
+ * then plays the channel's hold music to whoever is bridged to it (the dialplan sets
+ * `hold_music`), as a PBX would; unhold resumes the bridge. Overlapping re-INVITEs get 491/500
+ * (reinvite-glare.ts); a session refresh (RFC 4028) is answered with the Session-Expires it asked.
+ */
 export function answerReinvitesFromMedia(leg: Leg, log: Logger): void {
   leg.dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    const done = reinviteGate(leg.dialog).admit(res);
+    if (!done) return;
+    const timer = sessionRefreshAnswerHeaders(req);
     if (!req.body) {
       // A re-INVITE without SDP (session refresh) gets our current offer back.
-      res.send(200, { body: leg.dialog.local.sdp, headers: { 'Content-Type': 'application/sdp' } });
+      res.send(200, { body: leg.dialog.local.sdp, headers: { 'Content-Type': 'application/sdp', ...timer } });
+      done();
       return;
     }
     leg.endpoint
       .modify(req.body)
-      .then((sdp) => res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp' } }))
+      .then((sdp) => {
+        leg.dialog.local.sdp = sdp;
+        res.send(200, { body: sdp, headers: { 'Content-Type': 'application/sdp', ...timer } });
+      })
       .catch((err: { status?: number; message?: string }) => {
         log.warn({ err: err.message, status: err.status }, 're-INVITE refused by the media server');
         res.send(err.status && err.status >= 400 ? err.status : 488);
-      });
+      })
+      .finally(done);
   });
+}
+
+/** drachtio-srf emits 'destroy' with the BYE and, for a BYE it generated itself, its reason. */
+function onDestroy(dialog: Srf.Dialog, fn: (req: unknown, reason: unknown) => void): void {
+  (dialog as unknown as NodeJS.EventEmitter).on('destroy', fn);
 }
 
 export class CustomerCall {
@@ -161,7 +182,13 @@ export class CustomerCall {
 
   /** The customer hanging up ends the call; their re-INVITEs are answered by FreeSWITCH. */
   watchCustomer(): void {
-    this.customer.dialog.on('destroy', () => {
+    onDestroy(this.customer.dialog, (req, reason) => {
+      if (endedBySessionExpiry(req, reason)) {
+        // drachtio-server hung up: the app stopped refreshing the session (RFC 4028 §10).
+        this.log.warn('customer session timer expired');
+        void this.end('failed', 'customer');
+        return;
+      }
       this.log.info('customer hung up');
       void this.end(this.connected ? 'completed' : 'abandoned', 'customer');
     });
@@ -176,8 +203,13 @@ export class CustomerCall {
 
   /** The agent hanging up ends the call, unless a transfer is taking the customer elsewhere. */
   watchAgent(leg: AgentLeg): void {
-    leg.dialog.on('destroy', () => {
+    onDestroy(leg.dialog, (req, reason) => {
       if (this.agent !== leg) return;
+      if (endedBySessionExpiry(req, reason) && !this.transferring) {
+        this.log.warn({ agentId: leg.agent.id }, 'agent leg session timer expired');
+        void this.end('failed', 'agent');
+        return;
+      }
       if (this.transferring) {
         this.log.info({ agentId: leg.agent.id }, 'transferring agent hung up; the customer waits for the transfer');
         void releaseEndpoint(leg.endpoint);

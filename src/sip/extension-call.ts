@@ -6,7 +6,7 @@
  *     | INVITE 2000      |                                       |
  *     |----------------->| route: number -> who rings, in what order, overflow
  *     |                  | INVITE (each registered contact) ---->|
- *     |<------ 180 ------|<------------------------------ 180 ---|
+ *     |<-- 180/183+SDP --|<-------------------------- 180/183 ---|  early media relayed
  *     |                  |<------------------------------ 200 ---|  first answer wins
  *     |<------ 200 ------|  (others CANCELled)                   |
  *     |------- ACK ----->|------------------------------- ACK -->|
@@ -14,6 +14,13 @@
  *
  * Unknown numbers get 404; a known number nobody can take (not registered, no agent free,
  * outside business hours without a `closed` target) gets 480; a callee that is busy gives 486.
+ *
+ * Early media (RFC 3960): when one phone is rung and its 180/183 carries SDP (its ringback or an
+ * announcement), that provisional goes to the caller with the SDP, so the caller hears it. When
+ * several phones ring at once their early media is not relayed: the final answer could come from
+ * another phone with other SDP than the one the caller already has.
+ * Session timers (RFC 4028, session-timer.ts): a Session-Expires below the minimum gets 422; the
+ * answer and the callee's INVITE carry Session-Expires; drachtio-server refreshes and expires.
  */
 import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
@@ -27,6 +34,7 @@ import { bridgeDialogs } from './bridge-dialogs.js';
 import { routeToBinding, type LocationService } from './location-service.js';
 import { ringTargets, type RingTarget } from './ring-targets.js';
 import type { GroupRoute, RoutingConfig } from './routing-config.js';
+import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders, sessionTimerOfferHeaders } from './session-timer.js';
 import { sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
 
 export interface ExtensionCallContext {
@@ -108,10 +116,17 @@ export async function callExtension(ctx: ExtensionCallContext, req: SipRequest, 
     abort();
     log.info('caller hung up while ringing');
   });
+  const tooSmall = sessionIntervalTooSmall(req, deps.config.sip.sessionTimer);
+  if (tooSmall !== null) {
+    refuseSessionInterval(res, tooSmall);
+    log.info({ minSeconds: tooSmall }, 'session interval too small');
+    return;
+  }
   let rangBack = false;
   const headers = {
     From: `"${caller.name.replace(/["\\]/g, '')}" <sip:${caller.extension}@${domain}>`,
     To: `<sip:${dialled}@${domain}>`,
+    ...sessionTimerOfferHeaders(deps.config.sip.sessionTimer),
   };
 
   let number: string | null = dialled;
@@ -149,6 +164,16 @@ export async function callExtension(ctx: ExtensionCallContext, req: SipRequest, 
             res.send(180);
           }
         },
+        ...(targets.length === 1
+          ? {
+              onEarlyMedia: (status: number, sdp: string) => {
+                if (callerGone || res.finalResponseSent) return;
+                rangBack = true;
+                res.send(status === 180 ? 180 : 183, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
+                log.info({ status }, 'early media relayed to the caller');
+              },
+            }
+          : {}),
         callerGone: () => callerGone,
         registerAbort: (fn) => {
           abort = fn;
@@ -172,7 +197,7 @@ export async function callExtension(ctx: ExtensionCallContext, req: SipRequest, 
 async function connect(ctx: ExtensionCallContext, req: SipRequest, res: SipResponse, uac: Srf.Dialog, caller: Agent, target: RingTarget, log: Logger): Promise<void> {
   let uas: Srf.Dialog;
   try {
-    uas = await ctx.srf.createUAS(req, res, { localSdp: uac.remote.sdp });
+    uas = await ctx.srf.createUAS(req, res, { localSdp: uac.remote.sdp, headers: sessionTimerAnswerHeaders(req, ctx.deps.config.sip.sessionTimer) });
   } catch (e) {
     // The caller left between the callee's answer and ours.
     log.info({ err: e instanceof Error ? e.message : String(e) }, 'caller gone before the call was answered');
@@ -181,9 +206,11 @@ async function connect(ctx: ExtensionCallContext, req: SipRequest, res: SipRespo
   }
   log.info({ calleeAgentId: target.agentId }, 'desk phone call connected');
   // Join the legs first: a BYE may arrive while the availability is being written.
-  const ended = bridgeDialogs(uas, uac, log);
+  const call = bridgeDialogs(ctx.srf, { dialog: uas, agentId: caller.id }, { dialog: uac, agentId: target.agentId }, log);
   const agents = [caller.id, ...(target.agentId ? [target.agentId] : [])];
   const madeBusy = await deskPhoneCallStarted(ctx.deps, agents).catch(() => [] as string[]);
-  await ended;
-  await deskPhoneCallEnded(ctx.deps, madeBusy).catch((e) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not free the agents after the call'));
+  const { keepBusy } = await call.ended;
+  // An attended transfer may have taken one phone into a customer call: that agent stays busy.
+  const freed = madeBusy.filter((id) => !keepBusy.includes(id));
+  await deskPhoneCallEnded(ctx.deps, freed).catch((e) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not free the agents after the call'));
 }

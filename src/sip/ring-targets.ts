@@ -26,6 +26,12 @@ export interface RingOptions {
   timeoutSeconds: number;
   /** Called once when any target rings (180/183). */
   onRinging(): void;
+  /**
+   * Called with each 180/183 that carries SDP (early media, RFC 3960: the callee's ringback or an
+   * announcement). Set it only when one target rings: with several, the final answer could come
+   * from another target with other SDP than the caller already has.
+   */
+  onEarlyMedia?(status: number, sdp: string): void;
   /** True once the caller has hung up (CANCEL); checked when the ringing settles. */
   callerGone(): boolean;
   /** Lets the caller abort the ringing (on CANCEL). */
@@ -96,6 +102,9 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
         if (!rang && (res.status === 180 || res.status === 183)) {
           rang = true;
           opts.onRinging();
+        }
+        if ((res.status === 180 || res.status === 183) && res.body && opts.onEarlyMedia && !settled && !timedOut) {
+          opts.onEarlyMedia(res.status, res.body);
         }
       };
       srf

@@ -8,8 +8,8 @@
  *   B does not ──► NOTIFY with B's failure; the customer goes back to A, or to the queue if A
  *                  has hung up meanwhile
  *
- * The customer's own dialog is never touched: only FreeSWITCH bridges change. A REFER with
- * Replaces (attended transfer) is answered 501 for now.
+ * The customer's own dialog is never touched: only FreeSWITCH bridges change. A REFER whose
+ * Refer-To carries Replaces is an attended transfer: attended-transfer.ts.
  */
 import type Srf from 'drachtio-srf';
 import type { Agent } from '../domain/model.js';
@@ -18,12 +18,13 @@ import { verifySessionForTransfer } from '../flows/call-session.js';
 import { transferAnswered } from '../flows/call-transfer.js';
 import { agentDidNotAnswer, reserveAgent } from '../flows/customer-queue.js';
 import { bridgeEndpoints, parkEndpoint, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
-import { agentLegHeaders, offerToAgents, ringAgent } from './agent-leg.js';
+import { agentLegHeaders, offerToAgents, ringAgent, type RingAgentResult } from './agent-leg.js';
 import { hangUp, isUp, type AgentLeg, type CustomerCall } from './customer-call-state.js';
-import { addrSpec, sendResponse, uriUser, warning } from './sip-message.js';
+import { attendedTransfer, replacesOf } from './attended-transfer.js';
+import { addrSpec, sendResponse, uriUser } from './sip-message.js';
 
 /** Reports the transfer's progress to the referring phone (RFC 3515 §2.4.5, sipfrag body). */
-function notify(dialog: Srf.Dialog, status: string, final: boolean): void {
+export function notify(dialog: Srf.Dialog, status: string, final: boolean): void {
   if (!isUp(dialog)) return;
   const sent = dialog.request({
     method: 'NOTIFY',
@@ -40,7 +41,9 @@ function notify(dialog: Srf.Dialog, status: string, final: boolean): void {
 /** Listens for REFER on an agent leg of a connected customer call. */
 export function handleTransferRequests(call: CustomerCall, leg: AgentLeg): void {
   leg.dialog.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-    void blindTransfer(call, leg, req, res).catch((e: unknown) => {
+    const referTo = req.has('Refer-To') ? req.get('Refer-To') : '';
+    const handler = replacesOf(referTo) ? attendedTransfer : blindTransfer;
+    void handler(call, leg, req, res).catch((e: unknown) => {
       call.log.error({ err: e instanceof Error ? e.message : String(e) }, 'transfer failed');
       if (!res.finalResponseSent) res.send(500);
     });
@@ -50,10 +53,6 @@ export function handleTransferRequests(call: CustomerCall, leg: AgentLeg): void 
 async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
   const { deps } = call.ctx;
   const referTo = req.has('Refer-To') ? req.get('Refer-To') : '';
-  if (/replaces=/i.test(referTo)) {
-    sendResponse(res, 501, 'Not Implemented', { Warning: warning(deps.config.sip.domain, 'attended transfer is not supported') });
-    return;
-  }
   if (call.transferring || call.agent !== from) {
     sendResponse(res, 491, 'Request Pending');
     return;
@@ -78,6 +77,16 @@ export type TransferReport = (status: string, final: boolean) => void;
 export type TransferOutcome = 'completed' | 'refused' | 'busy' | 'not_answered' | 'caller_gone';
 
 /**
+ * An attended transfer's target: already in a call with this server (the consultation), so it
+ * is neither reserved nor rung; `reach` moves that phone onto a FreeSWITCH channel, and
+ * `answered` ends the consultation once the customer is bridged there.
+ */
+export interface ConsultationTarget {
+  reach(headers: Record<string, string>): Promise<RingAgentResult>;
+  answered(): void;
+}
+
+/**
  * Moves a connected customer call from one agent to another (REFER from the desk phone, or a
  * transfer asked for in the console): the session id vouches for the customer, the new agent is
  * reserved and rung while the customer hears hold music, and on answer the customer's
@@ -88,39 +97,50 @@ export async function transferCall(
   call: CustomerCall,
   from: AgentLeg,
   toAgent: Agent,
-  opts: { how: 'blind' | 'attended' | 'console'; report: TransferReport },
+  opts: { how: 'blind' | 'attended' | 'console'; report: TransferReport; consultation?: ConsultationTarget },
 ): Promise<TransferOutcome> {
   const { deps } = call.ctx;
-  const { report } = opts;
+  const { report, consultation } = opts;
+  // From the REFER on, the referring agent hanging up no longer ends the call (watchAgent).
+  call.transferring = true;
   report('100 Trying', false);
 
   // The session id is what vouches for the customer to the next agent.
+  let refusal: TransferOutcome | null = null;
   try {
     await verifySessionForTransfer(deps, call.sessionId, toAgent.id);
   } catch (e) {
     report('403 Forbidden', true);
     call.log.warn({ code: isAppError(e) ? e.code : 'internal' }, 'transfer refused: the session no longer verifies the customer');
-    return 'refused';
+    refusal = 'refused';
   }
-  if (!(await reserveAgent(deps, toAgent.id))) {
+  if (!refusal && !consultation && !(await reserveAgent(deps, toAgent.id))) {
     report('486 Busy Here', true);
-    return 'busy';
+    refusal = 'busy';
+  }
+  if (refusal) {
+    call.transferring = false;
+    // The referring agent hung up meanwhile: nobody is left to talk to the customer.
+    if (!isUp(from.dialog) && call.agent === from) await call.end('completed', 'agent');
+    return refusal;
   }
 
-  call.transferring = true;
   await parkEndpoint(call.customer.endpoint);
   startHoldMusic(call.customer.endpoint, deps.config.media.holdMusic, call.log);
   const headers = agentLegHeaders({ config: deps.config, request: call.request, verification: call.verification, sessionId: call.sessionId, via: 'session' });
-  const result = await ringAgent(call.ctx, toAgent, headers, call.abort).catch(() => ({ kind: 'failed' as const, outcome: 'failed' as const, status: 500 }));
+  const reach = consultation ? consultation.reach(headers) : ringAgent(call.ctx, toAgent, headers, call.abort);
+  const result: RingAgentResult = await reach.catch(() => ({ kind: 'failed' as const, outcome: 'failed' as const, status: 500 }));
 
   if (result.kind === 'answered') {
+    consultation?.answered();
     await completeTransfer(call, from, result.leg, opts.how);
     report('200 OK', true);
     hangUp(from.dialog, 'transferred');
     return call.isEnded ? 'caller_gone' : 'completed';
   }
   call.transferring = false;
-  await agentDidNotAnswer(deps, { requestId: call.request.id, agentId: toAgent.id, outcome: result.kind === 'gone' ? 'abandoned' : result.outcome });
+  // A consultation target was not reserved here: it stays in its call with the first agent.
+  if (!consultation) await agentDidNotAnswer(deps, { requestId: call.request.id, agentId: toAgent.id, outcome: result.kind === 'gone' ? 'abandoned' : result.outcome });
   if (result.kind === 'gone' || call.isEnded) return 'caller_gone';
   report(result.status === 486 ? '486 Busy Here' : '480 Temporarily Unavailable', true);
   if (isUp(from.dialog)) {
