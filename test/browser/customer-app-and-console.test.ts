@@ -4,8 +4,8 @@
  * browsers. The phone's fingerprint reader is a CDP virtual authenticator.
  *
  * The call itself stops at the SIP server's door: a SIP-over-WebSocket stand-in receives the
- * app's INVITE (so the test sees the token it carries) and answers it. The audio path through
- * drachtio-server and FreeSWITCH is covered once those run here.
+ * app's INVITE (so the test sees the token it carries) and answers it. The real call, with audio
+ * through drachtio-server and FreeSWITCH, is webrtc-call.test.ts.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

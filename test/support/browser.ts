@@ -45,6 +45,12 @@ export interface OpenBrowserOptions {
   timezoneId?: string;
   /** Origins allowed to show notifications (the customer app's). */
   notificationsFor?: string;
+  /**
+   * Real WebRTC calls to a media server on this machine: chromium then offers its loopback
+   * address as an ICE host candidate (it leaves loopback out by default) under its real address
+   * (not an mDNS .local name, which FreeSWITCH cannot resolve).
+   */
+  webrtcOnLoopback?: boolean;
 }
 
 export const PHONE = { width: 390, height: 844 };
@@ -74,9 +80,13 @@ export async function openBrowser(opts: OpenBrowserOptions = {}): Promise<Browse
       '--host-resolver-rules=MAP localhost 127.0.0.1',
       '--use-fake-device-for-media-stream',
       '--use-fake-ui-for-media-stream',
+      ...(opts.webrtcOnLoopback ? ['--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns'] : []),
     ],
   });
-  if (opts.notificationsFor) await context.grantPermissions(['notifications'], { origin: opts.notificationsFor });
+  // Granting permissions this way denies every other one for the origin, so the microphone is
+  // granted alongside when the page will call: chromium offers all its addresses to a call
+  // (loopback included) only to a page allowed to use the microphone.
+  if (opts.notificationsFor) await context.grantPermissions(opts.webrtcOnLoopback ? ['notifications', 'microphone'] : ['notifications'], { origin: opts.notificationsFor });
   const page = context.pages()[0] ?? (await context.newPage());
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));

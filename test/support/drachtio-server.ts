@@ -1,6 +1,7 @@
 /**
  * Runs a real drachtio-server for a test suite: a temporary config file, free loopback ports for
- * SIP (UDP and TCP on the same port) and for the admin socket the application connects to.
+ * SIP (UDP and TCP on the same port), optionally SIP over WebSocket (RFC 7118, the customer app's
+ * transport: `sip:127.0.0.1:<port>;transport=ws`), and the admin socket the application connects to.
  *
  * The binary is `drachtio` on PATH, or DRACHTIO_BIN. When neither exists the suites skip with the
  * one line `drachtioAvailable()` returns.
@@ -20,6 +21,10 @@ export interface DrachtioServer {
   sipPort: number;
   /** Admin socket port the application (drachtio-srf) connects to. */
   adminPort: number;
+  /** SIP over WebSocket port (`startDrachtio({ ws: true })`), else null. */
+  wsPort: number | null;
+  /** ws://127.0.0.1:<wsPort> for the app's `sip.wsUrl`, else null. */
+  wsUrl: string | null;
   secret: string;
   /** Kills the server and starts it again on the same ports (for reconnection tests). */
   restart(): Promise<void>;
@@ -91,13 +96,19 @@ async function accepts(port: number): Promise<boolean> {
   });
 }
 
-function configXml(adminPort: number, sipPort: number, secret: string): string {
-  // Admin socket on loopback only; SIP on loopback over UDP and TCP.
+function contacts(sipPort: number, wsPort: number | null): string[] {
+  const list = [`sip:127.0.0.1:${sipPort};transport=udp,tcp`];
+  if (wsPort !== null) list.push(`sip:127.0.0.1:${wsPort};transport=ws`);
+  return list;
+}
+
+function configXml(adminPort: number, sipPort: number, wsPort: number | null, secret: string): string {
+  // Admin socket on loopback only; SIP on loopback over UDP and TCP (and WebSocket when asked).
   return `<drachtio>
   <admin port="${adminPort}" secret="${secret}">127.0.0.1</admin>
   <sip>
     <contacts>
-      <contact>sip:127.0.0.1:${sipPort};transport=udp,tcp</contact>
+${contacts(sipPort, wsPort).map((c) => `      <contact>${c}</contact>`).join('\n')}
     </contacts>
   </sip>
   <cdrs>false</cdrs>
@@ -110,25 +121,41 @@ function configXml(adminPort: number, sipPort: number, secret: string): string {
 `;
 }
 
-export async function startDrachtio(opts: { startTimeoutMs?: number } = {}): Promise<DrachtioServer> {
+export async function startDrachtio(
+  opts: {
+    startTimeoutMs?: number;
+    /** Also listen for SIP over WebSocket. */
+    ws?: boolean;
+    /** drachtio-server's log level (default info, which logs every SIP message: too much under load). */
+    logLevel?: 'error' | 'warning' | 'notice' | 'info' | 'debug';
+  } = {},
+): Promise<DrachtioServer> {
   const dir = mkdtempSync(join(tmpdir(), 'knock-drachtio-'));
   const secret = randomBytes(8).toString('hex');
   const sipPort = await freePort({ udp: true });
   let adminPort = await freePort();
   while (adminPort === sipPort) adminPort = await freePort();
+  let wsPort: number | null = null;
+  if (opts.ws) {
+    wsPort = await freePort();
+    while (wsPort === sipPort || wsPort === adminPort) wsPort = await freePort();
+  }
   const confFile = join(dir, 'drachtio.conf.xml');
-  writeFileSync(confFile, configXml(adminPort, sipPort, secret));
+  writeFileSync(confFile, configXml(adminPort, sipPort, wsPort, secret));
 
+  // Contacts on the command line override the file's; each one is its own --contact.
+  const contactArgs = contacts(sipPort, wsPort).flatMap((c) => ['--contact', c]);
   const server = serverProcess('drachtio-server', drachtioBinary, [
-    '-f', confFile, '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`, '--address', '127.0.0.1', '--port', String(adminPort), '--secret', secret, '--loglevel', 'info',
+    '-f', confFile, ...contactArgs, '--address', '127.0.0.1', '--port', String(adminPort), '--secret', secret, '--loglevel', opts.logLevel ?? 'info',
   ]);
-  const launch = () => server.start(async () => (await accepts(adminPort)) && (await accepts(sipPort)), opts.startTimeoutMs ?? 15_000);
+  const ready = async () => (await accepts(adminPort)) && (await accepts(sipPort)) && (wsPort === null || (await accepts(wsPort)));
+  const launch = () => server.start(ready, opts.startTimeoutMs ?? 15_000);
 
   const kill = async () => {
     await server.stop((proc) => proc.kill('SIGTERM'), 5000);
     // The same ports are reused on restart; wait until the kernel has let them go.
     for (let i = 0; i < 100; i++) {
-      if ((await tcpPortFree(adminPort)) && (await tcpPortFree(sipPort)) && (await udpPortFree(sipPort))) break;
+      if ((await tcpPortFree(adminPort)) && (await tcpPortFree(sipPort)) && (await udpPortFree(sipPort)) && (wsPort === null || (await tcpPortFree(wsPort)))) break;
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -145,6 +172,8 @@ export async function startDrachtio(opts: { startTimeoutMs?: number } = {}): Pro
     host: '127.0.0.1',
     sipPort,
     adminPort,
+    wsPort,
+    wsUrl: wsPort === null ? null : `ws://127.0.0.1:${wsPort}`,
     secret,
     async restart() {
       await kill();

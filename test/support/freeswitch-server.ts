@@ -52,6 +52,10 @@ export function freeswitchAvailable(): string | null {
   return null;
 }
 
+function hasStdbuf(): boolean {
+  return spawnSync('stdbuf', ['--version'], { encoding: 'utf8', timeout: 5000 }).status === 0;
+}
+
 /**
  * One event-socket request: authenticate, run `api <command>`, return the body. Small on purpose:
  * tests only need to ask FreeSWITCH questions (channels, RTP counters), not drive calls.
@@ -132,6 +136,8 @@ export async function startFreeswitch(opts: { startTimeoutMs?: number; /** Extra
     KNOCK_FS_RTP_START: String(rtpPorts[0]),
     KNOCK_FS_RTP_END: String(rtpPorts[1]),
     KNOCK_FS_ALLOW_CIDR: '127.0.0.0/8',
+    // A browser in the tests also lists candidates on the machine's other interfaces; media stays on loopback.
+    KNOCK_FS_ICE_CANDIDATE_ACL: 'loopback.auto',
     KNOCK_FS_LOGLEVEL: process.env.KNOCK_FS_LOGLEVEL || 'info',
     ...opts.env,
   };
@@ -139,7 +145,12 @@ export async function startFreeswitch(opts: { startTimeoutMs?: number; /** Extra
   for (const d of runtime) args.push(`-${d}`, join(dir, d));
 
   const api = (command: string) => eslApi(eslPort, eslSecret, command);
-  const server = serverProcess('FreeSWITCH', freeswitchBinary, args, { cwd: dir, env });
+  // FreeSWITCH's console log goes through stdio, block-buffered on a pipe: without stdbuf the
+  // log tail in a failure message would stop kilobytes short of the call that failed.
+  const lineBuffered = hasStdbuf();
+  const server = lineBuffered
+    ? serverProcess('FreeSWITCH', () => 'stdbuf', ['-oL', '-eL', freeswitchBinary(), ...args], { cwd: dir, env })
+    : serverProcess('FreeSWITCH', freeswitchBinary, args, { cwd: dir, env });
   // Ready when the event socket answers and the media profile is running.
   const launch = () =>
     server.start(async () => /drachtio_mrf\s+profile\s+\S+\s+RUNNING/.test(await api('sofia status')), opts.startTimeoutMs ?? 30_000, 100);

@@ -1,20 +1,24 @@
 /**
- * The customer's call: sip.js over WebSocket to the SIP server, audio only, with the
- * pre-authentication token in the INVITE as `Authorization: Bearer <token>` (RFC 8898) and the
- * device key's proof of possession as `Knock-Device-Proof` (signed over the token's jti, the
- * Call-ID and the From tag, so a copied token is useless on another device or call). The SIP
- * server checks both at call setup and answers 403 with a Warning naming why when it refuses.
+ * The customer's call: sip.js over WebSocket to the SIP server, audio only (WebRTC: Opus, ICE,
+ * DTLS-SRTP, through sip.js's own Web session description handler), with the pre-authentication
+ * token in the INVITE as `Authorization: Bearer <token>` (RFC 8898) and the device key's proof
+ * of possession as `Knock-Device-Proof` (signed over the token's jti, the Call-ID and the From
+ * tag, so a copied token is useless on another device or call). The SIP server checks both at
+ * call setup and answers 403 with a Warning and a Reason naming why when it refuses.
  *
  * sip.js is loaded only when a call is placed (its ES modules are served at /vendor/sip.js/).
  * Every way a call can fail ends in one sentence for the customer (`onFailed(reason)`).
+ *
+ * The media helpers (`openMicrophone`, `callMedia`) serve calls in both directions: an incoming
+ * call answered with sip.js's Invitation uses them the same way.
  */
 
 import { signCallProof } from './device-key.js';
 
-const SIP_JS = '/vendor/sip.js/index.js';
+export const SIP_JS = '/vendor/sip.js/index.js';
 const CONNECT_TIMEOUT_SECONDS = 10;
 
-/** Why the server refused the token, as the customer should hear it (codes from the server's Warning). */
+/** Why the server refused the token, as the customer should hear it (codes from the server's Warning/Reason). */
 const TOKEN_REASONS = {
   token_missing: 'the call server did not receive your verification',
   token_invalid: 'the call server did not accept your verification',
@@ -26,6 +30,7 @@ const TOKEN_REASONS = {
 /** SIP status codes (RFC 3261 §21) in words. */
 function statusReason(code, phrase) {
   if (code === 401) return TOKEN_REASONS.token_missing;
+  if (code === 403) return 'the call server refused the call';
   if (code === 404 || code === 480) return 'no adviser is available right now';
   if (code === 408) return 'the call was not answered in time';
   if (code === 486 || code === 600) return 'the adviser is busy';
@@ -36,43 +41,127 @@ function statusReason(code, phrase) {
   return `the call server answered ${code} ${phrase}`;
 }
 
-/** The customer-facing reason of a refused INVITE: the Warning text when the server gave one. */
-export function reasonFromResponse(code, phrase, warning) {
-  // Warning: 399 knock.localhost "token_expired: The token has expired."
+/**
+ * The customer-facing reason of a refused INVITE: the server's reason code when it gave one
+ * (Warning: 399 host "token_expired: The token has expired." or Reason: SIP;cause=403;text="token_expired"),
+ * else the status code in words.
+ */
+export function reasonFromResponse(code, phrase, warning, reasonHeader) {
   const text = warning ? /"([^"]*)"/.exec(warning)?.[1] : null;
-  if (text) {
-    const m = /^([a-z_]+):\s*(.*)$/.exec(text);
-    if (m && TOKEN_REASONS[m[1]]) return TOKEN_REASONS[m[1]];
-    if (m && m[2]) return m[2].replace(/\.$/, '');
-    return text.replace(/\.$/, '');
-  }
+  const m = text ? /^([a-z_]+):\s*(.*)$/.exec(text) : null;
+  if (m && TOKEN_REASONS[m[1]]) return TOKEN_REASONS[m[1]];
+  const reasonCode = reasonHeader ? /;\s*text="([a-z_]+)"/.exec(reasonHeader)?.[1] : null;
+  if (reasonCode && TOKEN_REASONS[reasonCode]) return TOKEN_REASONS[reasonCode];
+  if (m && m[2]) return m[2].replace(/\.$/, '');
+  if (text) return text.replace(/\.$/, '');
   return statusReason(code, phrase);
 }
 
-function mediaReason(err) {
-  if (err?.name === 'NotAllowedError') return 'the microphone is blocked for this app; allow it in the browser settings';
-  if (err?.name === 'NotFoundError') return 'no microphone was found on this device';
-  if (err?.name === 'NotReadableError') return 'the microphone is in use by another app';
+/** Why the microphone could not be opened, in words; null when it is not a microphone problem. */
+export function microphoneReason(err) {
+  if (err?.name === 'NotAllowedError' || err?.name === 'SecurityError') return 'the microphone is blocked for this app; allow it in the browser settings';
+  if (err?.name === 'NotFoundError' || err?.name === 'OverconstrainedError') return 'no microphone was found on this device';
+  if (err?.name === 'NotReadableError' || err?.name === 'AbortError') return 'the microphone is in use by another app';
   return null;
+}
+
+/**
+ * Opens the microphone before any SIP is sent: the customer learns at once when it is blocked,
+ * and the browser, once allowed to use it, offers all its network addresses to the call (without
+ * that permission it offers only its default route, or mDNS names the media server cannot use).
+ * Rejects with an Error whose message is the sentence for the customer.
+ */
+export async function openMicrophone() {
+  if (!navigator.mediaDevices?.getUserMedia) throw new Error('this browser cannot make calls (no microphone access)');
+  try {
+    return await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true }, video: false });
+  } catch (err) {
+    throw new Error(microphoneReason(err) ?? 'the microphone could not be opened');
+  }
+}
+
+/** sip.js user agent options for the app's calls: WebSocket transport, this microphone, no STUN lookups. */
+export function userAgentOptions(SIP, { wsUrl, uri, displayName, microphone, onDisconnect }) {
+  return {
+    uri,
+    displayName,
+    transportOptions: { server: wsUrl, connectionTimeout: CONNECT_TIMEOUT_SECONDS },
+    logBuiltinEnabled: false,
+    logLevel: 'error',
+    // sip.js's Web session description handler, fed the microphone opened above.
+    sessionDescriptionHandlerFactory: SIP.Web.defaultSessionDescriptionHandlerFactory(async () => microphone),
+    sessionDescriptionHandlerFactoryOptions: { peerConnectionConfiguration: { iceServers: [] }, iceGatheringTimeout: 3000 },
+    delegate: { onDisconnect },
+  };
+}
+
+/**
+ * The audio of an established sip.js session: plays the far end in `audio`, mutes the
+ * microphone, and reports the media path breaking (ICE or DTLS failing, the network going).
+ *
+ * @param {any} session  a sip.js Inviter or Invitation in the Established state
+ * @param {{ audio?: HTMLAudioElement|null, onMediaFailed: (reason: string) => void, onMediaState?: (text: string|null) => void }} opts
+ */
+export function callMedia(session, opts) {
+  const pc = session.sessionDescriptionHandler?.peerConnection;
+  if (pc && opts.audio) {
+    const stream = new MediaStream();
+    for (const receiver of pc.getReceivers()) if (receiver.track) stream.addTrack(receiver.track);
+    opts.audio.srcObject = stream;
+    opts.audio.play().catch(() => {});
+  }
+  let connectedOnce = false;
+  let unsteady = false;
+  const onState = () => {
+    const state = pc.connectionState;
+    if (state === 'connected') {
+      connectedOnce = true;
+      opts.onMediaState?.(unsteady ? 'The connection is back.' : null);
+      unsteady = false;
+    } else if (state === 'disconnected') {
+      unsteady = true;
+      opts.onMediaState?.('The connection is unsteady; trying to keep the call going…');
+    } else if (state === 'failed') {
+      opts.onMediaFailed(connectedOnce ? 'the audio connection was lost' : 'the audio connection to the call server could not be set up (a firewall may be blocking it)');
+    }
+  };
+  pc?.addEventListener('connectionstatechange', onState);
+  if (pc) onState();
+  return {
+    /** Mutes or unmutes the microphone: while muted the adviser hears silence. */
+    setMuted(muted) {
+      for (const sender of pc?.getSenders() ?? []) if (sender.track) sender.track.enabled = !muted;
+    },
+    stop() {
+      pc?.removeEventListener('connectionstatechange', onState);
+      if (opts.audio) opts.audio.srcObject = null;
+    },
+  };
 }
 
 /**
  * Places the call. Returns controls; state changes arrive through the callbacks.
  *
- * @param {{ wsUrl: string, sipUri: string, token: string, deviceKey: CryptoKeyPair, displayName?: string, audio: HTMLAudioElement,
+ * @param {{ wsUrl: string, sipUri: string, token: string, deviceKey: CryptoKeyPair, displayName?: string, audio: HTMLAudioElement, extraHeaders?: string[],
  *   onStatus: (text: string) => void, onEstablished: () => void, onEnded: (text: string) => void,
  *   onFailed: (reason: string) => void }} opts
  */
 export function placeCall(opts) {
   let ua = null;
   let inviter = null;
+  let media = null;
+  let microphone = null;
   let finished = false;
   let established = false;
+  let hungUpHere = false;
   let rejectedReason = null;
+  let muted = false;
 
   const finish = (fn, text) => {
     if (finished) return;
     finished = true;
+    media?.stop();
+    for (const track of microphone?.getTracks() ?? []) track.stop();
     fn(text);
     Promise.resolve(ua?.stop()).catch(() => {});
   };
@@ -91,20 +180,30 @@ export function placeCall(opts) {
       fail('the address to call is not valid');
       return;
     }
-    ua = new SIP.UserAgent({
-      uri: SIP.UserAgent.makeURI(`sip:customer@${target.host}`),
-      displayName: opts.displayName || 'Customer',
-      transportOptions: { server: opts.wsUrl, connectionTimeout: CONNECT_TIMEOUT_SECONDS },
-      logBuiltinEnabled: false,
-      logLevel: 'error',
-      sessionDescriptionHandlerFactoryOptions: { peerConnectionConfiguration: { iceServers: [] } },
-      delegate: {
+    opts.onStatus('Opening the microphone…');
+    try {
+      microphone = await openMicrophone();
+    } catch (err) {
+      fail(err.message);
+      return;
+    }
+    if (finished) {
+      for (const track of microphone.getTracks()) track.stop();
+      return;
+    }
+    for (const track of microphone.getTracks()) track.enabled = !muted;
+    ua = new SIP.UserAgent(
+      userAgentOptions(SIP, {
+        wsUrl: opts.wsUrl,
+        uri: SIP.UserAgent.makeURI(`sip:customer@${target.host}`),
+        displayName: opts.displayName || 'Customer',
+        microphone,
         onDisconnect: (error) => {
           if (!error || finished) return;
           fail(established ? 'the connection to the call server was lost' : 'the call server could not be reached');
         },
-      },
-    });
+      }),
+    );
 
     opts.onStatus('Connecting to the call server…');
     try {
@@ -116,7 +215,8 @@ export function placeCall(opts) {
     if (finished) return;
 
     const created = new SIP.Inviter(ua, target, {
-      extraHeaders: [`Authorization: Bearer ${opts.token}`],
+      // extraHeaders: e.g. Replaces when the call answers a callback ringing the app (incoming-call.js).
+      extraHeaders: [`Authorization: Bearer ${opts.token}`, ...(opts.extraHeaders ?? [])],
       sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } },
     });
     // sip.js chose the Call-ID and From tag when it built the INVITE; sign them before it leaves.
@@ -134,10 +234,21 @@ export function placeCall(opts) {
     inviter.stateChange.addListener((state) => {
       if (state === SIP.SessionState.Established) {
         established = true;
-        attachRemoteAudio(inviter, opts.audio);
+        media = callMedia(inviter, {
+          audio: opts.audio,
+          onMediaFailed: (reason) => {
+            fail(reason);
+            try {
+              inviter.bye();
+            } catch {
+              // already ending
+            }
+          },
+          onMediaState: (text) => text && opts.onStatus(text),
+        });
         opts.onEstablished();
       } else if (state === SIP.SessionState.Terminated) {
-        if (established) finish(opts.onEnded, 'The call has ended.');
+        if (established) finish(opts.onEnded, hungUpHere ? 'You ended the call.' : 'The adviser ended the call.');
         // sip.js reports the rejection (onReject) just after this state change: read it then.
         else setTimeout(() => fail(rejectedReason ?? 'the call ended before it was answered'), 0);
       }
@@ -151,42 +262,35 @@ export function placeCall(opts) {
           onProgress: () => opts.onStatus('Verified by the call server. Waiting for an adviser…'),
           onReject: (response) => {
             const m = response.message;
-            rejectedReason = reasonFromResponse(m.statusCode, m.reasonPhrase, m.getHeader('Warning'));
+            rejectedReason = reasonFromResponse(m.statusCode, m.reasonPhrase, m.getHeader('Warning'), m.getHeader('Reason'));
           },
         },
       });
     } catch (err) {
-      fail(mediaReason(err) ?? `the call could not be started (${err?.message || 'unknown error'})`);
+      fail(microphoneReason(err) ?? `the call could not be started (${err?.message || 'unknown error'})`);
     }
   })();
 
   return {
     /** Ends the call (or stops it ringing). */
     hangUp() {
+      hungUpHere = true;
       if (!inviter) {
-        finish(opts.onEnded, 'The call was stopped.');
+        finish(opts.onEnded, 'You stopped the call.');
         return;
       }
       try {
         if (established) inviter.bye();
         else inviter.cancel();
       } catch {
-        finish(opts.onEnded, 'The call has ended.');
+        finish(opts.onEnded, 'You ended the call.');
       }
     },
-    /** Mutes or unmutes the microphone (the audio keeps flowing the other way). */
-    setMuted(muted) {
-      const pc = inviter?.sessionDescriptionHandler?.peerConnection;
-      for (const sender of pc?.getSenders() ?? []) if (sender.track) sender.track.enabled = !muted;
+    /** Mutes or unmutes the microphone, before or during the call (the adviser's audio keeps coming). */
+    setMuted(on) {
+      muted = on;
+      for (const track of microphone?.getTracks() ?? []) track.enabled = !on;
+      media?.setMuted(on);
     },
   };
-}
-
-function attachRemoteAudio(session, audio) {
-  const pc = session.sessionDescriptionHandler?.peerConnection;
-  if (!pc || !audio) return;
-  const stream = new MediaStream();
-  for (const receiver of pc.getReceivers()) if (receiver.track) stream.addTrack(receiver.track);
-  audio.srcObject = stream;
-  audio.play().catch(() => {});
 }

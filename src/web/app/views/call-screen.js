@@ -3,9 +3,10 @@
  * pre-authentication token was received (never the token itself), then places the call and
  * becomes the in-call screen (timer, mute, hang up). A failed call says why in one sentence.
  */
-import { announce, h, replace } from '../../shared/dom.js';
-import { clock, time } from '../../shared/format.js';
+import { h, replace } from '../../shared/dom.js';
+import { time } from '../../shared/format.js';
 import { placeCall } from '../call.js';
+import { inCallPanel } from '../in-call.js';
 
 const METHOD_TEXT = { biometric: 'your fingerprint or face', pin: 'your PIN' };
 
@@ -40,13 +41,15 @@ export async function showCall(app, [id], root) {
   const zone = app.timeZone;
 
   const title = h('h1', null, 'Verified — calling…');
-  const statusLine = h('p', { class: 'call-status', role: 'status', 'aria-live': 'polite' }, 'Preparing the call…');
-  const timer = h('p', { class: 'call-timer', hidden: true, 'aria-hidden': 'true' }, '00:00');
-  const failure = h('div');
-  const mute = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Mute');
-  const hangUp = h('button', { type: 'button', class: 'danger' }, 'Hang up');
-  const controls = h('div', { class: 'actions' }, mute, hangUp);
-  const after = h('p', { hidden: true }, h('a', { class: 'button', href: '#/' }, 'Back to your call requests'));
+  let call = null;
+  let established = false;
+  const checkAnswered = () =>
+    app
+      .call(`/api/v1/app/requests/${id}`)
+      .then((view) => view.state === 'connected' && panel.connected(issued.agentName))
+      .catch(() => {});
+  // Status, timer, Mute and Hang up: the in-call panel shared with answered calls.
+  const panel = inCallPanel({ title, onMute: (muted) => call?.setMuted(muted), onHangUp: () => call?.hangUp() });
 
   replace(
     root,
@@ -63,66 +66,37 @@ export async function showCall(app, [id], root) {
       h('dt', null, 'Verification'),
       h('dd', { class: 'token-status' }, `Pre-authentication token received, valid until ${time(issued.expiresAt, zone)}`),
     ),
-    statusLine,
-    timer,
-    failure,
-    controls,
-    after,
+    panel.element,
   );
 
-  let started = 0;
-  let tick = null;
-  const stopTimer = () => tick && clearInterval(tick);
-  const finished = () => {
-    stopTimer();
-    controls.hidden = true;
-    after.hidden = false;
-  };
-
-  const call = placeCall({
+  call = placeCall({
     wsUrl: issued.wsUrl,
     sipUri: issued.sipUri,
     token: issued.token,
     deviceKey: app.device?.keyPair,
     audio: document.getElementById('remote-audio'),
-    onStatus: (text) => {
-      statusLine.textContent = text;
-    },
+    onStatus: (text) => panel.status(text),
     onEstablished: () => {
-      title.textContent = `In call with ${issued.agentName}`;
-      statusLine.textContent = 'Connected. The adviser already knows you are verified.';
-      timer.hidden = false;
-      started = Date.now();
-      tick = setInterval(() => {
-        timer.textContent = clock(Date.now() - started);
-      }, 1000);
+      established = true;
+      panel.waiting(`Waiting for ${issued.agentName}`, `Connected to the call centre. You will hear music until ${issued.agentName} picks up.`);
+      checkAnswered();
     },
-    onEnded: (text) => {
-      title.textContent = 'Call ended';
-      statusLine.textContent = started ? `${text} It lasted ${clock(Date.now() - started)}.` : text;
-      finished();
-    },
-    onFailed: (reason) => {
-      title.textContent = 'Verified — call failed';
-      statusLine.textContent = 'The call could not be connected.';
-      replace(failure, h('p', { class: 'message error', role: 'alert' }, `Call failed: ${reason}.`));
-      finished();
-    },
+    onEnded: (text) => panel.ended(text),
+    onFailed: (reason) => panel.failed(reason, 'Verified — call failed'),
   });
   // Only the call holds the token from here on.
   issued.token = null;
-
-  mute.addEventListener('click', () => {
-    const muted = mute.getAttribute('aria-pressed') !== 'true';
-    call.setMuted(muted);
-    mute.setAttribute('aria-pressed', String(muted));
-    mute.textContent = muted ? 'Unmute' : 'Mute';
-    announce(muted ? 'Microphone muted.' : 'Microphone on.');
+  // The call server answers at once and queues the call; the request turns "connected" when an
+  // adviser picks up (live channel; re-read after a reconnect, which does not replay events).
+  const off = app.onRequestsChanged((change) => {
+    if (!established) return;
+    if (change === null) checkAnswered();
+    else if (change.requestId === id && change.state === 'connected') panel.connected(issued.agentName);
   });
-  hangUp.addEventListener('click', () => call.hangUp());
 
   return () => {
-    stopTimer();
-    if (!controls.hidden) call.hangUp();
+    off();
+    panel.stop();
+    if (panel.active) call.hangUp();
   };
 }

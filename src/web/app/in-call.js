@@ -1,0 +1,107 @@
+/**
+ * The in-call part of a call screen, the same for a call the customer places and one they
+ * answer: a status line (polite live region), the call timer, Mute and Hang up, and the way out
+ * once the call is over. The screen that owns the call drives it: `waiting(title, text)` while
+ * the audio is up but nobody has answered, `connected(name)` when someone has, `ended(text)` or
+ * `failed(reason)` when it is over.
+ *
+ * Keyboard and screen reader: when the call connects, focus moves to the heading ("In call with
+ * …"), so the reader announces it and Tab reaches Mute next; Mute is a toggle button
+ * (aria-pressed) whose label does not change; the timer is a `timer` region, which screen
+ * readers do not read out every second; failures are alerts.
+ */
+import { announce, h, replace } from '../shared/dom.js';
+import { clock } from '../shared/format.js';
+
+/**
+ * @param {{ title: HTMLElement, onMute: (muted: boolean) => void, onHangUp: () => void,
+ *   backHref?: string, backText?: string }} opts  `title` is the screen's h1, renamed as the call goes
+ */
+export function inCallPanel(opts) {
+  const status = h('p', { class: 'call-status', role: 'status', 'aria-live': 'polite' }, 'Preparing the call…');
+  const timer = h('p', { class: 'call-timer', role: 'timer', 'aria-label': 'Call duration', hidden: true }, '00:00');
+  const failure = h('div');
+  const mute = h('button', { type: 'button', class: 'mute', 'aria-pressed': 'false' }, 'Mute');
+  const hangUp = h('button', { type: 'button', class: 'danger' }, 'Hang up');
+  const controls = h('div', { class: 'actions call-controls' }, mute, hangUp);
+  const after = h('p', { hidden: true }, h('a', { class: 'button', href: opts.backHref ?? '#/' }, opts.backText ?? 'Back to your call requests'));
+
+  let started = 0;
+  let tick = null;
+  let over = false;
+  const stopTimer = () => {
+    if (tick) clearInterval(tick);
+    tick = null;
+  };
+  const finish = () => {
+    over = true;
+    stopTimer();
+    controls.hidden = true;
+    after.hidden = false;
+  };
+
+  mute.addEventListener('click', () => {
+    const muted = mute.getAttribute('aria-pressed') !== 'true';
+    mute.setAttribute('aria-pressed', String(muted));
+    opts.onMute(muted);
+    status.dataset.muted = String(muted);
+    announce(muted ? 'Microphone muted. The adviser cannot hear you.' : 'Microphone on.');
+  });
+  hangUp.addEventListener('click', () => {
+    hangUp.disabled = true;
+    mute.disabled = true;
+    status.textContent = 'Hanging up…';
+    opts.onHangUp();
+  });
+
+  return {
+    element: h('div', { class: 'in-call' }, status, timer, failure, controls, after),
+    /** True until the call ended or failed. */
+    get active() {
+      return !over;
+    },
+    status(text) {
+      if (!over) status.textContent = text;
+    },
+    /**
+     * The audio path is up but nobody has picked up yet (the customer hears the queue's music):
+     * say so, and move focus to the heading.
+     */
+    waiting(title, text) {
+      if (over || started) return;
+      opts.title.textContent = title;
+      status.textContent = text;
+      opts.title.setAttribute('tabindex', '-1');
+      opts.title.focus();
+    },
+    /** The call is answered: rename the screen, start the timer, move focus to the heading. */
+    connected(peerName) {
+      if (over || started) return;
+      opts.title.textContent = `In call with ${peerName}`;
+      status.textContent = 'Connected. The adviser already knows you are verified.';
+      timer.hidden = false;
+      started = Date.now();
+      tick = setInterval(() => {
+        timer.textContent = clock(Date.now() - started);
+      }, 1000);
+      opts.title.setAttribute('tabindex', '-1');
+      opts.title.focus();
+    },
+    ended(text) {
+      if (over) return;
+      opts.title.textContent = 'Call ended';
+      status.textContent = started ? `${text} It lasted ${clock(Date.now() - started)}.` : text;
+      finish();
+      opts.title.focus();
+    },
+    failed(reason, title = 'Call failed') {
+      if (over) return;
+      opts.title.textContent = title;
+      status.textContent = 'The call could not be connected.';
+      replace(failure, h('p', { class: 'message error', role: 'alert' }, `Call failed: ${reason}.`));
+      finish();
+    },
+    /** Leaving the screen: stop the timer (the owner hangs the call up). */
+    stop: stopTimer,
+  };
+}
