@@ -4,6 +4,7 @@
  *   requested -> notified -> accepted -> authenticated -> connecting -> connected -> ended
  *   notified -> scheduled -> due -> prompted | agent_dialled
  *   prompted -> agent_dialled      (an agent takes the callback the customer has not placed)
+ *   agent_dialled -> accepted -> authenticated -> connecting (the app answers a dialled callback)
  *   notified -> snoozed -> notified
  *   notified -> expired            (schedule still allowed, accept refused)
  *   any open state -> cancelled    (by the agent)
@@ -135,7 +136,9 @@ export function applyEvent(
           { state: s, answerDeadline: current.answerDeadline.toISOString() },
         );
       }
-      if (s !== 'notified' && s !== 'snoozed' && s !== 'prompted' && s !== 'accepted') {
+      // agent_dialled: an agent-dialled callback is ringing the app, which answers after the
+      // customer's biometric or PIN (the same ceremony as a knock).
+      if (s !== 'notified' && s !== 'snoozed' && s !== 'prompted' && s !== 'accepted' && s !== 'agent_dialled') {
         throw refuse(s, event.type, 'it is not waiting for an answer');
       }
       if (s === 'accepted' && current.acceptedDeviceId !== event.deviceId) {
@@ -203,7 +206,10 @@ export function applyEvent(
       return next({ state: 'agent_dialled', agentId: event.agentId, attempts: current.attempts + 1 });
 
     case 'callback_failed':
-      if (s !== 'agent_dialled' && s !== 'connecting' && s !== 'due' && s !== 'prompted') {
+      // accepted/authenticated with attempts: the customer answered a dialled callback but the
+      // call did not connect (declined, bad proof, agent gone).
+      const answeredCallback = (s === 'accepted' || s === 'authenticated') && current.attempts > 0;
+      if (s !== 'agent_dialled' && s !== 'connecting' && s !== 'due' && s !== 'prompted' && !answeredCallback) {
         throw refuse(s, event.type, 'no callback attempt is in progress');
       }
       if (event.retryAt) return next({ state: 'scheduled', scheduledFor: event.retryAt, outcome: event.outcome });

@@ -100,7 +100,8 @@ export interface CallRequest extends CallRequestSnapshot {
   updatedAt: Date;
 }
 
-export type NotificationKind = 'knock' | 'expired' | 'reminder' | 'callback_prompt' | 'callback_agent';
+/** 'callback_incoming': an agent is calling the customer back now; the app registers to ring. */
+export type NotificationKind = 'knock' | 'expired' | 'reminder' | 'callback_prompt' | 'callback_agent' | 'callback_incoming';
 export type ChannelName = 'webpush' | 'sms';
 
 export interface NotificationRecord {

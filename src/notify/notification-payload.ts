@@ -64,6 +64,8 @@ const ACTIONS: Record<CustomerNotificationKind, NotificationActions> = {
   reminder: { accept: true, schedule: true, snooze: true },
   expired: { accept: false, schedule: true, snooze: false },
   callback_prompt: { accept: true, schedule: true, snooze: false },
+  // The agent is dialling: the app registers and the call rings it; nothing to choose here.
+  callback_incoming: { accept: false, schedule: false, snooze: false },
 };
 
 /**
@@ -114,6 +116,11 @@ function titleAndBody(kind: CustomerNotificationKind, who: string, ref: string):
         title: `Your scheduled call: case ${ref}`,
         body: `It is time for your scheduled call with ${who} about case ${ref}. Call now or pick another time.`,
       };
+    case 'callback_incoming':
+      return {
+        title: `${who} is calling you: case ${ref}`,
+        body: `Your scheduled call about case ${ref} is starting. Open the app to answer.`,
+      };
   }
 }
 
@@ -143,6 +150,6 @@ export function buildNotificationPayload(input: PayloadInput): NotificationPaylo
  * purpose: SMS is not end-to-end encrypted, the app shows it behind the link.
  */
 export function smsText(payload: NotificationPayload): string {
-  const cta = payload.actions.accept ? 'Answer here' : 'Schedule a call here';
+  const cta = payload.kind === 'callback_incoming' ? 'Open the app' : payload.actions.accept ? 'Answer here' : 'Schedule a call here';
   return `${payload.body} ${cta}: ${payload.url}`;
 }

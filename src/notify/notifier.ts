@@ -41,6 +41,8 @@ export interface NotifyCustomerInput {
   request: CallRequest;
   /** The request's customer when the caller has just read it (saves reading it again). */
   customer?: Customer;
+  /** The customer's devices that are not revoked, read with `customer` (saves reading them again). */
+  devices?: Device[];
   /** The request's earlier notifications when the caller knows them (a new request has none). */
   history?: NotificationRecord[];
   agentName: string;
@@ -76,6 +78,8 @@ export interface Notifier {
 
 /** An "agent has moved on" notice stays useful (scheduling is still open) for a day. */
 const EXPIRED_NOTICE_SECONDS = 24 * 60 * 60;
+/** "Your callback is starting" is stale once the agent has given up waiting. */
+const INCOMING_CALL_NOTICE_SECONDS = 120;
 
 /**
  * A knock or reminder is worth showing until the answer deadline (once that has passed, only
@@ -92,6 +96,9 @@ function defaultExpiry(kind: CustomerNotificationKind, request: CallRequest, now
       return new Date(now.getTime() + EXPIRED_NOTICE_SECONDS * 1000);
     case 'callback_prompt':
       return new Date(now.getTime() + config.requests.answerTimeLimitSeconds * 1000);
+    case 'callback_incoming':
+      // Only worth showing while the agent waits on the line.
+      return new Date(now.getTime() + INCOMING_CALL_NOTICE_SECONDS * 1000);
   }
 }
 
@@ -118,8 +125,9 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       input.customer?.id === request.customerId ? input.customer : await store.customers.get(request.customerId);
     if (!customer) throw new AppError('not_found', `Customer ${request.customerId} of call request ${request.id} does not exist.`);
 
+    const known = customer === input.customer ? input.devices : undefined;
     const [devices, history] = await Promise.all([
-      store.devices.listForCustomer(customer.id),
+      known ?? store.devices.listForCustomer(customer.id),
       input.history ?? store.notifications.listFor(request.id),
     ]);
     const expiresAt = input.expiresAt ?? defaultExpiry(kind, request, now, config);

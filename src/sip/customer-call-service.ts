@@ -4,8 +4,9 @@
  * calls this once when SIP is enabled.
  */
 import type { Logger } from 'pino';
-import type { FlowDeps } from '../flows/ports.js';
+import type { CallTransferPort, FlowDeps } from '../flows/ports.js';
 import { connectFreeswitch, type FreeswitchConnection } from '../media/freeswitch-connection.js';
+import { consoleTransfers } from './console-transfer.js';
 import { createCustomerCallHandler } from './customer-call.js';
 import { ActiveCalls, type CallContext } from './customer-call-state.js';
 import { startOutboundCallbacks } from './outbound-callback.js';
@@ -14,6 +15,8 @@ import type { SipServer } from './sip-server.js';
 export interface CustomerCallService {
   media: FreeswitchConnection;
   calls: ActiveCalls;
+  /** What a console transfer job asks of this instance's calls (console-transfer.ts). */
+  transfers: CallTransferPort;
   stop(): Promise<void>;
 }
 
@@ -26,6 +29,7 @@ export function startCustomerCalls(args: { deps: FlowDeps; sip: SipServer; logge
   return {
     media,
     calls,
+    transfers: consoleTransfers(calls, args.sip.locations),
     async stop() {
       unsubscribe();
       await calls.endAll();

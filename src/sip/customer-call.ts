@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { AppError } from '../domain/errors.js';
 import { isAppError } from '../domain/errors.js';
 import { admitCustomerCall, callConnected, callEnded, type AdmittedCall } from '../flows/call-session.js';
+import { callRinging } from '../flows/call-screen.js';
 import { agentDidNotAnswer } from '../flows/customer-queue.js';
 import { DEVICE_PROOF_HEADER } from '../security/device-proof.js';
 import { describeTokenForLog } from '../security/preauth-token.js';
@@ -38,7 +39,9 @@ import {
 } from './customer-call-state.js';
 import type { CustomerInviteHandler } from './invite-router.js';
 import { sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
+import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders } from './session-timer.js';
 import { handleTransferRequests } from './transfer.js';
+import { takeAppAnswer } from './app-callback-ring.js';
 
 /** The token from `Authorization: Bearer <token>`; null when there is none. */
 export function bearerToken(req: SipRequest): string | null {
@@ -78,7 +81,8 @@ export function refuseInvite(res: SipResponse, e: AppError, domain: string): voi
 }
 
 async function verificationFor(ctx: CallContext, admitted: AdmittedCall): Promise<Verification> {
-  const customer = await ctx.deps.store.customers.get(admitted.customerId);
+  // admitCustomerCall read the customer with the device; no second read.
+  const customer = admitted.customer;
   return {
     customerName: customer?.name ?? 'Verified customer',
     customerNumber: customer?.phoneE164 ?? null,
@@ -127,6 +131,16 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
     cancelled = true;
   });
 
+  // 0. RFC 4028 §6: a session interval below our minimum is refused before the token is spent,
+  //    so the app can retry at once with the same token.
+  const tooSmall = sessionIntervalTooSmall(req, config.sip.sessionTimer);
+  if (tooSmall !== null) {
+    refuseSessionInterval(res, tooSmall);
+    return;
+  }
+  // The app answering a callback that rings it (Replaces, RFC 3891): outbound-callback.ts takes it.
+  if (takeAppAnswer(ctx, req, res)) return;
+
   // 1. The token and the device's proof of possession: verified, consumed for this dialog,
   //    audited; or the call is refused.
   const token = bearerToken(req);
@@ -150,13 +164,16 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
   const verification = await verificationFor(ctx, admitted);
   log.info({ requestId: request.id, authMethod: admitted.authMethod }, 'customer call admitted');
 
-  // 2. Anchor the customer in FreeSWITCH and answer: from now on they hear the queue.
+  // 2. Anchor the customer in FreeSWITCH and answer: from now on they hear the queue. Answered
+  //    200 rather than 183 early media: the queue needs the call up anyway, a WebRTC caller's
+  //    DTLS completes with the answer, and sip.js plays no early media unless told to.
   const theirs = remoteSessionUuid(req.has('Session-ID') ? req.get('Session-ID') : undefined);
   let customer: Leg;
   try {
     if (cancelled) throw new Error('the caller cancelled');
     customer = await anchorCaller(ctx.media.mediaServer(), req, res, {
       'Session-ID': `${sessionId};remote=${theirs ?? '0'.repeat(32)}`,
+      ...sessionTimerAnswerHeaders(req, config.sip.sessionTimer),
     });
   } catch (e) {
     log.warn({ requestId: request.id, err: e instanceof Error ? e.message : String(e) }, 'customer call could not be anchored');
@@ -175,7 +192,10 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
     request,
     abort: call.abort,
     deadline: Date.now() + config.media.queueTimeoutSeconds * 1000,
-    headersFor: () => agentLegHeaders({ config, request, verification, sessionId, via: 'token' }),
+    headersFor: (agent) => {
+      callRinging(deps, { request, agentId: agent.id, verification, via: 'token' });
+      return agentLegHeaders({ config, request, verification, sessionId, via: 'token' });
+    },
   });
   if (!leg) {
     if (!call.isEnded) {

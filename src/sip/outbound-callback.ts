@@ -2,25 +2,35 @@
  * A due callback in "agent calls" mode (SPEC core flow 1 step 4), placed outward when the flows
  * publish `callback.dial` (the callback job, or an agent taking the next callback):
  *
- *   reserved agent's desk phone ◄── INVITE (X-Knock-Reference, X-Knock-Callback)
+ *   no app registered ──► push "callback.incoming" (agent, reference): the app wakes and registers
+ *   reserved agent's desk phone ◄── INVITE (X-Knock-Reference, X-Knock-Callback, X-Knock-Verified: no)
  *     no answer / busy / not registered ──► callEnded: retry policy (callbackAttemptFailed)
  *   agent answers ──► hears hold music while the customer is called
- *   customer's app endpoint (the device's registered SIP contact) ◄── INVITE
- *     no answer / no registered device ──► agent hung up; callEnded: retry policy
- *   customer answers ──► both FreeSWITCH channels bridged; callbackConnected records the call
- *
- * The customer did not authenticate on this call, so no session is opened and the agent leg
- * says X-Knock-Verified: no.
+ *   no registration within sip.appRegisterWaitSeconds ──► agent hung up; retry policy
+ *   customer's app (each registered device) ◄── INVITE, no SDP (X-Knock-Reference, X-Knock-Agent,
+ *     X-Knock-Request): it rings; the customer passes the biometric or PIN in the app
+ *   app ── INVITE + Replaces (the ringing call) + Authorization: Bearer + Knock-Device-Proof ──►
+ *     refused (missing, bad proof, other request...) ──► 401/403, agent hung up, attempt recorded
+ *     accepted ──► the app is anchored in FreeSWITCH (WebRTC: DTLS-SRTP), bridged to the agent,
+ *                  the authenticated session opens (console: verified; transfers work) and the
+ *                  agent's phone gets an INFO saying so
+ *   the app does not answer within sip.appRingSeconds ──► agent hung up; retry policy
+ * Every attempt goes through callEnded, which applies the retry policy and records it.
  */
 import type { Outcome } from '../domain/call-request.js';
-import type { Device } from '../domain/model.js';
-import { callEnded } from '../flows/call-session.js';
-import { callbackConnected, callbackCustomerLegStarted } from '../flows/outbound-call.js';
+import { isAppError } from '../domain/errors.js';
+import { liveAppRegistrations, waitForAppRegistration } from '../flows/app-registration.js';
+import { admitCallbackAnswer, callEnded, type AdmittedCall } from '../flows/call-session.js';
+import { askAppToRegister } from '../flows/outbound-call.js';
 import type { LiveEvent } from '../flows/ports.js';
-import { answerEndpoint, bridgeEndpoints, openOfferingEndpoint, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
+import { anchorCaller, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
+import { describeTokenForLog } from '../security/preauth-token.js';
 import { agentLegHeaders, ringAgent } from './agent-leg.js';
-import { Abort, CustomerCall, hangUp, newSessionId, type CallContext, type Leg } from './customer-call-state.js';
-import { ringTargets } from './ring-targets.js';
+import { ringApp } from './app-callback-ring.js';
+import { bearerToken, connectAgent, deviceProof, dialogIdOf, fromTagOf, refuseInvite } from './customer-call.js';
+import { Abort, CustomerCall, hangUp, newSessionId, remoteSessionUuid, type CallContext, type Leg } from './customer-call-state.js';
+import { sendResponse } from './sip-message.js';
+import { sessionTimerAnswerHeaders } from './session-timer.js';
 
 type DialEvent = Extract<LiveEvent, { type: 'callback.dial' }>;
 
@@ -34,8 +44,14 @@ export function startOutboundCallbacks(ctx: CallContext): () => void {
   });
 }
 
+/** One line of header text. */
+function headerText(s: string): string {
+  return s.replace(/[\r\n\t]+/g, ' ').trim().slice(0, 200);
+}
+
 export async function placeCallback(ctx: CallContext, event: DialEvent): Promise<void> {
   const { deps } = ctx;
+  const { config } = deps;
   const log = ctx.logger.child({ component: 'outbound-callback', requestId: event.requestId });
   const request = await deps.store.callRequests.get(event.requestId);
   const agent = await deps.store.agents.get(event.agentId);
@@ -48,10 +64,16 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
   const sessionId = newSessionId();
   const abort = new Abort();
 
+  // 0. The app must be registered to ring. The push goes out before the agent's phone rings, not
+  //    after the agent answers: the customer's phone wakes and registers while the agent picks
+  //    up, so the agent waits on hold for seconds, not for the whole wake-up.
+  let bindings = await liveAppRegistrations(deps, customer.id);
+  if (bindings.length === 0) await askAppToRegister(deps, request, agent.name);
+
   // 1. The reserved agent first.
   const headers = {
     ...agentLegHeaders({
-      config: deps.config,
+      config,
       request,
       verification: { customerName: customer.name, customerNumber: customer.phoneE164, authMethod: 'none', authenticatedAt: new Date(0) },
       sessionId,
@@ -68,7 +90,7 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
   if (agentRing.kind !== 'answered') return fail(agentRing.kind === 'gone' ? 'failed' : agentRing.outcome, 'agent did not answer');
   const agentLeg = agentRing.leg;
   log.info({ agentId: agent.id }, 'agent answered; calling the customer');
-  startHoldMusic(agentLeg.endpoint, deps.config.media.holdMusic, log);
+  startHoldMusic(agentLeg.endpoint, config.media.holdMusic, log);
   agentLeg.dialog.on('destroy', () => abort.abort());
   const giveUp = async (outcome: Outcome, why: string) => {
     hangUp(agentLeg.dialog, 'customer not reached');
@@ -76,55 +98,90 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
     await fail(outcome, why);
   };
 
-  // 2. The customer's app endpoint: every enrolled device with a registered SIP contact.
-  const devices = (await deps.store.devices.listForCustomer(customer.id)).filter((d): d is Device & { sipContact: string } => !!d.sipContact);
-  if (devices.length === 0) return giveUp('failed', 'no device of the customer is registered for calls');
-  await callbackCustomerLegStarted(deps, request.id);
-  const customerEp = await openOfferingEndpoint(ctx.media.mediaServer());
-  let unregister: () => void = () => undefined;
-  const ring = await ringTargets(
-    ctx.srf,
-    devices.map((d) => ({ uri: d.sipContact, proxy: null, agentId: null })),
-    {
-      sdp: customerEp.local.sdp,
-      headers: {
-        From: `"${deps.config.auth.webauthn.rpName}" <sip:callback@${deps.config.sip.domain}>`,
-        'Session-ID': `${sessionId};remote=${'0'.repeat(32)}`,
-        'X-Knock-Reference': request.reference.replace(/[\r\n]/g, ' '),
-        'X-Knock-Agent': agent.name.replace(/[\r\n]/g, ' '),
-      },
-      timeoutSeconds: deps.config.sip.agentRingSeconds,
-      onRinging: () => undefined,
-      callerGone: () => abort.aborted,
-      registerAbort: (fn) => {
-        unregister = abort.onAbort(fn);
-      },
-    },
-  );
-  unregister();
-  if (ring.kind !== 'answered') {
-    await releaseEndpoint(customerEp);
-    const outcome: Outcome = ring.kind === 'caller_gone' ? 'failed' : ring.status === 486 || ring.status === 600 ? 'busy' : ring.reason === 'No Answer' ? 'no_answer' : 'failed';
-    return giveUp(outcome, 'customer did not answer');
+  // 2. Wait for the app to register (woken by the push), unless it already is.
+  if (bindings.length === 0) {
+    bindings = await waitForAppRegistration(deps, customer.id, config.sip.appRegisterWaitSeconds * 1000, (cancel) => abort.onAbort(cancel));
+    // The agent hanging up is not the customer's doing: 'failed' keeps the retry policy in play.
+    if (abort.aborted) return giveUp('failed', 'agent hung up while the app was registering');
+    if (bindings.length === 0) return giveUp('no_answer', 'no device of the customer registered for calls in time');
   }
-  const device = devices.find((d) => d.sipContact === ring.target.uri) ?? devices[0]!;
-  const customerLeg: Leg = { dialog: ring.dialog, endpoint: customerEp };
 
-  // 3. Bridge and record.
-  const call = new CustomerCall(ctx, request, sessionId, customerLeg, null, 'outbound');
-  call.agent = agentLeg;
+  // 3. Ring the app; it answers with a verified INVITE that replaces the ringing one.
+  const ring = await ringApp(ctx, bindings, {
+    headers: {
+      From: `"${headerText(config.auth.webauthn.rpName)}" <sip:callback@${config.sip.domain}>`,
+      'X-Knock-Reference': headerText(request.reference),
+      'X-Knock-Agent': headerText(agent.name),
+      'X-Knock-Request': request.id,
+    },
+    seconds: config.sip.appRingSeconds,
+    abort,
+  });
+  if (ring.kind !== 'answered') return giveUp(ring.outcome, ring.why);
+  const { req, res } = ring.answer;
+
+  // 4. The answer's token and device proof: the same checks as any call the app places, and the
+  //    token must be for this request. Refused: the answer gets 401/403, the attempt ends.
+  const token = bearerToken(req);
+  let admitted: AdmittedCall;
+  try {
+    admitted = await admitCallbackAnswer(deps, {
+      token,
+      dialogId: dialogIdOf(req),
+      callId: req.get('Call-ID') ?? '',
+      fromTag: fromTagOf(req),
+      deviceProof: deviceProof(req),
+      expectedCallRequestId: request.id,
+    });
+  } catch (e) {
+    if (!isAppError(e)) throw e;
+    log.info({ code: e.code, token: token ? describeTokenForLog(token) : null, deviceId: ring.deviceId }, 'callback answer refused');
+    refuseInvite(res, e, config.sip.domain);
+    return giveUp('failed', `the answer was refused: ${e.code}`);
+  }
+  if (abort.aborted) {
+    sendResponse(res, 480, 'Temporarily Unavailable', { Warning: `399 ${config.sip.domain} "the agent hung up"` });
+    return giveUp('failed', 'agent hung up while the app was answering');
+  }
+
+  // 5. Anchor the app in FreeSWITCH (its WebRTC offer answered with DTLS-SRTP), bridge, open the session.
+  let customerLeg: Leg;
+  try {
+    customerLeg = await anchorCaller(ctx.media.mediaServer(), req, res, {
+      'Session-ID': `${sessionId};remote=${remoteSessionUuid(req.has('Session-ID') ? req.get('Session-ID') : undefined) ?? '0'.repeat(32)}`,
+      ...sessionTimerAnswerHeaders(req, config.sip.sessionTimer),
+    });
+  } catch (e) {
+    log.warn({ err: e instanceof Error ? e.message : String(e) }, 'the app could not be anchored');
+    sendResponse(res, 500, 'Server Internal Error');
+    return giveUp('failed', 'the app could not be anchored');
+  }
+  const verification = {
+    customerName: customer.name,
+    customerNumber: customer.phoneE164,
+    authMethod: admitted.authMethod,
+    authenticatedAt: admitted.authenticatedAt,
+  };
+  const call = new CustomerCall(ctx, admitted.request, sessionId, customerLeg, verification, 'outbound');
   ctx.calls.add(call);
   call.watchCustomer();
-  call.watchAgent(agentLeg);
   try {
-    await answerEndpoint(customerEp, ring.dialog.remote.sdp);
-    await bridgeEndpoints(customerEp, agentLeg.endpoint);
-    const record = await callbackConnected(deps, { requestId: request.id, agentId: agent.id, deviceId: device.id });
-    call.recordId = record.id;
-    call.connected = true;
-    log.info({ agentId: agent.id, deviceId: device.id }, 'callback connected');
+    await connectAgent(call, agentLeg);
   } catch (e) {
     log.error({ err: e instanceof Error ? e.message : String(e) }, 'callback could not be bridged');
     await call.end('failed', 'server');
+    return;
   }
+  if (!call.connected) return;
+  log.info({ agentId: agent.id, deviceId: admitted.deviceId, authMethod: admitted.authMethod }, 'callback connected; customer verified');
+  // The agent's phone was rung as "not verified"; tell it what changed (phones ignore what they do not show).
+  agentLeg.dialog
+    .request({
+      method: 'INFO',
+      headers: {
+        'X-Knock-Verified': `${admitted.authMethod}; at=${admitted.authenticatedAt.toISOString()}; via=token`,
+        'Session-ID': `${sessionId};remote=${'0'.repeat(32)}`,
+      },
+    } as unknown as Parameters<typeof agentLeg.dialog.request>[0])
+    .catch(() => undefined);
 }

@@ -13,6 +13,7 @@ import type { Config } from '../config/config.js';
 import { deskPhoneRegistered, deskPhoneUnregistered } from '../flows/desk-phone.js';
 import type { FlowDeps } from '../flows/ports.js';
 import type { Registration } from '../store/store.js';
+import { createAppRegistrar, isAppRegister } from './app-registrar.js';
 import type { DeskPhoneAuthenticator } from './desk-phone-auth.js';
 import { addrSpec, sendResponse, sourceOf, uriHost, uriUser, type SipRequest, type SipResponse } from './sip-message.js';
 
@@ -89,10 +90,17 @@ export function createRegistrar(opts: RegistrarOptions): (req: SipRequest, res: 
   /** Phones register to the domain or, commonly on a LAN, to the server's address. */
   const servesHost = (host: string | null) => host !== null && (host === domain || host === 'localhost' || isIP(host.replace(/^\[|\]$/g, '')) !== 0);
 
+  // The customer app registers with a Bearer token instead of digest (app-registrar.ts).
+  const registerApp = createAppRegistrar({ deps, logger: opts.logger });
+
   return async function register(req, res) {
     // §10.3 step 1: only our domain.
     if (!servesHost(uriHost(req.uri))) {
       sendResponse(res, 403, 'Domain Not Served');
+      return;
+    }
+    if (isAppRegister(req)) {
+      await registerApp(req, res);
       return;
     }
     const aor = req.has('To') ? addrSpec(req.get('To')) : '';

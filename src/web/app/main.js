@@ -10,6 +10,8 @@
 import { api, ApiError } from '../shared/api.js';
 import { errorBox, focusHeading, h, replace } from '../shared/dom.js';
 import { openEventStream } from '../shared/event-stream.js';
+import { showIncomingCall } from './incoming-call.js';
+import { registerWhenCallbackDue } from './sip-registration.js';
 import { forgetDevice, loadDevice, saveDevice } from './storage.js';
 import { showCall } from './views/call-screen.js';
 import { showEnrol } from './views/enrol.js';
@@ -150,6 +152,16 @@ async function route() {
   firstRender = false;
 }
 
+let callbacks = null;
+
+/** A callback rings: the incoming-call screen replaces whatever was shown. */
+function showIncoming(incoming) {
+  cleanup?.();
+  const root = h('div', { class: 'view' });
+  replace(main, root);
+  cleanup = showIncomingCall(app, root, incoming);
+}
+
 async function registerServiceWorker() {
   if (!('serviceWorker' in navigator)) return;
   try {
@@ -161,6 +173,7 @@ async function registerServiceWorker() {
   navigator.serviceWorker.addEventListener('message', (event) => {
     if (event.data?.type === 'open' && typeof event.data.path === 'string') app.go(event.data.path);
     if (event.data?.type === 'push') notify({ requestId: event.data.callRequestId });
+    if (event.data?.type === 'push' && event.data.kind === 'callback_incoming') callbacks?.wake();
   });
 }
 
@@ -175,6 +188,8 @@ async function start() {
     }
   }
   startLive();
+  // Scheduled callbacks in "agent calls" mode ring the app: registered while one is due.
+  callbacks = registerWhenCallbackDue(app, { onIncoming: showIncoming });
   window.addEventListener('hashchange', route);
   await route();
   document.documentElement.dataset.ready = 'true';

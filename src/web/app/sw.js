@@ -73,7 +73,7 @@ self.addEventListener('push', (event) => {
       await self.registration.showNotification(title, options);
       // An open app refreshes at once (its live channel would too; this covers a lost connection).
       for (const client of await self.clients.matchAll({ type: 'window', includeUncontrolled: true })) {
-        client.postMessage({ type: 'push', callRequestId: payload.callRequestId });
+        client.postMessage({ type: 'push', callRequestId: payload.callRequestId, kind: payload.kind });
       }
     })(),
   );

@@ -1,0 +1,131 @@
+/**
+ * The customer app's REGISTER (RFC 3261 §10.3, over WebSocket per RFC 7118, or UDP/TCP in
+ * tests), next to the desk phones' digest registrar:
+ *
+ *   app ── REGISTER sip:<domain>  To: <sip:<device id>@<domain>>
+ *            Authorization: Bearer <registration token> (RFC 8898 §3)
+ *            Knock-Device-Proof: <device-key signature over jti|Call-ID|From tag> ──► here
+ *     no token            ◄── 401, WWW-Authenticate: Bearer realm="<domain>"
+ *     refused             ◄── 403 + Warning/Reason with the code (invalid, expired, replayed,
+ *                             misbound: other device, call token, no or bad proof)
+ *     accepted            ◄── 200 OK, Contact;expires=N; the binding is kept on the device
+ *     Expires: 0          ◄── 200 OK; binding removed
+ *
+ * Every REGISTER needs a fresh token (a refresh too): a binding lives at most as long as the
+ * app keeps proving it holds the device key. Over WebSocket the Contact's host is `*.invalid`:
+ * drachtio-server remembers the connection a REGISTER came on for the Contact it answered 200
+ * (its "tport for subscription" cache), so an INVITE to that Contact URI goes back over the same
+ * WebSocket; the source (ws/address:port) is kept to tell such bindings from UDP/TCP ones.
+ */
+import type { Logger } from 'pino';
+import { isAppError } from '../domain/errors.js';
+import { admitAppRegistration, appRegistered, appUnregistered } from '../flows/app-registration.js';
+import type { FlowDeps } from '../flows/ports.js';
+import { bearerToken, deviceProof, fromTagOf, refuseInvite } from './customer-call.js';
+import { addrSpec, sendResponse, sourceOf, uriUser, type SipRequest, type SipResponse } from './sip-message.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * True for the app's REGISTER: a Bearer credential, or an AOR that is a device id (desk phone
+ * extensions never are), so an app that forgot its token gets a Bearer challenge, not digest.
+ */
+export function isAppRegister(req: SipRequest): boolean {
+  if (req.has('Authorization') && /^\s*Bearer\s/i.test(req.get('Authorization'))) return true;
+  const user = req.has('To') ? uriUser(addrSpec(req.get('To'))) : null;
+  return user !== null && UUID.test(user);
+}
+
+/**
+ * Where the REGISTER came from, with the transport the app used: drachtio-srf reports a
+ * WebSocket connection as "tcp", so the top Via's transport (WS/WSS, RFC 7118 §5) decides.
+ */
+export function appSourceOf(req: SipRequest): string {
+  const via = /^\s*SIP\/2\.0\/([A-Za-z]+)/.exec(req.get('Via') ?? '')?.[1]?.toLowerCase();
+  const source = sourceOf(req);
+  return via === 'ws' || via === 'wss' ? source.replace(/^[a-z]+\//, `${via}/`) : source;
+}
+
+function requestedExpires(req: SipRequest, defaultExpires: number): number | null {
+  const contact = req.has('Contact') ? req.get('Contact') : '';
+  const param = /;\s*expires\s*=\s*(\d+)/i.exec(contact.includes('>') ? contact.slice(contact.indexOf('>')) : '');
+  if (param) return Number(param[1]);
+  if (req.has('Expires')) {
+    const v = req.get('Expires').trim();
+    return /^\d+$/.test(v) ? Number(v) : null;
+  }
+  return defaultExpires;
+}
+
+export function createAppRegistrar(opts: { deps: FlowDeps; logger: Logger }): (req: SipRequest, res: SipResponse) => Promise<void> {
+  const { deps } = opts;
+  const cfg = deps.config.sip.registrar;
+  const domain = deps.config.sip.domain;
+  const log = opts.logger.child({ component: 'app-registrar' });
+
+  return async function registerApp(req, res) {
+    const aorDeviceId = uriUser(addrSpec(req.has('To') ? req.get('To') : '')) ?? '';
+    const source = appSourceOf(req);
+    const callId = req.get('Call-ID') ?? '';
+    const contactHeader = req.has('Contact') ? req.get('Contact').trim() : '';
+    if (contactHeader.includes(',') || contactHeader === '*') {
+      // One app, one binding: a list or a wildcard is not something the app sends.
+      sendResponse(res, 400, 'One Contact Per App Registration');
+      return;
+    }
+    const expires = requestedExpires(req, cfg.defaultExpires);
+    if (expires === null) {
+      sendResponse(res, 400, 'Bad Expires Header');
+      return;
+    }
+    if (expires > 0 && expires < cfg.minExpires) {
+      sendResponse(res, 423, 'Interval Too Brief', { 'Min-Expires': String(cfg.minExpires) });
+      return;
+    }
+
+    let device;
+    try {
+      device = await admitAppRegistration(deps, {
+        token: bearerToken(req),
+        aorDeviceId,
+        callId,
+        fromTag: fromTagOf(req),
+        deviceProof: deviceProof(req),
+        source,
+      });
+    } catch (e) {
+      if (!isAppError(e)) throw e;
+      log.info({ code: e.code, source }, 'app REGISTER refused');
+      // Same answers as a refused INVITE: 401 + Bearer challenge, or 403 naming the code.
+      refuseInvite(res, e, domain);
+      return;
+    }
+
+    if (!contactHeader) {
+      // A query (RFC 3261 §10.2.3): the current binding, nothing changed.
+      const current: Record<string, string> = device.sipContact ? { Contact: `<${device.sipContact}>` } : {};
+      sendResponse(res, 200, 'OK', current);
+      return;
+    }
+    const contact = addrSpec(contactHeader);
+    if (!/^sips?:/i.test(contact)) {
+      sendResponse(res, 400, 'Bad Contact');
+      return;
+    }
+    if (expires === 0) {
+      await appUnregistered(deps, device, source);
+      sendResponse(res, 200, 'OK');
+      log.info({ deviceId: device.id, source }, 'app de-registered');
+      return;
+    }
+    const granted = Math.min(expires, cfg.maxExpires);
+    await appRegistered(deps, device, {
+      contact,
+      source,
+      expiresSeconds: granted,
+      userAgent: req.has('User-Agent') ? req.get('User-Agent').slice(0, 200) : null,
+    });
+    sendResponse(res, 200, 'OK', { Contact: `<${contact}>;expires=${granted}`, Date: deps.clock().toUTCString() });
+    log.info({ deviceId: device.id, source, expires: granted }, 'app registered for calls');
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * The app registers for calls, so an adviser's scheduled callback can ring it (SIP over
+ * WebSocket, RFC 7118; REGISTER, RFC 3261 §10). Each REGISTER carries a fresh single-use
+ * registration token from POST /api/v1/devices/me/sip-registration as `Authorization: Bearer`
+ * (RFC 8898) and the device key's `Knock-Device-Proof` over the token's jti, the REGISTER's
+ * Call-ID and From tag, as calls do. The registration is refreshed before it expires (each refresh
+ * with a new token) and removed when the app stops needing it.
+ *
+ * An INVITE that arrives on this registration is a callback ringing: `onIncoming` gets who is
+ * calling (X-Knock-Agent), the case (X-Knock-Reference), the request (X-Knock-Request) and the
+ * Replaces value the answer must carry (incoming-call.js answers with a new, verified INVITE).
+ */
+
+import { SIP_JS, userAgentOptions } from './call.js';
+import { signCallProof } from './device-key.js';
+
+/** Registration lifetime asked for; refreshed at half of it with a fresh token. */
+const EXPIRES_SECONDS = 300;
+
+/**
+ * @param {{ call: (path: string, opts?: any) => Promise<any>, device: { keyPair: CryptoKeyPair } }} app
+ * @param {{ onIncoming: (incoming: IncomingCallback) => void, onStatus?: (status: 'registered'|'unregistered'|'failed', detail?: string) => void }} opts
+ * @returns {{ stop: () => Promise<void>, readonly registered: boolean }}
+ *
+ * @typedef {{ requestId: string, agentName: string, reference: string, replaces: string,
+ *   invitation: any, onCancel: (fn: () => void) => void }} IncomingCallback
+ */
+export function startSipRegistration(app, opts) {
+  let SIP = null;
+  let ua = null;
+  let registerer = null;
+  let timer = null;
+  let stopped = false;
+  let registered = false;
+
+  const status = (s, detail) => opts.onStatus?.(s, detail);
+
+  /** Sends one REGISTER (or the de-registration) with a fresh token and this REGISTER's proof. */
+  async function signedHeaders() {
+    const issued = await app.call('/api/v1/devices/me/sip-registration', { method: 'POST' });
+    // sip.js keeps one Call-ID and From tag for the registration; the proof is signed over them.
+    const request = registerer.request;
+    const proof = await signCallProof(app.device.keyPair, { token: issued.token, callId: request.callId, fromTag: request.from.parameters.tag });
+    return { issued, extraHeaders: [`Authorization: Bearer ${issued.token}`, `Knock-Device-Proof: ${proof}`] };
+  }
+
+  async function refresh() {
+    if (stopped) return;
+    try {
+      const { extraHeaders } = await signedHeaders();
+      await registerer.register({
+        requestOptions: { extraHeaders },
+        requestDelegate: {
+          onAccept: () => {
+            registered = true;
+            status('registered');
+          },
+          onReject: (response) => {
+            registered = false;
+            status('failed', `${response.message.statusCode} ${response.message.reasonPhrase}`);
+          },
+        },
+      });
+    } catch (e) {
+      status('failed', e?.message || String(e));
+    }
+    if (!stopped) timer = setTimeout(refresh, (EXPIRES_SECONDS / 2) * 1000);
+  }
+
+  function onInvite(invitation) {
+    const req = invitation.request;
+    const requestId = req.getHeader('X-Knock-Request');
+    if (!requestId) {
+      invitation.reject({ statusCode: 404 }).catch(() => {});
+      return;
+    }
+    invitation.progress().catch(() => {});
+    // Our tag is the one sip.js puts in its provisional answers (the early dialog's To tag).
+    const toTag = invitation.incomingInviteRequest?.toTag ?? '';
+    const cancelled = new Set();
+    invitation.stateChange.addListener((state) => {
+      if (state === SIP.SessionState.Terminated) for (const fn of cancelled) fn();
+    });
+    opts.onIncoming({
+      requestId,
+      agentName: req.getHeader('X-Knock-Agent') || 'Your adviser',
+      reference: req.getHeader('X-Knock-Reference') || '',
+      replaces: `${req.callId};to-tag=${toTag};from-tag=${req.fromTag}`,
+      invitation,
+      onCancel: (fn) => cancelled.add(fn),
+    });
+  }
+
+  (async () => {
+    try {
+      SIP = await import(SIP_JS);
+      const first = await app.call('/api/v1/devices/me/sip-registration', { method: 'POST' }).catch(() => null);
+      if (!first || stopped) return;
+      const aor = SIP.UserAgent.makeURI(first.aor);
+      ua = new SIP.UserAgent({
+        // No microphone here: ringing needs none; answering places its own call (call.js).
+        ...userAgentOptions(SIP, { wsUrl: first.wsUrl, uri: aor, displayName: 'Customer', microphone: null, onDisconnect: () => status('unregistered') }),
+        delegate: { onInvite, onDisconnect: () => status('unregistered') },
+      });
+      await ua.start();
+      registerer = new SIP.Registerer(ua, { expires: EXPIRES_SECONDS });
+      await refresh();
+    } catch (e) {
+      status('failed', e?.message || String(e));
+    }
+  })();
+
+  return {
+    get registered() {
+      return registered;
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      try {
+        if (registerer && registered) {
+          const { extraHeaders } = await signedHeaders();
+          await registerer.unregister({ requestOptions: { extraHeaders } });
+        }
+      } catch {
+        // leaving anyway: the registration expires on its own
+      }
+      registered = false;
+      await Promise.resolve(ua?.stop()).catch(() => {});
+    },
+  };
+}
+
+/** Register this long before a scheduled callback (the adviser may call a little early). */
+const LEAD_MS = 10 * 60_000;
+
+/**
+ * The app's policy: registered while one of the customer's callbacks is scheduled within the
+ * next few minutes (or overdue), or after a "callback.incoming" push woke it (`wake()`);
+ * de-registered when none is left and when the page goes away.
+ *
+ * @param {any} app  the app context (main.js): call(), device, onRequestsChanged()
+ * @param {{ onIncoming: (incoming: IncomingCallback) => void }} opts
+ */
+export function registerWhenCallbackDue(app, opts) {
+  let registration = null;
+  let recheck = null;
+  let wokenUntil = 0;
+  // A callback's request leaves "scheduled" for a moment (due) before it is dialled: stay
+  // registered a while after the last reason to be, rather than flapping.
+  let keepUntil = 0;
+
+  async function update() {
+    clearTimeout(recheck);
+    if (!app.device) return;
+    let items = [];
+    try {
+      items = (await app.call('/api/v1/app/requests')).items ?? [];
+    } catch {
+      return;
+    }
+    const now = Date.now();
+    const next = items
+      .filter((r) => r.state === 'scheduled' && r.scheduledFor)
+      .map((r) => new Date(r.scheduledFor).getTime())
+      .sort((a, b) => a - b)[0];
+    const dialling = items.some((r) => r.state === 'agent_dialled');
+    if (dialling || now < wokenUntil || (next !== undefined && next - now <= LEAD_MS)) keepUntil = now + LEAD_MS;
+    const wanted = now < keepUntil;
+    if (wanted && !registration) registration = startSipRegistration(app, { onIncoming: opts.onIncoming });
+    if (!wanted && registration) {
+      const r = registration;
+      registration = null;
+      await r.stop();
+    }
+    // Check again when the next callback comes within reach.
+    if (next !== undefined && next - now > LEAD_MS) recheck = setTimeout(update, Math.min(next - now - LEAD_MS, 2 ** 31 - 1));
+    else if (wanted) recheck = setTimeout(update, keepUntil - now + 1000);
+  }
+
+  app.onRequestsChanged(() => void update());
+  window.addEventListener('pagehide', () => {
+    void registration?.stop();
+    registration = null;
+  });
+  void update();
+  return {
+    /** A "callback.incoming" push: the adviser is dialling now. */
+    wake() {
+      wokenUntil = Date.now() + 2 * 60_000;
+      void update();
+    },
+  };
+}
