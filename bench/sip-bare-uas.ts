@@ -34,3 +34,20 @@ export async function startBareUas(opts: { host: string; port: number; secret: s
     },
   };
 }
+
+/**
+ * The same bare answer as a handler plugged into the running service's INVITE router in place of
+ * the token-checked one: same process, same drachtio connection, no token check, no database.
+ * Swapping handlers between steps lets the ceiling and the application run interleaved, rate by
+ * rate, so both see the same machine load (a second drachtio-srf application connected to the
+ * same drachtio-server at the same time would be handed half of the INVITEs).
+ */
+export function bareInviteHandler(srf: Srf, answerMs: number[]): (req: Srf.SrfRequest, res: Srf.SrfResponse) => Promise<void> {
+  return async (req, res) => {
+    const t0 = performance.now();
+    await srf.createUAS(req, res, { localSdp: BENCH_ANSWER_SDP }).then(
+      () => void answerMs.push(performance.now() - t0),
+      () => undefined,
+    );
+  };
+}

@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/drachtio-server.js';
+import { processCpuMs } from './sip-process-cpu.js';
 import { round, summarize, type LatencySummary } from './stats.js';
 
-const SCENARIO = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'scenarios', 'bench-call.xml');
+const SCENARIOS = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'scenarios');
 
 export interface LoadStep {
   /** Calls per second offered. */
@@ -26,6 +27,14 @@ export interface LoadStep {
   callIdPrefix: string;
   /** host:port of drachtio-server. */
   remote: string;
+  /** Scenario file in test/scenarios (default bench-call.xml: signalling only). */
+  scenario?: string;
+  /** More sipp arguments (call duration, keys, ...). */
+  extraArgs?: string[];
+  /** Most calls in progress at once (default 2000). */
+  limit?: number;
+  /** How long a call lasts beyond its setup, to size sipp's overall timeout (default 0). */
+  holdSeconds?: number;
 }
 
 export interface LoadResult {
@@ -40,6 +49,8 @@ export interface LoadResult {
   sippExitCode: number;
   /** The last lines of sipp's error log when something failed. */
   errors: string;
+  /** sipp's own CPU over its run, in cores (null where /proc is not readable). */
+  sippCores: number | null;
 }
 
 function sippBinary(): string {
@@ -79,24 +90,35 @@ export async function runLoadStep(step: LoadStep): Promise<LoadResult> {
     writeFileSync(join(dir, 'tokens.csv'), `SEQUENTIAL\n${step.tokens.slice(0, calls).join('\n')}\n`);
     const port = await freePort({ udp: true });
     const mediaPort = await freePort({ udp: true });
-    const timeoutS = step.seconds + 20;
+    const timeoutS = step.seconds + (step.holdSeconds ?? 0) + 20;
     const args = [
-      '-sf', SCENARIO, '-inf', join(dir, 'tokens.csv'), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-p', String(port), '-mp', String(mediaPort),
-      '-t', 'u1', '-m', String(calls), '-r', String(step.rate), '-rp', '1000', '-l', '2000', '-s', 'customer-call', '-cid_str', `${step.callIdPrefix}-%u`, '-nostdin',
+      '-sf', join(SCENARIOS, step.scenario ?? 'bench-call.xml'), '-inf', join(dir, 'tokens.csv'), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-p', String(port), '-mp', String(mediaPort),
+      '-t', 'u1', '-m', String(calls), '-r', String(step.rate), '-rp', '1000', '-l', String(step.limit ?? 2000), '-s', 'customer-call', '-cid_str', `${step.callIdPrefix}-%u`, '-nostdin',
       '-trace_err', '-error_file', join(dir, 'errors.log'), '-trace_stat', '-fd', '1', '-trace_rtt', '-rtt_freq', '1',
-      '-timeout', `${timeoutS}s`, '-timeout_error', '-max_recv_loops', '10000', '-max_sched_loops', '10000', step.remote,
+      '-timeout', `${timeoutS}s`, '-timeout_error', '-max_recv_loops', '10000', '-max_sched_loops', '10000', ...(step.extraArgs ?? []), step.remote,
     ];
+    // sipp's CPU is sampled while it runs: once it has exited /proc no longer has it. Knowing
+    // it tells whether the load generator itself was the limit.
+    let sippCpuMs: number | null = null;
+    const spawnedAt = performance.now();
+    let lastSampleAt = spawnedAt;
     const exitCode = await new Promise<number>((done) => {
       const child = spawn(sippBinary(), args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      const sampler = setInterval(() => {
+        const ms = child.pid ? processCpuMs(child.pid) : null;
+        if (ms !== null) {
+          sippCpuMs = ms;
+          lastSampleAt = performance.now();
+        }
+      }, 200);
       const guard = setTimeout(() => child.kill('SIGKILL'), (timeoutS + 10) * 1000);
-      child.once('error', () => {
+      const finish = (code: number) => {
         clearTimeout(guard);
-        done(-1);
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(guard);
-        done(code ?? (signal ? 128 : -1));
-      });
+        clearInterval(sampler);
+        done(code);
+      };
+      child.once('error', () => finish(-1));
+      child.once('exit', (code, signal) => finish(code ?? (signal ? 128 : -1)));
     });
     const rtt = readRtt(dir);
     const stat = readStat(dir);
@@ -118,6 +140,7 @@ export async function runLoadStep(step: LoadStep): Promise<LoadResult> {
       setup: summarize(rtt.map((r) => r.ms)),
       sippExitCode: exitCode,
       errors: exitCode === 0 ? '' : errors,
+      sippCores: sippCpuMs === null ? null : round(sippCpuMs / Math.max(1, lastSampleAt - spawnedAt), 2),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -20,6 +20,8 @@ import { BENCH_ANSWER_SDP } from './sip-answer-sdp.js';
 
 export interface SignallingCounters {
   admitted: number;
+  /** Calls whose callEnded has finished (or failed): the BYE work of a step is done when this reaches admitted. */
+  ended: number;
   refused: Record<string, number>;
   endErrors: number;
   /** The first few callEnded failures' messages (no secrets: codes and state names). */
@@ -48,17 +50,20 @@ export function signallingOnlyHandler(deps: FlowDeps, srf: Srf, logger: Logger, 
       return;
     }
     counters.admitted++;
-    // The real handler reads the customer for the agent's display before answering.
-    await deps.store.customers.get(admitted.customerId);
+    // The real handler takes the customer's name and number for the agent's display from the
+    // admission (read with the device), as this does.
+    void admitted.customer;
     const sessionId = newSessionId();
     const dialog = await srf.createUAS(req, res, { localSdp: BENCH_ANSWER_SDP, headers: { 'Session-ID': `${sessionId};remote=${'0'.repeat(32)}` } });
     counters.answerMs.push(performance.now() - t0);
     dialog.on('destroy', () => {
-      callEnded(deps, { requestId: admitted.request.id, sessionId: null, recordId: null, agentId: null, outcome: 'abandoned' }).catch((e: unknown) => {
-        counters.endErrors++;
-        if (counters.endErrorSamples.length < 3) counters.endErrorSamples.push(e instanceof Error ? e.message : String(e));
-        logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'bench: callEnded failed');
-      });
+      callEnded(deps, { requestId: admitted.request.id, sessionId: null, recordId: null, agentId: null, outcome: 'abandoned' })
+        .catch((e: unknown) => {
+          counters.endErrors++;
+          if (counters.endErrorSamples.length < 3) counters.endErrorSamples.push(e instanceof Error ? e.message : String(e));
+          logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'bench: callEnded failed');
+        })
+        .finally(() => counters.ended++);
     });
   };
 }

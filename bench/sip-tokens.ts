@@ -23,6 +23,8 @@ export function benchCallIdentity(callIdPrefix: string, n: number): { callId: st
 }
 
 export interface TokenSource {
+  /** The benchmark's agents (nobody signs in; the media part registers their desk phones). */
+  agents: Array<{ id: string; extension: string }>;
   /**
    * Issues `count` fresh tokens, one per new authenticated call request, and returns sipp
    * injection lines `token;proof` for calls 1..count of a run using `callIdPrefix`.
@@ -30,7 +32,12 @@ export interface TokenSource {
   issue(count: number, callIdPrefix: string): Promise<string[]>;
 }
 
-export async function seedTokenSource(deps: FlowDeps, opts: { customers: number; maxCalls: number }): Promise<TokenSource> {
+/**
+ * `agents`: how many agents; by default just enough for maxCalls pairs, filled customer by
+ * customer. When given, consecutive calls go to consecutive agents instead (calls that are up
+ * at the same time each have their own agent, as the media part needs).
+ */
+export async function seedTokenSource(deps: FlowDeps, opts: { customers: number; maxCalls: number; agents?: number }): Promise<TokenSource> {
   const { store, config } = deps;
   await store.groups.upsert({
     id: GROUP,
@@ -41,8 +48,9 @@ export async function seedTokenSource(deps: FlowDeps, opts: { customers: number;
     slotMinutes: 30,
     callbackMode: 'customer_calls',
   });
-  const agentCount = Math.ceil(opts.maxCalls / opts.customers);
+  const agentCount = opts.agents ?? Math.ceil(opts.maxCalls / opts.customers);
   const agentIds: string[] = [];
+  const agents: TokenSource['agents'] = [];
   for (let i = 0; i < agentCount; i++) {
     // Nobody signs in or registers: the secrets only have to be present.
     const agent = await store.agents.create({
@@ -54,6 +62,7 @@ export async function seedTokenSource(deps: FlowDeps, opts: { customers: number;
       secrets: { passwordHash: 'unused', sipHa1: 'unused', sipHa1Sha256: 'unused', sipRealm: config.sip.domain },
     });
     agentIds.push(agent.id);
+    agents.push({ id: agent.id, extension: agent.extension });
   }
   const customers: Array<{ id: string; deviceId: string; thumbprint: string; key: SoftDeviceKey }> = new Array(opts.customers);
   await inParallel(Array.from({ length: opts.customers }, (_, i) => i), 8, async (i) => {
@@ -79,15 +88,19 @@ export async function seedTokenSource(deps: FlowDeps, opts: { customers: number;
   });
 
   let next = 0;
+  const pairOf = (k: number) =>
+    opts.agents
+      ? { c: customers[Math.floor(k / agentCount) % opts.customers]!, agentId: agentIds[k % agentCount]! }
+      : { c: customers[k % opts.customers]!, agentId: agentIds[Math.floor(k / opts.customers)]! };
   return {
+    agents,
     async issue(count, callIdPrefix) {
       if (next + count > opts.customers * agentCount) throw new Error('the benchmark directory has no unused (customer, agent) pairs left');
       const first = next;
       next += count;
       const tokens: string[] = new Array(count);
       await inParallel(Array.from({ length: count }, (_, i) => first + i), 8, async (k, i) => {
-        const c = customers[k % opts.customers]!;
-        const agentId = agentIds[Math.floor(k / opts.customers)]!;
+        const { c, agentId } = pairOf(k);
         const now = deps.clock();
         const { request } = await store.callRequests.create({
           reference: `SIP-BENCH-${k}`,

@@ -1,11 +1,22 @@
 /**
  * Pre-authentication tokens issued (SPEC core flow 1 step 3): single use, decided by one
- * conditional UPDATE so exactly one of any number of concurrent presenters wins.
+ * conditional UPDATE so exactly one of any number of concurrent presenters wins. The statements
+ * every customer call runs are named prepared statements (parsed once per connection).
  */
 import type pg from 'pg';
 import type { IssuedToken } from '../../domain/model.js';
-import type { ConsumeResult, TokenRepo } from '../store.js';
-import { query } from './sql.js';
+import type { AdmissionContext, ConsumeResult, TokenRepo } from '../store.js';
+import { isUuid, prepared, query } from './sql.js';
+
+interface AdmissionRow {
+  device_id: string | null;
+  device_customer_id: string | null;
+  public_key_jwk: Record<string, unknown> | null;
+  revoked_at: Date | null;
+  customer_id: string | null;
+  customer_name: string | null;
+  phone_e164: string | null;
+}
 
 interface TokenRow {
   jti: string;
@@ -40,8 +51,9 @@ export function tokenRepo(pool: pg.Pool): TokenRepo {
     },
 
     async consume(jti, dialogId, now): Promise<ConsumeResult> {
-      const won = await query(
+      const won = await prepared(
         pool,
+        'token_consume',
         `UPDATE issued_tokens SET consumed_at = $3, dialog_id = $2
          WHERE jti = $1 AND consumed_at IS NULL AND expires_at > $3`,
         [jti, dialogId, now],
@@ -55,6 +67,28 @@ export function tokenRepo(pool: pg.Pool): TokenRepo {
       const row = res.rows[0];
       if (!row) return 'unknown';
       return row.consumed_at ? 'replayed' : 'expired';
+    },
+
+    async admissionContext(deviceId, customerId): Promise<AdmissionContext> {
+      // One row whatever exists: each side is a LEFT JOIN that stays NULL when the id matches nothing.
+      const res = await prepared<AdmissionRow>(
+        pool,
+        'token_admission_context',
+        `SELECT d.id AS device_id, d.customer_id AS device_customer_id, d.public_key_jwk, d.revoked_at,
+                c.id AS customer_id, c.name AS customer_name, c.phone_e164
+           FROM (SELECT 1) AS one
+           LEFT JOIN devices d ON d.id = $1::uuid
+           LEFT JOIN customers c ON c.id = $2::uuid`,
+        [isUuid(deviceId) ? deviceId : null, isUuid(customerId) ? customerId : null],
+      );
+      const r = res.rows[0]!;
+      return {
+        device:
+          r.device_id && r.device_customer_id && r.public_key_jwk
+            ? { id: r.device_id, customerId: r.device_customer_id, publicKeyJwk: r.public_key_jwk, revokedAt: r.revoked_at }
+            : null,
+        customer: r.customer_id && r.customer_name !== null ? { id: r.customer_id, name: r.customer_name, phoneE164: r.phone_e164 } : null,
+      };
     },
 
     async get(jti) {
