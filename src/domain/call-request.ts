@@ -4,7 +4,9 @@
  *   requested -> notified -> accepted -> authenticated -> connecting -> connected -> ended
  *   notified -> scheduled -> due -> prompted | agent_dialled
  *   prompted -> agent_dialled      (an agent takes the callback the customer has not placed)
- *   agent_dialled -> accepted -> authenticated -> connecting (the app answers a dialled callback)
+ *   agent_dialled -> connecting   (the app answers a dialled callback: accept and authenticate
+ *                                  record the device and method but the request stays
+ *                                  agent_dialled, so its token can only answer that callback)
  *   notified -> snoozed -> notified
  *   notified -> expired            (schedule still allowed, accept refused)
  *   any open state -> cancelled    (by the agent)
@@ -34,6 +36,16 @@ export type CallRequestState = (typeof CALL_REQUEST_STATES)[number];
 
 export type AuthMethod = 'biometric' | 'pin';
 export type CallbackMode = 'customer_calls' | 'agent_calls';
+/**
+ * What a pre-authentication token may do: place a call ('call'), or answer the agent-dialled
+ * callback it was obtained for ('callback-answer'), never the other.
+ */
+export type TokenUse = 'call' | 'callback-answer';
+
+/** The use of a token issued now for a request in this state. */
+export function tokenUseFor(state: CallRequestState): TokenUse {
+  return state === 'agent_dialled' ? 'callback-answer' : 'call';
+}
 
 /** How a request finished; stored with the request and the call record. */
 export type Outcome =
@@ -49,7 +61,8 @@ export type CallRequestEvent =
   | { type: 'notify' }
   | { type: 'accept'; deviceId: string }
   | { type: 'authenticate'; deviceId: string; method: AuthMethod }
-  | { type: 'call_setup' }
+  /** `use`: what the presented token was issued for (preauth-token.ts); a plain call by default. */
+  | { type: 'call_setup'; use?: TokenUse }
   | { type: 'call_answered' }
   | { type: 'call_ended'; outcome: Outcome }
   | { type: 'expire' }
@@ -137,8 +150,15 @@ export function applyEvent(
         );
       }
       // agent_dialled: an agent-dialled callback is ringing the app, which answers after the
-      // customer's biometric or PIN (the same ceremony as a knock).
-      if (s !== 'notified' && s !== 'snoozed' && s !== 'prompted' && s !== 'accepted' && s !== 'agent_dialled') {
+      // customer's biometric or PIN (the same ceremony as a knock). The request stays
+      // agent_dialled: it is not a call the customer may place, only one to answer.
+      if (s === 'agent_dialled') {
+        if (current.acceptedDeviceId && current.acceptedDeviceId !== event.deviceId) {
+          throw new AppError('conflict', 'This call was already answered on another device.', { state: s });
+        }
+        return next({ acceptedDeviceId: event.deviceId, authMethod: null, authenticatedAt: null });
+      }
+      if (s !== 'notified' && s !== 'snoozed' && s !== 'prompted' && s !== 'accepted') {
         throw refuse(s, event.type, 'it is not waiting for an answer');
       }
       if (s === 'accepted' && current.acceptedDeviceId !== event.deviceId) {
@@ -147,14 +167,22 @@ export function applyEvent(
       return next({ state: 'accepted', acceptedDeviceId: event.deviceId, snoozeUntil: null });
 
     case 'authenticate':
-      if (s !== 'accepted') throw refuse(s, event.type, 'accept the call first');
+      if (s !== 'accepted' && !(s === 'agent_dialled' && current.acceptedDeviceId)) throw refuse(s, event.type, 'accept the call first');
       if (current.acceptedDeviceId !== event.deviceId) {
         throw new AppError('forbidden', 'This call was accepted on another device.', { state: s });
       }
-      return next({ state: 'authenticated', authMethod: event.method, authenticatedAt: now });
+      // A dialled callback stays agent_dialled until its answer is admitted (call_setup).
+      return next({ state: s === 'agent_dialled' ? s : 'authenticated', authMethod: event.method, authenticatedAt: now });
 
     case 'call_setup':
-      if (s !== 'authenticated' && s !== 'agent_dialled') throw refuse(s, event.type, 'the customer is not verified for a call');
+      if (s === 'agent_dialled') {
+        // Only the answer to this callback, with a token obtained for it, sets it up.
+        if (event.use !== 'callback-answer') throw refuse(s, event.type, 'an agent is calling the customer back; only the answer to that call connects');
+        if (!current.authenticatedAt) throw refuse(s, event.type, 'the customer is not verified for a call');
+        return next({ state: 'connecting' });
+      }
+      if (s !== 'authenticated') throw refuse(s, event.type, 'the customer is not verified for a call');
+      if (event.use === 'callback-answer') throw refuse(s, event.type, 'no callback is ringing for this request');
       return next({ state: 'connecting' });
 
     case 'call_answered':
@@ -203,13 +231,20 @@ export function applyEvent(
     case 'dial_agent':
       // From 'prompted' too: an agent may take a callback the customer was asked to place but has not.
       if (s !== 'due' && s !== 'prompted') throw refuse(s, event.type, 'the callback is not due');
-      return next({ state: 'agent_dialled', agentId: event.agentId, attempts: current.attempts + 1 });
+      // A new attempt: whoever answered an earlier one must answer (and verify) again.
+      return next({
+        state: 'agent_dialled',
+        agentId: event.agentId,
+        attempts: current.attempts + 1,
+        acceptedDeviceId: null,
+        authMethod: null,
+        authenticatedAt: null,
+      });
 
     case 'callback_failed':
-      // accepted/authenticated with attempts: the customer answered a dialled callback but the
-      // call did not connect (declined, bad proof, agent gone).
-      const answeredCallback = (s === 'accepted' || s === 'authenticated') && current.attempts > 0;
-      if (s !== 'agent_dialled' && s !== 'connecting' && s !== 'due' && s !== 'prompted' && !answeredCallback) {
+      // agent_dialled covers a callback the customer answered in the app that did not connect
+      // (declined, bad proof, agent gone): answering does not move it.
+      if (s !== 'agent_dialled' && s !== 'connecting' && s !== 'due' && s !== 'prompted') {
         throw refuse(s, event.type, 'no callback attempt is in progress');
       }
       if (event.retryAt) return next({ state: 'scheduled', scheduledFor: event.retryAt, outcome: event.outcome });

@@ -93,14 +93,15 @@ export function routeToApp(b: AppSipBinding): { uri: string; proxy: string | nul
 }
 
 interface SentInvite {
-  cancel(cb?: (err: unknown) => void): void;
+  cancel(opts?: { headers?: Record<string, string> }): void;
   get(name: string): string;
 }
 
 /**
  * Rings every live binding at once (over the connection each REGISTER came on) until one answers
  * with a Replaces INVITE, all refuse, `seconds` pass, or `abort` fires (the agent hung up). The
- * ringing INVITEs are cancelled in every case. A 200 OK to the ringing INVITE itself is not an
+ * ringing INVITEs are cancelled in every case (once answered, with `Reason: SIP;cause=200;text="Call
+ * completed elsewhere"`, RFC 3326). A 200 OK to the ringing INVITE itself is not an
  * answer (no verification): that dialog is hung up at once.
  */
 export function ringApp(
@@ -122,9 +123,12 @@ export function ringApp(
       clearTimeout(timer);
       offAbort();
       for (const id of callIds) waiting.delete(id);
+      // RFC 3326: the other devices stop ringing saying why, so the app can show "answered on
+      // another device" rather than a missed call.
+      const cancelOpts = r.kind === 'answered' ? { headers: { Reason: 'SIP;cause=200;text="Call completed elsewhere"' } } : {};
       for (const s of sent) {
         try {
-          s.cancel();
+          s.cancel(cancelOpts);
         } catch {
           // already final
         }

@@ -4,10 +4,15 @@
  *
  *   app ── REGISTER sip:<domain>  To: <sip:<device id>@<domain>>
  *            Authorization: Bearer <registration token> (RFC 8898 §3)
- *            Knock-Device-Proof: <device-key signature over jti|Call-ID|From tag> ──► here
+ *            Knock-Device-Proof: <device-key signature over
+ *                                 knock-register-proof.v1|jti|Call-ID|From tag|Contact URI> ──► here
  *     no token            ◄── 401, WWW-Authenticate: Bearer realm="<domain>"
  *     refused             ◄── 403 + Warning/Reason with the code (invalid, expired, replayed,
  *                             misbound: other device, call token, no or bad proof)
+ *     too many refusals   ◄── 403 Too Many Failed Attempts, without checking anything, for the
+ *                             rest of the minute (failure-limiter.ts, per source address; audited
+ *                             once per source and minute, not per request)
+ *     WebSocket Contact not `*.invalid` ◄── 400 + Warning (RFC 7118 §5)
  *     accepted            ◄── 200 OK, Contact;expires=N; the binding is kept on the device
  *     Expires: 0          ◄── 200 OK; binding removed
  *
@@ -15,12 +20,19 @@
  * app keeps proving it holds the device key. Over WebSocket the Contact's host is `*.invalid`:
  * drachtio-server remembers the connection a REGISTER came on for the Contact it answered 200
  * (its "tport for subscription" cache), so an INVITE to that Contact URI goes back over the same
- * WebSocket; the source (ws/address:port) is kept to tell such bindings from UDP/TCP ones.
+ * WebSocket; the source (ws/address:port) is kept to tell such bindings from UDP/TCP ones. A
+ * WebSocket Contact must name no reachable host (`.invalid`), or a registered app could make the
+ * server send INVITEs anywhere; UDP/TCP bindings are always reached via the address the REGISTER
+ * came from (location-service.ts), whatever their Contact says.
+ *
+ * The proof covers the Contact, so a token and proof copied off the wire cannot register another
+ * Contact; the wire itself must still be TLS (wss:// in production), as for calls.
  */
 import type { Logger } from 'pino';
 import { isAppError } from '../domain/errors.js';
 import { admitAppRegistration, appRegistered, appUnregistered } from '../flows/app-registration.js';
 import type { FlowDeps } from '../flows/ports.js';
+import { createFailureLimiter } from '../security/failure-limiter.js';
 import { bearerToken, deviceProof, fromTagOf, refuseInvite } from './customer-call.js';
 import { addrSpec, sendResponse, sourceOf, uriUser, type SipRequest, type SipResponse } from './sip-message.js';
 
@@ -46,6 +58,18 @@ export function appSourceOf(req: SipRequest): string {
   return via === 'ws' || via === 'wss' ? source.replace(/^[a-z]+\//, `${via}/`) : source;
 }
 
+/**
+ * Why this Contact cannot be registered from `source`, or null when it can. Over WebSocket the
+ * Contact is the INVITE's address with no proxy, so its host must be one that resolves nowhere
+ * (RFC 7118 §5: `*.invalid`, RFC 6761 §6.4); the connection is found by drachtio-server.
+ */
+export function appContactRefusal(contact: string, source: string): string | null {
+  if (!/^sips?:/i.test(contact)) return 'the Contact is not a SIP URI';
+  if (!/^wss?\//i.test(source)) return null;
+  const host = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;?>]+)/i.exec(contact)?.[1]?.toLowerCase() ?? '';
+  return host.endsWith('.invalid') ? null : 'over WebSocket the Contact host must end in .invalid (RFC 7118 section 5)';
+}
+
 function requestedExpires(req: SipRequest, defaultExpires: number): number | null {
   const contact = req.has('Contact') ? req.get('Contact') : '';
   const param = /;\s*expires\s*=\s*(\d+)/i.exec(contact.includes('>') ? contact.slice(contact.indexOf('>')) : '');
@@ -62,15 +86,52 @@ export function createAppRegistrar(opts: { deps: FlowDeps; logger: Logger }): (r
   const cfg = deps.config.sip.registrar;
   const domain = deps.config.sip.domain;
   const log = opts.logger.child({ component: 'app-registrar' });
+  // Refused REGISTERs per source address: past the limit the source is refused unchecked, so a
+  // flood costs neither token checks nor an audit row per request.
+  const limiter = createFailureLimiter(cfg.failedAuthPerMinute, deps.clock);
+  const blockAudited = new Map<string, number>();
+
+  /** One audit row per source and minute while it is blocked. */
+  const auditBlocked = async (address: string, source: string) => {
+    const now = deps.clock().getTime();
+    if (now - (blockAudited.get(address) ?? -Infinity) < 60_000) return;
+    if (blockAudited.size > 10_000) blockAudited.clear();
+    blockAudited.set(address, now);
+    await deps.store.audit.append({
+      actor: 'sip',
+      action: 'sip.register',
+      subject: `source:${address}`,
+      decision: 'deny',
+      reason: `more than ${cfg.failedAuthPerMinute} refused app registrations in a minute; further REGISTERs from this source are refused unchecked and not audited one by one for a minute`,
+      data: { source, code: 'too_many_failures' },
+    });
+  };
 
   return async function registerApp(req, res) {
     const aorDeviceId = uriUser(addrSpec(req.has('To') ? req.get('To') : '')) ?? '';
     const source = appSourceOf(req);
+    if (limiter.blocked(req.source_address)) {
+      sendResponse(res, 403, 'Too Many Failed Attempts', {
+        Warning: `399 ${domain} "too_many_failures: too many refused registrations from this address; try again in a minute"`,
+        Reason: 'SIP;cause=403;text="too_many_failures"',
+      });
+      log.warn({ source }, 'app REGISTER refused: too many refused registrations from this source');
+      await auditBlocked(req.source_address, source);
+      return;
+    }
     const callId = req.get('Call-ID') ?? '';
     const contactHeader = req.has('Contact') ? req.get('Contact').trim() : '';
     if (contactHeader.includes(',') || contactHeader === '*') {
       // One app, one binding: a list or a wildcard is not something the app sends.
       sendResponse(res, 400, 'One Contact Per App Registration');
+      return;
+    }
+    const contact = contactHeader ? addrSpec(contactHeader) : '';
+    const contactProblem = contact ? appContactRefusal(contact, source) : null;
+    if (contactProblem) {
+      // Checked before the token: a Contact the server would not use does not spend it.
+      sendResponse(res, 400, 'Bad Contact', { Warning: `399 ${domain} "${contactProblem}"` });
+      log.info({ source, why: contactProblem }, 'app REGISTER refused: bad Contact');
       return;
     }
     const expires = requestedExpires(req, cfg.defaultExpires);
@@ -91,10 +152,12 @@ export function createAppRegistrar(opts: { deps: FlowDeps; logger: Logger }): (r
         callId,
         fromTag: fromTagOf(req),
         deviceProof: deviceProof(req),
+        contact,
         source,
       });
     } catch (e) {
       if (!isAppError(e)) throw e;
+      limiter.recordFailure(req.source_address);
       log.info({ code: e.code, source }, 'app REGISTER refused');
       // Same answers as a refused INVITE: 401 + Bearer challenge, or 403 naming the code.
       refuseInvite(res, e, domain);
@@ -105,11 +168,6 @@ export function createAppRegistrar(opts: { deps: FlowDeps; logger: Logger }): (r
       // A query (RFC 3261 §10.2.3): the current binding, nothing changed.
       const current: Record<string, string> = device.sipContact ? { Contact: `<${device.sipContact}>` } : {};
       sendResponse(res, 200, 'OK', current);
-      return;
-    }
-    const contact = addrSpec(contactHeader);
-    if (!/^sips?:/i.test(contact)) {
-      sendResponse(res, 400, 'Bad Contact');
       return;
     }
     if (expires === 0) {

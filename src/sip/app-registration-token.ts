@@ -4,7 +4,7 @@
  * "sipreg+jwt" (RFC 8725 §3.11) with `purpose: "sip-register"`, so a call token is refused here
  * and a registration token is refused at INVITE (its typ is not "preauth+jwt"). Bound to the
  * device key by cnf.jkt (RFC 7800 §3.1); the REGISTER carries the device's proof of possession
- * (device-proof.ts) over jti, Call-ID and From tag, as the INVITE does.
+ * (device-proof.ts) over jti, Call-ID, From tag and the Contact URI, in its own context.
  *
  * This module signs and checks signature and claims; spending the jti is the flow's job.
  */

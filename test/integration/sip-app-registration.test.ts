@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { admitCustomerCall } from '../../src/flows/call-session.js';
 import type { FlowDeps } from '../../src/flows/ports.js';
 import { drachtioAvailable, freePort } from '../support/drachtio-server.js';
-import { FakeAppUa, header, type SipMessage } from '../support/fake-app-ua.js';
+import { FakeAppUa, header, registerProofFor, type SipMessage } from '../support/fake-app-ua.js';
 import { startSipTestEnv, type SipTestEnv } from '../support/sip-test-env.js';
 import { SoftDeviceKey } from '../support/soft-authenticator.js';
 import { deviceProofFor, setUpContactCenter, verifiedCall, type ContactCenter } from '../support/verified-customer.js';
@@ -44,13 +44,22 @@ describe('customer app SIP registration (drachtio-server)', function () {
     return r.body;
   }
 
-  const register = (token: string | null, opts: { deviceId?: string; key?: SoftDeviceKey | null; expires?: number } = {}): Promise<SipMessage> =>
+  const register = (
+    token: string | null,
+    opts: { deviceId?: string; key?: SoftDeviceKey | null; expires?: number; contact?: string; signedContact?: string; callProof?: boolean } = {},
+  ): Promise<SipMessage> =>
     ua.register({
       deviceId: opts.deviceId ?? cc.deviceId,
       domain: deps.config.sip.domain,
       token,
-      proof: opts.key === null || token === null ? null : (callId, fromTag) => deviceProofFor(opts.key ?? cc.deviceKey, token, callId, fromTag),
+      proof:
+        opts.key === null || token === null
+          ? null
+          : opts.callProof
+            ? (callId, fromTag) => deviceProofFor(opts.key ?? cc.deviceKey, token, callId, fromTag)
+            : (callId, fromTag, contact) => registerProofFor(opts.key ?? cc.deviceKey, token, callId, fromTag, opts.signedContact ?? contact),
       expires: opts.expires ?? 300,
+      ...(opts.contact ? { contact: opts.contact } : {}),
     });
 
   const status = (m: SipMessage) => Number(m.startLine.split(' ')[1]);
@@ -105,6 +114,15 @@ describe('customer app SIP registration (drachtio-server)', function () {
     assert.equal(reasonCode(foreignKey), 'token_misbound');
     const noProof = await register(other.token, { key: null });
     assert.equal(reasonCode(noProof), 'token_misbound');
+    assert.match(header(noProof, 'Warning') ?? '', /Registration token refused: device proof required/);
+    // A proof made for a call (its context) is not a REGISTER's proof.
+    const callProof = await register(other.token, { callProof: true });
+    assert.equal(reasonCode(callProof), 'token_misbound');
+    // Token and proof lifted off the wire and sent first with someone else's Contact: refused,
+    // because the proof covers the Contact the genuine app signed.
+    const hijack = await register(other.token, { contact: 'sip:eve@127.0.0.1:5999', signedContact: ua.contact });
+    assert.equal(status(hijack), 403, hijack.raw);
+    assert.equal(reasonCode(hijack), 'token_misbound');
     // None of those spent the token: the genuine device can still use it.
     assert.equal(status(await register(other.token)), 200);
 
@@ -135,5 +153,25 @@ describe('customer app SIP registration (drachtio-server)', function () {
     const gone = await register(second.token, { expires: 0 });
     assert.equal(status(gone), 200, gone.raw);
     assert.deepEqual(await deps.store.devices.sipRegistrations(cc.customerId, new Date()), []);
+  });
+  // Last: it leaves this source blocked for the rest of the minute.
+  it('refuses a source after too many refused REGISTERs, unchecked and without an audit row each', async () => {
+    const limit = deps.config.sip.registrar.failedAuthPerMinute;
+    const stranger = '00000000-0000-4000-8000-00000000f100';
+    const { token } = await registrationToken();
+    const answers: SipMessage[] = [];
+    for (let i = 0; i < limit + 5; i++) answers.push(await register(token, { deviceId: stranger }));
+    assert.ok(answers.every((a) => status(a) === 403));
+    const last = answers[answers.length - 1]!;
+    assert.match(last.startLine, /Too Many Failed Attempts/);
+    assert.equal(reasonCode(last), 'too_many_failures');
+    // Even the genuine device's good token is refused from here now, and not spent.
+    const blocked = await register(token);
+    assert.equal(reasonCode(blocked), 'too_many_failures');
+
+    const perRequest = (await deps.store.audit.list({ subject: `device:${stranger}`, limit: 500 })).filter((e) => e.action === 'sip.register');
+    assert.ok(perRequest.length <= limit, `${perRequest.length} audit rows for ${limit + 5} refused REGISTERs`);
+    const blockRows = (await deps.store.audit.list({ subject: 'source:127.0.0.1', limit: 50 })).filter((e) => e.data.code === 'too_many_failures');
+    assert.equal(blockRows.length, 1, 'the block is audited once per source and minute');
   });
 });

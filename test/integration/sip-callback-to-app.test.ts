@@ -11,61 +11,43 @@
 import assert from 'node:assert/strict';
 import { rtpCounters } from '../../src/media/media-stats.js';
 import { freePort } from '../support/drachtio-server.js';
-import { callCenterSkipReason, carriesAudio, fsChannels, received, startCallCenter, type CallCenter } from '../support/call-center.js';
-import { FakeAppUa, header, type RingingInvite } from '../support/fake-app-ua.js';
+import { AGENTS, carriesAudio, fsChannels, received, useCallCenter } from '../support/call-center.js';
+import { FakeAppUa, header, registerProofFor, type RingingInvite } from '../support/fake-app-ua.js';
 import type { TestSubscription } from '../support/fake-push-service.js';
 import { SoftDeviceKey } from '../support/soft-authenticator.js';
 import { runSipp, startSippUas } from '../support/sipp.js';
-import { callerArgs, deviceProofFor } from '../support/verified-customer.js';
+import { callerArgs, scheduledCallbackSoon } from '../support/verified-customer.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('agent-dialled callbacks answered in the app (drachtio-server + FreeSWITCH + sipp)', function () {
   this.timeout(120_000);
-  let center: CallCenter;
+  const center = useCallCenter({
+    agents: [AGENTS.anna],
+    callbackMode: 'agent_calls',
+    // Short enough for the "never registers" case; the app registers within a second here.
+    env: { KNOCK_SIP__APP_REGISTER_WAIT_SECONDS: '8', KNOCK_SIP__APP_RING_SECONDS: '30' },
+  });
   let ua: FakeAppUa;
   let push: TestSubscription;
 
   before(async function () {
-    const skip = callCenterSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
-    center = await startCallCenter({
-      agents: [{ username: 'anna', name: 'Anna Agent', extension: '1001' }],
-      callbackMode: 'agent_calls',
-      // Short enough for the "never registers" case; the app registers within a second here.
-      env: { KNOCK_SIP__APP_REGISTER_WAIT_SECONDS: '8', KNOCK_SIP__APP_RING_SECONDS: '30' },
-    });
     // The app's push subscription, so the test can read what the server pushes.
-    push = center.env.svc.push.createSubscription();
-    const sub = await center.env.svc.call('PUT', '/api/v1/devices/me/push-subscription', { token: center.cc.deviceCredential, body: push.subscription });
+    const { env, cc } = center();
+    push = env.svc.push.createSubscription();
+    const sub = await env.svc.call('PUT', '/api/v1/devices/me/push-subscription', { token: cc.deviceCredential, body: push.subscription });
     assert.equal(sub.status, 204, sub.text);
-    ua = await FakeAppUa.start({ host: '127.0.0.1', port: center.env.drachtio.sipPort }, await freePort({ udp: true }));
+    ua = await FakeAppUa.start({ host: '127.0.0.1', port: env.drachtio.sipPort }, await freePort({ udp: true }));
   });
 
   after(async function () {
     await ua?.close();
-    await center?.stop();
   });
 
-  /** Anna knocks; the customer picks "in two seconds" in the app. */
-  async function scheduleCallback(reference: string): Promise<string> {
-    const { env, cc } = center;
-    const knock = await env.svc.call('POST', '/api/v1/call-requests', {
-      token: cc.consoleTokens.anna!,
-      body: { customerId: cc.customerId, reason: 'Card payment check', reference },
-    });
-    assert.equal(knock.status, 201, knock.text);
-    const at = new Date(Date.now() + 2_000);
-    const scheduled = await env.svc.call('POST', `/api/v1/app/requests/${knock.body.id}/schedule`, { token: cc.deviceCredential, body: { at: at.toISOString() } });
-    assert.equal(scheduled.status, 200, scheduled.text);
-    return knock.body.id as string;
-  }
+  const scheduleCallback = (reference: string) => scheduledCallbackSoon(center().env.svc, center().cc, reference);
 
   /** The app registers as it does when woken: token from the API, REGISTER with the device proof. */
   async function appRegisters(): Promise<void> {
-    const { env, cc, deps } = center;
+    const { env, cc, deps } = center();
     const issued = await env.svc.call('POST', '/api/v1/devices/me/sip-registration', { token: cc.deviceCredential });
     assert.equal(issued.status, 200, issued.text);
     const token = issued.body.token as string;
@@ -73,7 +55,7 @@ describe('agent-dialled callbacks answered in the app (drachtio-server + FreeSWI
       deviceId: cc.deviceId,
       domain: deps.config.sip.domain,
       token,
-      proof: (callId, fromTag) => deviceProofFor(cc.deviceKey, token, callId, fromTag),
+      proof: (callId, fromTag, contact) => registerProofFor(cc.deviceKey, token, callId, fromTag, contact),
       expires: 600,
     });
     assert.match(ok.startLine, /^SIP\/2\.0 200/, ok.raw);
@@ -81,7 +63,7 @@ describe('agent-dialled callbacks answered in the app (drachtio-server + FreeSWI
 
   /** The customer taps Answer: accept + biometric for the ringing request, as the app's API calls. */
   async function customerVerifies(requestId: string): Promise<string> {
-    const { env, cc } = center;
+    const { env, cc } = center();
     const challenge = await env.svc.call('POST', `/api/v1/app/requests/${requestId}/accept`, { token: cc.deviceCredential });
     assert.equal(challenge.status, 200, challenge.text);
     const issued = await env.svc.call('POST', `/api/v1/app/requests/${requestId}/authenticate`, {
@@ -95,7 +77,7 @@ describe('agent-dialled callbacks answered in the app (drachtio-server + FreeSWI
   const replacesFor = (ring: RingingInvite) => `${ring.callId};to-tag=${ring.toTag};from-tag=${ring.fromTag}`;
 
   it('pushes, waits for the app to register, rings it, and bridges the verified answer to the agent', async () => {
-    const { deps, cc, fs, phonePort, pcap } = center;
+    const { deps, cc, fs, phonePort, pcap } = center();
     const anna = await startSippUas({ scenario: 'desk-phone-answer-callback', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 90_000 });
     try {
       const requestId = await scheduleCallback('CASE-5001');
@@ -119,7 +101,7 @@ describe('agent-dialled callbacks answered in the app (drachtio-server + FreeSWI
       const caller = callerArgs(cc, token);
       const answer = runSipp({
         scenario: 'customer-app-answer-callback',
-        remote: center.env.remote,
+        remote: center().env.remote,
         service: 'agent',
         vars: { ...caller.vars, replaces: replacesFor(ring), pcap, talk_ms: '6000' },
         extraArgs: caller.extraArgs,
@@ -147,6 +129,7 @@ describe('agent-dialled callbacks answered in the app (drachtio-server + FreeSWI
       const session = await deps.store.sessions.get(live!.sessionId!);
       assert.ok(session && !session.revokedAt, 'the verified session is open during the call');
       assert.ok(ring.cancelled, 'the ringing INVITE was cancelled once the answer replaced it');
+      assert.match(ring.cancelReason ?? '', /^SIP;cause=200;text="Call completed elsewhere"$/, 'other devices learn the call was answered (RFC 3326)');
 
       const app = await answer;
       assert.match(received(app, /^SIP\/2\.0 200/), /^Session-ID: [0-9a-f]{32}/im);
@@ -168,11 +151,11 @@ describe('agent-dialled callbacks answered in the app (drachtio-server + FreeSWI
   });
 
   it('gives the attempt to the retry policy when the woken app does not register in time', async () => {
-    const { deps, cc, env, phonePort } = center;
+    const { deps, cc, env, phonePort } = center();
     // The app de-registers (it was left registered by the first call).
     const issued = await env.svc.call('POST', '/api/v1/devices/me/sip-registration', { token: cc.deviceCredential });
     const token = issued.body.token as string;
-    const gone = await ua.register({ deviceId: cc.deviceId, domain: deps.config.sip.domain, token, proof: (callId, fromTag) => deviceProofFor(cc.deviceKey, token, callId, fromTag), expires: 0 });
+    const gone = await ua.register({ deviceId: cc.deviceId, domain: deps.config.sip.domain, token, proof: (callId, fromTag, contact) => registerProofFor(cc.deviceKey, token, callId, fromTag, contact), expires: 0 });
     assert.match(gone.startLine, /^SIP\/2\.0 200/);
     const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 90_000 });
     try {
@@ -194,8 +177,8 @@ describe('agent-dialled callbacks answered in the app (drachtio-server + FreeSWI
     }
   });
 
-  it('ends the attempt when the answer carries a wrong device proof (403, agent hung up, retry recorded)', async () => {
-    const { deps, cc, phonePort } = center;
+  it('refuses the callback token as an ordinary call, then ends the attempt when the answer carries a wrong device proof (403, agent hung up, retry recorded)', async () => {
+    const { deps, cc, phonePort } = center();
     const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 90_000 });
     try {
       // Registered before the callback is due: no push needed, the app rings at once.
@@ -203,10 +186,20 @@ describe('agent-dialled callbacks answered in the app (drachtio-server + FreeSWI
       const requestId = await scheduleCallback('CASE-5002');
       const ring = await waitFor('the app to ring', () => ua.invites.find((i) => header(i.message, 'X-Knock-Request') === requestId), 30_000);
       const token = await customerVerifies(requestId);
+      // The token answers this callback only: placed as an ordinary call (no Replaces) it is
+      // refused before it is spent, and the callback keeps ringing for its agent.
+      const plain = callerArgs(cc, token);
+      const asCall = await runSipp({ scenario: 'customer-call-refused', remote: center().env.remote, service: 'agent', vars: plain.vars, extraArgs: plain.extraArgs, timeoutMs: 15_000 });
+      const refusedCall = received(asCall, /^SIP\/2\.0 403/);
+      assert.match(refusedCall, /^Reason: SIP;cause=403;text="token_misbound"/im);
+      assert.match(refusedCall, /^Warning: 399 [^ ]+ "token_misbound: [^"]*answer a callback, not to place a call/im);
+      assert.equal((await deps.store.callRequests.get(requestId))!.state, 'agent_dialled');
+      assert.equal(ring.cancelled, false, 'the refused call did not end the ringing callback');
+
       const caller = callerArgs(cc, token, { key: new SoftDeviceKey() });
       const refused = await runSipp({
         scenario: 'customer-app-answer-refused',
-        remote: center.env.remote,
+        remote: center().env.remote,
         service: 'agent',
         vars: { ...caller.vars, replaces: replacesFor(ring) },
         extraArgs: caller.extraArgs,

@@ -1,12 +1,20 @@
 /**
  * The customer app's SIP user agent for the callback suites, over UDP on 127.0.0.1: it REGISTERs
- * with a Bearer registration token and a Knock-Device-Proof over the Call-ID and From tag it
- * chooses (sipp cannot sign them), and it rings when an INVITE comes: 180 with its tag, then
+ * with a Bearer registration token and a Knock-Device-Proof over the Call-ID, From tag and Contact
+ * it chooses (sipp cannot sign them), and it rings when an INVITE comes: 180 with its tag, then
  * 200 + 487 on CANCEL, as a phone that is never picked up in that dialog does. Answering is done
  * by a separate INVITE with Replaces (sipp scenario customer-app-answer-callback).
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { registerProofInput } from '../../src/security/device-proof.js';
+import type { SoftDeviceKey } from './soft-authenticator.js';
+import { tokenJti } from './verified-customer.js';
+
+/** The Knock-Device-Proof the app signs for one REGISTER (its own context, covering the Contact). */
+export function registerProofFor(key: SoftDeviceKey, token: string, callId: string, fromTag: string, contact: string): string {
+  return key.sign(registerProofInput({ jti: tokenJti(token), callId, fromTag, contact }));
+}
 
 export interface SipMessage {
   startLine: string;
@@ -45,6 +53,8 @@ export interface RingingInvite {
   /** Ours, sent in the 180. */
   toTag: string;
   cancelled: boolean;
+  /** The CANCEL's Reason header (RFC 3326), when it had one. */
+  cancelReason?: string;
 }
 
 export interface RegisterArgs {
@@ -52,9 +62,11 @@ export interface RegisterArgs {
   domain: string;
   /** Bearer token; null sends no Authorization header. */
   token: string | null;
-  /** Signs the proof once the Call-ID and From tag are chosen; null sends no proof. */
-  proof: ((callId: string, fromTag: string) => string) | null;
+  /** Signs the proof once the Call-ID, From tag and Contact URI are chosen; null sends no proof. */
+  proof: ((callId: string, fromTag: string, contact: string) => string) | null;
   expires: number;
+  /** The Contact URI to register; this UA's own address by default. */
+  contact?: string;
 }
 
 export class FakeAppUa {
@@ -87,6 +99,7 @@ export class FakeAppUa {
     const callId = `reg-${randomBytes(8).toString('hex')}@127.0.0.1`;
     const fromTag = randomBytes(6).toString('hex');
     const branch = `z9hG4bK${randomBytes(8).toString('hex')}`;
+    const contact = args.contact ?? this.contact;
     const lines = [
       `REGISTER sip:${this.remote.host}:${this.remote.port} SIP/2.0`,
       `Via: SIP/2.0/UDP 127.0.0.1:${this.port};branch=${branch};rport`,
@@ -94,10 +107,10 @@ export class FakeAppUa {
       `To: <sip:${args.deviceId}@${args.domain}>`,
       `Call-ID: ${callId}`,
       'CSeq: 1 REGISTER',
-      `Contact: <${this.contact}>`,
+      `Contact: <${contact}>`,
       `Expires: ${args.expires}`,
       ...(args.token !== null ? [`Authorization: Bearer ${args.token}`] : []),
-      ...(args.proof ? [`Knock-Device-Proof: ${args.proof(callId, fromTag)}`] : []),
+      ...(args.proof ? [`Knock-Device-Proof: ${args.proof(callId, fromTag, contact)}`] : []),
       'Max-Forwards: 70',
       'User-Agent: test app',
       'Content-Length: 0',
@@ -156,6 +169,8 @@ export class FakeAppUa {
       this.reply(m, '200 OK', from);
       if (ringing) {
         ringing.cancelled = true;
+        const reason = header(m, 'Reason');
+        if (reason) ringing.cancelReason = reason;
         this.reply({ ...ringing.message, headers: new Map([...ringing.message.headers, ['cseq', [header(m, 'CSeq')!.replace('CANCEL', 'INVITE')]]]) }, '487 Request Terminated', from, [], ringing.toTag);
       }
     } else if (method === 'OPTIONS' || method === 'BYE') {

@@ -35,6 +35,8 @@ function statusReason(code, phrase) {
   if (code === 408) return 'the call was not answered in time';
   if (code === 486 || code === 600) return 'the adviser is busy';
   if (code === 487) return 'the call was cancelled';
+  // Only an answer to a ringing callback (Replaces) gets 481: that ringing had already ended.
+  if (code === 481) return 'your adviser stopped waiting; they will try again, or you can pick another time';
   if (code === 488 || code === 606) return 'this phone and the call server could not agree on audio';
   if (code === 503) return 'the call service is busy; try again in a moment';
   if (code >= 500) return `the call server had a problem (${code} ${phrase})`;

@@ -54,3 +54,12 @@ export function tokenJti(token) {
 export async function signCallProof(keyPair, { token, callId, fromTag }) {
   return signChallenge(keyPair, `${CALL_PROOF_CONTEXT}|${tokenJti(token)}|${callId}|${fromTag}`);
 }
+
+/**
+ * The Knock-Device-Proof for one REGISTER: its own context, and it covers the Contact URI, so
+ * the token and proof cannot register someone else's Contact:
+ * `knock-register-proof.v1|<token jti>|<Call-ID>|<From tag>|<Contact URI>`.
+ */
+export async function signRegisterProof(keyPair, { token, callId, fromTag, contact }) {
+  return signChallenge(keyPair, `knock-register-proof.v1|${tokenJti(token)}|${callId}|${fromTag}|${contact}`);
+}

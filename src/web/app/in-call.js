@@ -33,6 +33,10 @@ export function inCallPanel(opts) {
     if (tick) clearInterval(tick);
     tick = null;
   };
+  const focusTitle = () => {
+    opts.title.setAttribute('tabindex', '-1');
+    opts.title.focus();
+  };
   const finish = () => {
     over = true;
     stopTimer();
@@ -92,7 +96,7 @@ export function inCallPanel(opts) {
       opts.title.textContent = 'Call ended';
       status.textContent = started ? `${text} It lasted ${clock(Date.now() - started)}.` : text;
       finish();
-      opts.title.focus();
+      focusTitle();
     },
     failed(reason, title = 'Call failed') {
       if (over) return;
@@ -100,6 +104,8 @@ export function inCallPanel(opts) {
       status.textContent = 'The call could not be connected.';
       replace(failure, h('p', { class: 'message error', role: 'alert' }, `Call failed: ${reason}.`));
       finish();
+      // Hang up (which may have had focus) is hidden now: focus must not fall to the page.
+      focusTitle();
     },
     /** Leaving the screen: stop the timer (the owner hangs the call up). */
     stop: stopTimer,

@@ -5,6 +5,10 @@
  * a new INVITE that replaces the ringing one (RFC 3891 Replaces) with the device proof, through
  * call.js's placeCall. The SIP server verifies it and bridges the adviser, who is already on the
  * line; the in-call screen (in-call.js) takes over. Decline answers the ringing call 603.
+ *
+ * In a background tab the screen alone would ring silently: a notification (through the service
+ * worker; tapping it brings this screen back) and a short generated ring tone (WebAudio; the
+ * browser may block it until the page has been used) say the adviser is calling.
  */
 import { ApiError } from '../shared/api.js';
 import { announce, errorBox, h, replace, setBusy } from '../shared/dom.js';
@@ -20,6 +24,85 @@ import { passkeyErrorText, usePasskey } from './webauthn.js';
  * @param {HTMLElement} root
  * @param {import('./sip-registration.js').IncomingCallback} incoming
  */
+/**
+ * Rings while the page is not visible: a notification and a ring tone, until `stop()` or until
+ * the page becomes visible (then the screen itself shows the call).
+ */
+function ringInBackground(incoming) {
+  let stopped = false;
+  let audio = null;
+  let timer = null;
+  const tag = `incoming-call-${incoming.requestId}`;
+
+  const stopTone = () => {
+    clearInterval(timer);
+    timer = null;
+    audio?.close().catch(() => {});
+    audio = null;
+  };
+  const onVisible = () => {
+    if (document.visibilityState === 'visible') stopTone();
+  };
+  const beep = () => {
+    // Two short 440+480 Hz bursts (a ring cadence), generated: no sound file to fetch.
+    const t0 = audio.currentTime;
+    for (const start of [0, 0.5]) {
+      const gain = audio.createGain();
+      gain.gain.setValueAtTime(0.15, t0 + start);
+      gain.gain.setValueAtTime(0, t0 + start + 0.4);
+      gain.connect(audio.destination);
+      for (const hz of [440, 480]) {
+        const osc = audio.createOscillator();
+        osc.frequency.value = hz;
+        osc.connect(gain);
+        osc.start(t0 + start);
+        osc.stop(t0 + start + 0.4);
+      }
+    }
+  };
+
+  if (document.visibilityState !== 'visible') {
+    if ('Notification' in window && Notification.permission === 'granted' && navigator.serviceWorker) {
+      navigator.serviceWorker.ready
+        .then((reg) =>
+          stopped
+            ? null
+            : reg.showNotification(`${incoming.agentName} is calling you`, {
+                body: `About case ${incoming.reference}. Tap to answer in the app.`,
+                tag,
+                requireInteraction: true,
+                data: { kind: 'incoming_call', callRequestId: incoming.requestId },
+              }),
+        )
+        .catch(() => {});
+    }
+    try {
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      if (Ctx) {
+        audio = new Ctx();
+        // Autoplay rules may keep it suspended; then the notification is the ring.
+        audio.resume().catch(() => {});
+        beep();
+        timer = setInterval(beep, 3000);
+      }
+    } catch {
+      audio = null;
+    }
+    document.addEventListener('visibilitychange', onVisible);
+  }
+
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    stopTone();
+    document.removeEventListener('visibilitychange', onVisible);
+    navigator.serviceWorker?.ready
+      .then((reg) => reg.getNotifications({ tag }))
+      .then((list) => list.forEach((n) => n.close()))
+      .catch(() => {});
+  };
+}
+
 export function showIncomingCall(app, root, incoming) {
   const title = h('h1', null, 'Incoming call');
   const problems = h('div');
@@ -43,17 +126,27 @@ export function showIncomingCall(app, root, incoming) {
   title.setAttribute('tabindex', '-1');
   title.focus();
   announce(`Incoming call from ${incoming.agentName}.`);
+  const stopRinging = ringInBackground(incoming);
+  // Hiding a control that has focus drops focus to the page: give it to the heading instead.
+  const focusTitle = () => title.focus();
 
-  const missed = (text) => {
+  const missed = (heading, text) => {
+    stopRinging();
     if (over || call) return;
     over = true;
-    title.textContent = 'Missed call';
+    title.textContent = heading;
     choices.hidden = true;
     pinSection.hidden = true;
     replace(problems, h('p', { class: 'message info', role: 'status' }, text), h('p', null, h('a', { class: 'button', href: '#/' }, 'Back to your call requests')));
+    focusTitle();
   };
-  // The adviser gave up or the ring timed out before the answer was sent.
-  incoming.onCancel(() => missed(`${incoming.agentName} could not wait any longer. They will try again, or you can pick another time.`));
+  // Another of the customer's devices answered (RFC 3326 Reason cause=200), or the adviser gave
+  // up / the ring timed out before the answer was sent.
+  incoming.onCancel((elsewhere) =>
+    elsewhere
+      ? missed('Answered on another device', 'You answered this call on another of your devices.')
+      : missed('Missed call', `${incoming.agentName} stopped waiting. They will try again, or you can pick another time.`),
+  );
 
   /** The token for this call request, by biometric or PIN (one fresh challenge per try). */
   async function verify() {
@@ -92,6 +185,7 @@ export function showIncomingCall(app, root, incoming) {
         } finally {
           setBusy(form, false);
           pinSection.hidden = true;
+          focusTitle();
         }
       });
     });
@@ -99,6 +193,7 @@ export function showIncomingCall(app, root, incoming) {
 
   answer.addEventListener('click', async () => {
     if (answering || over) return;
+    stopRinging();
     answering = true;
     answer.disabled = true;
     decline.disabled = true;
@@ -116,6 +211,7 @@ export function showIncomingCall(app, root, incoming) {
     }
     if (over) return;
     choices.hidden = true;
+    focusTitle();
     const panel = inCallPanel({ title, onMute: (muted) => call?.setMuted(muted), onHangUp: () => call?.hangUp() });
     replace(problems, panel.element);
     call = placeCall({
@@ -134,7 +230,8 @@ export function showIncomingCall(app, root, incoming) {
       },
       onFailed: (reason) => {
         over = true;
-        panel.failed(reason, 'Verified — call failed');
+        // 481: the ringing this answer replaces had already ended (call.js words it).
+        panel.failed(reason, /^your adviser stopped waiting/.test(reason) ? 'Missed call' : 'Verified — call failed');
       },
     });
     issued.token = null;
@@ -143,13 +240,16 @@ export function showIncomingCall(app, root, incoming) {
   decline.addEventListener('click', () => {
     if (answering || over) return;
     over = true;
+    stopRinging();
     incoming.invitation.reject({ statusCode: 603 }).catch(() => {});
     title.textContent = 'Call declined';
     choices.hidden = true;
     replace(problems, h('p', null, 'You declined the call. The adviser will try again later, or you can pick another time.'), h('p', null, h('a', { class: 'button', href: '#/' }, 'Back to your call requests')));
+    focusTitle();
   });
 
   return () => {
+    stopRinging();
     if (call && !over) call.hangUp();
     if (!call && !over) incoming.invitation.reject({ statusCode: 486 }).catch(() => {});
   };

@@ -3,16 +3,19 @@
  * WebSocket, RFC 7118; REGISTER, RFC 3261 §10). Each REGISTER carries a fresh single-use
  * registration token from POST /api/v1/devices/me/sip-registration as `Authorization: Bearer`
  * (RFC 8898) and the device key's `Knock-Device-Proof` over the token's jti, the REGISTER's
- * Call-ID and From tag, as calls do. The registration is refreshed before it expires (each refresh
+ * Call-ID, From tag and Contact URI (a REGISTER's own proof context, so a token and proof seen on
+ * the wire cannot register another Contact; the connection itself is wss:// in production). The registration is refreshed before it expires (each refresh
  * with a new token) and removed when the app stops needing it.
  *
  * An INVITE that arrives on this registration is a callback ringing: `onIncoming` gets who is
  * calling (X-Knock-Agent), the case (X-Knock-Reference), the request (X-Knock-Request) and the
- * Replaces value the answer must carry (incoming-call.js answers with a new, verified INVITE).
+ * Replaces value the answer must carry (incoming-call.js answers with a new, verified INVITE),
+ * and later why the ringing stopped: `onCancel(fn)` calls fn(elsewhere) with elsewhere true when
+ * the server said another device answered (RFC 3326 Reason cause=200).
  */
 
 import { SIP_JS, userAgentOptions } from './call.js';
-import { signCallProof } from './device-key.js';
+import { signRegisterProof } from './device-key.js';
 
 /** Registration lifetime asked for; refreshed at half of it with a fresh token. */
 const EXPIRES_SECONDS = 300;
@@ -23,7 +26,7 @@ const EXPIRES_SECONDS = 300;
  * @returns {{ stop: () => Promise<void>, readonly registered: boolean }}
  *
  * @typedef {{ requestId: string, agentName: string, reference: string, replaces: string,
- *   invitation: any, onCancel: (fn: () => void) => void }} IncomingCallback
+ *   invitation: any, onCancel: (fn: (elsewhere: boolean) => void) => void }} IncomingCallback
  */
 export function startSipRegistration(app, opts) {
   let SIP = null;
@@ -35,19 +38,34 @@ export function startSipRegistration(app, opts) {
 
   const status = (s, detail) => opts.onStatus?.(s, detail);
 
-  /** Sends one REGISTER (or the de-registration) with a fresh token and this REGISTER's proof. */
-  async function signedHeaders() {
-    const issued = await app.call('/api/v1/devices/me/sip-registration', { method: 'POST' });
-    // sip.js keeps one Call-ID and From tag for the registration; the proof is signed over them.
+  /**
+   * The headers for one REGISTER (or the de-registration): a fresh token (`issued`, when the
+   * caller already has one unspent) and this REGISTER's proof.
+   */
+  async function signedHeaders(issued = null) {
+    issued ??= await app.call('/api/v1/devices/me/sip-registration', { method: 'POST' });
+    // sip.js keeps one Call-ID and From tag for the registration and sends its user agent's
+    // contact URI (`<uri>` plus parameters outside the brackets): the proof is signed over them.
     const request = registerer.request;
-    const proof = await signCallProof(app.device.keyPair, { token: issued.token, callId: request.callId, fromTag: request.from.parameters.tag });
+    const proof = await signRegisterProof(app.device.keyPair, {
+      token: issued.token,
+      callId: request.callId,
+      fromTag: request.from.parameters.tag,
+      contact: String(ua.contact.uri),
+    });
     return { issued, extraHeaders: [`Authorization: Bearer ${issued.token}`, `Knock-Device-Proof: ${proof}`] };
   }
+
+  /** The first REGISTER spends the token fetched to learn the AOR and WebSocket URL. */
+  let firstToken = null;
 
   async function refresh() {
     if (stopped) return;
     try {
-      const { extraHeaders } = await signedHeaders();
+      // Unless connecting took so long that it is about to expire.
+      const unspent = firstToken && new Date(firstToken.expiresAt).getTime() - Date.now() > 5000 ? firstToken : null;
+      firstToken = null;
+      const { extraHeaders } = await signedHeaders(unspent);
       await registerer.register({
         requestOptions: { extraHeaders },
         requestDelegate: {
@@ -78,8 +96,14 @@ export function startSipRegistration(app, opts) {
     // Our tag is the one sip.js puts in its provisional answers (the early dialog's To tag).
     const toTag = invitation.incomingInviteRequest?.toTag ?? '';
     const cancelled = new Set();
+    let elsewhere = false;
+    invitation.delegate = {
+      onCancel: (cancel) => {
+        elsewhere = /;\s*cause\s*=\s*200\b/i.test(cancel.request.getHeader('Reason') || '');
+      },
+    };
     invitation.stateChange.addListener((state) => {
-      if (state === SIP.SessionState.Terminated) for (const fn of cancelled) fn();
+      if (state === SIP.SessionState.Terminated) for (const fn of cancelled) fn(elsewhere);
     });
     opts.onIncoming({
       requestId,
@@ -104,6 +128,7 @@ export function startSipRegistration(app, opts) {
       });
       await ua.start();
       registerer = new SIP.Registerer(ua, { expires: EXPIRES_SECONDS });
+      firstToken = first;
       await refresh();
     } catch (e) {
       status('failed', e?.message || String(e));

@@ -121,12 +121,12 @@ async function snoozeFromNotification(data) {
   return true;
 }
 
-/** Opens (or focuses) the app on the screen for this answer. */
+/** Opens (or focuses) the app on the screen for this answer; `path` null keeps its screen. */
 async function openApp(path) {
   const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
   const existing = windows.find((w) => w.url.startsWith(self.registration.scope));
   if (existing) {
-    existing.postMessage({ type: 'open', path });
+    if (path !== null) existing.postMessage({ type: 'open', path });
     try {
       await existing.focus();
     } catch {
@@ -134,10 +134,12 @@ async function openApp(path) {
     }
     return;
   }
-  await self.clients.openWindow(new URL(`./#${path}`, self.registration.scope).href);
+  await self.clients.openWindow(new URL(`./#${path ?? '/'}`, self.registration.scope).href);
 }
 
 async function handleClick(action, data) {
+  // A callback ringing in a background tab (incoming-call.js): back to its incoming-call screen.
+  if (data?.kind === 'incoming_call') return openApp(null);
   const id = data?.callRequestId;
   if (!id) return openApp('/');
   if (action === 'snooze' && (await snoozeFromNotification(data))) return;
