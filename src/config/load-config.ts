@@ -131,6 +131,12 @@ function semanticChecks(c: Config): string[] {
   } catch (e) {
     problems.push(`scheduling.businessHours: ${isAppError(e) ? e.message : String(e)}`);
   }
+  if (c.sip.sessionTimer.expiresSeconds < c.sip.sessionTimer.minSeconds) {
+    // RFC 4028 §4: the interval asked for can never be below the minimum this server accepts.
+    problems.push(
+      `sip.sessionTimer.expiresSeconds: ${c.sip.sessionTimer.expiresSeconds} is below sip.sessionTimer.minSeconds (${c.sip.sessionTimer.minSeconds}); raise expiresSeconds or lower minSeconds`,
+    );
+  }
   if (c.database.url && !/^postgres(ql)?:\/\//.test(c.database.url)) {
     problems.push('database.url: must be a postgres:// URL, or empty for the embedded database');
   }

@@ -9,6 +9,8 @@
  *   job ──► runConsoleTransfer: the call is held by this instance and still with the agent who
  *     was asked about ──► the target (named agent, or the group's agent chosen by routing) rung
  *     through the SIP side (CallTransferPort) ──► completed | failed with a reason; audited
+ *   the call's session is live but another instance holds the call ──► the job is left for the
+ *     other instances (returns 'leave': due again shortly, no failure counted) until the stale limit
  *
  * Failures that cannot get better (call gone, target busy, nobody answered) end the job with a
  * reason; only unexpected errors are retried, and the last attempt reports a failure too.
@@ -163,7 +165,11 @@ const OUTCOME_REASON = {
   busy: 'is busy',
   not_answered: 'did not answer; the customer stays with the first agent (or waits in the queue if they have hung up)',
   caller_gone: 'the customer hung up',
+  failed: 'the transfer failed on the server; the customer went back to the first agent (or the call ended)',
 } as const;
+
+/** What a run tells the job runner: 'leave' when another instance holds the call. */
+export type ConsoleTransferRun = void | 'leave';
 
 /**
  * The `call.transfer` job. `calls` is the SIP side of this instance (null when SIP is off here).
@@ -175,7 +181,7 @@ export async function runConsoleTransfer(
   calls: CallTransferPort | null,
   raw: Record<string, unknown>,
   attempt: { number: number; last: boolean } = { number: 1, last: true },
-): Promise<void> {
+): Promise<ConsoleTransferRun> {
   const job = parseJob(raw);
   if (!job) {
     deps.logger.error({ job: 'call.transfer' }, 'transfer job without the data it needs; dropped');
@@ -202,14 +208,16 @@ export async function runConsoleTransfer(
     if (deps.clock().getTime() - new Date(job.requestedAt).getTime() > TRANSFER_STALE_MS) {
       return await fail('the transfer was asked for too long ago to be carried out now');
     }
-    if (!calls) return await fail('this instance does not handle calls (SIP is off)');
-    const call = calls.find(job.sessionId);
-    if (!call) {
+    const call = calls?.find(job.sessionId) ?? null;
+    if (!calls || !call) {
       const session = await deps.store.sessions.get(job.sessionId);
-      return await fail(!session || session.revokedAt ? 'the call has ended' : 'the call is held by another instance of the service');
+      if (!session || session.revokedAt) return await fail('the call has ended');
+      // Another instance (one with SIP on) holds the call: it is the one to carry this out.
+      log.debug({ sip: !!calls }, 'call not held here; transfer job left for the other instances');
+      return 'leave';
     }
     if (call.agentId !== job.fromAgentId) {
-      if (job.toAgentId && call.agentId === job.toAgentId) return; // done by an earlier run
+      if (call.agentId && (await movedAsAsked(deps, job, call.agentId))) return; // done by an earlier run
       return await fail('the call has moved to another agent since the transfer was asked for');
     }
     if (call.transferring) return await fail('another transfer of this call is under way');
@@ -241,10 +249,23 @@ export async function runConsoleTransfer(
     await fail(why, { toAgentId: target.id, outcome });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
+    // Another transfer claimed the call between the check above and the ringing: not retried.
+    if (isAppError(e) && e.code === 'conflict') return fail(e.message);
     if (attempt.last) return fail(`the transfer could not be carried out: ${message}`);
     log.warn({ err: message, attempt: attempt.number }, 'console transfer attempt failed; it will be retried');
     throw e;
   }
+}
+
+/**
+ * An earlier run of this job already moved the call: it is with the named agent, or with an agent
+ * of the named group (a group run does not record whom it chose).
+ */
+async function movedAsAsked(deps: FlowDeps, job: TransferJobData, agentId: string): Promise<boolean> {
+  if (job.toAgentId) return agentId === job.toAgentId;
+  if (!job.toGroup) return false;
+  const agent = await deps.store.agents.get(agentId);
+  return !!agent && agent.groups.includes(job.toGroup);
 }
 
 /** The named agent, or the group's agent routing would pick (longest idle, reachable); a reason otherwise. */

@@ -35,8 +35,18 @@ export interface JobHandlers {
    * Without it this instance does not run transfer jobs (another instance may). `attempt.last`:
    * no retry follows if this run throws, so the handler should report the failure itself.
    */
-  transfer?(data: Record<string, unknown>, attempt: TransferAttempt): Promise<void>;
+  transfer?(data: Record<string, unknown>, attempt: TransferAttempt): Promise<void | typeof LEAVE_FOR_ANOTHER_INSTANCE>;
 }
+
+/**
+ * What a transfer handler returns when the call is held by another instance: the job is put back,
+ * due again shortly, without counting as a failure, so that whichever instance takes it next may
+ * be the one holding the call. The handler decides when to stop (its stale limit).
+ */
+export const LEAVE_FOR_ANOTHER_INSTANCE = 'leave' as const;
+
+/** How soon a job left for another instance is due again (plus jitter, so instances take turns). */
+const LEAVE_DELAY_MS = 250;
 
 export interface SchedulerOptions {
   /** postgres:// URL of the service's database; the jobs table lives there. */
@@ -228,7 +238,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           // Agenda counts failed runs; after maxRetries of them the backoff gives up.
           const failed = job.attrs.failCount ?? 0;
           const attempt: TransferAttempt = { number: failed + 1, last: failed >= maxRetries };
-          await withLockKeptAlive(job as Job<unknown>, () => transfer(job.attrs.data ?? {}, attempt));
+          let left = false;
+          await withLockKeptAlive(job as Job<unknown>, async () => {
+            left = (await transfer(job.attrs.data ?? {}, attempt)) === LEAVE_FOR_ANOTHER_INSTANCE;
+          });
+          if (left) {
+            // Saved with the run's end: unlocked and due again, not removed, no failure counted.
+            job.attrs.nextRunAt = new Date(Date.now() + LEAVE_DELAY_MS + Math.floor(Math.random() * config.processEveryMs));
+            log.debug({ ...describe(job as Job<unknown>) }, 'transfer job left for the instance holding the call');
+          }
         },
         { backoff },
       );

@@ -18,11 +18,8 @@ import type { Abort, AgentLeg, CallContext, Verification } from './customer-call
 import { routeToBinding } from './location-service.js';
 import { ringTargets, type RingTarget } from './ring-targets.js';
 import { sessionTimerOfferHeaders } from './session-timer.js';
+import { headerText } from './sip-message.js';
 
-/** Header values are one line of printable text. */
-function headerText(s: string): string {
-  return s.replace(/[\r\n\t]+/g, ' ').replace(/["\\]/g, "'").trim().slice(0, 200);
-}
 
 /** The user part to show for the customer: their number when known. */
 function customerUser(v: Verification, customerId: string): string {

@@ -21,6 +21,7 @@
  * in the consultation, and stays busy in the customer call.
  */
 import type Srf from 'drachtio-srf';
+import type { Agent } from '../domain/model.js';
 import { answerEndpoint, openOfferingEndpoint, releaseEndpoint } from '../media/media-legs.js';
 import type { RingAgentResult } from './agent-leg.js';
 import { bridgedCalls, type BridgedParty } from './bridge-dialogs.js';
@@ -80,7 +81,7 @@ function modifyWithHeaders(dialog: Srf.Dialog, sdp: string, headers: Record<stri
 async function moveToMedia(ctx: CallContext, party: BridgedParty, agent: AgentLeg['agent'], headers: Record<string, string>): Promise<RingAgentResult> {
   const endpoint = await openOfferingEndpoint(ctx.media.mediaServer());
   try {
-    const answer = await reinviteGate(party.dialog).send(() => modifyWithHeaders(party.dialog, endpoint.local.sdp, inDialogHeaders(headers)));
+    const answer = await reinviteGate(party.dialog).sendAvoidingGlare(() => modifyWithHeaders(party.dialog, endpoint.local.sdp, inDialogHeaders(headers)));
     await answerEndpoint(endpoint, answer);
   } catch (e) {
     await releaseEndpoint(endpoint);
@@ -97,7 +98,9 @@ export async function attendedTransfer(call: CustomerCall, from: AgentLeg, req: 
     sendResponse(res, 400, 'Bad Request');
     return;
   }
-  if (call.transferring || call.agent !== from) {
+  // Claimed before the first await: a second REFER or a console transfer gets no way in.
+  const claim = call.agent === from ? call.claimTransfer() : null;
+  if (!claim) {
     sendResponse(res, 491, 'Request Pending');
     return;
   }
@@ -106,8 +109,15 @@ export async function attendedTransfer(call: CustomerCall, from: AgentLeg, req: 
 
   const found = bridgedCalls(call.ctx.srf).find({ callId: replaces.callId, tags: [replaces.toTag, replaces.fromTag] });
   // Only the transferring agent's own consultation may be replaced, and only by an agent.
-  const toAgent = found && found.named.agentId === from.agent.id && found.other.agentId ? await deps.store.agents.get(found.other.agentId) : null;
+  let toAgent: Agent | null;
+  try {
+    toAgent = found && found.named.agentId === from.agent.id && found.other.agentId ? await deps.store.agents.get(found.other.agentId) : null;
+  } catch (e) {
+    call.releaseTransfer(claim);
+    throw e;
+  }
   if (!found || !toAgent) {
+    call.releaseTransfer(claim);
     call.log.info({ found: !!found }, 'attended transfer: Replaces names no consultation call of this agent');
     report('100 Trying', false);
     report('481 Call/Transaction Does Not Exist', true);
@@ -116,6 +126,7 @@ export async function attendedTransfer(call: CustomerCall, from: AgentLeg, req: 
   call.log.info({ fromAgentId: from.agent.id, toAgentId: toAgent.id }, 'attended transfer requested');
   await transferCall(call, from, toAgent, {
     how: 'attended',
+    claim,
     report,
     consultation: {
       reach: (headers) => moveToMedia(call.ctx, found.other, toAgent, headers),

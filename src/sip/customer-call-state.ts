@@ -152,6 +152,11 @@ function onDestroy(dialog: Srf.Dialog, fn: (req: unknown, reason: unknown) => vo
   (dialog as unknown as NodeJS.EventEmitter).on('destroy', fn);
 }
 
+/** One transfer's hold on a call (CustomerCall.claimTransfer); compared by identity. */
+export interface TransferClaim {
+  readonly claimedAt: number;
+}
+
 export class CustomerCall {
   readonly abort = new Abort();
   agent: AgentLeg | null = null;
@@ -160,8 +165,8 @@ export class CustomerCall {
   connected = false;
   /** True once callConnected opened the authenticated session (token calls only). */
   sessionOpened = false;
-  /** A transfer is ringing the next agent: the current agent hanging up does not end the call. */
-  transferring = false;
+  /** The transfer moving the call now (transfer.ts); null when none is. */
+  private transferClaim: TransferClaim | null = null;
   private ended = false;
   readonly log: Logger;
 
@@ -178,6 +183,33 @@ export class CustomerCall {
 
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  /** A transfer is moving the call: the current agent hanging up does not end it. */
+  get transferring(): boolean {
+    return this.transferClaim !== null;
+  }
+
+  /**
+   * Claims the call for one transfer; null when another transfer holds it. Synchronous, so a
+   * REFER, a second REFER and a console transfer cannot all pass the check while one of them
+   * awaits the database.
+   */
+  claimTransfer(): TransferClaim | null {
+    if (this.transferClaim) return null;
+    const claim: TransferClaim = { claimedAt: Date.now() };
+    this.transferClaim = claim;
+    return claim;
+  }
+
+  /** True while this claim is the one holding the call. */
+  holdsTransfer(claim: TransferClaim): boolean {
+    return this.transferClaim === claim;
+  }
+
+  /** Ends the claim (a no-op for a claim that no longer holds the call). */
+  releaseTransfer(claim: TransferClaim): void {
+    if (this.transferClaim === claim) this.transferClaim = null;
   }
 
   /** The customer hanging up ends the call; their re-INVITEs are answered by FreeSWITCH. */

@@ -20,7 +20,7 @@
 import type { Logger } from 'pino';
 import type { AppError } from '../domain/errors.js';
 import { isAppError } from '../domain/errors.js';
-import { admitCustomerCall, callConnected, callEnded, type AdmittedCall } from '../flows/call-session.js';
+import { admitCustomerCall, callConnected, callEnded, type AdmitCustomerCallArgs, type AdmittedCall } from '../flows/call-session.js';
 import { callRinging } from '../flows/call-screen.js';
 import { agentDidNotAnswer } from '../flows/customer-queue.js';
 import { DEVICE_PROOF_HEADER } from '../security/device-proof.js';
@@ -30,6 +30,7 @@ import { agentLegHeaders, offerToAgents } from './agent-leg.js';
 import {
   CustomerCall,
   hangUp,
+  isUp,
   newSessionId,
   remoteSessionUuid,
   type AgentLeg,
@@ -68,6 +69,20 @@ export function dialogIdOf(req: SipRequest): string {
   return `${req.get('Call-ID')};from-tag=${fromTagOf(req)}`;
 }
 
+/**
+ * What an INVITE presents for the token check: the token, the dialog it is spent on, and the
+ * device proof with the Call-ID and From tag it is signed over.
+ */
+export function presentedCredentials(req: SipRequest): AdmitCustomerCallArgs {
+  return {
+    token: bearerToken(req),
+    dialogId: dialogIdOf(req),
+    callId: req.get('Call-ID') ?? '',
+    fromTag: fromTagOf(req),
+    deviceProof: deviceProof(req),
+  };
+}
+
 /** Answers a refused INVITE: 401 with a Bearer challenge when no token came, 403 otherwise. */
 export function refuseInvite(res: SipResponse, e: AppError, domain: string): void {
   if (e.code === 'token_missing') {
@@ -103,6 +118,12 @@ export async function connectAgent(call: CustomerCall, leg: AgentLeg): Promise<v
   }
   call.agent = leg;
   call.watchAgent(leg);
+  if (!isUp(leg.dialog)) {
+    // The agent hung up before the destroy listener was in place: nobody heard that BYE.
+    call.log.info({ agentId: leg.agent.id }, 'agent hung up as the call was being connected');
+    await call.end('completed', 'agent');
+    return;
+  }
   await bridgeEndpoints(call.customer.endpoint, leg.endpoint);
   const { record } = await callConnected(deps, {
     requestId: call.request.id,
@@ -143,16 +164,11 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
 
   // 1. The token and the device's proof of possession: verified, consumed for this dialog,
   //    audited; or the call is refused.
-  const token = bearerToken(req);
+  const presented = presentedCredentials(req);
+  const { token } = presented;
   let admitted: AdmittedCall;
   try {
-    admitted = await admitCustomerCall(deps, {
-      token,
-      dialogId: dialogIdOf(req),
-      callId: req.get('Call-ID') ?? '',
-      fromTag: fromTagOf(req),
-      deviceProof: deviceProof(req),
-    });
+    admitted = await admitCustomerCall(deps, presented);
   } catch (e) {
     if (!isAppError(e)) throw e;
     log.info({ code: e.code, token: token ? describeTokenForLog(token) : null }, 'customer call refused');

@@ -35,7 +35,7 @@ import { routeToBinding, type LocationService } from './location-service.js';
 import { ringTargets, type RingTarget } from './ring-targets.js';
 import type { GroupRoute, RoutingConfig } from './routing-config.js';
 import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders, sessionTimerOfferHeaders } from './session-timer.js';
-import { sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
+import { headerText, sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
 
 export interface ExtensionCallContext {
   deps: FlowDeps;
@@ -124,7 +124,7 @@ export async function callExtension(ctx: ExtensionCallContext, req: SipRequest, 
   }
   let rangBack = false;
   const headers = {
-    From: `"${caller.name.replace(/["\\]/g, '')}" <sip:${caller.extension}@${domain}>`,
+    From: `"${headerText(caller.name)}" <sip:${caller.extension}@${domain}>`,
     To: `<sip:${dialled}@${domain}>`,
     ...sessionTimerOfferHeaders(deps.config.sip.sessionTimer),
   };

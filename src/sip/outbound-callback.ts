@@ -27,9 +27,9 @@ import { anchorCaller, releaseEndpoint, startHoldMusic } from '../media/media-le
 import { describeTokenForLog } from '../security/preauth-token.js';
 import { agentLegHeaders, ringAgent } from './agent-leg.js';
 import { ringApp } from './app-callback-ring.js';
-import { bearerToken, connectAgent, deviceProof, dialogIdOf, fromTagOf, refuseInvite } from './customer-call.js';
-import { Abort, CustomerCall, hangUp, newSessionId, remoteSessionUuid, type CallContext, type Leg } from './customer-call-state.js';
-import { sendResponse } from './sip-message.js';
+import { connectAgent, presentedCredentials, refuseInvite } from './customer-call.js';
+import { Abort, CustomerCall, hangUp, newSessionId, remoteSessionUuid, type AgentLeg, type CallContext, type Leg } from './customer-call-state.js';
+import { headerText, sendResponse, type SipResponse } from './sip-message.js';
 import { sessionTimerAnswerHeaders } from './session-timer.js';
 
 type DialEvent = Extract<LiveEvent, { type: 'callback.dial' }>;
@@ -44,11 +44,6 @@ export function startOutboundCallbacks(ctx: CallContext): () => void {
   });
 }
 
-/** One line of header text. */
-function headerText(s: string): string {
-  return s.replace(/[\r\n\t]+/g, ' ').trim().slice(0, 200);
-}
-
 export async function placeCallback(ctx: CallContext, event: DialEvent): Promise<void> {
   const { deps } = ctx;
   const { config } = deps;
@@ -61,127 +56,147 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
     log.info({ outcome, why }, 'callback attempt did not connect');
     await callEnded(deps, { requestId: request.id, sessionId: null, recordId: null, agentId: agent.id, outcome });
   };
-  const sessionId = newSessionId();
-  const abort = new Abort();
-
-  // 0. The app must be registered to ring. The push goes out before the agent's phone rings, not
-  //    after the agent answers: the customer's phone wakes and registers while the agent picks
-  //    up, so the agent waits on hold for seconds, not for the whole wake-up.
-  let bindings = await liveAppRegistrations(deps, customer.id);
-  if (bindings.length === 0) await askAppToRegister(deps, request, agent.name);
-
-  // 1. The reserved agent first.
-  const headers = {
-    ...agentLegHeaders({
-      config,
-      request,
-      verification: { customerName: customer.name, customerNumber: customer.phoneE164, authMethod: 'none', authenticatedAt: new Date(0) },
-      sessionId,
-      via: 'callback',
-    }),
-    'X-Knock-Callback': request.scheduledFor ? `scheduled; for=${request.scheduledFor.toISOString()}` : 'scheduled',
-  };
-  let agentRing;
-  try {
-    agentRing = await ringAgent(ctx, agent, headers, abort);
-  } catch (e) {
-    return fail('failed', e instanceof Error ? e.message : String(e));
-  }
-  if (agentRing.kind !== 'answered') return fail(agentRing.kind === 'gone' ? 'failed' : agentRing.outcome, 'agent did not answer');
-  const agentLeg = agentRing.leg;
-  log.info({ agentId: agent.id }, 'agent answered; calling the customer');
-  startHoldMusic(agentLeg.endpoint, config.media.holdMusic, log);
-  agentLeg.dialog.on('destroy', () => abort.abort());
+  // What an unexpected error must give back: the agent's leg, the app's unanswered INVITE, the call.
+  let agentLeg: AgentLeg | null = null;
+  let pendingAnswer: SipResponse | null = null;
+  let call: CustomerCall | null = null;
   const giveUp = async (outcome: Outcome, why: string) => {
-    hangUp(agentLeg.dialog, 'customer not reached');
-    await releaseEndpoint(agentLeg.endpoint);
+    if (agentLeg) {
+      hangUp(agentLeg.dialog, 'customer not reached');
+      await releaseEndpoint(agentLeg.endpoint);
+    }
     await fail(outcome, why);
   };
-
-  // 2. Wait for the app to register (woken by the push), unless it already is.
-  if (bindings.length === 0) {
-    bindings = await waitForAppRegistration(deps, customer.id, config.sip.appRegisterWaitSeconds * 1000, (cancel) => abort.onAbort(cancel));
-    // The agent hanging up is not the customer's doing: 'failed' keeps the retry policy in play.
-    if (abort.aborted) return giveUp('failed', 'agent hung up while the app was registering');
-    if (bindings.length === 0) return giveUp('no_answer', 'no device of the customer registered for calls in time');
-  }
-
-  // 3. Ring the app; it answers with a verified INVITE that replaces the ringing one.
-  const ring = await ringApp(ctx, bindings, {
-    headers: {
-      From: `"${headerText(config.auth.webauthn.rpName)}" <sip:callback@${config.sip.domain}>`,
-      'X-Knock-Reference': headerText(request.reference),
-      'X-Knock-Agent': headerText(agent.name),
-      'X-Knock-Request': request.id,
-    },
-    seconds: config.sip.appRingSeconds,
-    abort,
-  });
-  if (ring.kind !== 'answered') return giveUp(ring.outcome, ring.why);
-  const { req, res } = ring.answer;
-
-  // 4. The answer's token and device proof: the same checks as any call the app places, and the
-  //    token must be for this request. Refused: the answer gets 401/403, the attempt ends.
-  const token = bearerToken(req);
-  let admitted: AdmittedCall;
   try {
-    admitted = await admitCallbackAnswer(deps, {
-      token,
-      dialogId: dialogIdOf(req),
-      callId: req.get('Call-ID') ?? '',
-      fromTag: fromTagOf(req),
-      deviceProof: deviceProof(req),
-      expectedCallRequestId: request.id,
-    });
-  } catch (e) {
-    if (!isAppError(e)) throw e;
-    log.info({ code: e.code, token: token ? describeTokenForLog(token) : null, deviceId: ring.deviceId }, 'callback answer refused');
-    refuseInvite(res, e, config.sip.domain);
-    return giveUp('failed', `the answer was refused: ${e.code}`);
-  }
-  if (abort.aborted) {
-    sendResponse(res, 480, 'Temporarily Unavailable', { Warning: `399 ${config.sip.domain} "the agent hung up"` });
-    return giveUp('failed', 'agent hung up while the app was answering');
-  }
+    const sessionId = newSessionId();
+    const abort = new Abort();
 
-  // 5. Anchor the app in FreeSWITCH (its WebRTC offer answered with DTLS-SRTP), bridge, open the session.
-  let customerLeg: Leg;
-  try {
-    customerLeg = await anchorCaller(ctx.media.mediaServer(), req, res, {
-      'Session-ID': `${sessionId};remote=${remoteSessionUuid(req.has('Session-ID') ? req.get('Session-ID') : undefined) ?? '0'.repeat(32)}`,
-      ...sessionTimerAnswerHeaders(req, config.sip.sessionTimer),
-    });
-  } catch (e) {
-    log.warn({ err: e instanceof Error ? e.message : String(e) }, 'the app could not be anchored');
-    sendResponse(res, 500, 'Server Internal Error');
-    return giveUp('failed', 'the app could not be anchored');
-  }
-  const verification = {
-    customerName: customer.name,
-    customerNumber: customer.phoneE164,
-    authMethod: admitted.authMethod,
-    authenticatedAt: admitted.authenticatedAt,
-  };
-  const call = new CustomerCall(ctx, admitted.request, sessionId, customerLeg, verification, 'outbound');
-  ctx.calls.add(call);
-  call.watchCustomer();
-  try {
-    await connectAgent(call, agentLeg);
-  } catch (e) {
-    log.error({ err: e instanceof Error ? e.message : String(e) }, 'callback could not be bridged');
-    await call.end('failed', 'server');
-    return;
-  }
-  if (!call.connected) return;
-  log.info({ agentId: agent.id, deviceId: admitted.deviceId, authMethod: admitted.authMethod }, 'callback connected; customer verified');
-  // The agent's phone was rung as "not verified"; tell it what changed (phones ignore what they do not show).
-  agentLeg.dialog
-    .request({
-      method: 'INFO',
+    // 0. The app must be registered to ring. The push goes out before the agent's phone rings, not
+    //    after the agent answers: the customer's phone wakes and registers while the agent picks
+    //    up, so the agent waits on hold for seconds, not for the whole wake-up.
+    let bindings = await liveAppRegistrations(deps, customer.id);
+    if (bindings.length === 0) await askAppToRegister(deps, request, agent.name);
+
+    // 1. The reserved agent first.
+    const headers = {
+      ...agentLegHeaders({
+        config,
+        request,
+        verification: { customerName: customer.name, customerNumber: customer.phoneE164, authMethod: 'none', authenticatedAt: new Date(0) },
+        sessionId,
+        via: 'callback',
+      }),
+      'X-Knock-Callback': request.scheduledFor ? `scheduled; for=${request.scheduledFor.toISOString()}` : 'scheduled',
+    };
+    let agentRing;
+    try {
+      agentRing = await ringAgent(ctx, agent, headers, abort);
+    } catch (e) {
+      return fail('failed', e instanceof Error ? e.message : String(e));
+    }
+    if (agentRing.kind !== 'answered') return fail(agentRing.kind === 'gone' ? 'failed' : agentRing.outcome, 'agent did not answer');
+    const leg = agentRing.leg;
+    agentLeg = leg;
+    log.info({ agentId: agent.id }, 'agent answered; calling the customer');
+    startHoldMusic(leg.endpoint, config.media.holdMusic, log);
+    leg.dialog.on('destroy', () => abort.abort());
+
+    // 2. Wait for the app to register (woken by the push), unless it already is.
+    if (bindings.length === 0) {
+      bindings = await waitForAppRegistration(deps, customer.id, config.sip.appRegisterWaitSeconds * 1000, (cancel) => abort.onAbort(cancel));
+      // The agent hanging up is not the customer's doing: 'failed' keeps the retry policy in play.
+      if (abort.aborted) return giveUp('failed', 'agent hung up while the app was registering');
+      if (bindings.length === 0) return giveUp('no_answer', 'no device of the customer registered for calls in time');
+    }
+
+    // 3. Ring the app; it answers with a verified INVITE that replaces the ringing one.
+    const ring = await ringApp(ctx, bindings, {
       headers: {
-        'X-Knock-Verified': `${admitted.authMethod}; at=${admitted.authenticatedAt.toISOString()}; via=token`,
-        'Session-ID': `${sessionId};remote=${'0'.repeat(32)}`,
+        From: `"${headerText(config.auth.webauthn.rpName)}" <sip:callback@${config.sip.domain}>`,
+        'X-Knock-Reference': headerText(request.reference),
+        'X-Knock-Agent': headerText(agent.name),
+        'X-Knock-Request': request.id,
       },
-    } as unknown as Parameters<typeof agentLeg.dialog.request>[0])
-    .catch(() => undefined);
+      seconds: config.sip.appRingSeconds,
+      abort,
+    });
+    if (ring.kind !== 'answered') return giveUp(ring.outcome, ring.why);
+    const { req, res } = ring.answer;
+    pendingAnswer = res;
+
+    // 4. The answer's token and device proof: the same checks as any call the app places, and the
+    //    token must be for this request. Refused: the answer gets 401/403, the attempt ends.
+    const presented = presentedCredentials(req);
+    const { token } = presented;
+    let admitted: AdmittedCall;
+    try {
+      admitted = await admitCallbackAnswer(deps, { ...presented, expectedCallRequestId: request.id });
+    } catch (e) {
+      if (!isAppError(e)) throw e;
+      log.info({ code: e.code, token: token ? describeTokenForLog(token) : null, deviceId: ring.deviceId }, 'callback answer refused');
+      refuseInvite(res, e, config.sip.domain);
+      return giveUp('failed', `the answer was refused: ${e.code}`);
+    }
+    if (abort.aborted) {
+      sendResponse(res, 480, 'Temporarily Unavailable', { Warning: `399 ${config.sip.domain} "the agent hung up"` });
+      return giveUp('failed', 'agent hung up while the app was answering');
+    }
+
+    // 5. Anchor the app in FreeSWITCH (its WebRTC offer answered with DTLS-SRTP), bridge, open the session.
+    let customerLeg: Leg;
+    try {
+      customerLeg = await anchorCaller(ctx.media.mediaServer(), req, res, {
+        'Session-ID': `${sessionId};remote=${remoteSessionUuid(req.has('Session-ID') ? req.get('Session-ID') : undefined) ?? '0'.repeat(32)}`,
+        ...sessionTimerAnswerHeaders(req, config.sip.sessionTimer),
+      });
+    } catch (e) {
+      log.warn({ err: e instanceof Error ? e.message : String(e) }, 'the app could not be anchored');
+      sendResponse(res, 500, 'Server Internal Error');
+      return giveUp('failed', 'the app could not be anchored');
+    }
+    const verification = {
+      customerName: customer.name,
+      customerNumber: customer.phoneE164,
+      authMethod: admitted.authMethod,
+      authenticatedAt: admitted.authenticatedAt,
+    };
+    const live = new CustomerCall(ctx, admitted.request, sessionId, customerLeg, verification, 'outbound');
+    call = live;
+    ctx.calls.add(live);
+    live.watchCustomer();
+    if (abort.aborted) {
+      // The agent hung up while the app was being anchored: their BYE went to the abort only.
+      log.info('agent hung up while the app was being anchored');
+      live.agent = leg; // so end() releases the agent's channel and frees the agent
+      await live.end('failed', 'agent');
+      return;
+    }
+    try {
+      await connectAgent(live, leg);
+    } catch (e) {
+      log.error({ err: e instanceof Error ? e.message : String(e) }, 'callback could not be bridged');
+      await live.end('failed', 'server');
+      return;
+    }
+    if (!live.connected) return;
+    log.info({ agentId: agent.id, deviceId: admitted.deviceId, authMethod: admitted.authMethod }, 'callback connected; customer verified');
+    // The agent's phone was rung as "not verified"; tell it what changed (phones ignore what they do not show).
+    leg.dialog
+      .request({
+        method: 'INFO',
+        headers: {
+          'X-Knock-Verified': `${admitted.authMethod}; at=${admitted.authenticatedAt.toISOString()}; via=token`,
+          'Session-ID': `${sessionId};remote=${'0'.repeat(32)}`,
+        },
+      } as unknown as Parameters<typeof leg.dialog.request>[0])
+      .catch(() => undefined);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    log.error({ err: why }, 'callback attempt failed on the server');
+    if (pendingAnswer && !pendingAnswer.finalResponseSent) sendResponse(pendingAnswer, 500, 'Server Internal Error');
+    // Once the call exists it owns both legs and records the end itself.
+    if (call) await call.end('failed', 'server');
+    else if (agentLeg) await giveUp('failed', why);
+    else await fail('failed', why);
+  }
 }

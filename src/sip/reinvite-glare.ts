@@ -46,6 +46,26 @@ export class ReinviteGate {
     };
   }
 
+  /**
+   * Runs an outgoing re-INVITE without crossing the far end's (RFC 3261 §14.1): while the far
+   * end's own re-INVITE awaits our answer, or when ours got 491, it waits a random 2.1–4 s once
+   * and tries again.
+   */
+  async sendAvoidingGlare<T>(fn: () => Promise<T>, pause: (ms: number) => Promise<void> = sleep): Promise<T> {
+    let waited = false;
+    if (this.answering) {
+      await pause(glarePauseMs());
+      waited = true;
+    }
+    try {
+      return await this.send(fn);
+    } catch (e) {
+      if (waited || (e as { status?: number }).status !== 491) throw e;
+      await pause(glarePauseMs());
+      return this.send(fn);
+    }
+  }
+
   /** Runs one outgoing re-INVITE (dialog.modify) with the gate marked busy meanwhile. */
   async send<T>(fn: () => Promise<T>): Promise<T> {
     this.outgoing++;
@@ -55,6 +75,15 @@ export class ReinviteGate {
       this.outgoing--;
     }
   }
+}
+
+/** §14.1: the pause before retrying a re-INVITE that met glare, 2.1–4 s. */
+export function glarePauseMs(): number {
+  return 2100 + Math.floor(Math.random() * 1900);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 const gates = new WeakMap<Srf.Dialog, ReinviteGate>();

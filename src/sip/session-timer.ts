@@ -61,7 +61,8 @@ export function refuseSessionInterval(res: SipResponse, minSeconds: number): voi
 /**
  * Headers for our 2xx to a new INVITE (§9): the caller's interval when it asked for one (never
  * more than ours, never less than either side's minimum), else ours; the caller's refresher
- * choice, else the caller when it supports timers and this server otherwise.
+ * choice, else the caller; a caller whose Supported/Require lacks `timer` cannot refresh, so
+ * this server does (refresher=uas), whatever it asked.
  */
 export function sessionTimerAnswerHeaders(req: SipRequest, cfg: SessionTimerConfig): Record<string, string> {
   const asked = parseSessionExpires(header(req, 'Session-Expires', 'x'));
@@ -69,7 +70,8 @@ export function sessionTimerAnswerHeaders(req: SipRequest, cfg: SessionTimerConf
   const floor = Math.max(cfg.minSeconds, theirMin);
   const seconds = Math.max(floor, Math.min(asked?.seconds ?? cfg.expiresSeconds, cfg.expiresSeconds));
   const timer = supportsTimer(req);
-  const refresher = asked?.refresher ?? (timer ? 'uac' : 'uas');
+  // §9: a caller that does not support timers cannot refresh, whatever its Session-Expires said.
+  const refresher = timer ? (asked?.refresher ?? 'uac') : 'uas';
   const headers: Record<string, string> = { Supported: 'timer', 'Session-Expires': `${seconds};refresher=${refresher}` };
   // §9: Require: timer tells a caller that supports timers it must refresh (or knows we will).
   if (timer) headers.Require = 'timer';
@@ -92,7 +94,10 @@ export function endedBySessionExpiry(req: unknown, reason: unknown): boolean {
 export function sessionRefreshAnswerHeaders(req: SipRequest): Record<string, string> {
   const se = parseSessionExpires(header(req, 'Session-Expires', 'x'));
   if (!se) return {};
-  const headers: Record<string, string> = { 'Session-Expires': `${se.seconds};refresher=${se.refresher ?? 'uac'}` };
-  if (supportsTimer(req)) headers.Require = 'timer';
+  const timer = supportsTimer(req);
+  // As for a new INVITE (§9): a refresher that does not support timers leaves the refreshing to us.
+  const refresher = timer ? (se.refresher ?? 'uac') : 'uas';
+  const headers: Record<string, string> = { 'Session-Expires': `${se.seconds};refresher=${refresher}` };
+  if (timer) headers.Require = 'timer';
   return headers;
 }

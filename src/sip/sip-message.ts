@@ -59,7 +59,17 @@ export function uriHost(uri: string): string | null {
   return m ? m[1]!.toLowerCase() : null;
 }
 
+/**
+ * Free text (a display name, a reference) made safe for one header value: control characters
+ * (CR/LF above all: they would start a new header, RFC 3261 §7.3.1) become spaces, and quotes and
+ * backslashes, which would end or escape a quoted-string (§25.1), become apostrophes.
+ */
+export function headerText(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/["\\]/g, "'").trim().slice(0, 200);
+}
+
 /** A Warning value phones may show as text (code 399: miscellaneous warning). */
 export function warning(agentHost: string, text: string): string {
-  return `399 ${agentHost} "${text.replace(/["\\\r\n]/g, ' ')}"`;
+  return `399 ${agentHost} "${headerText(text)}"`;
 }

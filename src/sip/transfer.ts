@@ -13,13 +13,13 @@
  */
 import type Srf from 'drachtio-srf';
 import type { Agent } from '../domain/model.js';
-import { isAppError } from '../domain/errors.js';
+import { AppError, isAppError } from '../domain/errors.js';
 import { verifySessionForTransfer } from '../flows/call-session.js';
 import { transferAnswered } from '../flows/call-transfer.js';
 import { agentDidNotAnswer, reserveAgent } from '../flows/customer-queue.js';
 import { bridgeEndpoints, parkEndpoint, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
 import { agentLegHeaders, offerToAgents, ringAgent, type RingAgentResult } from './agent-leg.js';
-import { hangUp, isUp, type AgentLeg, type CustomerCall } from './customer-call-state.js';
+import { hangUp, isUp, type AgentLeg, type CustomerCall, type TransferClaim } from './customer-call-state.js';
 import { attendedTransfer, replacesOf } from './attended-transfer.js';
 import { addrSpec, sendResponse, uriUser } from './sip-message.js';
 
@@ -53,13 +53,22 @@ export function handleTransferRequests(call: CustomerCall, leg: AgentLeg): void 
 async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
   const { deps } = call.ctx;
   const referTo = req.has('Refer-To') ? req.get('Refer-To') : '';
-  if (call.transferring || call.agent !== from) {
+  // Claimed before the first await: a second REFER or a console transfer gets no way in.
+  const claim = call.agent === from ? call.claimTransfer() : null;
+  if (!claim) {
     sendResponse(res, 491, 'Request Pending');
     return;
   }
   const target = uriUser(addrSpec(referTo));
-  const toAgent = target ? await deps.store.agents.getByExtension(target) : null;
+  let toAgent: Agent | null;
+  try {
+    toAgent = target ? await deps.store.agents.getByExtension(target) : null;
+  } catch (e) {
+    call.releaseTransfer(claim);
+    throw e;
+  }
   if (!toAgent) {
+    call.releaseTransfer(claim);
     sendResponse(res, 404, 'Not Found');
     return;
   }
@@ -67,6 +76,7 @@ async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfReq
   call.log.info({ fromAgentId: from.agent.id, toAgentId: toAgent.id }, 'blind transfer requested');
   await transferCall(call, from, toAgent, {
     how: 'blind',
+    claim,
     report: (status, final) => notify(from.dialog, status, final),
   });
 }
@@ -74,7 +84,11 @@ async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfReq
 /** How a transfer reports its progress: a sipfrag status line, and whether it is the last. */
 export type TransferReport = (status: string, final: boolean) => void;
 
-export type TransferOutcome = 'completed' | 'refused' | 'busy' | 'not_answered' | 'caller_gone';
+/**
+ * How a transfer ended. 'failed': an unexpected error (media server, database); the customer went
+ * back to the first agent when their phone was still up, and the call ended otherwise.
+ */
+export type TransferOutcome = 'completed' | 'refused' | 'busy' | 'not_answered' | 'caller_gone' | 'failed';
 
 /**
  * An attended transfer's target: already in a call with this server (the consultation), so it
@@ -86,23 +100,49 @@ export interface ConsultationTarget {
   answered(): void;
 }
 
+export interface TransferOptions {
+  how: 'blind' | 'attended' | 'console';
+  report: TransferReport;
+  consultation?: ConsultationTarget;
+  /** The caller's claim on the call (CustomerCall.claimTransfer); taken here when absent. */
+  claim?: TransferClaim;
+}
+
+/** What a transfer holds that an error must give back. */
+interface Progress {
+  reserved: boolean;
+  answered: AgentLeg | null;
+}
+
 /**
  * Moves a connected customer call from one agent to another (REFER from the desk phone, or a
  * transfer asked for in the console): the session id vouches for the customer, the new agent is
  * reserved and rung while the customer hears hold music, and on answer the customer's
  * FreeSWITCH channel is re-bridged. If the new agent does not answer, the customer goes back to
  * the first agent, or to the queue when that agent has hung up meanwhile.
+ *
+ * Throws AppError 'conflict' when another transfer holds the call. Any other error is handled
+ * here (outcome 'failed'), so the claim never outlives the transfer.
  */
-export async function transferCall(
-  call: CustomerCall,
-  from: AgentLeg,
-  toAgent: Agent,
-  opts: { how: 'blind' | 'attended' | 'console'; report: TransferReport; consultation?: ConsultationTarget },
-): Promise<TransferOutcome> {
+export async function transferCall(call: CustomerCall, from: AgentLeg, toAgent: Agent, opts: TransferOptions): Promise<TransferOutcome> {
+  const claim = opts.claim ?? call.claimTransfer();
+  if (!claim || !call.holdsTransfer(claim)) throw new AppError('conflict', 'Another transfer of this call is under way.');
+  const progress: Progress = { reserved: false, answered: null };
+  try {
+    return await moveCall(call, from, toAgent, opts, claim, progress);
+  } catch (e) {
+    call.log.error({ err: e instanceof Error ? e.message : String(e), toAgentId: toAgent.id }, 'transfer failed; giving the call back');
+    await recover(call, toAgent, opts, claim, progress);
+    return 'failed';
+  } finally {
+    call.releaseTransfer(claim);
+  }
+}
+
+async function moveCall(call: CustomerCall, from: AgentLeg, toAgent: Agent, opts: TransferOptions, claim: TransferClaim, progress: Progress): Promise<TransferOutcome> {
   const { deps } = call.ctx;
   const { report, consultation } = opts;
-  // From the REFER on, the referring agent hanging up no longer ends the call (watchAgent).
-  call.transferring = true;
+  // From the claim on, the referring agent hanging up no longer ends the call (watchAgent).
   report('100 Trying', false);
 
   // The session id is what vouches for the customer to the next agent.
@@ -110,16 +150,20 @@ export async function transferCall(
   try {
     await verifySessionForTransfer(deps, call.sessionId, toAgent.id);
   } catch (e) {
+    if (!isAppError(e)) throw e;
     report('403 Forbidden', true);
-    call.log.warn({ code: isAppError(e) ? e.code : 'internal' }, 'transfer refused: the session no longer verifies the customer');
+    call.log.warn({ code: e.code }, 'transfer refused: the session no longer verifies the customer');
     refusal = 'refused';
   }
-  if (!refusal && !consultation && !(await reserveAgent(deps, toAgent.id))) {
-    report('486 Busy Here', true);
-    refusal = 'busy';
+  if (!refusal && !consultation) {
+    progress.reserved = await reserveAgent(deps, toAgent.id);
+    if (!progress.reserved) {
+      report('486 Busy Here', true);
+      refusal = 'busy';
+    }
   }
   if (refusal) {
-    call.transferring = false;
+    call.releaseTransfer(claim);
     // The referring agent hung up meanwhile: nobody is left to talk to the customer.
     if (!isUp(from.dialog) && call.agent === from) await call.end('completed', 'agent');
     return refusal;
@@ -132,15 +176,18 @@ export async function transferCall(
   const result: RingAgentResult = await reach.catch(() => ({ kind: 'failed' as const, outcome: 'failed' as const, status: 500 }));
 
   if (result.kind === 'answered') {
+    progress.answered = result.leg;
     consultation?.answered();
-    await completeTransfer(call, from, result.leg, opts.how);
+    await completeTransfer(call, from, result.leg, opts.how, claim);
+    progress.reserved = false;
     report('200 OK', true);
     hangUp(from.dialog, 'transferred');
     return call.isEnded ? 'caller_gone' : 'completed';
   }
-  call.transferring = false;
+  call.releaseTransfer(claim);
   // A consultation target was not reserved here: it stays in its call with the first agent.
-  if (!consultation) await agentDidNotAnswer(deps, { requestId: call.request.id, agentId: toAgent.id, outcome: result.kind === 'gone' ? 'abandoned' : result.outcome });
+  if (progress.reserved) await agentDidNotAnswer(deps, { requestId: call.request.id, agentId: toAgent.id, outcome: result.kind === 'gone' ? 'abandoned' : result.outcome });
+  progress.reserved = false;
   if (result.kind === 'gone' || call.isEnded) return 'caller_gone';
   report(result.status === 486 ? '486 Busy Here' : '480 Temporarily Unavailable', true);
   if (isUp(from.dialog)) {
@@ -155,13 +202,49 @@ export async function transferCall(
     deadline: Date.now() + deps.config.media.queueTimeoutSeconds * 1000,
     headersFor: () => headers,
   });
-  if (next) await completeTransfer(call, from, next, opts.how);
-  else await call.end('no_answer', 'server');
+  if (next) {
+    progress.answered = next;
+    await completeTransfer(call, from, next, opts.how, null);
+  } else await call.end('no_answer', 'server');
   return result.status === 486 ? 'busy' : 'not_answered';
 }
 
+/**
+ * An unexpected error mid-transfer: the phone that asked hears 500, the target is freed, and the
+ * customer goes back to whichever agent's phone is still up; with none, the call ends.
+ */
+async function recover(call: CustomerCall, toAgent: Agent, opts: TransferOptions, claim: TransferClaim, progress: Progress): Promise<void> {
+  const { deps } = call.ctx;
+  call.releaseTransfer(claim);
+  opts.report('500 Server Internal Error', true);
+  try {
+    const answered = progress.answered;
+    if (answered && call.agent === answered) {
+      // The new agent already has the call: the customer is bridged back to them below.
+    } else if (answered) {
+      // Answered but never given the customer: that phone is hung up and its agent freed (a
+      // consultation target was never reserved here).
+      hangUp(answered.dialog, 'transfer failed');
+      await releaseEndpoint(answered.endpoint);
+      if (!opts.consultation) await agentDidNotAnswer(deps, { requestId: call.request.id, agentId: answered.agent.id, outcome: 'failed' });
+    } else if (progress.reserved) {
+      await agentDidNotAnswer(deps, { requestId: call.request.id, agentId: toAgent.id, outcome: 'failed' });
+    }
+    if (call.isEnded) return;
+    const agent = call.agent;
+    if (agent && isUp(agent.dialog)) {
+      await bridgeEndpoints(call.customer.endpoint, agent.endpoint);
+      call.log.info({ agentId: agent.agent.id }, 'customer back with their agent after the failed transfer');
+      return;
+    }
+  } catch (e) {
+    call.log.error({ err: e instanceof Error ? e.message : String(e) }, 'could not give the call back after a failed transfer');
+  }
+  await call.end('failed', 'server');
+}
+
 /** The new agent answered: re-bridge the customer to them and move the record over. */
-async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg, how: 'blind' | 'attended' | 'console'): Promise<void> {
+async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg, how: 'blind' | 'attended' | 'console', claim: TransferClaim | null): Promise<void> {
   if (call.isEnded) {
     hangUp(to.dialog, 'caller hung up');
     await releaseEndpoint(to.endpoint);
@@ -169,8 +252,14 @@ async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg
     return;
   }
   call.agent = to;
-  call.transferring = false;
+  if (claim) call.releaseTransfer(claim);
   call.watchAgent(to);
+  if (!isUp(to.dialog)) {
+    // The new agent hung up before the destroy listener was in place.
+    call.log.info({ agentId: to.agent.id }, 'transfer target hung up as it was connected');
+    await call.end('completed', 'agent');
+    return;
+  }
   await bridgeEndpoints(call.customer.endpoint, to.endpoint);
   await releaseEndpoint(from.endpoint);
   const record = await transferAnswered(call.ctx.deps, {

@@ -31,4 +31,10 @@ describe('configuration', () => {
     assert.match(problems({ KNOCK_NOPE: '1' })[0]!, /KNOCK_NOPE: no such configuration key/);
     assert.match(problems({ KNOCK_NOTIFY__SMS__ENABLED: 'true' })[0]!, /notify.sms: enabled, but accountSid/);
   });
+  it('refuses a session timer interval below its own minimum, naming both keys', () => {
+    const found = problems({ KNOCK_SIP__SESSION_TIMER__EXPIRES_SECONDS: '300', KNOCK_SIP__SESSION_TIMER__MIN_SECONDS: '600' });
+    assert.equal(found.length, 1);
+    assert.match(found[0]!, /sip\.sessionTimer\.expiresSeconds: 300 is below sip\.sessionTimer\.minSeconds \(600\)/);
+    assert.deepEqual(problems({ KNOCK_SIP__SESSION_TIMER__EXPIRES_SECONDS: '600', KNOCK_SIP__SESSION_TIMER__MIN_SECONDS: '600' }), []);
+  });
 });

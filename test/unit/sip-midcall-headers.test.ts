@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { replacesOf } from '../../src/sip/attended-transfer.js';
-import { parseSessionExpires, sessionIntervalTooSmall, sessionTimerAnswerHeaders } from '../../src/sip/session-timer.js';
+import { parseSessionExpires, sessionIntervalTooSmall, sessionRefreshAnswerHeaders, sessionTimerAnswerHeaders } from '../../src/sip/session-timer.js';
 import type { SipRequest } from '../../src/sip/sip-message.js';
 
 function request(headers: Record<string, string>): SipRequest {
@@ -49,5 +49,19 @@ describe('session timers: what this server answers', () => {
     assert.equal(sessionTimerAnswerHeaders(request({ Supported: 'timer', 'Session-Expires': '7200' }), cfg)['Session-Expires'], '1800;refresher=uac');
     assert.deepEqual(sessionTimerAnswerHeaders(request({}), cfg), { Supported: 'timer', 'Session-Expires': '1800;refresher=uas' });
     assert.equal(sessionTimerAnswerHeaders(request({ 'Session-Expires': '100', 'Min-SE': '600' }), cfg)['Session-Expires'], '600;refresher=uas');
+  });
+
+  it('refreshes itself when the caller does not support timers, even if it named itself refresher (RFC 4028 §9)', () => {
+    assert.deepEqual(sessionTimerAnswerHeaders(request({ 'Session-Expires': '600;refresher=uac' }), cfg), {
+      Supported: 'timer',
+      'Session-Expires': '600;refresher=uas',
+    });
+    assert.equal(sessionTimerAnswerHeaders(request({ Supported: 'timer', 'Session-Expires': '600;refresher=uac' }), cfg)['Session-Expires'], '600;refresher=uac');
+  });
+
+  it('answers a session refresh the same way: refresher=uas unless the refresher supports timers', () => {
+    assert.deepEqual(sessionRefreshAnswerHeaders(request({ 'Session-Expires': '600;refresher=uac' })), { 'Session-Expires': '600;refresher=uas' });
+    assert.deepEqual(sessionRefreshAnswerHeaders(request({ Supported: 'timer', 'Session-Expires': '600' })), { 'Session-Expires': '600;refresher=uac', Require: 'timer' });
+    assert.deepEqual(sessionRefreshAnswerHeaders(request({})), {});
   });
 });
