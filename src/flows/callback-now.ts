@@ -14,6 +14,7 @@ import type { CallRequest } from '../domain/model.js';
 import { policyFor } from './group-policy.js';
 import { loadRequest, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
+import { handBackCallback } from './take-next-callback.js';
 
 export interface CallNowAsker {
   actor: string;
@@ -71,7 +72,7 @@ async function dialNow(deps: FlowDeps, request: CallRequest, by: CallNowAsker): 
   } catch (e) {
     await deps.store.agents.setAvailability(agent.id, 'available', deps.clock());
     // Made due here but not dialled (someone else took it meanwhile): back to the scheduler.
-    if (madeDue) await handBack(deps, request.id, by.actor);
+    if (madeDue) await handBackCallback(deps, request.id, by.actor);
     if (isAppError(e) && e.code === 'illegal_transition') throw new AppError('conflict', 'The callback was taken by someone else meanwhile.');
     throw e;
   }
@@ -91,15 +92,5 @@ async function promptNow(deps: FlowDeps, request: CallRequest, by: CallNowAsker)
     if (!isAppError(e)) throw e;
     deps.logger.warn({ requestId: current.id, code: e.code }, 'customer could not be prompted to call now');
     return { request: current, mode: 'customer_calls', customerNotified: false };
-  }
-}
-
-async function handBack(deps: FlowDeps, id: string, actor: string): Promise<void> {
-  const now = deps.clock();
-  try {
-    await moveRequest(deps, id, { type: 'callback_failed', outcome: 'failed', retryAt: now }, actor);
-    await deps.scheduler.scheduleCallback(id, now);
-  } catch (e) {
-    if (!isAppError(e)) throw e;
   }
 }

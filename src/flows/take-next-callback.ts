@@ -57,7 +57,7 @@ export async function takeNextCallback(deps: FlowDeps, agentId: string): Promise
         if (!isAppError(e) || (e.code !== 'illegal_transition' && e.code !== 'conflict')) throw e;
         // Someone else (the job, another agent) took it first: try the next one. If this call
         // already made it due, hand it back to the scheduler rather than leave it stranded.
-        if (madeDue) await handBack(deps, candidate.id, actor);
+        if (madeDue) await handBackCallback(deps, candidate.id, actor);
         continue;
       }
       // The scheduled job would find nothing left to do; drop it rather than let it fire.
@@ -74,8 +74,11 @@ export async function takeNextCallback(deps: FlowDeps, agentId: string): Promise
   throw new AppError('not_found', 'No callback is due in your groups.');
 }
 
-/** A callback this flow made due but could not dial goes back to the scheduler, due now. */
-async function handBack(deps: FlowDeps, id: string, actor: string): Promise<void> {
+/**
+ * A callback made due here but not dialled (someone else took it meanwhile) goes back to the
+ * scheduler, due now. Shared with "call now" (callback-now.ts).
+ */
+export async function handBackCallback(deps: FlowDeps, id: string, actor: string): Promise<void> {
   const now = deps.clock();
   try {
     await moveRequest(deps, id, { type: 'callback_failed', outcome: 'failed', retryAt: now }, actor);

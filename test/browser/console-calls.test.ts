@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { browserSkipReason, DESK, openBrowser, screenshot, type BrowserSession } from '../support/browser.js';
-import { callCenterSkipReason, received, startCallCenter, type CallCenter } from '../support/call-center.js';
+import { AGENTS, received, useCallCenter } from '../support/call-center.js';
 import { runSipp, startSippUas } from '../support/sipp.js';
 import { callerArgs, DESK_PHONE_PASSWORD, verifiedCall } from '../support/verified-customer.js';
 import { waitFor } from '../support/wait-for.js';
@@ -15,24 +15,13 @@ import { heading } from '../support/web-pages.js';
 
 describe('console: incoming-call screen, transfer and call now (browser + SIP servers)', function () {
   this.timeout(120_000);
-  let center: CallCenter;
+  const center = useCallCenter({ agents: [AGENTS.anna, AGENTS.ben], alsoNeeds: browserSkipReason });
   let desk: BrowserSession;
 
   before(async function () {
-    const skip = browserSkipReason() ?? callCenterSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
-    center = await startCallCenter({
-      agents: [
-        { username: 'anna', name: 'Anna Agent', extension: '1001' },
-        { username: 'ben', name: 'Ben Agent', extension: '1002' },
-      ],
-    });
     desk = await openBrowser({ viewport: DESK, timezoneId: 'Europe/London' });
     const page = desk.page;
-    await page.goto(`${center.env.svc.url}/console/`);
+    await page.goto(`${center().env.svc.url}/console/`);
     await heading(page, 'Sign in');
     await page.getByLabel('Username').fill('anna');
     await page.getByLabel('Password').fill(DESK_PHONE_PASSWORD);
@@ -43,7 +32,6 @@ describe('console: incoming-call screen, transfer and call now (browser + SIP se
 
   after(async function () {
     await desk?.close();
-    await center?.stop();
   });
 
   afterEach(function () {
@@ -51,7 +39,7 @@ describe('console: incoming-call screen, transfer and call now (browser + SIP se
   });
 
   it('shows the verified customer when the call rings and connects, and transfers it from the screen', async () => {
-    const { env, cc, phonePort, pcap, deps } = center;
+    const { env, cc, phonePort, pcap, deps } = center();
     const page = desk.page;
     // Every state the call screen goes through, as the agent sees it.
     // (A script string: the tests are compiled without the DOM library.)
@@ -111,7 +99,7 @@ describe('console: incoming-call screen, transfer and call now (browser + SIP se
   });
 
   it('"Call now" on a scheduled callback prompts the customer at once', async () => {
-    const { env, cc, deps } = center;
+    const { env, cc, deps } = center();
     const page = desk.page;
     const knock = await env.svc.call('POST', '/api/v1/call-requests', { token: cc.consoleTokens.anna!, body: { customerId: cc.customerId, reason: 'Card payment check', reference: 'CASE-8002' } });
     assert.equal(knock.status, 201, knock.text);

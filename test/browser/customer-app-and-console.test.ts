@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { verifyDeviceProof } from '../../src/security/device-proof.js';
 import { addVirtualAuthenticator, browserSkipReason, DESK, openBrowser, PHONE, screenshot, type BrowserSession } from '../support/browser.js';
 import { startFakeSipWebSocket, type FakeSipWebSocket } from '../support/fake-sip-websocket.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { waitFor } from '../support/wait-for.js';
 import {
   appCard,
@@ -44,11 +45,7 @@ describe('customer app and agent console in the browser', function () {
   let desk: BrowserSession;
 
   before(async function () {
-    const skip = browserSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
+    skipWhenMissing(this, browserSkipReason());
     sip = await startFakeSipWebSocket();
     svc = await startPagesService({ KNOCK_SIP__WS_URL: sip.url, KNOCK_SIP__CUSTOMER_CALL_URI: 'sip:support@knock.localhost' });
     people = await setUpPeople(svc.t);

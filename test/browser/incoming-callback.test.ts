@@ -9,18 +9,15 @@
 import assert from 'node:assert/strict';
 import { saveGroup } from '../../src/flows/directory.js';
 import { rtpCounters } from '../../src/media/media-stats.js';
-import { addVirtualAuthenticator, browserSkipReason, openBrowser, PHONE, screenshot, type BrowserSession } from '../support/browser.js';
+import { addVirtualAuthenticator, openBrowser, PHONE, screenshot, type BrowserSession } from '../support/browser.js';
 import { carriesAudio, fsChannels, received } from '../support/call-center.js';
-import { drachtioAvailable, freePort, startDrachtio, type DrachtioServer } from '../support/drachtio-server.js';
-import { freeswitchAvailable, startFreeswitch, type FreeswitchServer } from '../support/freeswitch-server.js';
-import { runSipp, sippAvailable, startSippUas } from '../support/sipp.js';
+import type { DrachtioServer } from '../support/drachtio-server.js';
+import type { FreeswitchServer } from '../support/freeswitch-server.js';
+import { sipPagesSkipReason, startSipPages, type SipPages } from '../support/sip-pages.js';
+import { startSippUas } from '../support/sipp.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { waitFor } from '../support/wait-for.js';
-import { AGENT, closePagesAfterSuite, CUSTOMER, deviceCredential, enrolThroughApp, heading, setUpPeople, startPagesService, type PagesService, type People } from '../support/web-pages.js';
-
-function skipReason(): string | null {
-  const missing = browserSkipReason() ?? drachtioAvailable() ?? freeswitchAvailable() ?? sippAvailable();
-  return missing ? `Incoming callback test skipped: ${missing.replace(/^browser tests skipped: /, '')}` : null;
-}
+import { AGENT, closePagesAfterSuite, CUSTOMER, deviceCredential, enrolThroughApp, heading, type PagesService, type People } from '../support/web-pages.js';
 
 describe('a scheduled callback ringing the customer app (chromium + drachtio-server + FreeSWITCH + sipp)', function () {
   this.timeout(180_000);
@@ -30,46 +27,19 @@ describe('a scheduled callback ringing the customer app (chromium + drachtio-ser
   let people: People;
   let phone: BrowserSession;
   let deskPhonePort: number;
+  let servers: SipPages['servers'] = [];
 
   before(async function () {
-    const skip = skipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
-    fs = await startFreeswitch();
-    drachtio = await startDrachtio({ ws: true });
-    svc = await startPagesService({
-      KNOCK_SIP__ENABLED: 'true',
-      KNOCK_SIP__DRACHTIO__HOST: drachtio.host,
-      KNOCK_SIP__DRACHTIO__PORT: String(drachtio.adminPort),
-      KNOCK_SIP__DRACHTIO__SECRET: drachtio.secret,
-      KNOCK_SIP__WS_URL: drachtio.wsUrl!,
-      KNOCK_SIP__APP_RING_SECONDS: '60',
-      KNOCK_MEDIA__FREESWITCH__PORT: String(fs.eslPort),
-      KNOCK_MEDIA__FREESWITCH__SECRET: fs.eslSecret,
-    });
-    await waitFor('the service to connect to drachtio-server', () => svc.t.service.sip?.isConnected(), 15_000);
-    await svc.t.service.customerCalls!.media.whenConnected(20_000);
-    people = await setUpPeople(svc.t);
+    skipWhenMissing(this, sipPagesSkipReason('Incoming callback test'));
+    ({ fs, drachtio, svc, people, deskPhonePort, servers } = await startSipPages({ KNOCK_SIP__APP_RING_SECONDS: '60' }));
     const deps = svc.t.service.deps;
     const group = (await deps.store.groups.get('support'))!;
     await saveGroup(deps, { ...group, callbackMode: 'agent_calls' });
-
-    deskPhonePort = await freePort({ udp: true });
-    await runSipp({
-      scenario: 'register-ok',
-      remote: `127.0.0.1:${drachtio.sipPort}`,
-      localPort: deskPhonePort,
-      timeoutMs: 10_000,
-      vars: { user: AGENT.extension, expires: '600' },
-      extraArgs: ['-au', AGENT.extension, '-ap', AGENT.password],
-    });
     phone = await openBrowser({ viewport: PHONE, timezoneId: CUSTOMER.timeZone, notificationsFor: svc.origin, webrtcOnLoopback: true });
     await addVirtualAuthenticator(phone.cdp);
   });
 
-  closePagesAfterSuite(() => ({ phone, svc, others: [drachtio && { close: () => drachtio.stop() }, fs && { close: () => fs.stop() }] }));
+  closePagesAfterSuite(() => ({ phone, svc, others: servers }));
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { Page, Worker } from 'playwright-core';
 import { browserSkipReason, deliverPush, DESK, openBrowser, PHONE, screenshot, type BrowserSession } from '../support/browser.js';
 import type { TestSubscription } from '../support/fake-push-service.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { waitFor } from '../support/wait-for.js';
 import {
   appCard,
@@ -56,11 +57,7 @@ describe('notifications: push, buttons and expiry in the browser', function () {
   let requestId: string;
 
   before(async function () {
-    const skip = browserSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
+    skipWhenMissing(this, browserSkipReason());
     // A short answer time limit, so the request expires during the test.
     svc = await startPagesService({ KNOCK_REQUESTS__ANSWER_TIME_LIMIT_SECONDS: '8' });
     people = await setUpPeople(svc.t);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { browserSkipReason, DESK, openBrowser, PHONE, screenshot, type BrowserSession } from '../support/browser.js';
 import { freePort } from '../support/drachtio-server.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
 import {
   appCard,
   consoleRow,
@@ -31,11 +32,7 @@ describe('accepting with the PIN in the browser, and the lock-out', function () 
   let desk: BrowserSession;
 
   before(async function () {
-    const skip = browserSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
+    skipWhenMissing(this, browserSkipReason());
     // Nothing listens at the SIP WebSocket address: the call cannot reach the server.
     const closedPort = await freePort();
     svc = await startPagesService({ KNOCK_AUTH__PIN__MAX_ATTEMPTS: '3', KNOCK_AUTH__PIN__LOCKOUT_MINUTES: '15', KNOCK_SIP__WS_URL: `ws://127.0.0.1:${closedPort}` });

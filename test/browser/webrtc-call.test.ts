@@ -10,11 +10,13 @@
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { rtpCounters, type RtpCounters } from '../../src/media/media-stats.js';
-import { addVirtualAuthenticator, browserSkipReason, DESK, openBrowser, PHONE, screenshot, type BrowserSession } from '../support/browser.js';
+import { addVirtualAuthenticator, DESK, openBrowser, PHONE, screenshot, type BrowserSession } from '../support/browser.js';
 import { carriesAudio, fsChannels, received } from '../support/call-center.js';
-import { drachtioAvailable, freePort, startDrachtio, type DrachtioServer } from '../support/drachtio-server.js';
-import { freeswitchAvailable, startFreeswitch, type FreeswitchServer } from '../support/freeswitch-server.js';
-import { runSipp, sippAvailable, startSippUas } from '../support/sipp.js';
+import type { DrachtioServer } from '../support/drachtio-server.js';
+import type { FreeswitchServer } from '../support/freeswitch-server.js';
+import { sipPagesSkipReason, startSipPages, type SipPages } from '../support/sip-pages.js';
+import { startSippUas } from '../support/sipp.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { waitFor } from '../support/wait-for.js';
 import {
   AGENT,
@@ -25,21 +27,13 @@ import {
   enrolThroughApp,
   heading,
   requestCallInConsole,
-  setUpPeople,
   signInToConsole,
-  startPagesService,
   type PagesService,
   type People,
 } from '../support/web-pages.js';
 
 const PIN = '730514';
 const REFERENCE = 'CASE-3001';
-
-/** The one line this suite prints when something it needs is missing. */
-function skipReason(): string | null {
-  const missing = browserSkipReason() ?? drachtioAvailable() ?? freeswitchAvailable() ?? sippAvailable();
-  return missing ? `WebRTC call test skipped: ${missing.replace(/^browser tests skipped: /, '')}` : null;
-}
 
 interface AudioStats {
   /** inbound-rtp: what the phone received (the adviser's side, here sipp's echo). */
@@ -118,47 +112,19 @@ describe('a real WebRTC call from the customer app (chromium + drachtio-server +
   let phone: BrowserSession;
   let desk: BrowserSession;
   let deskPhonePort: number;
+  let servers: SipPages['servers'] = [];
 
   before(async function () {
-    const skip = skipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
-    fs = await startFreeswitch();
-    drachtio = await startDrachtio({ ws: true });
-    svc = await startPagesService({
-      KNOCK_SIP__ENABLED: 'true',
-      KNOCK_SIP__DRACHTIO__HOST: drachtio.host,
-      KNOCK_SIP__DRACHTIO__PORT: String(drachtio.adminPort),
-      KNOCK_SIP__DRACHTIO__SECRET: drachtio.secret,
-      // The app's WebSocket goes straight to drachtio-server's ws listener.
-      KNOCK_SIP__WS_URL: drachtio.wsUrl!,
-      KNOCK_MEDIA__FREESWITCH__PORT: String(fs.eslPort),
-      KNOCK_MEDIA__FREESWITCH__SECRET: fs.eslSecret,
-    });
-    await waitFor('the service to connect to drachtio-server', () => svc.t.service.sip?.isConnected(), 15_000);
-    await svc.t.service.customerCalls!.media.whenConnected(20_000);
-    people = await setUpPeople(svc.t);
-
-    // Anna's desk phone registers with her extension and password (digest).
-    deskPhonePort = await freePort({ udp: true });
-    await runSipp({
-      scenario: 'register-ok',
-      remote: `127.0.0.1:${drachtio.sipPort}`,
-      localPort: deskPhonePort,
-      timeoutMs: 10_000,
-      vars: { user: AGENT.extension, expires: '600' },
-      extraArgs: ['-au', AGENT.extension, '-ap', AGENT.password],
-    });
-
+    skipWhenMissing(this, sipPagesSkipReason('WebRTC call test'));
+    // Anna's desk phone is registered with her extension and password (digest).
+    ({ fs, drachtio, svc, people, deskPhonePort, servers } = await startSipPages());
     phone = await openBrowser({ viewport: PHONE, timezoneId: CUSTOMER.timeZone, notificationsFor: svc.origin, webrtcOnLoopback: true });
     await phone.context.addInitScript(RECORD_PEER_CONNECTIONS);
     await addVirtualAuthenticator(phone.cdp);
     desk = await openBrowser({ viewport: DESK, timezoneId: 'Europe/London' });
   });
 
-  closePagesAfterSuite(() => ({ phone, desk, svc, others: [drachtio && { close: () => drachtio.stop() }, fs && { close: () => fs.stop() }] }));
+  closePagesAfterSuite(() => ({ phone, desk, svc, others: servers }));
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {

@@ -193,20 +193,87 @@ describe('console call features through the API', function () {
       requestedBy: 'test',
       requestedAt: requestedAt.toISOString(),
     });
-    // This service runs without SIP: it holds no calls.
-    await t.service.scheduler.scheduleTransfer(job('no-sip', new Date()));
+    // This service runs without SIP and the session does not exist: the call has ended.
+    await t.service.scheduler.scheduleTransfer(job('no-call', new Date()));
     // Queued during an outage and found ten minutes later.
     await t.service.scheduler.scheduleTransfer(job('stale', new Date(Date.now() - 600_000)));
 
     const failed = (id: string) =>
       waitFor(`transfer ${id} to fail`, () => events.find((e) => e.type === 'transfer.changed' && e.transferId === id && e.state === 'failed'));
-    const noSip = await failed('no-sip');
-    assert.equal(noSip.type === 'transfer.changed' && noSip.reason, 'this instance does not handle calls (SIP is off)');
+    const noCall = await failed('no-call');
+    assert.equal(noCall.type === 'transfer.changed' && noCall.reason, 'the call has ended');
     const stale = await failed('stale');
     assert.match(stale.type === 'transfer.changed' ? stale.reason : '', /too long ago/);
     await waitFor('both jobs to be gone', async () => (await transferJobs()) === 0);
     const audit = (await t.service.deps.store.audit.list({ subject: `call_request:${requestId}` })).filter((e) => e.action === 'call.transfer.console');
     assert.deepEqual(audit.map((e) => e.decision), ['deny', 'deny']);
     assert.ok(!t.logs.some((l) => l.includes('a'.repeat(32))), 'the session id is not logged');
+  });
+
+  it('leaves a transfer job whose live call another instance holds, without failing it, until the stale limit', async () => {
+    const deps = t.service.deps;
+    const customer = await createCustomer(deps, { name: 'Lee Customer', phone: null, timeZone: 'UTC', externalRef: null });
+    const { code } = await issueEnrollmentCode(deps, customer.id, 'test');
+    const enrolled = await enrollDevice(deps, { code, label: 'phone', publicKeyJwk: new SoftDeviceKey().publicJwk, pin: '482916' });
+    await setPushSubscription(deps, enrolled.device, t.push.createSubscription().subscription);
+    const knock = await t.call('POST', '/api/v1/call-requests', { token: tokens.zoe, body: { customerId: customer.id, reason: 'Check', reference: 'CASE-7007' } });
+    assert.equal(knock.status, 201, knock.text);
+    const requestId = knock.body.id as string;
+    // A live session: the call is in progress, on an instance with SIP (not this one).
+    const sessionId = 'b'.repeat(32);
+    await deps.store.sessions.create({ id: sessionId, callRequestId: requestId, customerId: customer.id, deviceId: enrolled.device.id, authMethod: 'pin', authenticatedAt: new Date() });
+    await t.service.scheduler.scheduleTransfer({
+      transferId: 'held-elsewhere',
+      requestId,
+      sessionId,
+      fromAgentId: agentIds.zoe!,
+      toAgentId: agentIds.sam!,
+      toGroup: null,
+      requestedBy: 'test',
+      requestedAt: new Date().toISOString(),
+    });
+
+    // Taken, left, taken again: the row stays, due again, with no failure counted.
+    const pool = new pg.Pool({ connectionString: t.db.url, max: 1 });
+    try {
+      const runs = new Set<string>();
+      await waitFor('the job to be taken and left twice', async () => {
+        const { rows } = await pool.query(`SELECT last_finished_at, next_run_at, fail_count FROM agenda_jobs WHERE name = 'call.transfer' AND data->>'transferId' = 'held-elsewhere'`);
+        const row = rows[0];
+        assert.ok(row, 'the job is still there');
+        assert.ok(!row.fail_count, 'leaving is not a failure');
+        if (row.last_finished_at && row.next_run_at) runs.add(String(row.last_finished_at.getTime()));
+        return runs.size >= 2;
+      });
+    } finally {
+      await pool.end();
+    }
+    assert.ok(!events.some((e) => e.type === 'transfer.changed' && e.transferId === 'held-elsewhere' && e.state === 'failed'));
+
+    // Two minutes on, nobody has carried it out: it ends once, with its reason.
+    t.advance(180_000);
+    try {
+      const stale = await waitFor('the left job to go stale', () =>
+        events.find((e) => e.type === 'transfer.changed' && e.transferId === 'held-elsewhere' && e.state === 'failed'),
+      );
+      assert.match(stale.type === 'transfer.changed' ? stale.reason : '', /too long ago/);
+      await waitFor('the job to be gone', async () => (await transferJobs()) === 0);
+    } finally {
+      t.advance(-180_000);
+    }
+  });
+
+  it('refuses a display name with control characters (they would end up in SIP headers) with problem details', async () => {
+    const deps = t.service.deps;
+    await createAgent(deps, { username: 'ada', name: 'Ada Admin', extension: '3999', password: 'ada-password-1', groups: [], role: 'admin' });
+    const login = await t.call('POST', '/api/v1/auth/login', { body: { username: 'ada', password: 'ada-password-1' } });
+    assert.equal(login.status, 200, login.text);
+    const admin = login.body.token as string;
+    const bad = await t.call('POST', '/api/v1/customers', { token: admin, body: { name: 'Eve\r\nX-Evil: 1', phone: null, timeZone: 'UTC', externalRef: null } });
+    assert.equal(bad.status, 400, bad.text);
+    assert.equal(bad.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    assert.match(JSON.stringify(bad.body), /name/);
+    const good = await t.call('POST', '/api/v1/customers', { token: admin, body: { name: 'Éva O\'Brien', phone: null, timeZone: 'UTC', externalRef: null } });
+    assert.equal(good.status, 201, good.text);
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
-import { createScheduler, type Scheduler, type TransferAttempt } from '../../src/jobs/scheduler.js';
+import { createScheduler, LEAVE_FOR_ANOTHER_INSTANCE, type Scheduler, type TransferAttempt } from '../../src/jobs/scheduler.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -67,5 +67,87 @@ describe('transfer job attempts (PostgreSQL)', function () {
       await pool.end();
     }
     assert.equal(attempts.length, 3);
+  });
+
+  it('runs a transfer left for another instance again soon, counting no failure, and removes it once done', async () => {
+    await scheduler?.stop();
+    const config = loadConfig({ DATABASE_URL: db.url, KNOCK_JOBS__PROCESS_EVERY_MS: '100' });
+    const runs: TransferAttempt[] = [];
+    scheduler = createScheduler({
+      url: db.url,
+      config: config.jobs,
+      logger: pino({ level: 'silent' }),
+      instanceName: 'leaves',
+      retry: { maxRetries: 2, initialDelayMs: 50 },
+      handlers: {
+        expireRequest: async () => {},
+        remindCustomer: async () => {},
+        callbackDue: async () => {},
+        transfer: async (data, attempt) => {
+          if (data.transferId !== 't-2') return;
+          runs.push(attempt);
+          return runs.length < 3 ? LEAVE_FOR_ANOTHER_INSTANCE : undefined;
+        },
+      },
+    });
+    await scheduler.start();
+    await scheduler.scheduleTransfer({ transferId: 't-2' });
+    await waitFor('three runs', () => runs.length === 3);
+    assert.deepEqual(runs, [
+      { number: 1, last: false },
+      { number: 1, last: false },
+      { number: 1, last: false },
+    ]);
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      await waitFor('the done job to be removed', async () => {
+        const { rows } = await pool.query(`SELECT 1 FROM agenda_jobs WHERE data->>'transferId' = 't-2'`);
+        return rows.length === 0;
+      });
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('with two instances on one database, the one holding the call carries the transfer out, once', async () => {
+    await scheduler?.stop();
+    const config = loadConfig({ DATABASE_URL: db.url, KNOCK_JOBS__PROCESS_EVERY_MS: '100' });
+    const ran: string[] = [];
+    const instance = (name: string, holdsTheCall: boolean) =>
+      createScheduler({
+        url: db.url,
+        config: config.jobs,
+        logger: pino({ level: 'silent' }),
+        instanceName: name,
+        retry: { maxRetries: 0, initialDelayMs: 50 },
+        handlers: {
+          expireRequest: async () => {},
+          remindCustomer: async () => {},
+          callbackDue: async () => {},
+          transfer: async (data) => {
+            if (data.transferId !== 't-3') return;
+            ran.push(name);
+            return holdsTheCall ? undefined : LEAVE_FOR_ANOTHER_INSTANCE;
+          },
+        },
+      });
+    // The instance without the call starts first, so it is there to take the job too.
+    const other = instance('without-the-call', false);
+    scheduler = instance('with-the-call', true);
+    try {
+      await other.start();
+      await scheduler.start();
+      await other.scheduleTransfer({ transferId: 't-3' });
+      await waitFor('the holding instance to run it', () => ran.includes('with-the-call'));
+      const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+      try {
+        await waitFor('the done job to be removed', async () => (await pool.query(`SELECT 1 FROM agenda_jobs WHERE data->>'transferId' = 't-3'`)).rows.length === 0);
+      } finally {
+        await pool.end();
+      }
+      assert.equal(ran.filter((n) => n === 'with-the-call').length, 1, 'carried out once');
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -8,37 +8,19 @@
  */
 import assert from 'node:assert/strict';
 import { rtpCounters } from '../../src/media/media-stats.js';
-import { allReceived, callCenterSkipReason, carriesAudio, fsChannels, received, startCallCenter, type CallCenter } from '../support/call-center.js';
+import { AGENTS, allReceived, carriesAudio, fsChannels, received, useCallCenter } from '../support/call-center.js';
 import { freePort } from '../support/drachtio-server.js';
-import { runSipp, startSippUas } from '../support/sipp.js';
+import { runSipp, startSippUas, type SippResult } from '../support/sipp.js';
 import { callerArgs, DESK_PHONE_PASSWORD, verifiedCall } from '../support/verified-customer.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)', function () {
   this.timeout(120_000);
-  let center: CallCenter;
-
-  before(async function () {
-    const skip = callCenterSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
-    center = await startCallCenter({
-      agents: [
-        { username: 'anna', name: 'Anna Agent', extension: '1001' },
-        { username: 'ben', name: 'Ben Agent', extension: '1002' },
-      ],
-    });
-  });
-
-  after(async function () {
-    await center?.stop();
-  });
+  const center = useCallCenter({ agents: [AGENTS.anna, AGENTS.ben] });
 
   /** The Call-ID of the agent leg the server placed to Anna's phone (line 1 knows it; line 2 is told). */
   async function annaLegCallId(requestId: string): Promise<string> {
-    const { deps, cc, env } = center;
+    const { deps, cc, env } = center();
     const record = await waitFor('the customer connected to Anna', async () =>
       (await deps.store.callRecords.list({ callRequestId: requestId })).find((r) => r.agentId === cc.agents.anna!.id && r.sessionId),
     );
@@ -46,8 +28,21 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
     return call!.agent!.dialog.sip.callId;
   }
 
+  /** Anna's second line calls Ben (digest-authenticated), then tells line 1 which call to replace. */
+  async function consultBen(line1CallId: string): Promise<SippResult> {
+    const { env, phonePort } = center();
+    return runSipp({
+      scenario: 'agent-consultation-call',
+      remote: env.remote,
+      localPort: await freePort({ udp: true }),
+      timeoutMs: 40_000,
+      vars: { user: '1001', dialled: '1002', line1_port: String(phonePort['1001']), line1_call_id: line1CallId, srv_port: env.remote.split(':')[1]! },
+      extraArgs: ['-au', '1001', '-ap', DESK_PHONE_PASSWORD, '-auth_uri', `1002@${env.remote}`, '-cid_str', `consult-%u-%p`],
+    });
+  }
+
   it('moves the customer to the agent Anna consulted, verified through the session, and ends both of her calls', async () => {
-    const { env, deps, cc, fs, phonePort, pcap } = center;
+    const { env, deps, cc, fs, phonePort, pcap } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-4001');
     const annaLine1 = await startSippUas({ scenario: 'agent-attended-transfer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002' } });
     const ben = await startSippUas({ scenario: 'desk-phone-answer-moved', localPort: phonePort['1002'], calls: 1, rtpEcho: true });
@@ -57,14 +52,7 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
 
       // Anna's second line calls Ben while the customer is on hold, then tells line 1 which call to replace.
       const line1CallId = await annaLegCallId(requestId);
-      const consultation = runSipp({
-        scenario: 'agent-consultation-call',
-        remote: env.remote,
-        localPort: await freePort({ udp: true }),
-        timeoutMs: 40_000,
-        vars: { user: '1001', dialled: '1002', line1_port: String(phonePort['1001']), line1_call_id: line1CallId, srv_port: env.remote.split(':')[1]! },
-        extraArgs: ['-au', '1001', '-ap', DESK_PHONE_PASSWORD, '-auth_uri', `1002@${env.remote}`, '-cid_str', `consult-%u-%p`],
-      });
+      const consultation = consultBen(line1CallId);
 
       // Line 1: REFER accepted, progress reported, the transfer ended with 200 and a BYE.
       const first = await annaLine1.done;
@@ -118,7 +106,7 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
   });
 
   it('completes the attended transfer when Anna hangs up right after referring', async () => {
-    const { env, deps, cc, phonePort, pcap } = center;
+    const { env, deps, cc, phonePort, pcap } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-4003');
     const annaLine1 = await startSippUas({ scenario: 'agent-attended-transfer-hangup', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002' } });
     const ben = await startSippUas({ scenario: 'desk-phone-answer-moved', localPort: phonePort['1002'], calls: 1, rtpEcho: true });
@@ -127,14 +115,7 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
       // The customer's scenario fails if the customer is hung up before hanging up.
       const customer = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '10000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
       const line1CallId = await annaLegCallId(requestId);
-      const consultation = runSipp({
-        scenario: 'agent-consultation-call',
-        remote: env.remote,
-        localPort: await freePort({ udp: true }),
-        timeoutMs: 40_000,
-        vars: { user: '1001', dialled: '1002', line1_port: String(phonePort['1001']), line1_call_id: line1CallId, srv_port: env.remote.split(':')[1]! },
-        extraArgs: ['-au', '1001', '-ap', DESK_PHONE_PASSWORD, '-auth_uri', `1002@${env.remote}`, '-cid_str', `consult-%u-%p`],
-      });
+      const consultation = consultBen(line1CallId);
       await annaLine1.done;
       await consultation;
       await customer;
@@ -153,7 +134,7 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
   });
 
   it('answers a Replaces that names no call with a 481 NOTIFY; the customer stays with Anna', async () => {
-    const { env, deps, cc, phonePort, pcap } = center;
+    const { env, deps, cc, phonePort, pcap } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-4002');
     const anna = await startSippUas({ scenario: 'agent-attended-transfer-unknown', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002' } });
     try {

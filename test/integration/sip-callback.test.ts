@@ -7,8 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { freePort } from '../support/drachtio-server.js';
-import { callCenterSkipReason, received, startCallCenter, type CallCenter } from '../support/call-center.js';
+import { AGENTS, received, useCallCenter } from '../support/call-center.js';
 import { startSippUas, type SippResult } from '../support/sipp.js';
+import { scheduledCallbackSoon } from '../support/verified-customer.js';
 import { waitFor } from '../support/wait-for.js';
 
 /** When sipp logged the message (from its trace separator line). */
@@ -22,41 +23,20 @@ function receivedAt(r: SippResult, startLine: RegExp): number {
 
 describe('scheduled callbacks placed by the server (drachtio-server + FreeSWITCH + sipp)', function () {
   this.timeout(120_000);
-  let center: CallCenter;
+  const center = useCallCenter({ agents: [AGENTS.anna], callbackMode: 'agent_calls' });
   let appPort: number;
 
   before(async function () {
-    const skip = callCenterSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
-    center = await startCallCenter({ agents: [{ username: 'anna', name: 'Anna Agent', extension: '1001' }], callbackMode: 'agent_calls' });
     // The customer's app has registered for calls on this address.
     appPort = await freePort({ udp: true });
-    await center.deps.store.devices.setSipContact(center.cc.deviceId, `sip:app@127.0.0.1:${appPort}`);
+    const { deps, cc } = center();
+    await deps.store.devices.setSipContact(cc.deviceId, `sip:app@127.0.0.1:${appPort}`);
   });
 
-  after(async function () {
-    await center?.stop();
-  });
-
-  /** Anna knocks; the customer picks "in two seconds" in the app. */
-  async function scheduleCallback(reference: string): Promise<string> {
-    const { env, cc } = center;
-    const knock = await env.svc.call('POST', '/api/v1/call-requests', {
-      token: cc.consoleTokens.anna!,
-      body: { customerId: cc.customerId, reason: 'Card payment check', reference },
-    });
-    assert.equal(knock.status, 201, knock.text);
-    const at = new Date(Date.now() + 2_000);
-    const scheduled = await env.svc.call('POST', `/api/v1/app/requests/${knock.body.id}/schedule`, { token: cc.deviceCredential, body: { at: at.toISOString() } });
-    assert.equal(scheduled.status, 200, scheduled.text);
-    return knock.body.id as string;
-  }
+  const scheduleCallback = (reference: string) => scheduledCallbackSoon(center().env.svc, center().cc, reference);
 
   it('rings the reserved agent first, then the customer app; an app answering the ring itself (unverified) is hung up', async () => {
-    const { deps, cc, env, phonePort } = center;
+    const { deps, cc, env, phonePort } = center();
     const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true });
     const app = await startSippUas({ scenario: 'app-answers-ring-unverified', localPort: appPort, calls: 1 });
     try {
@@ -94,7 +74,7 @@ describe('scheduled callbacks placed by the server (drachtio-server + FreeSWITCH
   });
 
   it('sends the callback back to the retry policy when the agent does not answer', async () => {
-    const { deps, cc, phonePort } = center;
+    const { deps, cc, phonePort } = center();
     const anna = await startSippUas({ scenario: 'agent-no-answer', localPort: phonePort['1001'], calls: 1 });
     try {
       const requestId = await scheduleCallback('CASE-4002');

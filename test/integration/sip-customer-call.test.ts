@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { verifySessionForTransfer } from '../../src/flows/call-session.js';
 import type { FlowDeps } from '../../src/flows/ports.js';
 import { rtpCounters, type RtpCounters } from '../../src/media/media-stats.js';
-import { callCenterSkipReason, carriesAudio, fsChannels, received, startCallCenter, type CallCenter } from '../support/call-center.js';
+import { AGENTS, carriesAudio, fsChannels, received, useCallCenter } from '../support/call-center.js';
 import type { FreeswitchServer } from '../support/freeswitch-server.js';
 import type { SipTestEnv } from '../support/sip-test-env.js';
 import { runSipp, startSippUas } from '../support/sipp.js';
@@ -18,7 +18,7 @@ import { waitFor } from '../support/wait-for.js';
 
 describe('customer calls with a pre-authentication token (drachtio-server + FreeSWITCH + sipp)', function () {
   this.timeout(120_000);
-  let center: CallCenter;
+  const center = useCallCenter({ agents: [AGENTS.anna, AGENTS.ben] });
   let fs: FreeswitchServer;
   let env: SipTestEnv;
   let deps: FlowDeps;
@@ -27,23 +27,8 @@ describe('customer calls with a pre-authentication token (drachtio-server + Free
   let usedToken: string;
   let phonePort: Record<string, number>;
 
-  before(async function () {
-    const skip = callCenterSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
-    center = await startCallCenter({
-      agents: [
-        { username: 'anna', name: 'Anna Agent', extension: '1001' },
-        { username: 'ben', name: 'Ben Agent', extension: '1002' },
-      ],
-    });
-    ({ fs, env, deps, cc, pcap, phonePort } = center);
-  });
-
-  after(async function () {
-    await center?.stop();
+  before(function () {
+    ({ fs, env, deps, cc, pcap, phonePort } = center());
   });
 
   // The app's call: the token plus the Knock-Device-Proof its enrolled device key signs for this call.
@@ -87,7 +72,7 @@ describe('customer calls with a pre-authentication token (drachtio-server + Free
       assert.match(sessionId, /^[0-9a-f]{32}$/);
       assert.equal((await deps.store.sessions.get(sessionId))!.revokedAt, null);
       console.log(
-        `      RTP through the bridge (packets in/out per FreeSWITCH channel): ${counters.map((c) => `${c.inPackets}/${c.outPackets}`).join(', ')}; the customer's pcap holds ${center.pcapPackets}`,
+        `      RTP through the bridge (packets in/out per FreeSWITCH channel): ${counters.map((c) => `${c.inPackets}/${c.outPackets}`).join(', ')}; the customer's pcap holds ${center().pcapPackets}`,
       );
 
       const customer = await call;

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { rtpCounters } from '../../src/media/media-stats.js';
-import { allReceived, callCenterSkipReason, received, startCallCenter, type CallCenter } from '../support/call-center.js';
+import { AGENTS, allReceived, received, useCallCenter } from '../support/call-center.js';
 import { freePort } from '../support/drachtio-server.js';
 import { runSipp, startSippUas } from '../support/sipp.js';
 import { callerArgs, DESK_PHONE_PASSWORD, verifiedCall } from '../support/verified-customer.js';
@@ -14,49 +14,30 @@ import { waitFor } from '../support/wait-for.js';
 
 describe('mid-call behaviour (drachtio-server + FreeSWITCH + sipp)', function () {
   this.timeout(120_000);
-  let center: CallCenter;
-
-  before(async function () {
-    const skip = callCenterSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
-    center = await startCallCenter({
-      agents: [
-        { username: 'anna', name: 'Anna Agent', extension: '1001' },
-        { username: 'ben', name: 'Ben Agent', extension: '1002' },
-        { username: 'carl', name: 'Carl Agent', extension: '1003' },
-      ],
-    });
-  });
-
-  after(async function () {
-    await center?.stop();
-  });
+  const center = useCallCenter({ agents: [AGENTS.anna, AGENTS.ben, AGENTS.carl] });
 
   async function channelStates(): Promise<Array<{ uuid: string; callstate: string }>> {
-    const parsed = JSON.parse(await center.fs.api('show channels as json')) as { rows?: Array<{ uuid: string; callstate: string }> };
+    const parsed = JSON.parse(await center().fs.api('show channels as json')) as { rows?: Array<{ uuid: string; callstate: string }> };
     return parsed.rows ?? [];
   }
 
   /** Anna's desk phone calling another extension through the B2BUA (digest-authenticated). */
   function deskCall(scenario: string, dialled: string, timeoutMs = 20_000) {
-    const { env } = center;
+    const { env } = center();
     return freePort({ udp: true }).then((localPort) =>
       runSipp({ scenario, remote: env.remote, localPort, timeoutMs, vars: { user: '1001', dialled }, extraArgs: ['-au', '1001', '-ap', DESK_PHONE_PASSWORD, '-auth_uri', `${dialled}@${env.remote}`] }),
     );
   }
 
   async function allAvailable(): Promise<void> {
-    const { deps, cc } = center;
+    const { deps, cc } = center();
     await waitFor('every agent available again', async () =>
       (await Promise.all(Object.values(cc.agents).map((a) => deps.store.agents.get(a.id)))).every((a) => a!.availability === 'available'),
     );
   }
 
   it('puts the customer on hold from the desk phone: answered recvonly, the customer hears hold music, unhold resumes', async () => {
-    const { env, deps, cc, fs, phonePort, pcap } = center;
+    const { env, deps, cc, fs, phonePort, pcap } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-5001');
     // The scenario checks the hold is answered a=recvonly and the unhold without a hold direction.
     const anna = await startSippUas({ scenario: 'agent-hold', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { hold_ms: '4000' } });
@@ -86,7 +67,7 @@ describe('mid-call behaviour (drachtio-server + FreeSWITCH + sipp)', function ()
   });
 
   it('puts the agent on hold when the customer app holds: FreeSWITCH holds its channel and the agent hears hold music', async () => {
-    const { env, deps, cc, fs, phonePort } = center;
+    const { env, deps, cc, fs, phonePort } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-5007');
     const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true });
     try {
@@ -108,7 +89,7 @@ describe('mid-call behaviour (drachtio-server + FreeSWITCH + sipp)', function ()
   });
 
   it('answers crossing re-INVITEs on a desk phone call with 491 and completes the first', async () => {
-    const { phonePort } = center;
+    const { phonePort } = center();
     // Ben's phone re-INVITEs while Anna's hold is being relayed to it: its own gets 491.
     const ben = await startSippUas({ scenario: 'desk-phone-glare-callee', localPort: phonePort['1002'], calls: 1, timeoutMs: 30_000 });
     try {
@@ -124,7 +105,7 @@ describe('mid-call behaviour (drachtio-server + FreeSWITCH + sipp)', function ()
   });
 
   it("relays the called phone's early media (183 with SDP) to the calling desk phone", async () => {
-    const { phonePort } = center;
+    const { phonePort } = center();
     const ben = await startSippUas({ scenario: 'desk-phone-early-media', localPort: phonePort['1002'], calls: 1, timeoutMs: 30_000 });
     try {
       const anna = await deskCall('desk-phone-call', '1002');
@@ -139,7 +120,7 @@ describe('mid-call behaviour (drachtio-server + FreeSWITCH + sipp)', function ()
   });
 
   it('refuses a session interval below the minimum with 422 and Min-SE, before the token is spent', async () => {
-    const { env, deps, cc, phonePort, pcap } = center;
+    const { env, deps, cc, phonePort, pcap } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-5002');
     const short = callerArgs(cc, token);
     await runSipp({ scenario: 'customer-call-short-timer', remote: env.remote, service: 'agent', vars: { ...short.vars, se: '30' }, extraArgs: short.extraArgs, timeoutMs: 15_000 });
@@ -159,7 +140,7 @@ describe('mid-call behaviour (drachtio-server + FreeSWITCH + sipp)', function ()
   });
 
   it('negotiates session timers on both legs and refreshes the agent leg as refresher', async () => {
-    const { env, deps, cc, phonePort } = center;
+    const { env, deps, cc, phonePort } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-5003');
     // Anna's phone lets the server refresh every 20 s: the refresh comes within 5-15 s (drachtio-server jitters it).
     const anna = await startSippUas({ scenario: 'desk-phone-session-timer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { se: '20;refresher=uac' }, timeoutMs: 60_000 });
@@ -183,7 +164,7 @@ describe('mid-call behaviour (drachtio-server + FreeSWITCH + sipp)', function ()
   });
 
   it("ends the call on both sides when the agent's phone does not refresh the session in time", async () => {
-    const { env, deps, cc, phonePort } = center;
+    const { env, deps, cc, phonePort } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-5004');
     // Anna's phone says it will refresh every 6 s, and never does.
     const anna = await startSippUas({ scenario: 'desk-phone-session-timer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { se: '6;refresher=uas' }, timeoutMs: 60_000 });
@@ -202,7 +183,7 @@ describe('mid-call behaviour (drachtio-server + FreeSWITCH + sipp)', function ()
   });
 
   it('keeps the customer on hold when the agent hangs up during a blind transfer; the next agent answers and is verified', async () => {
-    const { env, deps, cc, phonePort, pcap } = center;
+    const { env, deps, cc, phonePort, pcap } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-5005');
     const anna = await startSippUas({ scenario: 'agent-blind-transfer-hangup', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002', talk_ms: '1000' } });
     const ben = await startSippUas({ scenario: 'desk-phone-answer-late', localPort: phonePort['1002'], calls: 1, rtpEcho: true, vars: { ring_ms: '1500' } });
@@ -224,7 +205,7 @@ describe('mid-call behaviour (drachtio-server + FreeSWITCH + sipp)', function ()
   });
 
   it('sends the customer to the queue when the agent hung up and the transfer target does not answer', async () => {
-    const { env, deps, cc, phonePort, pcap } = center;
+    const { env, deps, cc, phonePort, pcap } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-5006');
     const anna = await startSippUas({ scenario: 'agent-blind-transfer-hangup', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002', talk_ms: '1000' } });
     const ben = await startSippUas({ scenario: 'agent-no-answer', localPort: phonePort['1002'], calls: 1 });

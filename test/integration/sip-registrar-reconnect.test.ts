@@ -7,6 +7,7 @@ import { createAgent } from '../../src/flows/directory.js';
 import { freePort } from '../support/drachtio-server.js';
 import { sipSkipReason, startSipTestEnv, type SipTestEnv } from '../support/sip-test-env.js';
 import { runSipp } from '../support/sipp.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { startTestService } from '../support/test-service.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -16,11 +17,7 @@ describe('SIP: drachtio-server restart', function () {
   let env: SipTestEnv;
 
   before(async function () {
-    const skip = sipSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
+    skipWhenMissing(this, sipSkipReason());
     env = await startSipTestEnv();
     await createAgent(env.svc.service.deps, { username: 'anna', name: 'Anna Agent', extension: '1001', password: PASSWORD, groups: [] });
   });

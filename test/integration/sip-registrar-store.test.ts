@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
-import type { Store } from '../../src/store/store.js';
-import { openTestStore, tag, type StoreFixture } from './store-fixtures.js';
+import { tag, useTestStore } from './store-fixtures.js';
 
 const seconds = (n: number, from: Date) => new Date(from.getTime() + n * 1000);
 
 describe('store: registrations (location service) and customers by phone', () => {
-  let fx: StoreFixture;
-  let store: Store;
-  before(async () => {
-    fx = await openTestStore();
-    store = fx.store;
-  });
-  after(async () => {
-    await fx?.close();
-  });
+  const store = useTestStore();
 
   const binding = (extension: string, contact: string, expiresAt: Date, cseq = 1, callId = 'call-1') => ({
     extension,

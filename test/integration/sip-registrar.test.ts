@@ -11,6 +11,7 @@ import type { FlowDeps } from '../../src/flows/ports.js';
 import { freePort } from '../support/drachtio-server.js';
 import { sipSkipReason, startSipTestEnv, type SipTestEnv } from '../support/sip-test-env.js';
 import { runSipp, SippError, type SippOptions } from '../support/sipp.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { waitFor } from '../support/wait-for.js';
 
 const PASSWORD = 'desk-phone-secret-1';
@@ -30,11 +31,7 @@ describe('SIP registrar (drachtio-server + sipp)', function () {
   let ben: Agent;
 
   before(async function () {
-    const skip = sipSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
+    skipWhenMissing(this, sipSkipReason());
     // A low failure limit so the rate limit test needs few attempts.
     env = await startSipTestEnv({ KNOCK_SIP__REGISTRAR__FAILED_AUTH_PER_MINUTE: '3', KNOCK_SIP__REGISTRAR__MIN_EXPIRES: '60' });
     deps = env.svc.service.deps;

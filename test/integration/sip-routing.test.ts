@@ -13,6 +13,7 @@ import type { FlowDeps, LiveEvent } from '../../src/flows/ports.js';
 import { freePort } from '../support/drachtio-server.js';
 import { sipSkipReason, startSipTestEnv, type SipTestEnv } from '../support/sip-test-env.js';
 import { runSipp, startSippUas, type SippOptions } from '../support/sipp.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { waitFor } from '../support/wait-for.js';
 
 const PASSWORD = 'desk-phone-secret-1';
@@ -60,11 +61,7 @@ describe('SIP routing: desk phone calls and feature codes (drachtio-server + sip
   let customer: Customer;
 
   before(async function () {
-    const skip = sipSkipReason();
-    if (skip) {
-      console.log(`      ${skip}`);
-      this.skip();
-    }
+    skipWhenMissing(this, sipSkipReason());
     dir = mkdtempSync(join(tmpdir(), 'knock-routing-'));
     writeFileSync(join(dir, 'routing.yaml'), ROUTING);
     env = await startSipTestEnv({ KNOCK_SIP__ROUTING_FILE: join(dir, 'routing.yaml'), KNOCK_SIP__AGENT_RING_SECONDS: '3' });

@@ -26,6 +26,27 @@ export async function openTestStore(): Promise<StoreFixture> {
   };
 }
 
+/**
+ * A fresh store for the suite: opened before its tests, closed (and its database dropped) after
+ * them. The returned Store forwards to it, so tests read `store.x` as they would the real one.
+ */
+export function useTestStore(): Store {
+  let fx: StoreFixture | undefined;
+  before(async () => {
+    fx = await openTestStore();
+  });
+  after(async () => {
+    await fx?.close();
+  });
+  return new Proxy({} as Store, {
+    get(_, key) {
+      if (!fx) throw new Error('the suite store is not open yet');
+      const value: unknown = Reflect.get(fx.store, key);
+      return typeof value === 'function' ? value.bind(fx.store) : value;
+    },
+  });
+}
+
 export async function makeGroup(store: Store, id = `billing-${tag()}`) {
   return store.groups.upsert({
     id,

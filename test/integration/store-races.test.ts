@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
-import type { Store } from '../../src/store/store.js';
-import { makeAgent, makeCustomer, makeDevice, makeRequest, newRequest, openTestStore, tag, uuid, type StoreFixture } from './store-fixtures.js';
+import { makeAgent, makeCustomer, makeDevice, makeRequest, newRequest, tag, useTestStore, uuid } from './store-fixtures.js';
 
 const seconds = (n: number, from = new Date()) => new Date(from.getTime() + n * 1000);
 
 describe('store decides races', () => {
-  let fx: StoreFixture;
-  let store: Store;
-  before(async () => {
-    fx = await openTestStore();
-    store = fx.store;
-  });
-  after(async () => {
-    await fx?.close();
-  });
+  const store = useTestStore();
 
   describe('call request compare-and-set', () => {
     it('lets exactly one of two writers with the same version win', async () => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { isAppError } from '../../src/domain/errors.js';
-import type { Store } from '../../src/store/store.js';
 import {
   makeAgent,
   makeCustomer,
@@ -9,24 +8,15 @@ import {
   makeGroup,
   makeRequest,
   newRequest,
-  openTestStore,
   tag,
+  useTestStore,
   uuid,
-  type StoreFixture,
 } from './store-fixtures.js';
 
 const minutes = (n: number, from = new Date()) => new Date(from.getTime() + n * 60_000);
 
 describe('store repositories round-trip', () => {
-  let fx: StoreFixture;
-  let store: Store;
-  before(async () => {
-    fx = await openTestStore();
-    store = fx.store;
-  });
-  after(async () => {
-    await fx?.close();
-  });
+  const store = useTestStore();
 
   it('ping answers while open', async () => {
     assert.equal(await store.ping(), true);

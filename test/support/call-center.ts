@@ -4,6 +4,7 @@
  * enrolled customer) and the agents' desk phones registered through the registrar with digest.
  * Plus helpers to read sipp's message trace and FreeSWITCH's channels.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { freePort } from './drachtio-server.js';
 import { freeswitchAvailable, startFreeswitch, type FreeswitchServer } from './freeswitch-server.js';
 import { writeUlawRtpPcap } from './rtp-pcap.js';
 import { sipSkipReason, startSipTestEnv, type SipTestEnv } from './sip-test-env.js';
+import { skipWhenMissing } from './skip-when-missing.js';
 import { runSipp, type SippResult } from './sipp.js';
 import { DESK_PHONE_PASSWORD, setUpContactCenter, type ContactCenter } from './verified-customer.js';
 import { waitFor } from './wait-for.js';
@@ -39,11 +41,41 @@ export interface CallCenter {
   stop(): Promise<void>;
 }
 
-export async function startCallCenter(opts: {
+/** The agents the call-center suites set up, each with a desk phone on their extension. */
+export const AGENTS = {
+  anna: { username: 'anna', name: 'Anna Agent', extension: '1001' },
+  ben: { username: 'ben', name: 'Ben Agent', extension: '1002' },
+  carl: { username: 'carl', name: 'Carl Agent', extension: '1003' },
+};
+
+export interface CallCenterOptions {
   agents: Array<{ username: string; name: string; extension: string }>;
   callbackMode?: CallbackMode;
   env?: Record<string, string>;
-}): Promise<CallCenter> {
+}
+
+/**
+ * A call center for the suite: skipped when the servers are missing (or `alsoNeeds` names
+ * something else missing), started before its tests, stopped after them. Read it through the
+ * returned function inside hooks and tests.
+ */
+export function useCallCenter(opts: CallCenterOptions & { alsoNeeds?: () => string | null }): () => CallCenter {
+  const { alsoNeeds, ...options } = opts;
+  let center: CallCenter | undefined;
+  before(async function () {
+    skipWhenMissing(this, alsoNeeds?.() ?? callCenterSkipReason());
+    center = await startCallCenter(options);
+  });
+  after(async function () {
+    await center?.stop();
+  });
+  return () => {
+    if (!center) throw new Error('the call center has not started');
+    return center;
+  };
+}
+
+export async function startCallCenter(opts: CallCenterOptions): Promise<CallCenter> {
   const workDir = mkdtempSync(join(tmpdir(), 'knock-call-center-'));
   const pcap = join(workDir, 'customer.pcap');
   const pcapPackets = writeUlawRtpPcap(pcap, 4);
@@ -112,6 +144,17 @@ export function allReceived(r: SippResult, startLine: RegExp): string[] {
   return sippMessages(r).filter(
     (m) => /message received/.test(m) && startLine.test(m.split('\n').find((l) => /^(SIP\/2\.0 |[A-Z]+ sips?:)/.test(l)) ?? ''),
   );
+}
+
+/**
+ * The INVITE ringing the next agent after a transfer: the customer is verified through the
+ * session (no new authentication) and named, and none of their credentials is passed on.
+ */
+export function assertToldVerifiedThroughSession(invite: string, sessionId: string): void {
+  assert.match(invite, /^X-Knock-Verified: biometric; at=[^;]+; via=session/im);
+  assert.match(invite, new RegExp(`^Session-ID: ${sessionId};`, 'im'));
+  assert.match(invite, /^P-Asserted-Identity: "Chris Customer"/im);
+  assert.doesNotMatch(invite, /Authorization|Bearer|Knock-Device-Proof/i);
 }
 
 export async function fsChannels(fs: FreeswitchServer): Promise<Array<{ uuid: string; name: string }>> {

@@ -95,6 +95,19 @@ export async function verifiedCall(t: TestService, cc: ContactCenter, agentUsern
   return { requestId, token: issued.body.token as string };
 }
 
+/** Anna knocks; the customer picks "in two seconds" in the app. Returns the request's id. */
+export async function scheduledCallbackSoon(t: TestService, cc: ContactCenter, reference: string): Promise<string> {
+  const knock = await t.call('POST', '/api/v1/call-requests', {
+    token: cc.consoleTokens.anna!,
+    body: { customerId: cc.customerId, reason: 'Card payment check', reference },
+  });
+  assert.equal(knock.status, 201, knock.text);
+  const at = new Date(Date.now() + 2_000);
+  const scheduled = await t.call('POST', `/api/v1/app/requests/${knock.body.id}/schedule`, { token: cc.deviceCredential, body: { at: at.toISOString() } });
+  assert.equal(scheduled.status, 200, scheduled.text);
+  return knock.body.id as string;
+}
+
 /** The jti the app reads from its token's payload. */
 export function tokenJti(token: string): string {
   const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: unknown };

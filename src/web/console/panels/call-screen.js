@@ -77,7 +77,13 @@ export function callScreen(consoleApp) {
         const label = select.selectedOptions[0]?.textContent?.replace(/ \(.*\)$/, '') ?? '';
         // The live event may already have moved it further; keep the later state.
         if (!transfer || transfer.transferId !== accepted.transferId) transfer = { ...accepted, label, reason: '' };
-        if (call?.requestId === requestId) render();
+        if (call?.requestId === requestId) {
+          render();
+          // The form (and its focused button) is gone: focus the transfer's status, or the heading.
+          const target = el.querySelector('.message[role="status"], .message[role="alert"]') ?? el.querySelector('#call-title');
+          target?.setAttribute('tabindex', '-1');
+          target?.focus();
+        }
       } catch (e) {
         replace(error, errorBox(e.message));
         setBusy(form, false);
