@@ -10,6 +10,8 @@
  * from bench/load-client.ts and the push service double runs in bench/push-sink.ts, each forked
  * so their CPU is counted apart.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { devNull } from 'node:os';
 import { performance as perf } from 'node:perf_hooks';
 import { pino } from 'pino';
@@ -37,6 +39,8 @@ export interface ApiBenchOptions {
   poolSize?: number;
   /** Tally SQL statements by text during the create+accept window (costs a little CPU). */
   sqlBreakdown?: boolean;
+  /** Write a V8 CPU profile of the service process over the create+accept window to this file. */
+  cpuProfile?: string;
 }
 
 export interface PhaseCpu {
@@ -60,6 +64,8 @@ export interface ApiBenchResult {
   push: { received: number; failedAnswers: number; sampled: number; sampleProblems: number; sampledKinds: Record<string, number> };
   tokens: TokenVerifyResult | { skipped: string };
   serviceRssMb: number;
+  /** The audit chain after the run: every concurrent append must have kept it verifiable. */
+  auditChain: { ok: boolean; entries: number; problem: string | null };
   /** SQL statements by opening words in the create+accept window (BENCH_SQL_BREAKDOWN=1). */
   sqlStatements?: Record<string, number>;
 }
@@ -74,6 +80,33 @@ export const DEFAULT_API_OPTIONS: ApiBenchOptions = {
   maxTokens: 4000,
   logLevel: 'info',
 };
+
+/** A CPU profile of this process (the service) over one window, for `--cpu-prof`-like analysis. */
+class WindowProfiler {
+  private readonly session = new Session();
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly file: string) {}
+
+  async start(): Promise<void> {
+    this.session.connect();
+    this.running = (async () => {
+      await this.session.post('Profiler.enable');
+      await this.session.post('Profiler.setSamplingInterval', { interval: 1000 });
+      await this.session.post('Profiler.start');
+    })();
+    await this.running;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    await this.running;
+    const { profile } = await this.session.post('Profiler.stop');
+    writeFileSync(this.file, JSON.stringify(profile));
+    this.session.disconnect();
+    progress('profile', `service CPU profile of the create+accept window written to ${this.file}`);
+  }
+}
 
 /** Progress on stderr, so a slow phase shows where the time goes. */
 function progress(label: string, message: string): void {
@@ -98,6 +131,9 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
       DATABASE_URL: db.url,
       KNOCK_SERVER__PORT: '0',
       KNOCK_NOTIFY__SMS__ENABLED: 'false',
+      // The SIP side is measured by bench:sip; here it would connect to whatever drachtio-server
+      // runs on the machine (another run's), and its start-up could wait on that.
+      KNOCK_SIP__ENABLED: 'false',
       LOG_LEVEL: options.logLevel,
     };
     if (options.poolSize) env.KNOCK_DATABASE__POOL_SIZE = String(options.poolSize);
@@ -122,7 +158,9 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
     const marks = new Map<string, { cpu: CpuSample; elu: ReturnType<typeof perf.eventLoopUtilization>; queries: number }>();
     const windows = new Map<string, { cpu: CpuWindow; elu: number; queries: number }>();
     let sqlTally: Record<string, number> = {};
+    const profiler = options.cpuProfile ? new WindowProfiler(options.cpuProfile) : null;
     client.on('mark', (m) => {
+      if (profiler && m.phase === 'create-accept') void (m.edge === 'start' ? profiler.start() : profiler.stop());
       const now = { cpu: sampleCpu({ postgres: db.localServer }), elu: perf.eventLoopUtilization(), queries: queriesSoFar() };
       if (m.phase === 'create-accept') sink.send({ type: 'mark' });
       if (m.edge === 'start') {
@@ -167,6 +205,7 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
       tokens = await benchTokenVerify({ keyRing: deps.keyRing, store: deps.store, config, tokens: auth.tokens });
     }
 
+    const chain = await deps.store.audit.verify();
     const pushReport = await sink.ask<ApiBenchResult['push'] & { cpuCores: number | null }>({ type: 'report' }, 'report');
     const phaseCpu = (phase: string, clientCores: number, sinkCores: number | null, operations: number): PhaseCpu | null => {
       const w = windows.get(phase);
@@ -214,6 +253,7 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
       },
       tokens,
       serviceRssMb: Math.round(process.memoryUsage().rss / 1048576),
+      auditChain: { ok: chain.ok, entries: chain.entries, problem: chain.problem },
       ...(options.sqlBreakdown ? { sqlStatements: sqlTally } : {}),
     };
   } finally {

@@ -9,6 +9,7 @@
  * BENCH_DURATION_S=20  BENCH_CONCURRENCY=64  BENCH_SCHEDULER_COUNT=10000
  * BENCH_EMBEDDED_SCHEDULER_COUNT=10000  BENCH_LOG_LEVEL=info  BENCH_POOL_SIZE (default: config)
  * BENCH_SQL_BREAKDOWN=1 (tally SQL statements by text during the create+accept window)
+ * BENCH_CPU_PROFILE=file.cpuprofile (V8 CPU profile of the service over that window)
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -106,6 +107,10 @@ function rowsFor(r: TargetReport): Row[] {
       rows.push(['  per create+accept pair', `service ${fmt(p.serviceCpuMs, 1)} ms CPU, postgres ${fmt(p.postgresCpuMs, 1)} ms CPU, ${fmt(p.sqlStatements, 1)} SQL statements`, '', '']);
     }
     rows.push(['  push messages received / requests created', `${fmt(api.push.received)} / ${fmt(ca.created)}`, '', '']);
+    if (api.auditChain) {
+      const a = api.auditChain;
+      rows.push(['audit chain after the run', `${a.ok ? 'verifies' : `BROKEN: ${a.problem}`} (${fmt(a.entries)} entries)`, 'verifies', met(a.ok)]);
+    }
     const au = api.authenticate;
     const al = au.latency.authenticate;
     rows.push([
@@ -212,6 +217,7 @@ async function main(): Promise<void> {
     logLevel: process.env.BENCH_LOG_LEVEL ?? DEFAULT_API_OPTIONS.logLevel,
     ...(process.env.BENCH_POOL_SIZE ? { poolSize: num('BENCH_POOL_SIZE', 10) } : {}),
     sqlBreakdown: process.env.BENCH_SQL_BREAKDOWN === '1',
+    ...(process.env.BENCH_CPU_PROFILE ? { cpuProfile: resolve(process.env.BENCH_CPU_PROFILE) } : {}),
   };
 
   process.stderr.write('[bench] calibrating the machine…\n');

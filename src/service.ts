@@ -11,11 +11,14 @@ import { createHttpApp } from './api/http-app.js';
 import { createMetrics, type Metrics } from './api/metrics.js';
 import type { HealthCheck } from './api/routes/ops-routes.js';
 import type { Config } from './config/config.js';
+import { AppError } from './domain/errors.js';
 import { loadDemoData } from './flows/demo-data.js';
 import { createLiveEvents } from './flows/live-events.js';
 import type { FlowDeps, SchedulerPort } from './flows/ports.js';
 import { expireDeskPhoneRegistrations } from './flows/desk-phone.js';
+import { expireAppRegistrations } from './flows/app-registration.js';
 import { callbackDue, expireUnansweredRequest, remindCustomer } from './flows/timed-steps.js';
+import { runConsoleTransfer } from './flows/console-transfer.js';
 import { startHousekeeping } from './jobs/housekeeping.js';
 import { createScheduler, type Scheduler } from './jobs/scheduler.js';
 import { createNotifier } from './notify/notifier.js';
@@ -103,6 +106,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       },
     });
 
+    let sip: SipServer | null = null;
+    let customerCalls: CustomerCallService | null = null;
     // The scheduler's handlers call the flows, and the flows schedule through the scheduler.
     let scheduler: Scheduler | null = null;
     const schedulerPort: SchedulerPort = {
@@ -112,6 +117,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       cancelForRequest: async (id) => {
         await scheduler!.cancelForRequest(id);
       },
+      scheduleTransfer: (data) => scheduler!.scheduleTransfer(data),
     };
     const loginFailures = createFailureLimiter(config.auth.loginAttemptsPerMinute, clock);
     const deps: FlowDeps = { store, config, clock, logger, scheduler: schedulerPort, notifier, events, keyRing, loginFailures };
@@ -125,6 +131,11 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         expireRequest: (id) => expireUnansweredRequest(deps, id),
         remindCustomer: (id) => remindCustomer(deps, id),
         callbackDue: (id) => callbackDue(deps, id),
+        // Console transfers act on this instance's calls (the SIP side, once it has started).
+        transfer: async (data, attempt) => {
+          if (config.sip.enabled && !customerCalls) throw new AppError('unavailable', 'Calls are not set up on this instance yet.');
+          return runConsoleTransfer(deps, customerCalls?.transfers ?? null, data, attempt);
+        },
       },
     });
     stops.push(() => scheduler!.stop());
@@ -142,6 +153,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
             run: (now) => store.sessions.revokeStale(new Date(now.getTime() - config.jobs.staleSessionHours * 3_600_000), now),
           },
           { name: 'expired desk phone registrations', run: () => expireDeskPhoneRegistrations(deps) },
+          { name: 'expired app registrations', run: () => expireAppRegistrations(deps) },
           {
             name: 'signing key rotation',
             run: async (now) => {
@@ -160,8 +172,6 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
     // SIP: the registrar and call routing behind drachtio-server. Not required for readiness:
     // the HTTP API keeps serving while drachtio-server is down, and the connection retries.
-    let sip: SipServer | null = null;
-    let customerCalls: CustomerCallService | null = null;
     if (config.sip.enabled) {
       sip = await startSipServer({ deps, logger });
       stops.push(() => sip!.stop());

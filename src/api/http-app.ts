@@ -2,13 +2,12 @@
  * The express application: request ids and logs, metrics, JSON bodies, the routes, and problem
  * details for every error. No business rule lives here.
  */
-import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
-import { pinoHttp } from 'pino-http';
 import { AppError } from '../domain/errors.js';
 import type { FlowDeps } from '../flows/ports.js';
 import type { Metrics } from './metrics.js';
 import { problemHandler, sendProblem } from './problem.js';
+import { requestLog } from './request-log.js';
 import { appEventsRoutes } from './routes/app-events-routes.js';
 import { appRoutes } from './routes/app-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
@@ -29,20 +28,8 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.server.trustProxy);
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Credentials travel in these headers: never log them.
-      redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
-    }),
-  );
+  // Request ids and one line per request; health and metrics scrapes are not logged.
+  app.use(requestLog(deps.logger, { quiet: (url) => url === '/healthz' || url === '/metrics' }));
   app.use(opts.metrics.httpMiddleware);
   app.use(express.json({ limit: '64kb' }));
   app.use(opsRoutes({ checks: opts.checks, metrics: opts.metrics, keyRing: deps.keyRing, version: opts.version }));

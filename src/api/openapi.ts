@@ -5,6 +5,8 @@
  */
 const uuid = { type: 'string', format: 'uuid' } as const;
 const text = (max: number) => ({ type: 'string', minLength: 1, maxLength: max }) as const;
+/** A name that ends up in SIP headers (display names): no control characters, CR/LF above all. */
+const displayName = (max: number) => ({ ...text(max), pattern: '^[^\\x00-\\x1f\\x7f]*$' }) as const;
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const problem = { $ref: '#/components/schemas/Problem' } as const;
 
@@ -126,6 +128,48 @@ export const openApiDocument = {
     '/api/v1/call-requests/{id}/cancel': {
       post: { operationId: 'cancelCallRequest', security: agentAuth, responses: { '200': ok('Cancelled'), ...errors } },
     },
+    '/api/v1/call-requests/{id}/transfer': {
+      post: {
+        operationId: 'transferCall',
+        summary: "Transfer the request's call in progress to an agent or a group",
+        description:
+          'Checked, audited and run as a durable job (`call.transfer`): 202 means scheduled, not done. Progress arrives on GET /api/v1/events as `transfer.changed` (requested, ringing, completed, failed with a reason). Only the agent on the call, a supervisor, an admin or an integration may transfer it. For a group the agent is chosen by routing (longest idle, desk phone registered).',
+        security: agentAuth,
+        requestBody: body({
+          oneOf: [closed({ toAgentId: uuid }, ['toAgentId']), closed({ toGroup: text(64) }, ['toGroup'])],
+        }),
+        responses: {
+          '202': ok('Transfer scheduled: transferId, requestId, fromAgentId, toAgentId, toGroup, state "requested"'),
+          '403': { description: 'Not your call', content: { 'application/problem+json': { schema: problem } } },
+          '404': { description: 'No such request, agent or group', content: { 'application/problem+json': { schema: problem } } },
+          '409': { description: 'No verified call in progress (ended, or not connected)', content: { 'application/problem+json': { schema: problem } } },
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/me/call': {
+      get: {
+        operationId: 'myCall',
+        summary: "The signed-in agent's verified call in progress (the console's call screen after a reload)",
+        security: agentAuth,
+        responses: { '200': ok('Same fields as the call.connected event'), '204': { description: 'Not on a verified call' } },
+      },
+    },
+    '/api/v1/call-requests/{id}/call-now': {
+      post: {
+        operationId: 'callbackNow',
+        summary: 'Start a scheduled callback now',
+        description:
+          '"agent calls" mode: the signed-in agent (for an integration: the request\'s agent) is reserved and the SIP server dials them, then the customer. "customer calls" mode: the customer is prompted to place the call now. The callback\'s scheduled job is dropped.',
+        security: agentAuth,
+        responses: {
+          '200': ok('The request (agent_dialled or prompted), with mode and customerNotified'),
+          '403': { description: 'Not your callback', content: { 'application/problem+json': { schema: problem } } },
+          '409': { description: 'Not a callback waiting to be made, or the agent is not available', content: { 'application/problem+json': { schema: problem } } },
+          ...errors,
+        },
+      },
+    },
     '/api/v1/callbacks': {
       get: { operationId: 'listCallbacks', security: agentAuth, responses: { '200': ok('Scheduled callbacks') } },
     },
@@ -133,7 +177,7 @@ export const openApiDocument = {
       get: { operationId: 'listQueues', security: agentAuth, responses: { '200': ok('Waiting work per group, oldest first') } },
     },
     '/api/v1/events': {
-      get: { operationId: 'events', security: agentAuth, description: 'Server-Sent Events: request.changed, agent.changed.', responses: { '200': { description: 'text/event-stream' } } },
+      get: { operationId: 'events', security: agentAuth, description: 'Server-Sent Events: request.changed, agent.changed; for the call screen call.ringing, call.connected (customer name, reference, verification method/time/via), call.ended; transfer.changed (requested, ringing, completed, failed with reason). Agents get their own events only.', responses: { '200': { description: 'text/event-stream' } } },
     },
     '/api/v1/customers': {
       get: {
@@ -147,7 +191,7 @@ export const openApiDocument = {
         security: agentAuth,
         requestBody: body(
           closed(
-            { name: text(200), phone: { type: ['string', 'null'] }, timeZone: { type: ['string', 'null'] }, externalRef: { type: ['string', 'null'], maxLength: 100 } },
+            { name: displayName(200), phone: { type: ['string', 'null'] }, timeZone: { type: ['string', 'null'] }, externalRef: { type: ['string', 'null'], maxLength: 100 } },
             ['name'],
           ),
         ),
@@ -178,7 +222,7 @@ export const openApiDocument = {
           closed(
             {
               username: text(64),
-              name: text(200),
+              name: displayName(200),
               extension: { type: 'string', pattern: '^[0-9]{2,10}$' },
               password: { type: 'string', minLength: 10, maxLength: 200 },
               groups: { type: 'array', items: { type: 'string' } },
@@ -197,7 +241,7 @@ export const openApiDocument = {
         requestBody: body(
           closed(
             {
-              name: text(200),
+              name: displayName(200),
               timeZone: text(64),
               businessHours: { $ref: '#/components/schemas/WeeklyHours' },
               slotCapacity: { type: ['integer', 'null'], minimum: 1 },
@@ -256,6 +300,24 @@ export const openApiDocument = {
           },
         }),
         responses: { '204': { description: 'Saved' }, ...errors },
+      },
+    },
+    '/api/v1/devices/me/sip-registration': {
+      post: {
+        operationId: 'appSipRegistration',
+        summary: 'A single-use token (at most 120 s) for one SIP REGISTER of this device, with the AOR and WebSocket URL',
+        security: deviceAuth,
+        responses: {
+          '200': {
+            description: 'token (Authorization: Bearer on REGISTER, with Knock-Device-Proof), expiresAt, aor (sip:<device id>@<domain>), wsUrl, domain',
+            content: {
+              'application/json': {
+                schema: closed({ token: { type: 'string' }, expiresAt: dateTime, aor: { type: 'string' }, wsUrl: { type: 'string' }, domain: { type: 'string' } }, ['token', 'expiresAt', 'aor', 'wsUrl', 'domain']),
+              },
+            },
+          },
+          ...errors,
+        },
       },
     },
     '/api/v1/devices/me/passkey/options': {

@@ -4,7 +4,7 @@
  *   2. completeAccept: the device answers with a WebAuthn assertion (platform biometric) or a
  *      device-key signature plus PIN; only then is a pre-authentication token issued.
  */
-import type { AuthMethod } from '../domain/call-request.js';
+import { tokenUseFor, type AuthMethod } from '../domain/call-request.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import type { CallRequest, Device } from '../domain/model.js';
 import { verifyDeviceSignature } from '../security/device-key.js';
@@ -140,6 +140,8 @@ export async function completeAccept(
     amr: proof.method,
     authTime: now,
     now,
+    // Obtained to answer a ringing agent-dialled callback: good for that answer only.
+    use: tokenUseFor(request.state),
   });
   await store.audit.append({
     actor,

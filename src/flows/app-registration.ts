@@ -66,6 +66,8 @@ export interface AdmitAppRegistrationArgs {
   callId: string;
   fromTag: string;
   deviceProof: string | null;
+  /** The Contact URI being registered ('' for a query): the device proof covers it. */
+  contact: string;
   source: string;
 }
 
@@ -96,6 +98,7 @@ export async function admitAppRegistration(deps: FlowDeps, args: AdmitAppRegistr
       fromTag: args.fromTag,
       expectedThumbprint: claims.cnf.jkt,
       device,
+      register: { contact: args.contact },
     });
     const spent = await store.devices.consumeSipRegistrationToken(claims.jti, claims.sub, args.callId, now);
     if (spent === 'replayed') throw new AppError('token_replayed', 'Registration token refused: it has already been used.');

@@ -13,12 +13,15 @@ import { AppError, isAppError } from '../domain/errors.js';
 import type { AuthSession, CallRecord, CallRequest } from '../domain/model.js';
 import { verifyDeviceProof } from '../security/device-proof.js';
 import { describeTokenForLog, verifyPreauthToken } from '../security/preauth-token.js';
+import { announceConnected, callLeftAgent } from './call-screen.js';
 import { loadRequest, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
 export interface AdmittedCall {
   request: CallRequest;
   customerId: string;
+  /** The customer's name and number for the agent's display, read with the device; null if gone. */
+  customer: { name: string; phoneE164: string | null } | null;
   deviceId: string;
   authMethod: string;
   authenticatedAt: Date;
@@ -34,6 +37,8 @@ export interface AdmitCustomerCallArgs {
   /** The Knock-Device-Proof header value; null when the INVITE carried none. */
   deviceProof: string | null;
   deviceKeyThumbprint?: string;
+  /** Only a token issued for this call request is accepted (a callback answered by the app). */
+  expectedCallRequestId?: string;
 }
 
 /**
@@ -51,6 +56,10 @@ export async function admitCustomerCall(deps: FlowDeps, args: AdmitCustomerCallA
     throw new AppError('token_missing', 'A pre-authentication token is required to call.');
   }
   let claims;
+  let customer: AdmittedCall['customer'] = null;
+  // The request, read alongside the device once the token's signature and claims check out: a
+  // first guess for the state move (still compare-and-set), one round trip fewer in sequence.
+  let requestRead = null as Promise<CallRequest | null> | null;
   try {
     claims = await verifyPreauthToken(args.token, {
       keyRing: deps.keyRing,
@@ -60,8 +69,17 @@ export async function admitCustomerCall(deps: FlowDeps, args: AdmitCustomerCallA
       dialogId: args.dialogId,
       now: deps.clock(),
       ...(args.deviceKeyThumbprint ? { expectedKeyThumbprint: args.deviceKeyThumbprint } : {}),
+      ...(args.expectedCallRequestId ? { expectedCallRequestId: args.expectedCallRequestId } : {}),
+      // A token obtained to answer a dialled callback answers it and places no call; and back.
+      expectedUse: args.expectedCallRequestId ? 'callback-answer' : 'call',
       confirmPossession: async (c) => {
-        const device = await store.devices.get(c.did);
+        requestRead = store.callRequests.get(c.crq);
+        // Only awaited once admitted; a refused call must not leave it rejecting unobserved.
+        requestRead.catch(() => undefined);
+        // The device and the customer in one read; the customer is only used once admitted.
+        const ctx = await store.tokens.admissionContext(c.did, c.sub);
+        const device = ctx.device;
+        customer = ctx.customer;
         verifyDeviceProof({
           proof: args.deviceProof,
           jti: c.jti,
@@ -76,7 +94,8 @@ export async function admitCustomerCall(deps: FlowDeps, args: AdmitCustomerCallA
     if (isAppError(e)) await deny(e.code, e.message, { token: describeTokenForLog(args.token) });
     throw e;
   }
-  const { after } = await moveRequest(deps, claims.callRequestId, { type: 'call_setup' }, 'sip');
+  const known = (await requestRead?.catch(() => null)) ?? undefined;
+  const { after } = await moveRequest(deps, claims.callRequestId, { type: 'call_setup', use: claims.use }, 'sip', known);
   await store.audit.append({
     actor: 'sip',
     action: 'token.verify',
@@ -88,10 +107,21 @@ export async function admitCustomerCall(deps: FlowDeps, args: AdmitCustomerCallA
   return {
     request: after,
     customerId: claims.customerId,
+    customer,
     deviceId: claims.deviceId,
     authMethod: claims.authMethod,
     authenticatedAt: claims.authTime,
   };
+}
+
+/**
+ * An agent-dialled callback answered by the app (SPEC core flow 1 step 4, "agent calls" mode):
+ * the 200 OK carries the token the customer obtained with the biometric or PIN for this request,
+ * and the device's proof over the INVITE's Call-ID and From tag. Same checks, consumption and
+ * audit as a call the app places (admitCustomerCall), plus: the token must be for this request.
+ */
+export function admitCallbackAnswer(deps: FlowDeps, args: AdmitCustomerCallArgs & { expectedCallRequestId: string }): Promise<AdmittedCall> {
+  return admitCustomerCall(deps, args);
 }
 
 /** The agent answered: the customer is now in a verified session whose id later legs present. */
@@ -125,6 +155,7 @@ export async function callConnected(
     verification: `token:${after.authMethod}`,
   });
   await deps.store.agents.setAvailability(args.agentId, 'busy', now);
+  await announceConnected(deps, after, args.agentId);
   return { session, record };
 }
 
@@ -157,12 +188,15 @@ export async function callEnded(
   }
   if (args.recordId) await deps.store.callRecords.update(args.recordId, { endedAt: now, outcome: args.outcome });
   const req = await loadRequest(deps, args.requestId);
+  // A callback the app answered but that did not connect is still agent_dialled.
   if (req.state === 'agent_dialled' || (req.state === 'connecting' && req.attempts > 0 && args.outcome !== 'completed')) {
     await callbackAttemptFailed(deps, args.requestId, args.outcome);
   } else if (req.state !== 'ended' && req.state !== 'cancelled') {
-    await moveRequest(deps, args.requestId, { type: 'call_ended', outcome: args.outcome }, 'sip');
+    // The request just read is the first guess: saves reading it again (still compare-and-set).
+    await moveRequest(deps, args.requestId, { type: 'call_ended', outcome: args.outcome }, 'sip', req);
   }
   if (args.agentId) {
+    callLeftAgent(deps, { requestId: args.requestId, agentId: args.agentId, outcome: args.outcome });
     await deps.store.agents.setAvailability(args.agentId, 'available', now);
     deps.events.publish({ type: 'agent.changed', agentId: args.agentId, availability: 'available', at: now.toISOString() });
   }

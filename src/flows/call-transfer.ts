@@ -6,6 +6,7 @@
  * marked as verified through the session.
  */
 import type { CallRecord } from '../domain/model.js';
+import { announceTransferred } from './call-screen.js';
 import { loadRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
@@ -41,5 +42,6 @@ export async function transferAnswered(
     reason: `${args.how} transfer answered by agent ${args.toAgentId}; customer verified through the session`,
     data: { requestId: request.id, fromAgentId: args.fromAgentId, toAgentId: args.toAgentId },
   });
+  await announceTransferred(deps, request, args.fromAgentId, args.toAgentId);
   return record;
 }

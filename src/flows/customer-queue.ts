@@ -6,6 +6,7 @@
  */
 import { rankAgents } from '../domain/agent-selection.js';
 import type { Agent, CallRequest } from '../domain/model.js';
+import { callLeftAgent } from './call-screen.js';
 import type { FlowDeps } from './ports.js';
 
 /** Agents who may take calls for the request: its group, plus its own agent. */
@@ -51,6 +52,7 @@ export async function reserveAgent(deps: FlowDeps, agentId: string): Promise<boo
  * the agent is free for other calls again and the attempt is on the record.
  */
 export async function agentDidNotAnswer(deps: FlowDeps, args: { requestId: string; agentId: string; outcome: string }): Promise<void> {
+  callLeftAgent(deps, args); // the console's ringing screen closes
   const agent = await deps.store.agents.get(args.agentId);
   if (agent && agent.availability === 'busy') {
     await deps.store.agents.setAvailability(agent.id, 'available', deps.clock());

@@ -80,8 +80,7 @@ export async function loginAgent(
 }
 
 export async function authenticateAgentToken(deps: Pick<FlowDeps, 'store' | 'clock'>, token: string): Promise<Agent> {
-  const agentId = await deps.store.agentLogins.getAgentId(sha256Hex(token), deps.clock());
-  const agent = agentId ? await deps.store.agents.get(agentId) : null;
+  const agent = await deps.store.agentLogins.getAgent(sha256Hex(token), deps.clock());
   if (!agent) throw new AppError('unauthenticated', 'Your sign-in has expired; sign in again.');
   return agent;
 }

@@ -54,27 +54,36 @@ export async function moveRequest(
       }
       throw e;
     }
-    const after = await deps.store.callRequests.update(id, before.version, next);
-    if (!after) continue; // another writer moved it first: decide again on the fresh state
-    await deps.store.audit.append({
+    // The audit entry is written with the change, in the same statement, and only if it applied.
+    const after = await deps.store.callRequests.update(id, before.version, next, {
       actor,
       action: `request.${event.type}`,
       subject: `call_request:${id}`,
       decision: 'allow',
-      reason: `${before.state} -> ${after.state}`,
+      reason: `${before.state} -> ${next.state}`,
       data: {},
     });
-    deps.events.publish({
-      type: 'request.changed',
-      requestId: id,
-      agentId: after.agentId,
-      customerId: after.customerId,
-      state: after.state,
-      reason: event.type,
-      at: now.toISOString(),
-    });
-    deps.logger.info({ requestId: id, from: before.state, to: after.state, event: event.type, actor }, 'call request moved');
+    if (!after) continue; // another writer moved it first: decide again on the fresh state
+    announceMove(deps, { from: before.state, after, event, actor, now });
     return { before, after };
   }
   throw new AppError('conflict', 'The call request is changing too quickly; try again.');
+}
+
+/** Tells the consoles and the log that a request moved (after the move and its audit entry are stored). */
+export function announceMove(
+  deps: Pick<FlowDeps, 'events' | 'logger'>,
+  m: { from: CallRequest['state']; after: CallRequest; event: CallRequestEvent; actor: string; now: Date },
+): void {
+  const { after } = m;
+  deps.events.publish({
+    type: 'request.changed',
+    requestId: after.id,
+    agentId: after.agentId,
+    customerId: after.customerId,
+    state: after.state,
+    reason: m.event.type,
+    at: m.now.toISOString(),
+  });
+  deps.logger.info({ requestId: after.id, from: m.from, to: after.state, event: m.event.type, actor: m.actor }, 'call request moved');
 }

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { CallRequestState } from '../domain/call-request.js';
-import type { CallRequest, ChannelName, Customer, NotificationKind, NotificationRecord } from '../domain/model.js';
+import type { Agent, CallRequest, ChannelName, Customer, Device, NotificationKind, NotificationRecord } from '../domain/model.js';
 import type { FailureLimiter } from '../security/failure-limiter.js';
 import type { KeyRing } from '../security/signing-keys.js';
 import type { Store } from '../store/store.js';
@@ -16,6 +16,8 @@ export interface SchedulerPort {
   scheduleReminder(requestId: string, at: Date): Promise<void>;
   scheduleCallback(requestId: string, at: Date): Promise<void>;
   cancelForRequest(requestId: string): Promise<void>;
+  /** A console transfer as a durable job (console-transfer.ts); absent where none can be scheduled. */
+  scheduleTransfer?(data: Record<string, unknown>): Promise<string>;
 }
 
 export interface NotifyResult {
@@ -25,10 +27,12 @@ export interface NotifyResult {
 
 export interface NotifierPort {
   /** Throws AppError('no_reachable_device') when no channel reached the customer. */
-  /** `customer` and `history` are optional: what the caller already knows of the request. */
+  /** `customer`, `devices` and `history` are optional: what the caller already knows of the request. */
   notifyCustomer(args: {
     request: CallRequest;
     customer?: Customer;
+    /** The customer's devices that are not revoked, read together with `customer`. */
+    devices?: Device[];
     history?: NotificationRecord[];
     agentName: string;
     kind: NotificationKind;
@@ -54,7 +58,57 @@ export type LiveEvent =
       agentId: string;
       customerId: string;
       at: string;
+    }
+  // The console's call screen (call-screen.ts): a customer call rings, connects to or leaves an agent.
+  | ({ type: 'call.ringing' } & CallOnScreen)
+  | ({ type: 'call.connected' } & CallOnScreen)
+  | { type: 'call.ended'; requestId: string; agentId: string; outcome: string; at: string }
+  // A transfer asked for in the console (console-transfer.ts); agentId is the agent it moves the call from.
+  | {
+      type: 'transfer.changed';
+      transferId: string;
+      requestId: string;
+      agentId: string;
+      toAgentId: string | null;
+      toGroup: string | null;
+      state: 'requested' | 'ringing' | 'completed' | 'failed';
+      reason: string;
+      at: string;
     };
+
+/** Who is on a call and how they were verified; never the session id (it vouches for the customer). */
+export interface CallOnScreen {
+  requestId: string;
+  agentId: string;
+  customerId: string;
+  customerName: string;
+  reference: string;
+  reason: string;
+  /** null: not verified on this call (an agent-dialled callback). via 'session': a transfer. */
+  verification: { method: string; at: string; via: 'token' | 'session' } | null;
+  at: string;
+}
+
+/** A connected customer call as the SIP side holds it, for a transfer asked for in the console. */
+export interface LiveCall {
+  requestId: string;
+  /** The agent on the call now; null while nobody is. */
+  agentId: string | null;
+  transferring: boolean;
+}
+
+/** 'failed': an unexpected error; the call went back to the first agent, or ended. */
+export type CallTransferOutcome = 'completed' | 'refused' | 'busy' | 'not_answered' | 'caller_gone' | 'failed';
+
+/** The SIP side's part of a console transfer (src/sip/console-transfer.ts). */
+export interface CallTransferPort {
+  /** The call of this session when this instance holds it; null otherwise. */
+  find(sessionId: string): LiveCall | null;
+  /** Whether the agent has a registered desk phone to ring. */
+  reachable(agent: Agent): Promise<boolean>;
+  /** Moves the call to toAgent (rings them, re-bridges on answer); resolves with how it went. */
+  transfer(sessionId: string, toAgent: Agent): Promise<CallTransferOutcome>;
+}
 
 export interface EventsPort {
   publish(event: LiveEvent): void;

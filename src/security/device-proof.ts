@@ -35,6 +35,17 @@ export function deviceProofInput(b: DeviceProofBinding): string {
   return `${DEVICE_PROOF_CONTEXT}|${b.jti}|${b.callId}|${b.fromTag}`;
 }
 
+/**
+ * A REGISTER's proof has its own context and covers the Contact too: otherwise someone in the
+ * path could present the token and proof first with their own Contact and receive the calls.
+ */
+export const REGISTER_PROOF_CONTEXT = 'knock-register-proof.v1';
+
+/** `knock-register-proof.v1|<jti>|<Call-ID>|<From tag>|<Contact URI>` (the URI inside <>; empty for a query). */
+export function registerProofInput(b: DeviceProofBinding & { contact: string }): string {
+  return `${REGISTER_PROOF_CONTEXT}|${b.jti}|${b.callId}|${b.fromTag}|${b.contact}`;
+}
+
 export interface VerifyDeviceProofInput extends DeviceProofBinding {
   /** The header value as received; null or empty when the INVITE carried none. */
   proof: string | null | undefined;
@@ -42,10 +53,29 @@ export interface VerifyDeviceProofInput extends DeviceProofBinding {
   expectedThumbprint: string;
   /** The enrolled device the token names (its `did`), or null when there is none. */
   device: { publicKeyJwk: Record<string, unknown>; revokedAt: Date | null } | null;
+  /** Set for a REGISTER: its Contact URI is signed too, under REGISTER_PROOF_CONTEXT. */
+  register?: { contact: string };
 }
 
-function misbound(message: string): never {
-  throw new AppError('token_misbound', `Pre-authentication token refused: ${message}.`);
+function misbound(message: string, kind = 'Pre-authentication token'): never {
+  throw new AppError('token_misbound', `${kind} refused: ${message}.`);
+}
+
+// Enrolled keys already imported, by their stored JWK text: importing (point validation and
+// thumbprint) costs about as much as the signature check itself, and the same JWK always gives
+// the same key. Bounded so a flood of distinct devices cannot grow it without limit.
+const importedKeys = new Map<string, DevicePublicKey>();
+const MAX_IMPORTED_KEYS = 5000;
+
+function importedKey(jwk: Record<string, unknown>): DevicePublicKey {
+  const text = JSON.stringify(jwk);
+  let key = importedKeys.get(text);
+  if (!key) {
+    key = importDevicePublicKey(jwk);
+    if (importedKeys.size >= MAX_IMPORTED_KEYS) importedKeys.clear();
+    importedKeys.set(text, key);
+  }
+  return key;
 }
 
 /**
@@ -53,18 +83,19 @@ function misbound(message: string): never {
  * the device key the token is bound to. Messages never repeat the proof or the token.
  */
 export function verifyDeviceProof(input: VerifyDeviceProofInput): void {
-  if (typeof input.proof !== 'string' || input.proof.trim().length === 0) misbound('device proof required');
-  if (!input.device || input.device.revokedAt) misbound('the device it was issued to is no longer enrolled');
-  if (!input.callId || !input.fromTag) misbound('the call has no Call-ID or From tag to bind the device proof to');
+  const kind = input.register ? 'Registration token' : undefined;
+  if (typeof input.proof !== 'string' || input.proof.trim().length === 0) misbound('device proof required', kind);
+  if (!input.device || input.device.revokedAt) misbound('the device it was issued to is no longer enrolled', kind);
+  if (!input.callId || !input.fromTag) misbound(`the ${input.register ? 'REGISTER' : 'call'} has no Call-ID or From tag to bind the device proof to`, kind);
   let key: DevicePublicKey;
   try {
-    key = importDevicePublicKey(input.device.publicKeyJwk);
+    key = importedKey(input.device.publicKeyJwk);
   } catch {
-    misbound('the enrolled device key is unusable');
+    misbound('the enrolled device key is unusable', kind);
   }
   // The stored key must be the one the token names; otherwise a proof by it proves nothing.
-  if (key.thumbprint !== input.expectedThumbprint) misbound('it is bound to a different device key');
-  if (!verifyDeviceSignature(key, deviceProofInput(input), input.proof.trim())) {
-    misbound('the device proof does not verify for this call and device key');
+  if (key.thumbprint !== input.expectedThumbprint) misbound('it is bound to a different device key', kind);
+  if (!verifyDeviceSignature(key, input.register ? registerProofInput({ ...input, contact: input.register.contact }) : deviceProofInput(input), input.proof.trim())) {
+    misbound(`the device proof does not verify for this ${input.register ? 'registration' : 'call'} and device key`, kind);
   }
 }

@@ -10,7 +10,7 @@
  * trusted (§3.1, §3.2); issuer and audience checked (§3.8, §3.9); size bounded.
  */
 import { createHash, sign as signData, verify as verifySignature, type KeyObject } from 'node:crypto';
-import type { AuthMethod } from '../domain/call-request.js';
+import type { AuthMethod, TokenUse } from '../domain/call-request.js';
 import { AppError } from '../domain/errors.js';
 import type { TokenRepo } from '../store/store.js';
 import { randomSecret } from './secrets.js';
@@ -49,6 +49,8 @@ export interface PreauthClaims {
   ref: string; // reference number shown to both sides
   did: string; // device id
   cnf: { jkt: string };
+  /** Private claim: place a call, or answer the agent-dialled callback it was issued for. */
+  use: TokenUse;
 }
 
 export interface IssuePreauthInput {
@@ -65,6 +67,8 @@ export interface IssuePreauthInput {
   amr: AuthMethod;
   authTime: Date;
   now: Date;
+  /** Defaults to 'call'; 'callback-answer' when the request is an agent-dialled callback ringing. */
+  use?: TokenUse;
 }
 
 export interface IssuedPreauthToken {
@@ -134,6 +138,7 @@ export async function issuePreauthToken(input: IssuePreauthInput): Promise<Issue
     ref: input.reference,
     did: input.deviceId,
     cnf: { jkt: input.deviceKeyThumbprint },
+    use: input.use ?? 'call',
   };
   const { kid, privateKey } = input.keyRing.current();
   const signingInput = `${headerFor(kid)}.${b64uJson(claims)}`;
@@ -261,6 +266,8 @@ export interface VerifyPreauthOptions {
   now: Date;
   expectedKeyThumbprint?: string;
   expectedCallRequestId?: string;
+  /** What the token must have been issued for; a token without the claim is a 'call' token. */
+  expectedUse?: TokenUse;
   clockSkewSeconds?: number;
   /**
    * Runs once the token's signature and claims are valid and before its jti is consumed: the
@@ -283,6 +290,7 @@ export interface VerifiedPreauthToken {
   issuedAt: Date;
   expiresAt: Date;
   keyThumbprint: string;
+  use: TokenUse;
   claims: PreauthClaims;
 }
 
@@ -310,6 +318,8 @@ function readClaims(p: Record<string, unknown>): PreauthClaims {
   const cnf = p.cnf;
   const jkt = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>).jkt : undefined;
   if (typeof jkt !== 'string' || jkt.length === 0) invalid('claim "cnf.jkt" is missing');
+  const use = p.use ?? 'call';
+  if (use !== 'call' && use !== 'callback-answer') invalid('claim "use" is unknown');
   return {
     iss: str(p, 'iss'),
     aud,
@@ -325,6 +335,7 @@ function readClaims(p: Record<string, unknown>): PreauthClaims {
     ref: str(p, 'ref'),
     did: str(p, 'did'),
     cnf: { jkt },
+    use,
   };
 }
 
@@ -366,6 +377,14 @@ export async function verifyPreauthToken(token: string, opts: VerifyPreauthOptio
   if (opts.expectedCallRequestId !== undefined && claims.crq !== opts.expectedCallRequestId) {
     throw new AppError('token_misbound', 'Pre-authentication token refused: it was issued for a different call request.');
   }
+  if (opts.expectedUse !== undefined && claims.use !== opts.expectedUse) {
+    throw new AppError(
+      'token_misbound',
+      claims.use === 'callback-answer'
+        ? 'Pre-authentication token refused: it was issued to answer a callback, not to place a call.'
+        : 'Pre-authentication token refused: it was issued to place a call, not to answer a callback.',
+    );
+  }
   if (opts.confirmPossession) await opts.confirmPossession(claims);
 
   const consumed = await opts.store.tokens.consume(claims.jti, opts.dialogId, now);
@@ -386,6 +405,7 @@ export async function verifyPreauthToken(token: string, opts: VerifyPreauthOptio
     issuedAt: new Date(claims.iat * 1000),
     expiresAt: new Date(claims.exp * 1000),
     keyThumbprint: claims.cnf.jkt,
+    use: claims.use,
     claims,
   };
 }

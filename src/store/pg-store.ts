@@ -19,7 +19,7 @@ import { groupRepo } from './repos/group-repo.js';
 import { notificationRepo } from './repos/notification-repo.js';
 import { registrationRepo } from './repos/registration-repo.js';
 import { sessionRepo } from './repos/session-repo.js';
-import { translateDbError } from './repos/sql.js';
+import { disablePreparedStatements, translateDbError } from './repos/sql.js';
 import { settingRepo } from './repos/setting-repo.js';
 import { signingKeyRepo } from './repos/signing-key-repo.js';
 import { tokenRepo } from './repos/token-repo.js';
@@ -48,6 +48,8 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
 
   try {
     await migrate(pool, opts.logger);
+    const { rows } = await pool.query<{ version: string }>('SELECT version()');
+    if (/PGlite/i.test(rows[0]?.version ?? '')) disablePreparedStatements(pool);
   } catch (e) {
     await pool.end().catch(() => undefined);
     throw translateDbError(e);

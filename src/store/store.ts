@@ -59,6 +59,8 @@ export interface GroupRepo {
 export interface CustomerRepo {
   create(c: Omit<Customer, 'id' | 'createdAt'>): Promise<Customer>;
   get(id: string): Promise<Customer | null>;
+  /** The customer and their devices that are not revoked (as devices.listForCustomer), in one read. */
+  getWithDevices(id: string): Promise<{ customer: Customer; devices: Device[] } | null>;
   /** Name, phone or external reference contains the text (case-insensitive). */
   search(text: string, limit: number): Promise<Customer[]>;
   /** Customers with exactly this E.164 number (several may share a phone), oldest first. */
@@ -81,7 +83,18 @@ export interface DeviceRepo {
   setWebAuthn(id: string, cred: WebAuthnCredential | null): Promise<void>;
   updateWebAuthnCounter(id: string, counter: number): Promise<void>;
   setPushSubscription(id: string, sub: PushSubscription | null): Promise<void>;
+  /** A contact without expiry or source (provisioned by hand); null clears the binding. */
   setSipContact(id: string, contact: string | null): Promise<void>;
+  /** The app's REGISTER binding (RFC 3261 §10): contact, where it came from, until when; null removes it. */
+  setSipRegistration(id: string, reg: { contact: string; source: string; expiresAt: Date } | null): Promise<void>;
+  /** Devices of the customer (not revoked) with an unexpired SIP binding, newest binding first. */
+  sipRegistrations(customerId: string, now: Date): Promise<AppSipBinding[]>;
+  /** Clears bindings that have expired; returns how many. */
+  purgeExpiredSipRegistrations(now: Date): Promise<number>;
+  /** Records a registration token's jti so it can be spent once. */
+  recordSipRegistrationToken(t: { jti: string; deviceId: string; expiresAt: Date }): Promise<void>;
+  /** Single use: the first REGISTER (by Call-ID) gets 'consumed', every later one 'replayed'. */
+  consumeSipRegistrationToken(jti: string, deviceId: string, callId: string, now: Date): Promise<ConsumeResult>;
   touch(id: string, now: Date): Promise<void>;
   /**
    * Counts one PIN attempt atomically; when the count reaches maxAttempts the device is locked
@@ -92,6 +105,16 @@ export interface DeviceRepo {
   recordPinFailure(id: string, maxAttempts: number, lockUntil: Date, now: Date): Promise<DeviceSecrets & { wasLocked: boolean }>;
   resetPinFailures(id: string): Promise<void>;
   revoke(id: string, now: Date): Promise<void>;
+}
+
+/** A customer device's live SIP binding (the app registered for calls). */
+export interface AppSipBinding {
+  deviceId: string;
+  contact: string;
+  /** transport/address:port the REGISTER came from; null for a provisioned contact. */
+  source: string | null;
+  /** null for a provisioned contact (no expiry). */
+  expiresAt: Date | null;
 }
 
 export interface EnrollmentCodeRepo {
@@ -109,13 +132,16 @@ export interface CallRequestRepo {
    * Inserts the request. When a request with the same (createdBy, idempotencyKey) exists, or an
    * open one for the same customer and agent, returns that one with created = false instead.
    */
-  create(r: NewCallRequest): Promise<{ request: CallRequest; created: boolean }>;
+  create(r: NewCallRequest, audit?: (requestId: string) => NewAuditEntry[]): Promise<{ request: CallRequest; created: boolean }>;
   get(id: string): Promise<CallRequest | null>;
   /**
    * Compare-and-set: writes the new snapshot only if the stored version is still
    * expectedVersion; returns the updated request, or null when another writer got there first.
+   * With `audit`, that entry is appended to the audit chain in the same statement, exactly when
+   * the write happened. For create: the entries `audit` returns for the new request's id are
+   * appended in their order, only when this call inserted the request.
    */
-  update(id: string, expectedVersion: number, next: CallRequestSnapshot): Promise<CallRequest | null>;
+  update(id: string, expectedVersion: number, next: CallRequestSnapshot, audit?: NewAuditEntry): Promise<CallRequest | null>;
   list(filter: {
     agentId?: string;
     customerId?: string;
@@ -141,10 +167,20 @@ export interface ChallengeRepo {
 
 export type ConsumeResult = 'consumed' | 'replayed' | 'expired' | 'unknown';
 
+/** What admitting a call needs besides the token itself (TokenRepo.admissionContext). */
+export interface AdmissionContext {
+  /** The enrolled device the token names; null when there is none. Revoked ones are returned. */
+  device: Pick<Device, 'id' | 'customerId' | 'publicKeyJwk' | 'revokedAt'> | null;
+  /** The customer the token names, for the agent's display; null when there is none. */
+  customer: Pick<Customer, 'id' | 'name' | 'phoneE164'> | null;
+}
+
 export interface TokenRepo {
   record(t: Omit<IssuedToken, 'consumedAt' | 'dialogId'>): Promise<void>;
   /** Single use: the first caller gets 'consumed' and binds dialogId; every later one 'replayed'. */
   consume(jti: string, dialogId: string, now: Date): Promise<ConsumeResult>;
+  /** The device and customer a verified token names, read together in one statement. */
+  admissionContext(deviceId: string, customerId: string): Promise<AdmissionContext>;
   get(jti: string): Promise<IssuedToken | null>;
   purgeExpired(now: Date): Promise<number>;
 }
@@ -191,6 +227,8 @@ export interface ApiKeyRepo {
 export interface AgentLoginRepo {
   create(tokenHash: string, agentId: string, expiresAt: Date): Promise<void>;
   getAgentId(tokenHash: string, now: Date): Promise<string | null>;
+  /** The agent of an unexpired sign-in, read in the same statement as the sign-in itself. */
+  getAgent(tokenHash: string, now: Date): Promise<Agent | null>;
   remove(tokenHash: string): Promise<void>;
   purgeExpired(now: Date): Promise<number>;
 }

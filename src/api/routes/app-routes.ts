@@ -13,6 +13,7 @@ import {
   setDevicePin,
   setPushSubscription,
 } from '../../flows/enrollment.js';
+import { issueAppRegistration } from '../../flows/app-registration.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { scheduleCallback, snoozeRequest } from '../../flows/schedule.js';
 import { deviceOf, requireDevice, wrap } from '../auth.js';
@@ -55,6 +56,12 @@ export function appRoutes(deps: FlowDeps): Router {
     await setPushSubscription(deps, deviceOf(res), { endpoint: req.body.endpoint, keys: req.body.keys });
     res.status(204).end();
   }));
+  // The app registers for calls (agent-dialled callbacks): a single-use token for one REGISTER.
+  r.post('/devices/me/sip-registration', device, wrap(async (_req, res) => {
+    const issued = await issueAppRegistration(deps, deviceOf(res));
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ token: issued.token, expiresAt: issued.expiresAt.toISOString(), aor: issued.aor, wsUrl: issued.wsUrl, domain: issued.domain });
+  }));
   r.post('/devices/me/passkey/options', device, wrap(async (_req, res) => {
     res.json(await beginPasskeyEnrollment(deps, deviceOf(res)));
   }));
@@ -66,7 +73,8 @@ export function appRoutes(deps: FlowDeps): Router {
   r.get('/app/requests', device, wrap(async (_req, res) => {
     const list = await deps.store.callRequests.list({
       customerId: deviceOf(res).customerId,
-      states: ['notified', 'snoozed', 'accepted', 'authenticated', 'expired', 'scheduled', 'prompted'],
+      // agent_dialled: an adviser is calling back now; the app registers so it can ring.
+      states: ['notified', 'snoozed', 'accepted', 'authenticated', 'expired', 'scheduled', 'prompted', 'agent_dialled'],
       limit: 50,
     });
     res.json({ items: await Promise.all(list.map(view)) });

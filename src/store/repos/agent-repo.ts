@@ -4,7 +4,7 @@ import type { Agent, AgentSecrets, Availability } from '../../domain/model.js';
 import type { AgentRepo, NewAgent } from '../store.js';
 import { type Db, isUuid, query, transaction } from './sql.js';
 
-interface AgentRow {
+export interface AgentRow {
   id: string;
   username: string;
   name: string;
@@ -24,12 +24,12 @@ interface SecretsRow {
 }
 
 /** Public columns only; the secrets stay in the table unless secrets() asks for them. */
-const SELECT = `
+export const AGENT_SELECT = `
   SELECT a.id, a.username, a.name, a.extension, a.availability, a.idle_since, a.role, a.created_at,
          ARRAY(SELECT m.group_id FROM agent_group_members m WHERE m.agent_id = a.id ORDER BY m.position) AS groups
   FROM agents a`;
 
-function toAgent(r: AgentRow): Agent {
+export function toAgent(r: AgentRow): Agent {
   return {
     id: r.id,
     username: r.username,
@@ -53,7 +53,7 @@ function toSecrets(r: SecretsRow): AgentSecrets {
 }
 
 async function getOne(db: Db, where: string, value: string): Promise<Agent | null> {
-  const res = await query<AgentRow>(db, `${SELECT} WHERE ${where}`, [value]);
+  const res = await query<AgentRow>(db, `${AGENT_SELECT} WHERE ${where}`, [value]);
   return res.rows[0] ? toAgent(res.rows[0]) : null;
 }
 
@@ -101,11 +101,11 @@ export function agentRepo(pool: pg.Pool): AgentRepo {
       const res = filter.groupId
         ? await query<AgentRow>(
             pool,
-            `${SELECT} WHERE EXISTS (SELECT 1 FROM agent_group_members m WHERE m.agent_id = a.id AND m.group_id = $1)
+            `${AGENT_SELECT} WHERE EXISTS (SELECT 1 FROM agent_group_members m WHERE m.agent_id = a.id AND m.group_id = $1)
              ORDER BY a.username`,
             [filter.groupId],
           )
-        : await query<AgentRow>(pool, `${SELECT} ORDER BY a.username`);
+        : await query<AgentRow>(pool, `${AGENT_SELECT} ORDER BY a.username`);
       return res.rows.map(toAgent);
     },
 

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { AuditEntry } from '../../domain/model.js';
 import { canonicalJson, createChainVerifier, storableData, storableText } from '../audit-chain.js';
 import type { AuditRepo, NewAuditEntry } from '../store.js';
-import { clampLimit, LOCK_KEYS, query } from './sql.js';
+import { clampLimit, LOCK_KEYS, prepared, query } from './sql.js';
 
 interface AuditRow {
   seq: string; // bigint
@@ -40,34 +40,43 @@ function toEntry(r: AuditRow): AuditEntry {
 
 const VERIFY_BATCH = 1000;
 
+/**
+ * An entry ready for audit_log_append: its fields as they will be stored, and the function's
+ * arguments (lock key, actor, action, subject, decision, reason, data, and the canonical JSON of
+ * the fields between seq/at and prevHash, without the brackets: the database function adds seq,
+ * at and prevHash under the lock and hashes the same text auditEntryHash() would).
+ */
+export function auditAppendArgs(e: NewAuditEntry): { fields: Omit<AuditEntry, 'seq' | 'at' | 'prevHash' | 'hash'>; args: unknown[] } {
+  const fields = {
+    actor: storableText(e.actor),
+    action: storableText(e.action),
+    subject: e.subject === null ? null : storableText(e.subject),
+    decision: e.decision,
+    reason: storableText(e.reason),
+    data: storableData(e.data),
+  };
+  const middle = canonicalJson([fields.actor, fields.action, fields.subject, fields.decision, fields.reason, fields.data]);
+  return {
+    fields,
+    args: [LOCK_KEYS.audit, fields.actor, fields.action, fields.subject, fields.decision, fields.reason, JSON.stringify(fields.data), middle.slice(1, -1)],
+  };
+}
+
+/** The call `audit_log_append(...)` with its 8 arguments as parameters $first … $first+7. */
+export function auditAppendCall(first: number): string {
+  const p = (i: number) => `$${first + i}`;
+  return `audit_log_append(${p(0)}, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}::jsonb, ${p(7)})`;
+}
+
 export function auditRepo(pool: pg.Pool): AuditRepo {
   return {
     async append(e: NewAuditEntry) {
-      const fields = {
-        actor: storableText(e.actor),
-        action: storableText(e.action),
-        subject: e.subject === null ? null : storableText(e.subject),
-        decision: e.decision,
-        reason: storableText(e.reason),
-        data: storableData(e.data),
-      };
-      // The canonical JSON of the fields between seq/at and prevHash, without the brackets: the
-      // database function adds seq, at and prevHash under the lock and hashes the same text
-      // auditEntryHash() would.
-      const middle = canonicalJson([fields.actor, fields.action, fields.subject, fields.decision, fields.reason, fields.data]);
-      const res = await query<Pick<AuditRow, 'seq' | 'at' | 'prev_hash' | 'hash'>>(
+      const { fields, args } = auditAppendArgs(e);
+      const res = await prepared<Pick<AuditRow, 'seq' | 'at' | 'prev_hash' | 'hash'>>(
         pool,
-        'SELECT seq, at, prev_hash, hash FROM audit_log_append($1, $2, $3, $4, $5, $6, $7::jsonb, $8)',
-        [
-          LOCK_KEYS.audit,
-          fields.actor,
-          fields.action,
-          fields.subject,
-          fields.decision,
-          fields.reason,
-          JSON.stringify(fields.data),
-          middle.slice(1, -1),
-        ],
+        'audit_append',
+        `SELECT seq, at, prev_hash, hash FROM ${auditAppendCall(1)}`,
+        args,
       );
       const row = res.rows[0]!;
       return { seq: Number(row.seq), at: row.at, ...fields, prevHash: row.prev_hash, hash: row.hash };

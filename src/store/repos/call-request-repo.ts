@@ -2,11 +2,13 @@
  * Call requests (SPEC core flow 1). Creation is idempotent and update is compare-and-set on
  * version, so concurrent answers from the app, the agent and the jobs resolve to one outcome.
  */
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { AuthMethod, CallRequestState, Outcome } from '../../domain/call-request.js';
 import type { CallRequest } from '../../domain/model.js';
-import type { CallRequestRepo, NewCallRequest } from '../store.js';
-import { clampLimit, isUuid, query } from './sql.js';
+import type { CallRequestRepo, NewAuditEntry, NewCallRequest } from '../store.js';
+import { auditAppendArgs, auditAppendCall } from './audit-repo.js';
+import { clampLimit, isUuid, prepared, query } from './sql.js';
 
 interface CallRequestRow {
   id: string;
@@ -61,40 +63,78 @@ const CLOSED_STATES = ['ended', 'cancelled'];
 /** States of a callback that still holds its slot. */
 const PENDING_CALLBACK_STATES = ['scheduled', 'due', 'prompted', 'agent_dialled'];
 
+/**
+ * The columns the record is made of. Prepared statements name them rather than `*`: a column
+ * added by a later migration would otherwise change a prepared statement's result type and make
+ * PostgreSQL refuse it on connections of instances still running.
+ */
+const COLUMNS = `id, reference, reason, customer_id, group_id, agent_id, state, answer_deadline, accepted_device_id,
+  auth_method, authenticated_at, scheduled_for, schedule_note, snooze_until, attempts, outcome, requested_at,
+  created_by, version, updated_at`;
+
+/** The id is chosen by the caller ($19), so an audit entry written with the row can name it. */
+const INSERT = `INSERT INTO call_requests (reference, reason, customer_id, group_id, agent_id, state, answer_deadline,
+     accepted_device_id, auth_method, authenticated_at, scheduled_for, schedule_note, snooze_until,
+     attempts, outcome, requested_at, created_by, idempotency_key, id)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+   ON CONFLICT DO NOTHING
+   RETURNING ${COLUMNS}`;
+
+/**
+ * INSERT that also appends `n` audit entries (parameters from $20, 8 per entry), only for the row
+ * it inserted, in order: each append reads the row the previous one produced, so PostgreSQL has
+ * to run them one after the other.
+ */
+function insertAudited(n: number): string {
+  const steps = Array.from({ length: n }, (_, i) => {
+    const from = i === 0 ? 'ins' : `a${i - 1}`;
+    return `a${i} AS (SELECT (${auditAppendCall(20 + 8 * i)}).seq FROM ${from})`;
+  });
+  return `WITH ins AS (${INSERT}), ${steps.join(', ')} SELECT ins.* FROM ins, a${n - 1}`;
+}
+
+const UPDATE = `UPDATE call_requests SET
+     state = $3, answer_deadline = $4, agent_id = $5, accepted_device_id = $6, auth_method = $7,
+     authenticated_at = $8, scheduled_for = $9, schedule_note = $10, snooze_until = $11, attempts = $12,
+     outcome = $13, version = version + 1, updated_at = now()
+   WHERE id = $1 AND version = $2
+   RETURNING ${COLUMNS}`;
+
 export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
   return {
-    async create(r: NewCallRequest) {
+    async create(r: NewCallRequest, audit?: (requestId: string) => NewAuditEntry[]) {
       // A conflicting row can end between our INSERT and SELECT; then the insert is retried.
       for (let attempt = 0; attempt < 5; attempt++) {
-        const inserted = await query<CallRequestRow>(
-          pool,
-          `INSERT INTO call_requests (reference, reason, customer_id, group_id, agent_id, state, answer_deadline,
-             accepted_device_id, auth_method, authenticated_at, scheduled_for, schedule_note, snooze_until,
-             attempts, outcome, requested_at, created_by, idempotency_key)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-           ON CONFLICT DO NOTHING
-           RETURNING *`,
-          [
-            r.reference,
-            r.reason,
-            r.customerId,
-            r.groupId,
-            r.agentId,
-            r.state,
-            r.answerDeadline,
-            r.acceptedDeviceId,
-            r.authMethod,
-            r.authenticatedAt,
-            r.scheduledFor,
-            r.scheduleNote,
-            r.snoozeUntil,
-            r.attempts,
-            r.outcome,
-            r.requestedAt,
-            r.createdBy,
-            r.idempotencyKey,
-          ],
-        );
+        const id = randomUUID();
+        const values: unknown[] = [
+          r.reference,
+          r.reason,
+          r.customerId,
+          r.groupId,
+          r.agentId,
+          r.state,
+          r.answerDeadline,
+          r.acceptedDeviceId,
+          r.authMethod,
+          r.authenticatedAt,
+          r.scheduledFor,
+          r.scheduleNote,
+          r.snoozeUntil,
+          r.attempts,
+          r.outcome,
+          r.requestedAt,
+          r.createdBy,
+          r.idempotencyKey,
+          id,
+        ];
+        const entries = audit?.(id) ?? [];
+        const inserted =
+          entries.length > 0
+            ? await prepared<CallRequestRow>(pool, `call_requests_insert_audited_${entries.length}`, insertAudited(entries.length), [
+                ...values,
+                ...entries.flatMap((e) => auditAppendArgs(e).args),
+              ])
+            : await prepared<CallRequestRow>(pool, 'call_requests_insert', INSERT, values);
         if (inserted.rows[0]) return { request: toCallRequest(inserted.rows[0]), created: true };
 
         // The same idempotency key wins over "an open request for the pair" when both match.
@@ -114,36 +154,37 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
 
     async get(id) {
       if (!isUuid(id)) return null;
-      const res = await query<CallRequestRow>(pool, 'SELECT * FROM call_requests WHERE id = $1', [id]);
+      const res = await prepared<CallRequestRow>(pool, 'call_requests_get', `SELECT ${COLUMNS} FROM call_requests WHERE id = $1`, [id]);
       return res.rows[0] ? toCallRequest(res.rows[0]) : null;
     },
 
-    async update(id, expectedVersion, next) {
+    async update(id, expectedVersion, next, audit?: NewAuditEntry) {
       if (!isUuid(id)) return null;
-      const res = await query<CallRequestRow>(
-        pool,
-        `UPDATE call_requests SET
-           state = $3, answer_deadline = $4, agent_id = $5, accepted_device_id = $6, auth_method = $7,
-           authenticated_at = $8, scheduled_for = $9, schedule_note = $10, snooze_until = $11, attempts = $12,
-           outcome = $13, version = version + 1, updated_at = now()
-         WHERE id = $1 AND version = $2
-         RETURNING *`,
-        [
-          id,
-          expectedVersion,
-          next.state,
-          next.answerDeadline,
-          next.agentId,
-          next.acceptedDeviceId,
-          next.authMethod,
-          next.authenticatedAt,
-          next.scheduledFor,
-          next.scheduleNote,
-          next.snoozeUntil,
-          next.attempts,
-          next.outcome,
-        ],
-      );
+      const values: unknown[] = [
+        id,
+        expectedVersion,
+        next.state,
+        next.answerDeadline,
+        next.agentId,
+        next.acceptedDeviceId,
+        next.authMethod,
+        next.authenticatedAt,
+        next.scheduledFor,
+        next.scheduleNote,
+        next.snoozeUntil,
+        next.attempts,
+        next.outcome,
+      ];
+      // With an audit entry: appended in the same statement, once per row the update wrote (so
+      // not at all when the compare-and-set lost).
+      const res = audit
+        ? await prepared<CallRequestRow>(
+            pool,
+            'call_requests_update_audited',
+            `WITH moved AS (${UPDATE}) SELECT moved.*, (${auditAppendCall(14)}).seq AS audit_seq FROM moved`,
+            [...values, ...auditAppendArgs(audit).args],
+          )
+        : await prepared<CallRequestRow>(pool, 'call_requests_update', UPDATE, values);
       return res.rows[0] ? toCallRequest(res.rows[0]) : null;
     },
 

@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import type { Challenge } from '../../domain/model.js';
 import type { ChallengeRepo } from '../store.js';
-import { query } from './sql.js';
+import { prepared, query } from './sql.js';
 
 interface ChallengeRow {
   id: string;
@@ -13,6 +13,8 @@ interface ChallengeRow {
   expires_at: Date;
   used_at: Date | null;
 }
+
+const COLUMNS = 'id, device_id, call_request_id, purpose, value, expires_at, used_at';
 
 function toChallenge(r: ChallengeRow): Challenge {
   return {
@@ -29,21 +31,23 @@ function toChallenge(r: ChallengeRow): Challenge {
 export function challengeRepo(pool: pg.Pool): ChallengeRepo {
   return {
     async create(c) {
-      const res = await query<ChallengeRow>(
+      const res = await prepared<ChallengeRow>(
         pool,
+        'challenges_create',
         `INSERT INTO challenges (id, device_id, call_request_id, purpose, value, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
         [c.id, c.deviceId, c.callRequestId, c.purpose, c.value, c.expiresAt],
       );
       return toChallenge(res.rows[0]!);
     },
     async consume(id, deviceId, now) {
       // device_id is compared as text so a malformed id from outside matches nothing.
-      const res = await query<ChallengeRow>(
+      const res = await prepared<ChallengeRow>(
         pool,
+        'challenges_consume',
         `UPDATE challenges SET used_at = $3
          WHERE id = $1 AND device_id::text = $2 AND used_at IS NULL AND expires_at > $3
-         RETURNING *`,
+         RETURNING ${COLUMNS}`,
         [id, deviceId.toLowerCase(), now],
       );
       return res.rows[0] ? toChallenge(res.rows[0]) : null;

@@ -2,10 +2,10 @@
 import type pg from 'pg';
 import { AppError } from '../../domain/errors.js';
 import type { Device, DeviceSecrets, PushSubscription, WebAuthnCredential } from '../../domain/model.js';
-import type { DeviceRepo, NewDevice } from '../store.js';
-import { isUuid, json, query } from './sql.js';
+import type { AppSipBinding, ConsumeResult, DeviceRepo, NewDevice } from '../store.js';
+import { isUuid, json, prepared, query } from './sql.js';
 
-interface DeviceRow {
+export interface DeviceRow {
   id: string;
   customer_id: string;
   label: string;
@@ -26,10 +26,16 @@ interface SecretsRow {
   pin_locked_until: Date | null;
 }
 
-const COLUMNS = `id, customer_id, label, public_key_jwk, key_thumbprint, webauthn, (pin_hash IS NOT NULL) AS has_pin,
-  push_subscription, sip_contact, created_at, last_seen_at, revoked_at`;
+/** The columns toDevice reads; `t` qualifies them with a table alias, for joins. */
+export function deviceColumns(t?: string): string {
+  const p = t ? `${t}.` : '';
+  return `${p}id, ${p}customer_id, ${p}label, ${p}public_key_jwk, ${p}key_thumbprint, ${p}webauthn,
+  (${p}pin_hash IS NOT NULL) AS has_pin, ${p}push_subscription, ${p}sip_contact, ${p}created_at, ${p}last_seen_at, ${p}revoked_at`;
+}
 
-function toDevice(r: DeviceRow): Device {
+const COLUMNS = deviceColumns();
+
+export function toDevice(r: DeviceRow): Device {
   return {
     id: r.id,
     customerId: r.customer_id,
@@ -86,14 +92,15 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
 
     /** Revoked devices are returned too (revokedAt set): the caller refuses them with a clear reason. */
     async getByCredentialHash(hash) {
-      const res = await query<DeviceRow>(pool, `SELECT ${COLUMNS} FROM devices WHERE credential_hash = $1`, [hash]);
+      const res = await prepared<DeviceRow>(pool, 'devices_by_credential', `SELECT ${COLUMNS} FROM devices WHERE credential_hash = $1`, [hash]);
       return res.rows[0] ? toDevice(res.rows[0]) : null;
     },
 
     async listForCustomer(customerId) {
       if (!isUuid(customerId)) return [];
-      const res = await query<DeviceRow>(
+      const res = await prepared<DeviceRow>(
         pool,
+        'devices_for_customer',
         `SELECT ${COLUMNS} FROM devices WHERE customer_id = $1 AND revoked_at IS NULL ORDER BY created_at, id`,
         [customerId],
       );
@@ -118,7 +125,52 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
         counter,
       ]),
     setPushSubscription: (id, sub) => set(id, 'push_subscription = $2::jsonb', [json(sub)]),
-    setSipContact: (id, contact) => set(id, 'sip_contact = $2', [contact]),
+    setSipContact: (id, contact) => set(id, 'sip_contact = $2, sip_source = NULL, sip_expires_at = NULL', [contact]),
+    setSipRegistration: (id, reg) =>
+      set(id, 'sip_contact = $2, sip_source = $3, sip_expires_at = $4', [reg?.contact ?? null, reg?.source ?? null, reg?.expiresAt ?? null]),
+
+    async sipRegistrations(customerId, now): Promise<AppSipBinding[]> {
+      if (!isUuid(customerId)) return [];
+      const res = await query<{ id: string; sip_contact: string; sip_source: string | null; sip_expires_at: Date | null }>(
+        pool,
+        `SELECT id, sip_contact, sip_source, sip_expires_at FROM devices
+         WHERE customer_id = $1 AND revoked_at IS NULL AND sip_contact IS NOT NULL
+           AND (sip_expires_at IS NULL OR sip_expires_at > $2)
+         ORDER BY sip_expires_at DESC NULLS LAST, id`,
+        [customerId, now],
+      );
+      return res.rows.map((r) => ({ deviceId: r.id, contact: r.sip_contact, source: r.sip_source, expiresAt: r.sip_expires_at }));
+    },
+
+    async purgeExpiredSipRegistrations(now) {
+      await query(pool, 'DELETE FROM sip_registration_tokens WHERE expires_at <= $1', [now]);
+      const res = await query(
+        pool,
+        'UPDATE devices SET sip_contact = NULL, sip_source = NULL, sip_expires_at = NULL WHERE sip_expires_at <= $1',
+        [now],
+      );
+      return res.rowCount ?? 0;
+    },
+
+    async recordSipRegistrationToken(t) {
+      await query(pool, 'INSERT INTO sip_registration_tokens (jti, device_id, expires_at) VALUES ($1, $2, $3)', [t.jti, t.deviceId, t.expiresAt]);
+    },
+
+    async consumeSipRegistrationToken(jti, deviceId, callId, now): Promise<ConsumeResult> {
+      if (!isUuid(deviceId)) return 'unknown';
+      // One conditional UPDATE decides between concurrent presenters (as for call tokens).
+      const won = await query(
+        pool,
+        `UPDATE sip_registration_tokens SET consumed_at = $4, call_id = $3
+         WHERE jti = $1 AND device_id = $2 AND consumed_at IS NULL AND expires_at > $4`,
+        [jti, deviceId, callId, now],
+      );
+      if (won.rowCount === 1) return 'consumed';
+      const res = await query<{ consumed_at: Date | null }>(pool, 'SELECT consumed_at FROM sip_registration_tokens WHERE jti = $1 AND device_id = $2', [jti, deviceId]);
+      const row = res.rows[0];
+      if (!row) return 'unknown';
+      return row.consumed_at ? 'replayed' : 'expired';
+    },
     touch: (id, now) => set(id, 'last_seen_at = GREATEST(last_seen_at, $2::timestamptz)', [now]),
 
     async recordPinFailure(id, maxAttempts, lockUntil, now) {

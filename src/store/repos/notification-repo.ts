@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import type { NotificationRecord } from '../../domain/model.js';
 import type { NotificationRepo } from '../store.js';
-import { isUuid, query } from './sql.js';
+import { isUuid, prepared, query } from './sql.js';
 
 interface NotificationRow {
   id: string;
@@ -35,8 +35,9 @@ function toNotification(r: NotificationRow): NotificationRecord {
 export function notificationRepo(pool: pg.Pool): NotificationRepo {
   return {
     async record(n) {
-      const res = await query<NotificationRow>(
+      const res = await prepared<NotificationRow>(
         pool,
+        'notifications_record',
         `INSERT INTO notifications (id, call_request_id, kind, replaces_id, channel, device_id, status, error)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          RETURNING ${COLUMNS}`,

@@ -98,6 +98,38 @@ export async function query<R extends pg.QueryResultRow>(
   }
 }
 
+/** Pools whose connections share one session (the embedded PGlite): no named statements there. */
+const sharedSession = new WeakSet<pg.Pool>();
+
+/**
+ * Named prepared statements are per session; on a database that serves every connection from
+ * one session (PGlite) two connections preparing the same name collide, so there statements
+ * run unnamed.
+ */
+export function disablePreparedStatements(pool: pg.Pool): void {
+  sharedSession.add(pool);
+}
+
+/**
+ * Runs one of the statements every knock sends as a named prepared statement: each pooled
+ * connection has PostgreSQL parse it once, and after a few runs plan it once, instead of on
+ * every call. `name` must be unique to `text` (node-postgres refuses a name reused for other
+ * text on the same connection). Only for fixed statement texts, never for ones built per call,
+ * and with their columns named (a `*` would break the statement when a migration adds one).
+ */
+export async function prepared<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  name: string,
+  text: string,
+  values: unknown[],
+): Promise<pg.QueryResult<R>> {
+  try {
+    return await pool.query<R>(sharedSession.has(pool) ? { text, values } : { name, text, values });
+  } catch (e) {
+    throw translateDbError(e);
+  }
+}
+
 /** Runs fn inside BEGIN/COMMIT on one client; any error rolls back. */
 export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   let client: pg.PoolClient;

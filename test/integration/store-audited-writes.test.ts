@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { sha256Hex } from '../../src/security/secrets.js';
+import type { NewAuditEntry } from '../../src/store/store.js';
+import { makeAgent, makeCustomer, makeDevice, makeRequest, newRequest, tag, useTestStore } from './store-fixtures.js';
+
+const entry = (subject: string, reason: string): NewAuditEntry => ({
+  actor: 'agent:test',
+  action: 'request.test',
+  subject,
+  decision: 'allow',
+  reason,
+  data: { note: reason },
+});
+
+describe('store writes a call request and its audit entry together', () => {
+  const store = useTestStore();
+
+  it('appends the entry of a create only when the request was inserted, naming its id', async () => {
+    const agent = await makeAgent(store);
+    const customer = await makeCustomer(store);
+    const first = await store.callRequests.create(newRequest(agent.id, customer.id), (id) => [
+      entry(`call_request:${id}`, 'created'),
+      entry(`call_request:${id}`, 'then notified'),
+    ]);
+    assert.equal(first.created, true);
+    // A second knock on the same pair returns the open request and writes nothing.
+    const again = await store.callRequests.create(newRequest(agent.id, customer.id), (id) => [entry(`call_request:${id}`, 'created again')]);
+    assert.equal(again.created, false);
+    assert.equal(again.request.id, first.request.id);
+    const entries = await store.audit.list({ subject: `call_request:${first.request.id}` });
+    assert.deepEqual(entries.map((e) => e.reason), ['created', 'then notified'], 'both entries, in their order');
+    assert.equal(entries[1]!.seq, entries[0]!.seq + 1, 'one right after the other in the chain');
+    assert.equal((await store.audit.verify()).ok, true);
+  });
+
+  it('appends the entry of an update only for the writer that won the compare-and-set', async () => {
+    const { request, device } = await makeRequest(store, { state: 'notified' });
+    const subject = `call_request:${request.id}`;
+    const results = await Promise.all([
+      store.callRequests.update(request.id, request.version, { ...request, state: 'accepted', acceptedDeviceId: device.id }, entry(subject, 'accept won')),
+      store.callRequests.update(request.id, request.version, { ...request, state: 'cancelled', outcome: 'cancelled' }, entry(subject, 'cancel won')),
+    ]);
+    const winner = results.find((r) => r !== null)!;
+    assert.equal(results.filter((r) => r !== null).length, 1);
+    const reasons = (await store.audit.list({ subject })).map((e) => e.reason);
+    assert.deepEqual(reasons, [winner.state === 'accepted' ? 'accept won' : 'cancel won']);
+    // A stale write changes nothing and leaves no entry.
+    assert.equal(await store.callRequests.update(request.id, request.version, { ...request, state: 'expired' }, entry(subject, 'stale')), null);
+    assert.equal((await store.audit.list({ subject })).length, 1);
+  });
+
+  it('keeps the chain verifiable under concurrent audited writes and plain appends', async () => {
+    const made = await Promise.all(Array.from({ length: 6 }, () => makeRequest(store, { state: 'notified' })));
+    await Promise.all(
+      made.flatMap(({ request }) => [
+        store.callRequests.update(request.id, request.version, { ...request, state: 'cancelled', outcome: 'cancelled' }, entry(`call_request:${request.id}`, 'cancel')),
+        store.audit.append(entry(`call_request:${request.id}`, 'beside')),
+      ]),
+    );
+    const report = await store.audit.verify();
+    assert.equal(report.ok, true, report.problem ?? '');
+  });
+});
+
+describe('store reads what a knock needs in one go', () => {
+  const store = useTestStore();
+
+  it('reads a customer with their devices that are not revoked, oldest first', async () => {
+    const customer = await makeCustomer(store);
+    assert.deepEqual(await store.customers.getWithDevices(customer.id), { customer, devices: [] });
+    const a = await makeDevice(store, customer.id);
+    const b = await makeDevice(store, customer.id);
+    const gone = await makeDevice(store, customer.id);
+    await store.devices.revoke(gone.id, new Date());
+    const found = await store.customers.getWithDevices(customer.id);
+    assert.deepEqual(found?.customer, customer);
+    assert.deepEqual(found?.devices, await store.devices.listForCustomer(customer.id));
+    assert.deepEqual(found?.devices.map((d) => d.id), [a.id, b.id]);
+    assert.equal(await store.customers.getWithDevices('00000000-0000-4000-8000-000000000000'), null);
+    assert.equal(await store.customers.getWithDevices('not-a-uuid'), null);
+  });
+
+  it('reads the agent of a sign-in only while it is unexpired and not removed', async () => {
+    const agent = await makeAgent(store);
+    const token = sha256Hex(`login-${tag()}`);
+    const now = new Date();
+    await store.agentLogins.create(token, agent.id, new Date(now.getTime() + 60_000));
+    assert.deepEqual(await store.agentLogins.getAgent(token, now), await store.agents.get(agent.id));
+    assert.equal(await store.agentLogins.getAgent(token, new Date(now.getTime() + 61_000)), null, 'expired');
+    assert.equal(await store.agentLogins.getAgent(sha256Hex('unknown'), now), null, 'unknown');
+    await store.agentLogins.remove(token);
+    assert.equal(await store.agentLogins.getAgent(token, now), null, 'signed out');
+  });
+});
