@@ -1,9 +1,14 @@
 /**
  * The database a benchmark part runs on: a throwaway database on a PostgreSQL server (dropped
- * afterwards, so a run leaves nothing behind), or the embedded PGlite one in memory, served in
- * this process exactly as the service does when no database URL is configured.
+ * afterwards, so a run leaves nothing behind), or the embedded PGlite one served in this process
+ * exactly as `npm start` does when no database URL is configured: in a data directory (a
+ * temporary one, removed afterwards), not in memory, whose files would be held in the process's
+ * memory and inflate its RSS.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/store/embedded-postgres.js';
 
@@ -34,8 +39,19 @@ async function adminQuery(base: string, sql: string): Promise<void> {
 
 export async function openBenchDatabase(target: BenchTarget): Promise<BenchDatabase> {
   if (target.kind === 'embedded') {
-    const embedded = await startEmbeddedPostgres({ dataDir: null, host: '127.0.0.1', port: 0 });
-    return { url: embedded.url, localServer: false, drop: () => embedded.stop() };
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'knock-bench-pglite-'));
+    const embedded = await startEmbeddedPostgres({ dataDir, host: '127.0.0.1', port: 0 }).catch(async (e: unknown) => {
+      await rm(dataDir, { recursive: true, force: true });
+      throw e;
+    });
+    return {
+      url: embedded.url,
+      localServer: false,
+      drop: async () => {
+        await embedded.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
   }
   if (!target.serverUrl) throw new Error('a server target needs a URL');
   const name = `knock_bench_${randomBytes(6).toString('hex')}`;

@@ -1,9 +1,9 @@
 /**
  * `npm run bench`: throughput and latency figures for the knock flow, token verification and the
  * job scheduler, on a PostgreSQL server (DATABASE_URL, else TEST_DATABASE_URL; a throwaway
- * database is created on it and dropped) and on the embedded PostgreSQL in memory. Each part
- * runs in a fresh process. Prints a table and writes every figure as JSON to BENCH_OUT
- * (default ./bench-results.json).
+ * database is created on it and dropped) and on the embedded PostgreSQL (in a temporary data
+ * directory, as `npm start` runs it). Each part runs in a fresh process. Prints a table and
+ * writes every figure as JSON to BENCH_OUT (default ./bench-results.json).
  *
  * Tuning (environment): BENCH_TARGETS=server,embedded  BENCH_PARTS=api,scheduler
  * BENCH_DURATION_S=20  BENCH_CONCURRENCY=64  BENCH_SCHEDULER_COUNT=10000
@@ -188,7 +188,7 @@ function printReport(machine: MachineInfo, calibration: Calibration, reports: Ta
   for (const r of reports) {
     out.push('');
     const settings = r.settings ? ` (${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(', ')})` : '';
-    out.push(`== ${r.target === 'server' ? 'PostgreSQL server' : 'embedded PostgreSQL (PGlite, in memory, in the service process)'}: ${r.database}${settings}`);
+    out.push(`== ${r.target === 'server' ? 'PostgreSQL server' : 'embedded PostgreSQL (PGlite, temporary data directory, in the service process)'}: ${r.database}${settings}`);
     out.push(table(rowsFor(r)));
   }
   for (const s of skipped) out.push(`\n(${s})`);

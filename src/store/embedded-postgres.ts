@@ -8,8 +8,14 @@
  * and LISTEN/NOTIFY correct on PGlite's single backend (see that file for the limits), so
  * openStore can use a normal pool size here.
  */
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'pino';
 import { AppError } from '../domain/errors.js';
@@ -33,9 +39,32 @@ export interface EmbeddedPostgresOptions {
 const LOCK_FILE = 'embedded.lock';
 
 /**
- * A freshly initialised cluster, kept after the first in-memory start: initdb is the slow part
- * (seconds), loading this copy takes under one, which matters for test suites that each start
- * their own database.
+ * PostgreSQL's default 128 MB of shared buffers is resident WebAssembly memory in PGlite; the
+ * service's database is a few MB, so 16 MB holds all of it and saves ~110 MB of RSS.
+ */
+const START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+
+/**
+ * Runs in a short-lived child process: creating a cluster (initdb, a second WebAssembly
+ * instance) leaves ~450 MB resident that the process never gets back, so the service only
+ * opens clusters. argv: PGlite module URL, data directory or "", dump file or "".
+ */
+const CREATE_CLUSTER_SCRIPT = `
+const [url, dataDir, dumpPath] = process.argv.slice(1);
+const mod = await import(url);
+const PGlite = mod.PGlite ?? mod.default.PGlite;
+const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+if (dumpPath) {
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(dumpPath, Buffer.from(await (await db.dumpDataDir('none')).arrayBuffer()));
+}
+await db.close();
+`;
+
+/**
+ * A freshly initialised cluster (dumped by a child process), kept after the first in-memory
+ * start: initdb is the slow part (seconds), loading this copy takes under one, which matters for
+ * test suites that each start their own database.
  */
 let pristineCluster: Promise<Blob> | null = null;
 
@@ -45,7 +74,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 
   let db: PGlite;
   try {
-    db = dataDir ? await PGlite.create(dataDir) : await createInMemory();
+    db = dataDir ? await openDataDir(dataDir) : await createInMemory();
   } catch (e) {
     await releaseLock();
     throw new AppError('unavailable', `The embedded database could not start: ${(e as Error).message}`);
@@ -87,21 +116,46 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   };
 }
 
+async function openDataDir(dataDir: string): Promise<PGlite> {
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await createCluster(dataDir, null);
+  return PGlite.create({ dataDir, startParams: START_PARAMS });
+}
+
 async function createInMemory(): Promise<PGlite> {
-  if (pristineCluster) {
-    try {
-      return await PGlite.create({ loadDataDir: await pristineCluster });
-    } catch {
-      pristineCluster = null; // fall through to a full initdb
-    }
+  pristineCluster ??= dumpFreshCluster();
+  try {
+    return await PGlite.create({ loadDataDir: await pristineCluster, startParams: START_PARAMS });
+  } catch (e) {
+    pristineCluster = null; // the next start creates it again
+    throw e;
   }
-  const db = await PGlite.create();
-  pristineCluster ??= db.dumpDataDir('none').catch(() => {
-    pristineCluster = null;
-    return new Blob([]);
-  });
-  await pristineCluster;
-  return db;
+}
+
+async function dumpFreshCluster(): Promise<Blob> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'knock-pglite-'));
+  try {
+    const dumpPath = path.join(dir, 'cluster.tar');
+    await createCluster(null, dumpPath);
+    return new Blob([await readFile(dumpPath)]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Creates a cluster in a child process (see CREATE_CLUSTER_SCRIPT). */
+async function createCluster(dataDir: string | null, dumpPath: string | null): Promise<void> {
+  // createRequire, not import.meta.resolve: the test runner's loader lacks the latter.
+  const moduleUrl = pathToFileURL(createRequire(import.meta.url).resolve('@electric-sql/pglite')).href;
+  try {
+    await promisify(execFile)(
+      process.execPath,
+      ['--input-type=module', '-e', CREATE_CLUSTER_SCRIPT, moduleUrl, dataDir ?? '', dumpPath ?? ''],
+      { timeout: 120_000, maxBuffer: 4 * 1024 * 1024 },
+    );
+  } catch (e) {
+    const stderr = String((e as { stderr?: unknown }).stderr ?? '').trim().split('\n').slice(-3).join(' ');
+    throw new Error(`creating the database cluster failed: ${stderr || (e as Error).message}`);
+  }
 }
 
 /**

@@ -19,6 +19,7 @@
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'pino';
+import { errorState, StatementCache, type ClientStatements, type Step } from './pglite-statement-cache.js';
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
@@ -45,6 +46,7 @@ interface Connection {
   closed: boolean;
   /** Serialises this connection's work in arrival order. */
   chain: Promise<void>;
+  statements: ClientStatements;
 }
 
 type ListenChange = { op: 'listen'; channel: string } | { op: 'unlisten'; channel: string | '*' };
@@ -83,6 +85,7 @@ export class PgliteWireServer {
   private server: net.Server | null = null;
   private readonly gate = new BackendGate();
   private readonly connections = new Set<Connection>();
+  private readonly statements = new StatementCache();
 
   constructor(
     private readonly db: PGlite,
@@ -127,6 +130,7 @@ export class PgliteWireServer {
       listens: new Set(),
       closed: false,
       chain: Promise.resolve(),
+      statements: { unnamed: null },
     };
     this.connections.add(conn);
     socket.on('data', (data) => {
@@ -220,16 +224,55 @@ export class PgliteWireServer {
   private async exchange(conn: Connection, messages: Buffer[], completes: boolean): Promise<void> {
     await this.gate.acquire(conn);
     try {
-      const output = await this.run(messages);
+      const output = await this.runSteps(this.statements.translate(conn.statements, messages));
       const { rest, notifications, failed } = splitBackendOutput(output);
       if (rest.length > 0 && !conn.closed) conn.socket.write(rest);
 
       const changes = conn.pendingListen.splice(0);
       if (!failed) await this.applyListenChanges(conn, changes);
       for (const n of notifications) this.deliver(n);
+      if (completes && !this.db.isInTransaction()) {
+        const stale = this.statements.takeStale();
+        if (stale.length > 0) await this.run(stale.map(simpleQuery));
+      }
     } finally {
       if (completes && !this.db.isInTransaction()) this.gate.release(conn);
     }
+  }
+
+  /**
+   * Runs an exchange's steps in order. After an error the backend ignores messages up to the
+   * next Sync, so replies given in place of a message are left out then too, as they would be.
+   */
+  private async runSteps(steps: Step[]): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    await this.db.runExclusive(async () => {
+      let skipping = false;
+      for (const step of steps) {
+        const type = step.message?.[0];
+        if (step.message === null) {
+          if (!skipping && step.reply) chunks.push(step.reply);
+          continue;
+        }
+        const own: Buffer[] = [];
+        await this.db.execProtocolRawStream(new Uint8Array(step.message), {
+          onRawData: (data) => own.push(Buffer.from(data)),
+        });
+        chunks.push(...own);
+        if (skipping) {
+          step.onError?.('');
+        } else {
+          const state = errorState([Buffer.concat(own)]);
+          if (state === null) step.onSuccess?.();
+          else {
+            step.onError?.(state);
+            skipping = type !== MSG_QUERY;
+          }
+        }
+        if (type === MSG_SYNC || type === MSG_QUERY) skipping = false;
+      }
+    });
+    return Buffer.concat(chunks);
   }
 
   private async run(messages: Buffer[]): Promise<Buffer> {
