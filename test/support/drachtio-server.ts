@@ -60,7 +60,7 @@ async function tcpPortFree(port: number): Promise<boolean> {
   });
 }
 
-async function udpPortFree(port: number): Promise<boolean> {
+export async function udpPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = createSocket('udp4');
     sock.once('error', () => resolve(false));

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './drachtio-server.js';
+import { freePort, udpPortFree } from './drachtio-server.js';
 
 const SCENARIO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'scenarios');
 
@@ -86,12 +86,26 @@ interface Prepared {
   localPort: number;
 }
 
+/**
+ * sipp binds its media port and the next three (RTCP, video RTP and RTCP). They are chosen in
+ * 10000–16000: below the kernel's ephemeral range (where ports are handed out behind our back) and
+ * below the RTP ports the test FreeSWITCH uses; all four are checked free.
+ */
+async function freeMediaPorts(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const base = 10_000 + 4 * Math.floor(Math.random() * 1_500);
+    const free = await Promise.all([0, 1, 2, 3].map((k) => udpPortFree(base + k)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error('no four free loopback UDP ports found for sipp media');
+}
+
 async function prepare(opts: SippOptions): Promise<Prepared> {
   const file = join(SCENARIO_DIR, `${opts.scenario}.xml`);
   if (!existsSync(file)) throw new Error(`no sipp scenario test/scenarios/${opts.scenario}.xml`);
   const dir = mkdtempSync(join(tmpdir(), 'knock-sipp-'));
   const localPort = opts.localPort ?? (await freePort({ udp: true }));
-  const mediaPort = opts.mediaPort ?? (await freePort({ udp: true }));
+  const mediaPort = opts.mediaPort ?? (await freeMediaPorts());
   const errorFile = join(dir, 'errors.log');
   const messageFile = join(dir, 'messages.log');
   const args = ['-sf', file, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-p', String(localPort), '-mp', String(mediaPort)];
