@@ -40,7 +40,7 @@ export function callRinging(deps: FlowDeps, args: Parameters<typeof onScreen>[1]
 }
 
 /** The agent answered and is talking to this customer. */
-export function callOnScreen(deps: FlowDeps, args: Parameters<typeof onScreen>[1]): void {
+function callOnScreen(deps: FlowDeps, args: Parameters<typeof onScreen>[1]): void {
   deps.events.publish({ type: 'call.connected', ...onScreen(deps, args) });
 }
 
@@ -49,16 +49,21 @@ export function callLeftAgent(deps: FlowDeps, args: { requestId: string; agentId
   deps.events.publish({ type: 'call.ended', requestId: args.requestId, agentId: args.agentId, outcome: args.outcome, at: deps.clock().toISOString() });
 }
 
-/** callConnected's view: the request carries how the customer authenticated; the name is looked up. */
-export async function announceConnected(deps: FlowDeps, request: CallRequest, agentId: string): Promise<void> {
+/** The request carries how the customer authenticated; the name is looked up. Nothing when unverified. */
+async function announceVerifiedCall(deps: FlowDeps, request: CallRequest, agentId: string, via: 'token' | 'session'): Promise<void> {
   if (!request.authMethod || !request.authenticatedAt) return;
   const customer = await deps.store.customers.get(request.customerId);
   callOnScreen(deps, {
     request,
     agentId,
     verification: { customerName: customer?.name ?? 'Verified customer', authMethod: request.authMethod, authenticatedAt: request.authenticatedAt },
-    via: 'token',
+    via,
   });
+}
+
+/** callConnected's view: the agent is talking to the customer the token verified. */
+export function announceConnected(deps: FlowDeps, request: CallRequest, agentId: string): Promise<void> {
+  return announceVerifiedCall(deps, request, agentId, 'token');
 }
 
 /**
@@ -67,14 +72,7 @@ export async function announceConnected(deps: FlowDeps, request: CallRequest, ag
  */
 export async function announceTransferred(deps: FlowDeps, request: CallRequest, fromAgentId: string, toAgentId: string): Promise<void> {
   callLeftAgent(deps, { requestId: request.id, agentId: fromAgentId, outcome: 'transferred' });
-  if (!request.authMethod || !request.authenticatedAt) return;
-  const customer = await deps.store.customers.get(request.customerId);
-  callOnScreen(deps, {
-    request,
-    agentId: toAgentId,
-    verification: { customerName: customer?.name ?? 'Verified customer', authMethod: request.authMethod, authenticatedAt: request.authenticatedAt },
-    via: 'session',
-  });
+  await announceVerifiedCall(deps, request, toAgentId, 'session');
 }
 
 /**

@@ -190,7 +190,7 @@ export async function callEnded(
   const req = await loadRequest(deps, args.requestId);
   // A callback the app answered but that did not connect is still agent_dialled.
   if (req.state === 'agent_dialled' || (req.state === 'connecting' && req.attempts > 0 && args.outcome !== 'completed')) {
-    await callbackAttemptFailed(deps, args.requestId, args.outcome);
+    await callbackAttemptFailed(deps, args.requestId, args.outcome, req);
   } else if (req.state !== 'ended' && req.state !== 'cancelled') {
     // The request just read is the first guess: saves reading it again (still compare-and-set).
     await moveRequest(deps, args.requestId, { type: 'call_ended', outcome: args.outcome }, 'sip', req);
@@ -202,11 +202,14 @@ export async function callEnded(
   }
 }
 
-/** An agent-dialled callback that did not connect: retry per policy, or give up and tell the customer. */
-export async function callbackAttemptFailed(deps: FlowDeps, requestId: string, outcome: Outcome): Promise<void> {
-  const req = await loadRequest(deps, requestId);
+/**
+ * An agent-dialled callback that did not connect: retry per policy, or give up and tell the
+ * customer. `known`: the request as the caller just read it (saves reading it again).
+ */
+export async function callbackAttemptFailed(deps: FlowDeps, requestId: string, outcome: Outcome, known?: CallRequest): Promise<void> {
+  const req = known?.id === requestId ? known : await loadRequest(deps, requestId);
   const retryAt = nextRetryTime(deps.config.scheduling.retry, req.attempts, outcome, deps.clock());
-  const { after } = await moveRequest(deps, requestId, { type: 'callback_failed', outcome, retryAt }, 'sip');
+  const { after } = await moveRequest(deps, requestId, { type: 'callback_failed', outcome, retryAt }, 'sip', req);
   if (retryAt) {
     await deps.scheduler.scheduleCallback(requestId, retryAt);
   } else {

@@ -25,19 +25,23 @@ export interface NotifyResult {
   delivered: ChannelName[];
 }
 
+/** `customer`, `devices` and `history` are optional: what the caller already knows of the request. */
+export interface NotifyCustomerArgs {
+  request: CallRequest;
+  /** The request's customer when the caller has just read it (saves reading it again). */
+  customer?: Customer;
+  /** The customer's devices that are not revoked, read together with `customer`. */
+  devices?: Device[];
+  /** The request's earlier notifications when the caller knows them (a new request has none). */
+  history?: NotificationRecord[];
+  agentName: string;
+  kind: NotificationKind;
+  now: Date;
+}
+
 export interface NotifierPort {
   /** Throws AppError('no_reachable_device') when no channel reached the customer. */
-  /** `customer`, `devices` and `history` are optional: what the caller already knows of the request. */
-  notifyCustomer(args: {
-    request: CallRequest;
-    customer?: Customer;
-    /** The customer's devices that are not revoked, read together with `customer`. */
-    devices?: Device[];
-    history?: NotificationRecord[];
-    agentName: string;
-    kind: NotificationKind;
-    now: Date;
-  }): Promise<NotifyResult>;
+  notifyCustomer(args: NotifyCustomerArgs): Promise<NotifyResult>;
 }
 
 /** Live events for consoles (and for the SIP layer: `callback.dial`). */

@@ -50,7 +50,8 @@ export async function takeNextCallback(deps: FlowDeps, agentId: string): Promise
       let madeDue = false;
       try {
         for (const step of steps) {
-          dialled = (await moveRequest(deps, candidate.id, step, actor)).after;
+          // The listed (then just moved) request is the first guess: no re-read per step.
+          dialled = (await moveRequest(deps, candidate.id, step, actor, dialled ?? candidate)).after;
           if (step.type === 'callback_due') madeDue = true;
         }
       } catch (e) {

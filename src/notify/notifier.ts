@@ -15,7 +15,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { AppError } from '../domain/errors.js';
-import type { CallRequest, ChannelName, Customer, Device, NotificationKind, NotificationRecord } from '../domain/model.js';
+import type { CallRequest, ChannelName, Device, NotificationKind, NotificationRecord } from '../domain/model.js';
+import type { NotifyCustomerArgs } from '../flows/ports.js';
 import type { Store } from '../store/store.js';
 import type { DeliveryFailure, DeliveryResult, SmsChannel, WebPushChannel } from './channel.js';
 import { buildNotificationPayload, type CustomerNotificationKind } from './notification-payload.js';
@@ -37,18 +38,10 @@ export interface NotifierDeps {
   logger: Logger;
 }
 
-export interface NotifyCustomerInput {
-  request: CallRequest;
-  /** The request's customer when the caller has just read it (saves reading it again). */
-  customer?: Customer;
-  /** The customer's devices that are not revoked, read with `customer` (saves reading them again). */
-  devices?: Device[];
-  /** The request's earlier notifications when the caller knows them (a new request has none). */
-  history?: NotificationRecord[];
-  agentName: string;
+/** The flows' port arguments (one definition), plus what only direct callers set. */
+export interface NotifyCustomerInput extends NotifyCustomerArgs {
   /** 'callback_agent' is refused: agents are told through the console, not here. */
   kind: NotificationKind;
-  now: Date;
   /** Until when the notification is worth showing; see defaultExpiry. */
   expiresAt?: Date;
 }

@@ -9,10 +9,11 @@
  * Verification follows RFC 8725: one allowed algorithm, checked before anything else is
  * trusted (§3.1, §3.2); issuer and audience checked (§3.8, §3.9); size bounded.
  */
-import { createHash, sign as signData, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { AuthMethod, TokenUse } from '../domain/call-request.js';
 import { AppError } from '../domain/errors.js';
 import type { TokenRepo } from '../store/store.js';
+import { es256Jws, type SignatureCheckedJws } from './es256-jws.js';
 import { randomSecret } from './secrets.js';
 import type { KeyRing } from './signing-keys.js';
 
@@ -77,22 +78,7 @@ export interface IssuedPreauthToken {
   expiresAt: Date;
 }
 
-// Header segments per kid: the header is the same for every token signed by one key.
-const issueHeaders = new Map<string, string>();
-
-function headerFor(kid: string): string {
-  let h = issueHeaders.get(kid);
-  if (!h) {
-    h = Buffer.from(JSON.stringify({ alg: 'ES256', typ: PREAUTH_TOKEN_TYPE, kid })).toString('base64url');
-    if (issueHeaders.size > 64) issueHeaders.clear();
-    issueHeaders.set(kid, h);
-  }
-  return h;
-}
-
-function b64uJson(value: unknown): string {
-  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
-}
+const JWS = es256Jws({ typ: PREAUTH_TOKEN_TYPE, label: 'Pre-authentication token', maxLength: MAX_PREAUTH_TOKEN_LENGTH });
 
 /** Signs a token for an authenticated accept and records its jti for single use. */
 export async function issuePreauthToken(input: IssuePreauthInput): Promise<IssuedPreauthToken> {
@@ -140,9 +126,7 @@ export async function issuePreauthToken(input: IssuePreauthInput): Promise<Issue
     cnf: { jkt: input.deviceKeyThumbprint },
     use: input.use ?? 'call',
   };
-  const { kid, privateKey } = input.keyRing.current();
-  const signingInput = `${headerFor(kid)}.${b64uJson(claims)}`;
-  const signature = signData('sha256', Buffer.from(signingInput, 'ascii'), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const token = JWS.sign(input.keyRing, claims);
   const expiresAt = new Date(exp * 1000);
   // Recorded before it is handed out: a token the store does not know can never be consumed.
   await input.store.tokens.record({
@@ -152,108 +136,21 @@ export async function issuePreauthToken(input: IssuePreauthInput): Promise<Issue
     deviceId: input.deviceId,
     expiresAt,
   });
-  return { token: `${signingInput}.${signature.toString('base64url')}`, jti, expiresAt };
+  return { token, jti, expiresAt };
 }
 
 function invalid(message: string): never {
-  throw new AppError('token_invalid', `Pre-authentication token refused: ${message}.`);
+  return JWS.invalid(message);
 }
 
-// One pass over the whole token: three non-empty base64url segments, nothing else.
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{86}$/;
-// 64 bytes = 86 base64url characters whose last one carries 2 bits; its 4 low bits must be 0,
-// so each signature has exactly one spelling.
-const CANONICAL_LAST_SIG_CHARS = 'AQgw';
-
-// Header segments already seen to be valid, mapped to their kid: saves a JSON parse per token.
-// Only filled after the kid resolved to a key, so forged headers cannot grow it.
-const knownHeaders = new Map<string, string>();
-
-interface SplitToken {
-  headerSeg: string;
-  signingInput: string;
-  payloadSeg: string;
-  signature: Buffer;
-}
-
-function split(token: unknown): SplitToken {
-  if (typeof token !== 'string' || token.length === 0) invalid('no token');
-  if (token.length > MAX_PREAUTH_TOKEN_LENGTH) invalid(`longer than ${MAX_PREAUTH_TOKEN_LENGTH} characters`);
-  if (!COMPACT_JWS.test(token)) invalid('not a compact ES256 JWS (three base64url parts, 64-byte signature)');
-  const d1 = token.indexOf('.');
-  const d2 = token.indexOf('.', d1 + 1);
-  const sigSeg = token.slice(d2 + 1);
-  if (!CANONICAL_LAST_SIG_CHARS.includes(sigSeg.charAt(85))) invalid('signature is not canonically encoded');
-  return {
-    headerSeg: token.slice(0, d1),
-    payloadSeg: token.slice(d1 + 1, d2),
-    signingInput: token.slice(0, d2),
-    signature: Buffer.from(sigSeg, 'base64url'),
-  };
-}
-
-function parseSegment(seg: string, what: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(seg, 'base64url').toString('utf8'));
-  } catch {
-    invalid(`${what} is not JSON`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid(`${what} is not a JSON object`);
-  return value as Record<string, unknown>;
-}
-
-/** RFC 7515 §4.1.9: media types compare case-insensitively and "application/" may be left out. */
-function isPreauthType(typ: unknown): boolean {
-  if (typeof typ !== 'string') return false;
-  const t = typ.toLowerCase();
-  return t === PREAUTH_TOKEN_TYPE || t === `application/${PREAUTH_TOKEN_TYPE}`;
-}
-
-/** Reads the kid from the header, refusing every algorithm but ES256 before anything else. */
-function headerKid(headerSeg: string): string {
-  const cached = knownHeaders.get(headerSeg);
-  if (cached !== undefined) return cached;
-  const header = parseSegment(headerSeg, 'header');
-  // RFC 8725 §3.1/§3.2: never let the token choose its algorithm (none, HS256 with the public
-  // key as HMAC secret, RS256...).
-  if (header.alg !== 'ES256') invalid('header algorithm is not ES256');
-  if (!isPreauthType(header.typ)) invalid(`header type is not ${PREAUTH_TOKEN_TYPE}`);
-  // RFC 7515 §4.1.11: we understand no extensions, so any critical one is fatal.
-  if ('crit' in header) invalid('header lists critical extensions');
-  const kid = header.kid;
-  if (typeof kid !== 'string' || kid.length === 0 || kid.length > 128) invalid('header has no usable kid');
-  return kid;
-}
-
-function rememberHeader(headerSeg: string, kid: string): void {
-  if (knownHeaders.size >= 64) knownHeaders.clear();
-  knownHeaders.set(headerSeg, kid);
-}
-
-function checkSignature(parts: SplitToken, key: KeyObject): void {
-  const ok = verifySignature('sha256', Buffer.from(parts.signingInput, 'ascii'), { key, dsaEncoding: 'ieee-p1363' }, parts.signature);
-  if (!ok) invalid('signature does not verify');
-}
-
-export interface SignatureCheckedToken {
-  kid: string;
-  /** The payload as signed; its claims are not validated yet. */
-  payload: Record<string, unknown>;
-}
+export type SignatureCheckedToken = SignatureCheckedJws;
 
 /**
  * Checks shape, header and signature only: no claim checks, nothing consumed. For measuring the
  * cryptographic path and for reading a token's claims where the full check happens elsewhere.
  */
 export function verifyPreauthSignatureOnly(token: string, opts: { keyRing: KeyRing; now: Date }): SignatureCheckedToken {
-  const parts = split(token);
-  const kid = headerKid(parts.headerSeg);
-  const key = opts.keyRing.verificationKey(kid, opts.now);
-  if (!key) invalid('signed with an unknown or retired key');
-  rememberHeader(parts.headerSeg, kid);
-  checkSignature(parts, key);
-  return { kid, payload: parseSegment(parts.payloadSeg, 'payload') };
+  return JWS.verifySignature(token, opts.keyRing, opts.now);
 }
 
 export interface VerifyPreauthOptions {
@@ -346,13 +243,8 @@ function readClaims(p: Record<string, unknown>): PreauthClaims {
  */
 export async function verifyPreauthToken(token: string, opts: VerifyPreauthOptions): Promise<VerifiedPreauthToken> {
   const { now } = opts;
-  const parts = split(token);
-  const kid = headerKid(parts.headerSeg);
-  const key = await opts.keyRing.verificationKeyOrReload(kid, now);
-  if (!key) invalid('signed with an unknown or retired key');
-  rememberHeader(parts.headerSeg, kid);
-  checkSignature(parts, key);
-  const claims = readClaims(parseSegment(parts.payloadSeg, 'payload'));
+  const { kid, payload } = await JWS.verifySignatureOrReload(token, opts.keyRing, now);
+  const claims = readClaims(payload);
 
   if (claims.iss !== opts.issuer) invalid('issued by someone else');
   const audOk = typeof claims.aud === 'string' ? claims.aud === opts.audience : claims.aud.includes(opts.audience);
