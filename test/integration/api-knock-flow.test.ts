@@ -5,21 +5,12 @@
 import assert from 'node:assert/strict';
 import { admitCustomerCall, callConnected, callEnded, verifySessionForTransfer } from '../../src/flows/call-session.js';
 import { createAgent, createCustomer, saveGroup } from '../../src/flows/directory.js';
-import { SoftAuthenticator, SoftDeviceKey } from '../support/soft-authenticator.js';
-import { deviceProofFor } from '../support/verified-customer.js';
-import type { TestSubscription } from '../support/fake-push-service.js';
+import { SoftDeviceKey } from '../support/soft-authenticator.js';
+import { deviceProofFor, enrolPhone, type EnrolledPhone } from '../support/verified-customer.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 import { waitFor } from '../support/wait-for.js';
 
 const PIN = '482916';
-
-interface Phone {
-  credential: string;
-  deviceId: string;
-  key: SoftDeviceKey;
-  authenticator: SoftAuthenticator;
-  push: TestSubscription;
-}
 
 describe('knock before calling, through the HTTP API', function () {
   this.timeout(60_000);
@@ -28,37 +19,12 @@ describe('knock before calling, through the HTTP API', function () {
   let ben: string;
   let admin: string;
   let customerId: string;
-  let phone: Phone;
+  let phone: EnrolledPhone;
 
   async function login(username: string, password: string): Promise<string> {
     const res = await t.call('POST', '/api/v1/auth/login', { body: { username, password } });
     assert.equal(res.status, 200, res.text);
     return res.body.token;
-  }
-
-  async function enrolPhone(forCustomer: string): Promise<Phone> {
-    const code = await t.call('POST', `/api/v1/customers/${forCustomer}/enrollment-codes`, { token: anna });
-    assert.equal(code.status, 201, code.text);
-    const key = new SoftDeviceKey();
-    const enrolled = await t.call('POST', '/api/v1/devices', {
-      body: { enrollmentCode: code.body.code, label: 'Test phone', publicKeyJwk: key.publicJwk, pin: PIN },
-    });
-    assert.equal(enrolled.status, 201, enrolled.text);
-    const credential = enrolled.body.credential as string;
-
-    const authenticator = new SoftAuthenticator({ rpId: t.config.auth.webauthn.rpId, origin: t.config.auth.webauthn.origins[0]! });
-    const options = await t.call('POST', '/api/v1/devices/me/passkey/options', { token: credential });
-    assert.equal(options.status, 200, options.text);
-    const registered = await t.call('POST', '/api/v1/devices/me/passkey', {
-      token: credential,
-      body: { challengeId: options.body.challengeId, response: authenticator.register(options.body.options) },
-    });
-    assert.equal(registered.status, 204, registered.text);
-
-    const push = t.push.createSubscription();
-    const sub = await t.call('PUT', '/api/v1/devices/me/push-subscription', { token: credential, body: push.subscription });
-    assert.equal(sub.status, 204, sub.text);
-    return { credential, deviceId: enrolled.body.device.id, key, authenticator, push };
   }
 
   async function knock(token: string, reference: string, headers: Record<string, string> = {}) {
@@ -84,7 +50,7 @@ describe('knock before calling, through the HTTP API', function () {
     const created = await t.call('POST', '/api/v1/customers', { token: admin, body: { name: 'Chris Customer', phone: '+447700900123', timeZone: 'Europe/London' } });
     assert.equal(created.status, 201, created.text);
     customerId = created.body.id;
-    phone = await enrolPhone(customerId);
+    phone = await enrolPhone(t, anna, customerId, PIN);
   });
 
   after(async () => {

@@ -12,7 +12,7 @@ import { createAgent, createCustomer, saveGroup } from '../../src/flows/director
 import type { FlowDeps, LiveEvent } from '../../src/flows/ports.js';
 import { freePort } from '../support/drachtio-server.js';
 import { sipSkipReason, startSipTestEnv, type SipTestEnv } from '../support/sip-test-env.js';
-import { runSipp, startSippUas, type SippOptions } from '../support/sipp.js';
+import { runSipp, startSippUas } from '../support/sipp.js';
 import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -96,14 +96,14 @@ describe('SIP routing: desk phone calls and feature codes (drachtio-server + sip
   // (sipp adds the "sip:" itself.)
   const authUri = (dialled: string) => ['-auth_uri', `${dialled}@${env.remote}`];
 
-  const dial = (dialled: string, more: Partial<SippOptions> = {}) =>
+  /** Anna's desk phone dials `dialled` (by default a call that only reads the final answer). */
+  const dial = (dialled: string, opts: { scenario?: string; timeoutMs?: number; extraArgs?: string[] } = {}) =>
     runSipp({
-      scenario: 'feature-code',
+      scenario: opts.scenario ?? 'feature-code',
       remote: env.remote,
-      timeoutMs: 15_000,
+      timeoutMs: opts.timeoutMs ?? 15_000,
       vars: { user: '1001', dialled },
-      extraArgs: ['-au', '1001', '-ap', PASSWORD, ...authUri(dialled)],
-      ...more,
+      extraArgs: ['-au', '1001', '-ap', PASSWORD, ...authUri(dialled), ...(opts.extraArgs ?? [])],
     });
 
   it('connects a desk phone call to another extension through the B2BUA; both phones hang up cleanly', async () => {
@@ -112,13 +112,7 @@ describe('SIP routing: desk phone calls and feature codes (drachtio-server + sip
     await waitFor('ben to become available', async () => (await deps.store.agents.get(ben.id))!.availability === 'available');
     const benPhone = await startSippUas({ scenario: 'desk-phone-answer', localPort: benPort, calls: 1, timeoutMs: 30_000 });
     try {
-      await runSipp({
-        scenario: 'desk-phone-call',
-        remote: env.remote,
-        timeoutMs: 20_000,
-        vars: { user: '1001', dialled: '1002' },
-        extraArgs: ['-au', '1001', '-ap', PASSWORD, ...authUri('1002'), '-d', '300'],
-      });
+      await dial('1002', { scenario: 'desk-phone-call', timeoutMs: 20_000, extraArgs: ['-d', '300'] });
       const answered = await benPhone.done;
       // Ben's phone saw who was calling, and no credentials of Anna's leg.
       const invite = answered.messages.split(/-{20,}[^\n]*\n/).find((m) => /^INVITE /m.test(m))!;
@@ -134,13 +128,7 @@ describe('SIP routing: desk phone calls and feature codes (drachtio-server + sip
     const benPort = Number(/:(\d+);/.exec((await deps.store.registrations.list('1002', new Date()))[0]!.contact)![1]);
     const benPhone = await startSippUas({ scenario: 'desk-phone-answer', localPort: benPort, calls: 1, timeoutMs: 30_000 });
     try {
-      await runSipp({
-        scenario: 'desk-phone-call',
-        remote: env.remote,
-        timeoutMs: 20_000,
-        vars: { user: '1001', dialled: '2000' },
-        extraArgs: ['-au', '1001', '-ap', PASSWORD, ...authUri('2000'), '-d', '200'],
-      });
+      await dial('2000', { scenario: 'desk-phone-call', timeoutMs: 20_000, extraArgs: ['-d', '200'] });
       await benPhone.done;
     } finally {
       await benPhone.stop();
@@ -160,7 +148,7 @@ describe('SIP routing: desk phone calls and feature codes (drachtio-server + sip
   async function cancelAndNoAnswer(carlPort: number) {
     const carlPhone = await startSippUas({ scenario: 'desk-phone-ring', localPort: carlPort, calls: 1, timeoutMs: 30_000 });
     try {
-      await runSipp({ scenario: 'desk-phone-cancel', remote: env.remote, timeoutMs: 15_000, vars: { user: '1001', dialled: '1003' }, extraArgs: ['-au', '1001', '-ap', PASSWORD, ...authUri('1003')] });
+      await dial('1003', { scenario: 'desk-phone-cancel' });
       // Carl's phone saw the CANCEL and answered it (the scenario requires it).
       await carlPhone.done;
     } finally {

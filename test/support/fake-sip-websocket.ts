@@ -10,6 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { parseSip, type SipMessage } from './fake-app-ua.js';
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -81,21 +82,14 @@ function readFrames(buffer: Buffer): { frames: Array<[number, Buffer]>; rest: Bu
   return { frames, rest: buffer.subarray(offset) };
 }
 
-function parseSip(raw: string): { startLine: string; headers: Array<[string, string]>; body: string } {
-  const split = raw.indexOf('\r\n\r\n');
-  const head = split >= 0 ? raw.slice(0, split) : raw;
-  const body = split >= 0 ? raw.slice(split + 4) : '';
-  const [startLine = '', ...lines] = head.split('\r\n');
-  const headers: Array<[string, string]> = [];
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
-  }
-  return { startLine, headers, body };
-}
-
 const COMPACT: Record<string, string> = { v: 'via', f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length', c: 'content-type' };
 const canonical = (name: string) => COMPACT[name.toLowerCase()] ?? name.toLowerCase();
+
+/** The values of one header in order, whether sent by its full or its compact name. */
+function headerValues(m: SipMessage, name: string): string[] {
+  const wanted = canonical(name);
+  return [...m.headers].filter(([n]) => canonical(n) === wanted).flatMap(([, values]) => values);
+}
 
 export async function startFakeSipWebSocket(): Promise<FakeSipWebSocket> {
   const invites: ReceivedInvite[] = [];
@@ -142,8 +136,8 @@ export async function startFakeSipWebSocket(): Promise<FakeSipWebSocket> {
     });
   });
 
-  function respond(send: (t: string) => void, headers: Array<[string, string]>, status: number, phrase: string, extra: Record<string, string> = {}, toTag?: string) {
-    const pick = (name: string) => headers.filter(([n]) => canonical(n) === name).map(([, v]) => v);
+  function respond(send: (t: string) => void, request: SipMessage, status: number, phrase: string, extra: Record<string, string> = {}, toTag?: string) {
+    const pick = (name: string) => headerValues(request, name);
     const lines = [`SIP/2.0 ${status} ${phrase}`];
     for (const via of pick('via')) lines.push(`Via: ${via}`);
     lines.push(`From: ${pick('from')[0] ?? ''}`);
@@ -158,26 +152,27 @@ export async function startFakeSipWebSocket(): Promise<FakeSipWebSocket> {
 
   function onSipMessage(raw: string, send: (t: string) => void) {
     if (!raw.trim()) return; // keep-alive
-    const { startLine, headers, body } = parseSip(raw);
+    const request = parseSip(raw);
+    const { startLine, body } = request;
     const method = /^([A-Z]+) /.exec(startLine)?.[1];
     if (!method || startLine.startsWith('SIP/2.0')) return;
     if (method === 'ACK') return;
     if (method !== 'INVITE') {
-      respond(send, headers, 200, 'OK');
+      respond(send, request, 200, 'OK');
       return;
     }
     const toTag = randomBytes(4).toString('hex');
-    respond(send, headers, 100, 'Trying');
+    respond(send, request, 100, 'Trying');
     let answered = false;
     const invite: ReceivedInvite = {
       raw,
       requestUri: startLine.split(' ')[1] ?? '',
       body,
-      header: (name) => headers.find(([n]) => canonical(n) === canonical(name))?.[1],
+      header: (name) => headerValues(request, name)[0],
       reject(status, phrase, extra = {}) {
         if (answered) return;
         answered = true;
-        respond(send, headers, status, phrase, extra, toTag);
+        respond(send, request, status, phrase, extra, toTag);
       },
     };
     invites.push(invite);

@@ -6,7 +6,7 @@
  * The binary is `sipp` on PATH, or SIPP_BIN; `sippAvailable()` gives the one-line skip reason.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,21 +23,13 @@ export interface SippOptions {
   localPort?: number;
   /** Values for the scenario's [key] placeholders (`-key name value`). */
   vars?: Record<string, string>;
-  /** CSV text for `-inf` ([field0], [field1] …); "SEQUENTIAL" is prepended when no mode line is given. */
-  injection?: string;
   /** Calls to place (or, for a UAS, to answer) before exiting (`-m`); default 1. */
   calls?: number;
-  /** Calls per second (`-r`). */
-  rate?: number;
-  /** Most simultaneous calls (`-l`). */
-  limit?: number;
   /** sipp fails (and this rejects) when it has not finished by then. */
   timeoutMs: number;
-  transport?: 'u1' | 't1' | 'un' | 'tn';
   /** Username part of the request URI (`-s`). */
   service?: string;
-  /** Local RTP echo port; set `rtpEcho` to echo media back. */
-  mediaPort?: number;
+  /** Echo the media sipp receives back to its sender (`-rtp_echo`). */
   rtpEcho?: boolean;
   /** Keep the full SIP message trace (on by default for fewer than 50 calls). */
   traceMessages?: boolean;
@@ -105,26 +97,18 @@ async function prepare(opts: SippOptions): Promise<Prepared> {
   if (!existsSync(file)) throw new Error(`no sipp scenario test/scenarios/${opts.scenario}.xml`);
   const dir = mkdtempSync(join(tmpdir(), 'knock-sipp-'));
   const localPort = opts.localPort ?? (await freePort({ udp: true }));
-  const mediaPort = opts.mediaPort ?? (await freeMediaPorts());
+  const mediaPort = await freeMediaPorts();
   const errorFile = join(dir, 'errors.log');
   const messageFile = join(dir, 'messages.log');
   const args = ['-sf', file, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-p', String(localPort), '-mp', String(mediaPort)];
-  args.push('-t', opts.transport ?? 'u1', '-m', String(opts.calls ?? 1), '-nostdin');
+  args.push('-t', 'u1', '-m', String(opts.calls ?? 1), '-nostdin');
   args.push('-trace_err', '-error_file', errorFile);
   const trace = opts.traceMessages ?? (opts.calls ?? 1) < 50;
   if (trace) args.push('-trace_msg', '-message_file', messageFile);
-  if (opts.rate !== undefined) args.push('-r', String(opts.rate));
-  if (opts.limit !== undefined) args.push('-l', String(opts.limit));
   if (opts.service) args.push('-s', opts.service);
   if (opts.rtpEcho) args.push('-rtp_echo');
   args.push('-timeout', `${Math.max(1, Math.ceil(opts.timeoutMs / 1000))}s`, '-timeout_error');
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push('-key', k, v);
-  if (opts.injection !== undefined) {
-    const csv = /^(SEQUENTIAL|RANDOM|USER)/.test(opts.injection) ? opts.injection : `SEQUENTIAL\n${opts.injection}`;
-    const csvFile = join(dir, 'injection.csv');
-    writeFileSync(csvFile, csv.endsWith('\n') ? csv : `${csv}\n`);
-    args.push('-inf', csvFile);
-  }
   args.push(...(opts.extraArgs ?? []));
   if (opts.remote) args.push(opts.remote);
   return { args, dir, errorFile, messageFile, localPort };

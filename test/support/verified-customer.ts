@@ -1,7 +1,7 @@
 /**
  * A small contact center for the SIP call suites, set up the way users do it: a group, agents
  * (console password = desk phone password), a customer whose phone is enrolled through the API
- * with a passkey and a push subscription; then `verifiedCall` runs the real knock → accept →
+ * with a passkey and a push subscription (`enrolPhone`, also used on its own); then `verifiedCall` runs the real knock → accept →
  * biometric ceremony over HTTP and returns the pre-authentication token the app would put in
  * its INVITE.
  */
@@ -11,6 +11,7 @@ import type { CallbackMode } from '../../src/domain/call-request.js';
 import type { Agent } from '../../src/domain/model.js';
 import { createAgent, saveGroup } from '../../src/flows/directory.js';
 import { deviceProofInput } from '../../src/security/device-proof.js';
+import type { TestSubscription } from './fake-push-service.js';
 import { SoftAuthenticator, SoftDeviceKey } from './soft-authenticator.js';
 import type { TestService } from './test-service.js';
 
@@ -57,24 +58,42 @@ export async function setUpContactCenter(
   assert.equal(created.status, 201, created.text);
   const customerId = created.body.id as string;
 
-  const code = await t.call('POST', `/api/v1/customers/${customerId}/enrollment-codes`, { token: first });
+  const phone = await enrolPhone(t, first, customerId, PIN);
+  return { agents, customerId, deviceId: phone.deviceId, consoleTokens, deviceCredential: phone.credential, authenticator: phone.authenticator, deviceKey: phone.key };
+}
+
+export interface EnrolledPhone {
+  /** The device credential (the app's API bearer). */
+  credential: string;
+  deviceId: string;
+  key: SoftDeviceKey;
+  authenticator: SoftAuthenticator;
+  push: TestSubscription;
+}
+
+/**
+ * Enrols a phone for the customer the way the app does it over HTTP: an enrollment code issued
+ * by an agent (`agentToken`), the device key and PIN, a passkey, a push subscription.
+ */
+export async function enrolPhone(t: TestService, agentToken: string, customerId: string, pin: string): Promise<EnrolledPhone> {
+  const code = await t.call('POST', `/api/v1/customers/${customerId}/enrollment-codes`, { token: agentToken });
   assert.equal(code.status, 201, code.text);
   const key = new SoftDeviceKey();
-  const enrolled = await t.call('POST', '/api/v1/devices', { body: { enrollmentCode: code.body.code, label: 'Test phone', publicKeyJwk: key.publicJwk, pin: PIN } });
+  const enrolled = await t.call('POST', '/api/v1/devices', { body: { enrollmentCode: code.body.code, label: 'Test phone', publicKeyJwk: key.publicJwk, pin } });
   assert.equal(enrolled.status, 201, enrolled.text);
-  const deviceCredential = enrolled.body.credential as string;
+  const credential = enrolled.body.credential as string;
   const authenticator = new SoftAuthenticator({ rpId: t.config.auth.webauthn.rpId, origin: t.config.auth.webauthn.origins[0]! });
-  const options = await t.call('POST', '/api/v1/devices/me/passkey/options', { token: deviceCredential });
+  const options = await t.call('POST', '/api/v1/devices/me/passkey/options', { token: credential });
   assert.equal(options.status, 200, options.text);
   const registered = await t.call('POST', '/api/v1/devices/me/passkey', {
-    token: deviceCredential,
+    token: credential,
     body: { challengeId: options.body.challengeId, response: authenticator.register(options.body.options) },
   });
   assert.equal(registered.status, 204, registered.text);
   const push = t.push.createSubscription();
-  const sub = await t.call('PUT', '/api/v1/devices/me/push-subscription', { token: deviceCredential, body: push.subscription });
+  const sub = await t.call('PUT', '/api/v1/devices/me/push-subscription', { token: credential, body: push.subscription });
   assert.equal(sub.status, 204, sub.text);
-  return { agents, customerId, deviceId: enrolled.body.device.id, consoleTokens, deviceCredential, authenticator, deviceKey: key };
+  return { credential, deviceId: enrolled.body.device.id, key, authenticator, push };
 }
 
 /** The agent knocks; the customer accepts with the passkey; returns the token for the INVITE. */

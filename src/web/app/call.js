@@ -7,10 +7,9 @@
  * call setup and answers 403 with a Warning and a Reason naming why when it refuses.
  *
  * sip.js is loaded only when a call is placed (its ES modules are served at /vendor/sip.js/).
- * Every way a call can fail ends in one sentence for the customer (`onFailed(reason)`).
- *
- * The media helpers (`openMicrophone`, `callMedia`) serve calls in both directions: an incoming
- * call answered with sip.js's Invitation uses them the same way.
+ * Every way a call can fail ends in one sentence for the customer (`onFailed(reason)`). An
+ * answer to a callback ringing the app is placed here too (a new INVITE with Replaces), and the
+ * ringing registration (sip-registration.js) shares the user agent's options.
  */
 
 import { signCallProof } from './device-key.js';
@@ -60,7 +59,7 @@ export function reasonFromResponse(code, phrase, warning, reasonHeader) {
 }
 
 /** Why the microphone could not be opened, in words; null when it is not a microphone problem. */
-export function microphoneReason(err) {
+function microphoneReason(err) {
   if (err?.name === 'NotAllowedError' || err?.name === 'SecurityError') return 'the microphone is blocked for this app; allow it in the browser settings';
   if (err?.name === 'NotFoundError' || err?.name === 'OverconstrainedError') return 'no microphone was found on this device';
   if (err?.name === 'NotReadableError' || err?.name === 'AbortError') return 'the microphone is in use by another app';
@@ -73,7 +72,7 @@ export function microphoneReason(err) {
  * that permission it offers only its default route, or mDNS names the media server cannot use).
  * Rejects with an Error whose message is the sentence for the customer.
  */
-export async function openMicrophone() {
+async function openMicrophone() {
   if (!navigator.mediaDevices?.getUserMedia) throw new Error('this browser cannot make calls (no microphone access)');
   try {
     return await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true }, video: false });
@@ -82,18 +81,21 @@ export async function openMicrophone() {
   }
 }
 
-/** sip.js user agent options for the app's calls: WebSocket transport, this microphone, no STUN lookups. */
-export function userAgentOptions(SIP, { wsUrl, uri, displayName, microphone, onDisconnect }) {
+/**
+ * sip.js user agent options for the app's calls and its registration: WebSocket transport, this
+ * microphone (none for the registration), no STUN lookups; `delegate` is the user agent's.
+ */
+export function userAgentOptions(SIP, { wsUrl, uri, microphone, delegate }) {
   return {
     uri,
-    displayName,
+    displayName: 'Customer',
     transportOptions: { server: wsUrl, connectionTimeout: CONNECT_TIMEOUT_SECONDS },
     logBuiltinEnabled: false,
     logLevel: 'error',
     // sip.js's Web session description handler, fed the microphone opened above.
     sessionDescriptionHandlerFactory: SIP.Web.defaultSessionDescriptionHandlerFactory(async () => microphone),
     sessionDescriptionHandlerFactoryOptions: { peerConnectionConfiguration: { iceServers: [] }, iceGatheringTimeout: 3000 },
-    delegate: { onDisconnect },
+    delegate,
   };
 }
 
@@ -104,7 +106,7 @@ export function userAgentOptions(SIP, { wsUrl, uri, displayName, microphone, onD
  * @param {any} session  a sip.js Inviter or Invitation in the Established state
  * @param {{ audio?: HTMLAudioElement|null, onMediaFailed: (reason: string) => void, onMediaState?: (text: string|null) => void }} opts
  */
-export function callMedia(session, opts) {
+function callMedia(session, opts) {
   const pc = session.sessionDescriptionHandler?.peerConnection;
   if (pc && opts.audio) {
     const stream = new MediaStream();
@@ -144,7 +146,7 @@ export function callMedia(session, opts) {
 /**
  * Places the call. Returns controls; state changes arrive through the callbacks.
  *
- * @param {{ wsUrl: string, sipUri: string, token: string, deviceKey: CryptoKeyPair, displayName?: string, audio: HTMLAudioElement, extraHeaders?: string[],
+ * @param {{ wsUrl: string, sipUri: string, token: string, deviceKey: CryptoKeyPair, audio: HTMLAudioElement, extraHeaders?: string[],
  *   onStatus: (text: string) => void, onEstablished: () => void, onEnded: (text: string) => void,
  *   onFailed: (reason: string) => void }} opts
  */
@@ -198,11 +200,12 @@ export function placeCall(opts) {
       userAgentOptions(SIP, {
         wsUrl: opts.wsUrl,
         uri: SIP.UserAgent.makeURI(`sip:customer@${target.host}`),
-        displayName: opts.displayName || 'Customer',
         microphone,
-        onDisconnect: (error) => {
-          if (!error || finished) return;
-          fail(established ? 'the connection to the call server was lost' : 'the call server could not be reached');
+        delegate: {
+          onDisconnect: (error) => {
+            if (!error || finished) return;
+            fail(established ? 'the connection to the call server was lost' : 'the call server could not be reached');
+          },
         },
       }),
     );

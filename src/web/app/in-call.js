@@ -14,8 +14,8 @@ import { announce, h, replace } from '../shared/dom.js';
 import { clock } from '../shared/format.js';
 
 /**
- * @param {{ title: HTMLElement, onMute: (muted: boolean) => void, onHangUp: () => void,
- *   backHref?: string, backText?: string }} opts  `title` is the screen's h1, renamed as the call goes
+ * @param {{ title: HTMLElement, onMute: (muted: boolean) => void, onHangUp: () => void }} opts
+ *   `title` is the screen's h1, renamed as the call goes
  */
 export function inCallPanel(opts) {
   const status = h('p', { class: 'call-status', role: 'status', 'aria-live': 'polite' }, 'Preparing the call…');
@@ -24,7 +24,7 @@ export function inCallPanel(opts) {
   const mute = h('button', { type: 'button', class: 'mute', 'aria-pressed': 'false' }, 'Mute');
   const hangUp = h('button', { type: 'button', class: 'danger' }, 'Hang up');
   const controls = h('div', { class: 'actions call-controls' }, mute, hangUp);
-  const after = h('p', { hidden: true }, h('a', { class: 'button', href: opts.backHref ?? '#/' }, opts.backText ?? 'Back to your call requests'));
+  const after = h('p', { hidden: true }, h('a', { class: 'button', href: '#/' }, 'Back to your call requests'));
 
   let started = 0;
   let tick = null;
@@ -75,8 +75,7 @@ export function inCallPanel(opts) {
       if (over || started) return;
       opts.title.textContent = title;
       status.textContent = text;
-      opts.title.setAttribute('tabindex', '-1');
-      opts.title.focus();
+      focusTitle();
     },
     /** The call is answered: rename the screen, start the timer, move focus to the heading. */
     connected(peerName) {
@@ -88,8 +87,7 @@ export function inCallPanel(opts) {
       tick = setInterval(() => {
         timer.textContent = clock(Date.now() - started);
       }, 1000);
-      opts.title.setAttribute('tabindex', '-1');
-      opts.title.focus();
+      focusTitle();
     },
     ended(text) {
       if (over) return;

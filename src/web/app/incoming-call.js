@@ -18,13 +18,6 @@ import { inCallPanel } from './in-call.js';
 import { passkeyErrorText, usePasskey } from './webauthn.js';
 
 /**
- * Shows the incoming call in `root`. Returns the screen's cleanup (hangs up a call in progress).
- *
- * @param {any} app  the app context (main.js)
- * @param {HTMLElement} root
- * @param {import('./sip-registration.js').IncomingCallback} incoming
- */
-/**
  * Rings while the page is not visible: a notification and a ring tone, until `stop()` or until
  * the page becomes visible (then the screen itself shows the call).
  */
@@ -103,6 +96,13 @@ function ringInBackground(incoming) {
   };
 }
 
+/**
+ * Shows the incoming call in `root`. Returns the screen's cleanup (hangs up a call in progress).
+ *
+ * @param {any} app  the app context (main.js)
+ * @param {HTMLElement} root
+ * @param {import('./sip-registration.js').IncomingCallback} incoming
+ */
 export function showIncomingCall(app, root, incoming) {
   const title = h('h1', null, 'Incoming call');
   const problems = h('div');

@@ -22,8 +22,8 @@ const EXPIRES_SECONDS = 300;
 
 /**
  * @param {{ call: (path: string, opts?: any) => Promise<any>, device: { keyPair: CryptoKeyPair } }} app
- * @param {{ onIncoming: (incoming: IncomingCallback) => void, onStatus?: (status: 'registered'|'unregistered'|'failed', detail?: string) => void }} opts
- * @returns {{ stop: () => Promise<void>, readonly registered: boolean }}
+ * @param {{ onIncoming: (incoming: IncomingCallback) => void }} opts
+ * @returns {{ stop: () => Promise<void> }}
  *
  * @typedef {{ requestId: string, agentName: string, reference: string, replaces: string,
  *   invitation: any, onCancel: (fn: (elsewhere: boolean) => void) => void }} IncomingCallback
@@ -35,8 +35,6 @@ export function startSipRegistration(app, opts) {
   let timer = null;
   let stopped = false;
   let registered = false;
-
-  const status = (s, detail) => opts.onStatus?.(s, detail);
 
   /**
    * The headers for one REGISTER (or the de-registration): a fresh token (`issued`, when the
@@ -71,16 +69,14 @@ export function startSipRegistration(app, opts) {
         requestDelegate: {
           onAccept: () => {
             registered = true;
-            status('registered');
           },
-          onReject: (response) => {
+          onReject: () => {
             registered = false;
-            status('failed', `${response.message.statusCode} ${response.message.reasonPhrase}`);
           },
         },
       });
-    } catch (e) {
-      status('failed', e?.message || String(e));
+    } catch {
+      // No token or no connection this time: the next refresh tries again.
     }
     if (!stopped) timer = setTimeout(refresh, (EXPIRES_SECONDS / 2) * 1000);
   }
@@ -121,24 +117,18 @@ export function startSipRegistration(app, opts) {
       const first = await app.call('/api/v1/devices/me/sip-registration', { method: 'POST' }).catch(() => null);
       if (!first || stopped) return;
       const aor = SIP.UserAgent.makeURI(first.aor);
-      ua = new SIP.UserAgent({
-        // No microphone here: ringing needs none; answering places its own call (call.js).
-        ...userAgentOptions(SIP, { wsUrl: first.wsUrl, uri: aor, displayName: 'Customer', microphone: null, onDisconnect: () => status('unregistered') }),
-        delegate: { onInvite, onDisconnect: () => status('unregistered') },
-      });
+      // No microphone here: ringing needs none; answering places its own call (call.js).
+      ua = new SIP.UserAgent(userAgentOptions(SIP, { wsUrl: first.wsUrl, uri: aor, microphone: null, delegate: { onInvite } }));
       await ua.start();
       registerer = new SIP.Registerer(ua, { expires: EXPIRES_SECONDS });
       firstToken = first;
       await refresh();
-    } catch (e) {
-      status('failed', e?.message || String(e));
+    } catch {
+      // sip.js or the call server unavailable: no ringing on this page until the next start.
     }
   })();
 
   return {
-    get registered() {
-      return registered;
-    },
     async stop() {
       stopped = true;
       clearTimeout(timer);
