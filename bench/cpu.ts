@@ -27,12 +27,13 @@ function machineTimes(): { busyMs: number; totalMs: number } | null {
   }
 }
 
-function processTicks(pid: number): number | null {
+/** utime + stime of a process in ms, or null when it is gone (or not on Linux). */
+export function processCpuMs(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may contain spaces; fields resume after its closing parenthesis.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[11]) + Number(rest[12]); // utime + stime
+    return (Number(rest[11]) + Number(rest[12])) * TICK_MS; // utime + stime
   } catch {
     return null;
   }
@@ -52,8 +53,8 @@ function postgresTimes(): Map<number, number> | null {
     } catch {
       continue;
     }
-    const t = processTicks(Number(d));
-    if (t !== null) out.set(Number(d), t * TICK_MS);
+    const ms = processCpuMs(Number(d));
+    if (ms !== null) out.set(Number(d), ms);
   }
   return out;
 }

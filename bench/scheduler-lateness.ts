@@ -12,10 +12,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../src/config/config.js';
 import { createScheduler } from '../src/jobs/scheduler.js';
+import { openBenchDatabase } from './bench-database.js';
+import { inParallel, percentile } from './stats.js';
 
 export interface LatenessResult {
   count: number;
@@ -55,22 +56,6 @@ const DEFAULT_JOBS_CONFIG: Config['jobs'] = {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const rssMb = () => Math.round((process.memoryUsage().rss / 1024 / 1024) * 10) / 10;
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, i)]!;
-}
-
-/** Runs `work` over items with at most `limit` in flight. */
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
-}
 
 export async function benchSchedulerLateness(options: LatenessOptions): Promise<LatenessResult> {
   const { url, logger } = options;
@@ -168,24 +153,6 @@ export async function benchSchedulerLateness(options: LatenessOptions): Promise<
   }
 }
 
-/** A fresh database on the test server, so a bench run leaves nothing behind. */
-async function throwawayDatabase(base: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `knock_bench_${randomBytes(6).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: base });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
-
 async function main(): Promise<void> {
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
   const count = process.env.BENCH_COUNT ? Number(process.env.BENCH_COUNT) : undefined;
@@ -194,7 +161,8 @@ async function main(): Promise<void> {
   const direct = process.env.DATABASE_URL;
   const testServer = process.env.TEST_DATABASE_URL;
   if (!direct && !testServer) throw new Error('Set DATABASE_URL (or TEST_DATABASE_URL) to a PostgreSQL server.');
-  const db = direct ? { url: direct, drop: async () => {} } : await throwawayDatabase(testServer!);
+  // A throwaway database on the test server, so a bench run leaves nothing behind.
+  const db = direct ? { url: direct, drop: async () => {} } : await openBenchDatabase({ kind: 'server', serverUrl: testServer });
   try {
     const result = await benchSchedulerLateness({ url: db.url, logger, count, instances, poolSize });
     process.stdout.write(`${JSON.stringify({ bench: 'scheduler-lateness', ...result })}\n`);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/drachtio-server.js';
-import { processCpuMs } from './sip-process-cpu.js';
+import { processCpuMs } from './cpu.js';
 import { round, summarize, type LatencySummary } from './stats.js';
 
 const SCENARIOS = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'scenarios');

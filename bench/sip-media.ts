@@ -19,15 +19,12 @@
  * not what this measures).
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { pino } from 'pino';
-import { loadConfig } from '../src/config/load-config.js';
 import { deskPhoneRegistered } from '../src/flows/desk-phone.js';
 import { rtpCounters, type RtpCounters } from '../src/media/media-stats.js';
-import { startService } from '../src/service.js';
 import type { DrachtioServer } from '../test/support/drachtio-server.js';
 import { freePort } from '../test/support/drachtio-server.js';
 import { freeswitchAvailable, startFreeswitch, type FreeswitchServer } from '../test/support/freeswitch-server.js';
@@ -36,8 +33,9 @@ import { startSippUas } from '../test/support/sipp.js';
 import { openBenchDatabase, serverVersion } from './bench-database.js';
 import { runLoadStep, type LoadResult } from './sip-load.js';
 import { coresBetween, findPids, findPidsByEnv, loadAverage, sampleProcessCpu, type CoresByProcess, type ProcessCpuWatch } from './sip-process-cpu.js';
+import { startSipBenchService } from './sip-service.js';
 import { seedTokenSource } from './sip-tokens.js';
-import { round } from './stats.js';
+import { median, round } from './stats.js';
 
 const TARGET_CONCURRENT = 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,10 +74,9 @@ async function channelUuids(fs: FreeswitchServer): Promise<string[]> {
   return (parsed.rows ?? []).map((r) => r.uuid);
 }
 
-function median(values: number[]): number | null {
-  if (!values.length) return null;
-  const s = [...values].sort((a, b) => a - b);
-  return round(s[Math.floor(s.length / 2)]!, 1);
+/** Median rounded to 0.1, or null for no values. */
+function medianOrNull(values: number[]): number | null {
+  return values.length ? round(median(values), 1) : null;
 }
 
 export async function runMediaBench(opts: { serverUrl: string; drachtio: DrachtioServer; say: (m: string) => void }): Promise<unknown> {
@@ -117,26 +114,15 @@ export async function runMediaBench(opts: { serverUrl: string; drachtio: Drachti
     const fsPid = findPidsByEnv('KNOCK_FS_ESL_PORT', String(fs.eslPort)).find((pid) => findPids(['freeswitch']).includes(pid));
     if (fsPid) watch.pids.set('freeswitch', fsPid);
 
-    const devNull = openSync('/dev/null', 'w');
-    cleanups.push(async () => closeSync(devNull));
-    const config = loadConfig({
-      DATABASE_URL: db.url,
-      KNOCK_SERVER__PORT: '0',
-      KNOCK_NOTIFY__SMS__ENABLED: 'false',
-      LOG_LEVEL: logLevel,
-      KNOCK_SIP__ENABLED: 'true',
-      KNOCK_SIP__DRACHTIO__HOST: drachtio.host,
-      KNOCK_SIP__DRACHTIO__PORT: String(drachtio.adminPort),
-      KNOCK_SIP__DRACHTIO__SECRET: drachtio.secret,
-      KNOCK_MEDIA__FREESWITCH__PORT: String(fs.eslPort),
-      KNOCK_MEDIA__FREESWITCH__SECRET: fs.eslSecret,
+    const bench = await startSipBenchService({
+      databaseUrl: db.url,
+      drachtio,
+      freeswitch: { port: fs.eslPort, secret: fs.eslSecret },
+      instanceName: 'bench-sip-media',
+      logLevel,
     });
-    const logger = pino({ level: logLevel }, pino.destination({ dest: devNull, sync: false, minLength: 8192 }));
-    const service = await startService(config, { logger, instanceName: 'bench-sip-media' });
-    cleanups.push(() => service.stop());
-    const sip = service.sip!;
-    for (let i = 0; i < 150 && !sip.isConnected(); i++) await sleep(100);
-    if (!sip.isConnected()) throw new Error('the service did not connect to drachtio-server');
+    cleanups.push(bench.stop);
+    const { service } = bench;
     await service.customerCalls!.media.whenConnected(20_000);
     const deps = service.deps;
 
@@ -232,9 +218,9 @@ export async function runMediaBench(opts: { serverUrl: string; drachtio: Drachti
         rtp: {
           channels: inPps.length,
           inPpsMin: inPps.length ? round(Math.min(...inPps), 1) : null,
-          inPpsMedian: median(inPps),
+          inPpsMedian: medianOrNull(inPps),
           outPpsMin: outPps.length ? round(Math.min(...outPps), 1) : null,
-          outPpsMedian: median(outPps),
+          outPpsMedian: medianOrNull(outPps),
         },
         cores: coresBetween(c0, c1),
         ok: r.failed === 0 && r.successful === level && connected === level && maxBridged >= level,

@@ -7,9 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-
-// Linux reports process times in clock ticks of 1/100 s on every common platform.
-const TICK_MS = 10;
+import { processCpuMs } from './cpu.js';
 
 function readText(path: string): string | null {
   try {
@@ -17,15 +15,6 @@ function readText(path: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** utime + stime of a process in ms, or null when it is gone. */
-export function processCpuMs(pid: number): number | null {
-  const stat = readText(`/proc/${pid}/stat`);
-  if (!stat) return null;
-  // The command name may contain spaces; fields resume after its closing parenthesis.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) * TICK_MS;
 }
 
 function pids(): number[] {

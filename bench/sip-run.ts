@@ -29,11 +29,8 @@
  * BENCH_SIP_OUT or BENCH_OUT (default ./bench-sip-results.json).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pino } from 'pino';
-import { loadConfig } from '../src/config/load-config.js';
-import { startService } from '../src/service.js';
 import { drachtioAvailable, freePort, startDrachtio, type DrachtioServer } from '../test/support/drachtio-server.js';
 import { sippAvailable } from '../test/support/sipp.js';
 import { openBenchDatabase, serverVersion } from './bench-database.js';
@@ -43,6 +40,7 @@ import { bareInviteHandler, startBareUas } from './sip-bare-uas.js';
 import { runLoadStep, type LoadResult } from './sip-load.js';
 import { startCpuProfile } from './sip-cpu-profile.js';
 import { runMediaBench } from './sip-media.js';
+import { startSipBenchService } from './sip-service.js';
 import { coresBetween, findPids, loadAverage, sampleProcessCpu, type CoresByProcess, type ProcessCpuWatch } from './sip-process-cpu.js';
 import { signallingOnlyHandler, type SignallingCounters } from './sip-signalling-handler.js';
 import { seedTokenSource } from './sip-tokens.js';
@@ -179,31 +177,16 @@ async function signallingParts(serverUrl: string, drachtio: DrachtioServer, out:
     // The service, with SIP on and media replaced: the token-checked handler (app) and the bare
     // answer (the ceiling) take turns on its INVITE router, rate by rate.
     installQueryCounter({ byText: tally });
-    const devNull = openSync('/dev/null', 'w');
-    cleanups.push(async () => closeSync(devNull));
-    const config = loadConfig({
-      DATABASE_URL: db.url,
-      KNOCK_SERVER__PORT: '0',
-      KNOCK_NOTIFY__SMS__ENABLED: 'false',
-      LOG_LEVEL: logLevel,
-      KNOCK_SIP__ENABLED: 'true',
-      KNOCK_SIP__DRACHTIO__HOST: drachtio.host,
-      KNOCK_SIP__DRACHTIO__PORT: String(drachtio.adminPort),
-      KNOCK_SIP__DRACHTIO__SECRET: drachtio.secret,
-      // No FreeSWITCH is used; point its socket at a closed loopback port.
-      KNOCK_MEDIA__FREESWITCH__PORT: String(await freePort()),
+    // No FreeSWITCH is used; its socket points at a closed loopback port.
+    const bench = await startSipBenchService({
+      databaseUrl: db.url,
+      drachtio,
+      freeswitch: { port: await freePort() },
+      instanceName: 'bench-sip',
+      logLevel,
     });
-    const logger = pino({ level: logLevel }, pino.destination({ dest: devNull, sync: false, minLength: 8192 }));
-    const service = await startService(config, { logger, instanceName: 'bench-sip' });
-    let serviceStopped = false;
-    const stopService = async () => {
-      if (!serviceStopped) await service.stop();
-      serviceStopped = true;
-    };
-    cleanups.push(stopService);
-    const sip = service.sip!;
-    for (let i = 0; i < 150 && !sip.isConnected(); i++) await sleep(100);
-    if (!sip.isConnected()) throw new Error('the service did not connect to drachtio-server');
+    cleanups.push(bench.stop);
+    const { service, sip, logger } = bench;
     const tokenChecked = signallingOnlyHandler(service.deps, sip.srf, logger, counters);
     const bareAnswerMs: number[] = [];
     const bareAnswer = bareInviteHandler(sip.srf, bareAnswerMs);
@@ -257,7 +240,7 @@ async function signallingParts(serverUrl: string, drachtio: DrachtioServer, out:
       });
     }
     await climb(phases);
-    await stopService();
+    await bench.stop();
 
     if (parts.has('bare-process')) {
       // The ceiling again, as a separate drachtio-srf application (its own process and

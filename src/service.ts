@@ -186,7 +186,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     }
     let url: string | null = null;
     if (options.listen !== false) {
-      const app = createHttpApp({ deps, metrics, checks, version: VERSION, staticDir: webDir() });
+      const app = createHttpApp({ deps, metrics, checks, version: VERSION, staticDir: webDir(), vapidPublicKey: vapid.publicKey });
       const server: Server = createServer(app);
       await new Promise<void>((ok, fail) => {
         server.once('error', fail);

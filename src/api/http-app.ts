@@ -21,6 +21,8 @@ export interface HttpAppOptions {
   version: string;
   /** Static pages (src/web) to serve under /, when present. */
   staticDir?: string;
+  /** The Web Push public key the push channel signs with, for the app to subscribe. */
+  vapidPublicKey: string;
 }
 
 export function createHttpApp(opts: HttpAppOptions): Express {
@@ -35,7 +37,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   app.use(opsRoutes({ checks: opts.checks, metrics: opts.metrics, keyRing: deps.keyRing, version: opts.version }));
   app.use('/api/v1', staffRoutes(deps));
   app.use('/api/v1', appRoutes(deps));
-  app.use(appEventsRoutes(deps), consoleRoutes(deps));
+  app.use(appEventsRoutes(deps, opts.vapidPublicKey), consoleRoutes(deps));
   if (opts.staticDir) app.use(express.static(opts.staticDir, { index: 'index.html' }));
   app.use((req, res) => sendProblem(res, new AppError('not_found', `No such endpoint: ${req.method} ${req.path}.`), req.originalUrl));
   app.use(problemHandler);

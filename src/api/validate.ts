@@ -4,7 +4,7 @@
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { AppError } from '../domain/errors.js';
 import { openApiDocument } from './openapi.js';
 
@@ -77,4 +77,11 @@ export function validated(operationId: string): RequestHandler {
     }
     next();
   };
+}
+
+/** The `:id` path parameter when it has a UUID's shape; anything else names nothing ("No such …"). */
+export function idParam(req: Request, what: string): string {
+  const v = req.params.id;
+  if (typeof v !== 'string' || !/^[0-9a-f-]{36}$/i.test(v)) throw new AppError('not_found', `No such ${what}.`);
+  return v;
 }

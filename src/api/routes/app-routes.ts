@@ -1,6 +1,7 @@
 /**
  * The customer app's side of the API: device enrolment, and the three answers to a knock
- * (accept with biometric/PIN, schedule, remind me later), plus the calendar entry.
+ * (accept with biometric/PIN, schedule, remind me later), cancelling a scheduled callback, plus
+ * the calendar entry.
  */
 import { Router, type Request } from 'express';
 import { AppError } from '../../domain/errors.js';
@@ -14,18 +15,15 @@ import {
   setPushSubscription,
 } from '../../flows/enrollment.js';
 import { issueAppRegistration } from '../../flows/app-registration.js';
+import { cancelScheduledCallback } from '../../flows/customer-cancel.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { scheduleCallback, snoozeRequest } from '../../flows/schedule.js';
 import { deviceOf, requireDevice, wrap } from '../auth.js';
 import { callbackIcs } from '../ics.js';
-import { validated } from '../validate.js';
+import { idParam, validated } from '../validate.js';
 import { appRequestView, deviceView } from '../views.js';
 
-function requestId(req: Request): string {
-  const v = req.params.id;
-  if (typeof v !== 'string' || !/^[0-9a-f-]{36}$/i.test(v)) throw new AppError('not_found', 'No such call request.');
-  return v;
-}
+const requestId = (req: Request) => idParam(req, 'call request');
 
 export function appRoutes(deps: FlowDeps): Router {
   const r = Router();
@@ -98,6 +96,9 @@ export function appRoutes(deps: FlowDeps): Router {
   }));
   r.post('/app/requests/:id/snooze', device, validated('appSnooze'), wrap(async (req, res) => {
     res.json(await view(await snoozeRequest(deps, deviceOf(res), requestId(req), req.body.minutes)));
+  }));
+  r.post('/app/requests/:id/cancel', device, wrap(async (req, res) => {
+    res.json(await view(await cancelScheduledCallback(deps, deviceOf(res), requestId(req))));
   }));
   r.get('/app/requests/:id/callback.ics', device, wrap(async (req, res) => {
     const request = await loadRequestForDevice(deps, deviceOf(res), requestId(req));

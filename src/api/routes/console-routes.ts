@@ -4,7 +4,7 @@
  * request in lists), transferring the call of a request (a durable job; progress on the live
  * channel) and starting a scheduled callback now.
  */
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { AppError } from '../../domain/errors.js';
 import type { CallRecord } from '../../domain/model.js';
 import { callBackNow } from '../../flows/callback-now.js';
@@ -12,14 +12,8 @@ import { currentCallOf } from '../../flows/call-screen.js';
 import { requestConsoleTransfer } from '../../flows/console-transfer.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { principalOf, requireStaff, wrap, type Principal } from '../auth.js';
-import { validated } from '../validate.js';
+import { idParam, validated } from '../validate.js';
 import { customerView, requestView } from '../views.js';
-
-function idParam(req: Request, what: string): string {
-  const v = req.params.id;
-  if (typeof v !== 'string' || !/^[0-9a-f-]{36}$/i.test(v)) throw new AppError('not_found', `No such ${what}.`);
-  return v;
-}
 
 /** Agents act on their own calls and callbacks; supervisors, admins and integrations on anyone's. */
 function asker(p: Principal): { actor: string; agentId: string | null; actsForOthers: boolean } {
@@ -64,14 +58,15 @@ export function consoleRoutes(deps: FlowDeps): Router {
     // Agents see their own calls; supervisors, admins and integrations see everyone's.
     if (p.kind === 'agent' && p.agent.role === 'agent') filter.agentId = p.agent.id;
     const records = await deps.store.callRecords.list(filter);
-    const names = new Map<string, string>();
-    const references = new Map<string, string>();
-    for (const rec of records) {
-      if (rec.customerId && !names.has(rec.customerId)) names.set(rec.customerId, (await deps.store.customers.get(rec.customerId))?.name ?? '');
-      if (rec.callRequestId && !references.has(rec.callRequestId)) {
-        references.set(rec.callRequestId, (await deps.store.callRequests.get(rec.callRequestId))?.reference ?? '');
-      }
-    }
+    // Each distinct customer and request read once, all at the same time.
+    const lookup = async (ids: Array<string | null>, read: (id: string) => Promise<string | undefined>) => {
+      const distinct = [...new Set(ids.filter((id): id is string => id !== null))];
+      return new Map(await Promise.all(distinct.map(async (id) => [id, (await read(id)) ?? ''] as const)));
+    };
+    const [names, references] = await Promise.all([
+      lookup(records.map((rec) => rec.customerId), async (id) => (await deps.store.customers.get(id))?.name),
+      lookup(records.map((rec) => rec.callRequestId), async (id) => (await deps.store.callRequests.get(id))?.reference),
+    ]);
     res.json({
       items: records.map((rec: CallRecord) => ({
         id: rec.id,
