@@ -8,10 +8,10 @@
  * signature over the token's jti, the Call-ID and the From tag sipp will use), so the check runs
  * exactly as for a real phone.
  */
+import { issueCallToken } from '../src/flows/accept.js';
 import type { FlowDeps } from '../src/flows/ports.js';
 import { importDevicePublicKey } from '../src/security/device-key.js';
 import { deviceProofInput } from '../src/security/device-proof.js';
-import { issuePreauthToken } from '../src/security/preauth-token.js';
 import { SoftDeviceKey } from '../test/support/soft-authenticator.js';
 import { inParallel } from './stats.js';
 
@@ -122,21 +122,7 @@ export async function seedTokenSource(deps: FlowDeps, opts: { customers: number;
           attempts: 0,
           outcome: null,
         });
-        const issued = await issuePreauthToken({
-          keyRing: deps.keyRing,
-          store,
-          issuer: config.tokens.issuer,
-          audience: config.sip.domain,
-          lifetimeSeconds: config.tokens.lifetimeSeconds,
-          customerId: c.id,
-          callRequestId: request.id,
-          reference: request.reference,
-          deviceId: c.deviceId,
-          deviceKeyThumbprint: c.thumbprint,
-          amr: 'biometric',
-          authTime: now,
-          now,
-        });
+        const issued = await issueCallToken(deps, request, { id: c.deviceId, keyThumbprint: c.thumbprint }, 'biometric', now);
         const proof = c.key.sign(deviceProofInput({ jti: issued.jti, ...benchCallIdentity(callIdPrefix, i + 1) }));
         tokens[i] = `${issued.token};${proof}`;
       });

@@ -126,23 +126,7 @@ export async function completeAccept(
   await moveRequest(deps, requestId, { type: 'authenticate', deviceId: device.id, method: proof.method }, actor, request);
   await deps.scheduler.cancelForRequest(requestId);
 
-  const issued = await issuePreauthToken({
-    keyRing: deps.keyRing,
-    store,
-    issuer: config.tokens.issuer,
-    audience: config.sip.domain,
-    lifetimeSeconds: config.tokens.lifetimeSeconds,
-    customerId: request.customerId,
-    callRequestId: request.id,
-    reference: request.reference,
-    deviceId: device.id,
-    deviceKeyThumbprint: device.keyThumbprint,
-    amr: proof.method,
-    authTime: now,
-    now,
-    // Obtained to answer a ringing agent-dialled callback: good for that answer only.
-    use: tokenUseFor(request.state),
-  });
+  const issued = await issueCallToken(deps, request, device, proof.method, now);
   await store.audit.append({
     actor,
     action: 'token.issue',
@@ -159,4 +143,35 @@ export async function completeAccept(
     wsUrl: config.sip.wsUrl,
     reference: request.reference,
   };
+}
+
+/**
+ * The pre-authentication token for a request whose customer has just authenticated on `device`:
+ * bound to the device key, good for a call, or only for answering the ringing agent-dialled
+ * callback when that is what the request is doing.
+ */
+export function issueCallToken(
+  deps: FlowDeps,
+  request: CallRequest,
+  device: { id: string; keyThumbprint: string },
+  method: AuthMethod,
+  now: Date,
+): ReturnType<typeof issuePreauthToken> {
+  const { config } = deps;
+  return issuePreauthToken({
+    keyRing: deps.keyRing,
+    store: deps.store,
+    issuer: config.tokens.issuer,
+    audience: config.sip.domain,
+    lifetimeSeconds: config.tokens.lifetimeSeconds,
+    customerId: request.customerId,
+    callRequestId: request.id,
+    reference: request.reference,
+    deviceId: device.id,
+    deviceKeyThumbprint: device.keyThumbprint,
+    amr: method,
+    authTime: now,
+    now,
+    use: tokenUseFor(request.state),
+  });
 }
