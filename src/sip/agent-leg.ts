@@ -71,7 +71,6 @@ export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<
     // RFC 4028: the phone picks the refresher in its 200; drachtio-server then runs the timer.
     headers: { ...sessionTimerOfferHeaders(ctx.deps.config.sip.sessionTimer), ...headers },
     timeoutSeconds: ctx.deps.config.sip.agentRingSeconds,
-    onRinging: () => undefined,
     callerGone: () => abort.aborted,
     registerAbort: (fn) => {
       unregister = abort.onAbort(fn);

@@ -22,7 +22,7 @@ import type { Outcome } from '../domain/call-request.js';
 import type { AppSipBinding } from '../store/store.js';
 import type { Abort, CallContext } from './customer-call-state.js';
 import { routeToBinding } from './location-service.js';
-import { sendResponse, type SipRequest, type SipResponse } from './sip-message.js';
+import { fromTagOf, parseReplaces, sendResponse, type ReplacesTarget, type SipRequest, type SipResponse } from './sip-message.js';
 
 /** The app's answer: its INVITE (not yet answered) that replaces the ringing one. */
 export interface AppAnswer {
@@ -50,12 +50,8 @@ function waitingFor(ctx: CallContext): Map<string, WaitingRing> {
 }
 
 /** RFC 3891 §6.1: `Replaces: call-id;to-tag=…;from-tag=…`; null when absent or malformed. */
-export function replacesOf(req: SipRequest): { callId: string; toTag: string; fromTag: string } | null {
-  if (!req.has('Replaces')) return null;
-  const [callId, ...params] = req.get('Replaces').split(';').map((p) => p.trim());
-  if (!callId) return null;
-  const param = (name: string) => params.find((p) => p.toLowerCase().startsWith(`${name}=`))?.slice(name.length + 1) ?? '';
-  return { callId, toTag: param('to-tag'), fromTag: param('from-tag') };
+function replacesOf(req: SipRequest): ReplacesTarget | null {
+  return req.has('Replaces') ? parseReplaces(req.get('Replaces')) : null;
 }
 
 /**
@@ -75,10 +71,6 @@ export function takeAppAnswer(ctx: CallContext, req: SipRequest, res: SipRespons
   waitingFor(ctx).delete(target.callId);
   waiting.answer({ req, res });
   return true;
-}
-
-function fromTagOfRequest(req: SipRequest): string {
-  return /;\s*tag=([^;>\s]+)/i.exec(req.get('From') ?? '')?.[1] ?? '';
 }
 
 /**
@@ -166,7 +158,7 @@ export function ringApp(
         callIds.push(callId);
         waiting.set(callId, {
           deviceId: b.deviceId,
-          fromTag: fromTagOfRequest(req as unknown as SipRequest),
+          fromTag: fromTagOf(req as unknown as SipRequest),
           answer: (answer) => finish({ kind: 'answered', answer, deviceId: b.deviceId }),
         });
       }) as unknown as (req: Srf.SrfRequest) => void;

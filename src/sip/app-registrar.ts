@@ -33,8 +33,8 @@ import { isAppError } from '../domain/errors.js';
 import { admitAppRegistration, appRegistered, appUnregistered } from '../flows/app-registration.js';
 import type { FlowDeps } from '../flows/ports.js';
 import { createFailureLimiter } from '../security/failure-limiter.js';
-import { bearerToken, deviceProof, fromTagOf, refuseInvite } from './customer-call.js';
-import { addrSpec, sendResponse, sourceOf, uriUser, type SipRequest, type SipResponse } from './sip-message.js';
+import { bearerToken, deviceProof, refuseInvite } from './customer-call.js';
+import { addrSpec, fromTagOf, sendResponse, sourceOf, uriHost, uriUser, warning, type SipRequest, type SipResponse } from './sip-message.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -66,7 +66,7 @@ export function appSourceOf(req: SipRequest): string {
 export function appContactRefusal(contact: string, source: string): string | null {
   if (!/^sips?:/i.test(contact)) return 'the Contact is not a SIP URI';
   if (!/^wss?\//i.test(source)) return null;
-  const host = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;?>]+)/i.exec(contact)?.[1]?.toLowerCase() ?? '';
+  const host = uriHost(contact) ?? '';
   return host.endsWith('.invalid') ? null : 'over WebSocket the Contact host must end in .invalid (RFC 7118 section 5)';
 }
 
@@ -112,7 +112,7 @@ export function createAppRegistrar(opts: { deps: FlowDeps; logger: Logger }): (r
     const source = appSourceOf(req);
     if (limiter.blocked(req.source_address)) {
       sendResponse(res, 403, 'Too Many Failed Attempts', {
-        Warning: `399 ${domain} "too_many_failures: too many refused registrations from this address; try again in a minute"`,
+        Warning: warning(domain, 'too_many_failures: too many refused registrations from this address; try again in a minute'),
         Reason: 'SIP;cause=403;text="too_many_failures"',
       });
       log.warn({ source }, 'app REGISTER refused: too many refused registrations from this source');
@@ -130,7 +130,7 @@ export function createAppRegistrar(opts: { deps: FlowDeps; logger: Logger }): (r
     const contactProblem = contact ? appContactRefusal(contact, source) : null;
     if (contactProblem) {
       // Checked before the token: a Contact the server would not use does not spend it.
-      sendResponse(res, 400, 'Bad Contact', { Warning: `399 ${domain} "${contactProblem}"` });
+      sendResponse(res, 400, 'Bad Contact', { Warning: warning(domain, contactProblem) });
       log.info({ source, why: contactProblem }, 'app REGISTER refused: bad Contact');
       return;
     }

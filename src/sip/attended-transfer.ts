@@ -27,15 +27,11 @@ import type { RingAgentResult } from './agent-leg.js';
 import { bridgedCalls, type BridgedParty } from './bridge-dialogs.js';
 import { hangUp, type AgentLeg, type CallContext, type CustomerCall } from './customer-call-state.js';
 import { reinviteGate } from './reinvite-glare.js';
-import { sendResponse } from './sip-message.js';
+import { parseReplaces, sendResponse, type ReplacesTarget } from './sip-message.js';
 import { notify, transferCall } from './transfer.js';
 
 /** The dialog a Refer-To's Replaces names: Call-ID, to-tag, from-tag (RFC 3891 §6.1). */
-export interface Replaces {
-  callId: string;
-  toTag: string;
-  fromTag: string;
-}
+export type Replaces = ReplacesTarget;
 
 /** Reads `?Replaces=` from a Refer-To value (its URI headers are %-escaped, RFC 3261 §19.1.1). */
 export function replacesOf(referTo: string): Replaces | null {
@@ -51,12 +47,9 @@ export function replacesOf(referTo: string): Replaces | null {
     } catch {
       return null;
     }
-    const [callId, ...params] = value.split(';');
-    const param = (name: string) => params.map((p) => p.trim()).find((p) => p.toLowerCase().startsWith(`${name}=`))?.slice(name.length + 1) ?? '';
-    const toTag = param('to-tag');
-    const fromTag = param('from-tag');
-    if (!callId || !toTag || !fromTag) return null;
-    return { callId: callId.trim(), toTag, fromTag };
+    const target = parseReplaces(value);
+    // Both tags are needed to find the consultation dialog.
+    return target && target.toTag && target.fromTag ? target : null;
   }
   return null;
 }

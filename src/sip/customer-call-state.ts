@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Outcome } from '../domain/call-request.js';
 import type { Agent, CallRequest } from '../domain/model.js';
 import { callEnded } from '../flows/call-session.js';
+import { agentDidNotAnswer } from '../flows/customer-queue.js';
 import type { FlowDeps } from '../flows/ports.js';
 import type { FreeswitchConnection } from '../media/freeswitch-connection.js';
 import { releaseEndpoint, type MediaEndpoint } from '../media/media-legs.js';
@@ -251,6 +252,29 @@ export class CustomerCall {
       void this.end('completed', 'agent');
     });
     answerReinvitesFromMedia(leg, this.log);
+  }
+
+  /**
+   * Makes an answering agent leg the call's agent (first agent or transfer target) and watches
+   * it. False when the customer cannot be given to it: the customer left meanwhile (that phone is
+   * hung up and its agent freed) or the agent hung up before the listener was in place (nobody
+   * heard that BYE: the call ends). `hungUpLog` is the log line for the latter.
+   */
+  async takeAgentLeg(leg: AgentLeg, hungUpLog: string): Promise<boolean> {
+    if (this.ended) {
+      hangUp(leg.dialog, 'caller hung up');
+      await releaseEndpoint(leg.endpoint);
+      await agentDidNotAnswer(this.ctx.deps, { requestId: this.request.id, agentId: leg.agent.id, outcome: 'abandoned' });
+      return false;
+    }
+    this.agent = leg;
+    this.watchAgent(leg);
+    if (!isUp(leg.dialog)) {
+      this.log.info({ agentId: leg.agent.id }, hungUpLog);
+      await this.end('completed', 'agent');
+      return false;
+    }
+    return true;
   }
 
   /**

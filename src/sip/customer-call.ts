@@ -22,15 +22,12 @@ import type { AppError } from '../domain/errors.js';
 import { isAppError } from '../domain/errors.js';
 import { admitCustomerCall, callConnected, callEnded, type AdmitCustomerCallArgs, type AdmittedCall } from '../flows/call-session.js';
 import { callRinging } from '../flows/call-screen.js';
-import { agentDidNotAnswer } from '../flows/customer-queue.js';
 import { DEVICE_PROOF_HEADER } from '../security/device-proof.js';
 import { describeTokenForLog } from '../security/preauth-token.js';
-import { anchorCaller, bridgeEndpoints, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
+import { anchorCaller, bridgeEndpoints, startHoldMusic } from '../media/media-legs.js';
 import { agentLegHeaders, offerToAgents } from './agent-leg.js';
 import {
   CustomerCall,
-  hangUp,
-  isUp,
   newSessionId,
   remoteSessionUuid,
   type AgentLeg,
@@ -39,7 +36,10 @@ import {
   type Verification,
 } from './customer-call-state.js';
 import type { CustomerInviteHandler } from './invite-router.js';
-import { sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
+import { fromTagOf, sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
+
+// Kept here too for the callers that read the other credentials from this module.
+export { fromTagOf };
 import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders } from './session-timer.js';
 import { handleTransferRequests } from './transfer.js';
 import { takeAppAnswer } from './app-callback-ring.js';
@@ -56,12 +56,6 @@ export function deviceProof(req: SipRequest): string | null {
   if (!req.has(DEVICE_PROOF_HEADER)) return null;
   const value = (req.get(DEVICE_PROOF_HEADER) ?? '').trim();
   return value.length > 0 ? value : null;
-}
-
-/** The tag parameter of the From header (RFC 3261 §8.1.1.3); empty when there is none. */
-export function fromTagOf(req: SipRequest): string {
-  const from = req.get('From') ?? '';
-  return /;\s*tag=([^;>\s]+)/i.exec(from)?.[1] ?? '';
 }
 
 /** The dialog a token is bound to on first use: Call-ID plus the caller's tag (RFC 3261 §12). */
@@ -95,9 +89,11 @@ export function refuseInvite(res: SipResponse, e: AppError, domain: string): voi
   });
 }
 
-async function verificationFor(ctx: CallContext, admitted: AdmittedCall): Promise<Verification> {
-  // admitCustomerCall read the customer with the device; no second read.
-  const customer = admitted.customer;
+/**
+ * How the agent legs announce an admitted customer. admitCustomerCall read the customer with the
+ * device (no second read); a callback passes the customer it already has.
+ */
+export function verificationOf(admitted: AdmittedCall, customer = admitted.customer): Verification {
   return {
     customerName: customer?.name ?? 'Verified customer',
     customerNumber: customer?.phoneE164 ?? null,
@@ -106,24 +102,22 @@ async function verificationFor(ctx: CallContext, admitted: AdmittedCall): Promis
   };
 }
 
+/**
+ * Answers the customer's INVITE from a FreeSWITCH channel (anchorCaller) with the RFC 7989
+ * Session-ID (their UUID as the remote part, when they sent one) and the session timer headers.
+ */
+export function anchorCustomer(ctx: CallContext, req: SipRequest, res: SipResponse, sessionId: string): Promise<Leg> {
+  const theirs = remoteSessionUuid(req.has('Session-ID') ? req.get('Session-ID') : undefined);
+  return anchorCaller(ctx.media.mediaServer(), req, res, {
+    'Session-ID': `${sessionId};remote=${theirs ?? '0'.repeat(32)}`,
+    ...sessionTimerAnswerHeaders(req, ctx.deps.config.sip.sessionTimer),
+  });
+}
+
 /** Bridges the answering agent to the waiting customer and opens the authenticated session. */
 export async function connectAgent(call: CustomerCall, leg: AgentLeg): Promise<void> {
   const { deps } = call.ctx;
-  if (call.isEnded) {
-    // The customer left while this phone was being answered.
-    hangUp(leg.dialog, 'caller hung up');
-    await releaseEndpoint(leg.endpoint);
-    await agentDidNotAnswer(deps, { requestId: call.request.id, agentId: leg.agent.id, outcome: 'abandoned' });
-    return;
-  }
-  call.agent = leg;
-  call.watchAgent(leg);
-  if (!isUp(leg.dialog)) {
-    // The agent hung up before the destroy listener was in place: nobody heard that BYE.
-    call.log.info({ agentId: leg.agent.id }, 'agent hung up as the call was being connected');
-    await call.end('completed', 'agent');
-    return;
-  }
+  if (!(await call.takeAgentLeg(leg, 'agent hung up as the call was being connected'))) return;
   await bridgeEndpoints(call.customer.endpoint, leg.endpoint);
   const { record } = await callConnected(deps, {
     requestId: call.request.id,
@@ -177,20 +171,16 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
   }
   const request = admitted.request;
   const sessionId = newSessionId();
-  const verification = await verificationFor(ctx, admitted);
+  const verification = verificationOf(admitted);
   log.info({ requestId: request.id, authMethod: admitted.authMethod }, 'customer call admitted');
 
   // 2. Anchor the customer in FreeSWITCH and answer: from now on they hear the queue. Answered
   //    200 rather than 183 early media: the queue needs the call up anyway, a WebRTC caller's
   //    DTLS completes with the answer, and sip.js plays no early media unless told to.
-  const theirs = remoteSessionUuid(req.has('Session-ID') ? req.get('Session-ID') : undefined);
   let customer: Leg;
   try {
     if (cancelled) throw new Error('the caller cancelled');
-    customer = await anchorCaller(ctx.media.mediaServer(), req, res, {
-      'Session-ID': `${sessionId};remote=${theirs ?? '0'.repeat(32)}`,
-      ...sessionTimerAnswerHeaders(req, config.sip.sessionTimer),
-    });
+    customer = await anchorCustomer(ctx, req, res, sessionId);
   } catch (e) {
     log.warn({ requestId: request.id, err: e instanceof Error ? e.message : String(e) }, 'customer call could not be anchored');
     if (isAppError(e) && e.code === 'unavailable') sendResponse(res, 503, 'Service Unavailable', { 'Retry-After': '10' });

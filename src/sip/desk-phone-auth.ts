@@ -33,7 +33,8 @@ export function createDeskPhoneAuthenticator(args: {
   const { deps, digest, limiter } = args;
   const log = args.logger.child({ component: 'sip-auth' });
 
-  const lookupHa1 = async (username: string, algorithm: 'MD5' | 'SHA-256') => {
+  /** An HA1 lookup that keeps the agent it read, so a verified request needs no second read. */
+  const ha1Lookup = (found: { agent: Agent | null }) => async (username: string, algorithm: 'MD5' | 'SHA-256') => {
     const agent = await deps.store.agents.getByExtension(username);
     if (!agent) return null;
     const secrets = await deps.store.agents.secrets(agent.id);
@@ -43,6 +44,7 @@ export function createDeskPhoneAuthenticator(args: {
       log.warn({ extension: username, storedRealm: secrets.sipRealm, realm: digest.realm }, 'SIP credential was made for another realm; reset the agent password');
       return null;
     }
+    found.agent = agent;
     return algorithm === 'MD5' ? secrets.sipHa1 : secrets.sipHa1Sha256;
   };
 
@@ -79,9 +81,10 @@ export function createDeskPhoneAuthenticator(args: {
         return null;
       }
       const headers = req.has('Authorization') ? [req.get('Authorization')] : [];
+      const found: { agent: Agent | null } = { agent: null };
       let outcome: DigestOutcome;
       try {
-        outcome = await digest.verify({ authorization: headers, method: req.method, requestUri: req.uri, lookupHa1 });
+        outcome = await digest.verify({ authorization: headers, method: req.method, requestUri: req.uri, lookupHa1: ha1Lookup(found) });
       } catch (e) {
         log.error({ err: e instanceof Error ? e.message : String(e) }, 'desk phone authentication failed unexpectedly');
         sendResponse(res, 500, 'Server Internal Error', { 'Retry-After': '5' });
@@ -112,9 +115,9 @@ export function createDeskPhoneAuthenticator(args: {
         });
         return null;
       }
-      const agent = await deps.store.agents.getByExtension(outcome.username);
+      // 'ok' means the lookup found this agent's HA1: found.agent is set (checked for the types).
+      const agent = found.agent;
       if (!agent) {
-        // Removed between the digest check and now.
         await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'unknown user', counted: false });
         return null;
       }

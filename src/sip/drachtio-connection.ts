@@ -14,10 +14,6 @@ import type { Config } from '../config/config.js';
 export interface DrachtioConnection {
   readonly srf: Srf;
   isConnected(): boolean;
-  /** Resolves once connected (now or later); rejects after timeoutMs. */
-  whenConnected(timeoutMs: number): Promise<void>;
-  /** SIP addresses drachtio-server listens on, as it reported them ("udp/127.0.0.1:5060,…"). */
-  sipAddresses(): string | null;
   start(): void;
   stop(): Promise<void>;
 }
@@ -46,11 +42,9 @@ export function createDrachtioConnection(opts: DrachtioConnectionOptions): Drach
   let connected = false;
   let started = false;
   let stopped = false;
-  let hostport: string | null = null;
   let downSince: number | null = null;
   let lastDownLog = 0;
   const stillDownLogMs = opts.stillDownLogMs ?? 60_000;
-  const waiters = new Set<() => void>();
 
   const reportDown = (why: string) => {
     const now = Date.now();
@@ -77,11 +71,9 @@ export function createDrachtioConnection(opts: DrachtioConnectionOptions): Drach
       return;
     }
     connected = true;
-    hostport = hp;
     const outage = downSince === null ? null : Math.round((Date.now() - downSince) / 1000);
     downSince = null;
     log.info({ sip: hp, ...(outage !== null ? { downForSeconds: outage } : {}) }, `connected to drachtio-server at ${address}`);
-    for (const w of [...waiters]) w();
   });
   srf.on('error', (err: Error) => {
     // Without this listener the EventEmitter would throw; the retry is already scheduled.
@@ -91,7 +83,6 @@ export function createDrachtioConnection(opts: DrachtioConnectionOptions): Drach
   (srf as unknown as NodeJS.EventEmitter).on('close', () => {
     if (!connected) return;
     connected = false;
-    hostport = null;
     if (stopped) return;
     downSince = Date.now();
     lastDownLog = downSince;
@@ -111,22 +102,6 @@ export function createDrachtioConnection(opts: DrachtioConnectionOptions): Drach
   return {
     srf,
     isConnected: () => connected,
-    sipAddresses: () => hostport,
-    whenConnected(timeoutMs) {
-      if (connected) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(done);
-          reject(new Error(`not connected to drachtio-server at ${address} after ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.add(done);
-      });
-    },
     start() {
       if (started) return;
       started = true;
@@ -148,7 +123,6 @@ export function createDrachtioConnection(opts: DrachtioConnectionOptions): Drach
       if (connected) safeDisconnect();
       else wp?.socket?.destroy();
       connected = false;
-      waiters.clear();
       log.info('disconnected from drachtio-server');
     },
   };

@@ -32,6 +32,14 @@ export interface FeatureCodeContext {
   logger: Logger;
 }
 
+/** How a refused knock is answered, by error code (see the table above). */
+const KNOCK_REFUSALS = new Map<string, [number, string]>([
+  ['validation_failed', [484, 'Address Incomplete']],
+  ['not_found', [404, 'Customer Not Found']],
+  ['conflict', [485, 'Ambiguous']],
+  ['no_reachable_device', [480, 'Customer Unreachable']],
+]);
+
 function answer(ctx: FeatureCodeContext, res: SipResponse, status: number, reason: string, text: string): void {
   sendResponse(res, status, reason, { Warning: warning(ctx.deps.config.sip.domain, text) });
 }
@@ -57,22 +65,8 @@ export async function runFeatureCode(ctx: FeatureCodeContext, req: SipRequest, r
     } catch (e) {
       if (!isAppError(e)) throw e;
       log.info({ code: e.code, why: e.message }, 'knock from desk phone refused');
-      switch (e.code) {
-        case 'validation_failed':
-          answer(ctx, res, 484, 'Address Incomplete', e.message);
-          return;
-        case 'not_found':
-          answer(ctx, res, 404, 'Customer Not Found', e.message);
-          return;
-        case 'conflict':
-          answer(ctx, res, 485, 'Ambiguous', e.message);
-          return;
-        case 'no_reachable_device':
-          answer(ctx, res, 480, 'Customer Unreachable', e.message);
-          return;
-        default:
-          answer(ctx, res, 480, 'Knock Not Sent', e.message);
-      }
+      const [status, reason] = KNOCK_REFUSALS.get(e.code) ?? [480, 'Knock Not Sent'];
+      answer(ctx, res, status, reason, e.message);
     }
     return;
   }

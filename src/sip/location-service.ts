@@ -8,17 +8,12 @@ import type { Registration, Store } from '../store/store.js';
 export interface LocationService {
   /** Unexpired bindings of the extension, newest first. */
   bindings(extension: string): Promise<Registration[]>;
-  /** The Contact URIs to send an INVITE to, newest first; empty when not registered. */
-  contactsFor(extension: string): Promise<string[]>;
   isRegistered(extension: string): Promise<boolean>;
 }
 
 export function createLocationService(store: Pick<Store, 'registrations'>, clock: () => Date): LocationService {
   return {
     bindings: (extension) => store.registrations.list(extension, clock()),
-    async contactsFor(extension) {
-      return (await store.registrations.list(extension, clock())).map((r) => r.contact);
-    },
     async isRegistered(extension) {
       return (await store.registrations.list(extension, clock())).length > 0;
     },

@@ -23,14 +23,13 @@ import { liveAppRegistrations, waitForAppRegistration } from '../flows/app-regis
 import { admitCallbackAnswer, callEnded, type AdmittedCall } from '../flows/call-session.js';
 import { askAppToRegister } from '../flows/outbound-call.js';
 import type { LiveEvent } from '../flows/ports.js';
-import { anchorCaller, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
+import { releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
 import { describeTokenForLog } from '../security/preauth-token.js';
 import { agentLegHeaders, ringAgent } from './agent-leg.js';
 import { ringApp } from './app-callback-ring.js';
-import { connectAgent, presentedCredentials, refuseInvite } from './customer-call.js';
-import { Abort, CustomerCall, hangUp, newSessionId, remoteSessionUuid, type AgentLeg, type CallContext, type Leg } from './customer-call-state.js';
-import { headerText, sendResponse, type SipResponse } from './sip-message.js';
-import { sessionTimerAnswerHeaders } from './session-timer.js';
+import { anchorCustomer, connectAgent, presentedCredentials, refuseInvite, verificationOf } from './customer-call.js';
+import { Abort, CustomerCall, hangUp, newSessionId, type AgentLeg, type CallContext, type Leg } from './customer-call-state.js';
+import { headerText, sendResponse, warning, type SipResponse } from './sip-message.js';
 
 type DialEvent = Extract<LiveEvent, { type: 'callback.dial' }>;
 
@@ -48,9 +47,11 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
   const { deps } = ctx;
   const { config } = deps;
   const log = ctx.logger.child({ component: 'outbound-callback', requestId: event.requestId });
-  const request = await deps.store.callRequests.get(event.requestId);
-  const agent = await deps.store.agents.get(event.agentId);
-  const customer = await deps.store.customers.get(event.customerId);
+  const [request, agent, customer] = await Promise.all([
+    deps.store.callRequests.get(event.requestId),
+    deps.store.agents.get(event.agentId),
+    deps.store.customers.get(event.customerId),
+  ]);
   if (!request || !agent || !customer) return;
   const fail = async (outcome: Outcome, why: string) => {
     log.info({ outcome, why }, 'callback attempt did not connect');
@@ -138,29 +139,20 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
       return giveUp('failed', `the answer was refused: ${e.code}`);
     }
     if (abort.aborted) {
-      sendResponse(res, 480, 'Temporarily Unavailable', { Warning: `399 ${config.sip.domain} "the agent hung up"` });
+      sendResponse(res, 480, 'Temporarily Unavailable', { Warning: warning(config.sip.domain, 'the agent hung up') });
       return giveUp('failed', 'agent hung up while the app was answering');
     }
 
     // 5. Anchor the app in FreeSWITCH (its WebRTC offer answered with DTLS-SRTP), bridge, open the session.
     let customerLeg: Leg;
     try {
-      customerLeg = await anchorCaller(ctx.media.mediaServer(), req, res, {
-        'Session-ID': `${sessionId};remote=${remoteSessionUuid(req.has('Session-ID') ? req.get('Session-ID') : undefined) ?? '0'.repeat(32)}`,
-        ...sessionTimerAnswerHeaders(req, config.sip.sessionTimer),
-      });
+      customerLeg = await anchorCustomer(ctx, req, res, sessionId);
     } catch (e) {
       log.warn({ err: e instanceof Error ? e.message : String(e) }, 'the app could not be anchored');
       sendResponse(res, 500, 'Server Internal Error');
       return giveUp('failed', 'the app could not be anchored');
     }
-    const verification = {
-      customerName: customer.name,
-      customerNumber: customer.phoneE164,
-      authMethod: admitted.authMethod,
-      authenticatedAt: admitted.authenticatedAt,
-    };
-    const live = new CustomerCall(ctx, admitted.request, sessionId, customerLeg, verification, 'outbound');
+    const live = new CustomerCall(ctx, admitted.request, sessionId, customerLeg, verificationOf(admitted, customer), 'outbound');
     call = live;
     ctx.calls.add(live);
     live.watchCustomer();

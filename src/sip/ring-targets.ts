@@ -25,7 +25,7 @@ export interface RingOptions {
   headers: Record<string, string>;
   timeoutSeconds: number;
   /** Called once when any target rings (180/183). */
-  onRinging(): void;
+  onRinging?(): void;
   /**
    * Called with each 180/183 that carries SDP (early media, RFC 3960: the callee's ringback or an
    * announcement). Set it only when one target rings: with several, the final answer could come
@@ -101,7 +101,7 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
       const cbProvisional = (res: Srf.SrfResponse) => {
         if (!rang && (res.status === 180 || res.status === 183)) {
           rang = true;
-          opts.onRinging();
+          opts.onRinging?.();
         }
         if ((res.status === 180 || res.status === 183) && res.body && opts.onEarlyMedia && !settled && !timedOut) {
           opts.onEarlyMedia(res.status, res.body);

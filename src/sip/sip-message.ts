@@ -42,6 +42,26 @@ export function addrSpec(nameAddr: string): string {
   return nameAddr.split(';')[0]!.trim();
 }
 
+/** The tag parameter of the From header (RFC 3261 §8.1.1.3); empty when there is none. */
+export function fromTagOf(req: SipRequest): string {
+  return /;\s*tag=([^;>\s]+)/i.exec(req.get('From') ?? '')?.[1] ?? '';
+}
+
+/** The dialog a Replaces value names (RFC 3891 §6.1: `call-id;to-tag=…;from-tag=…`); tags may be empty. */
+export interface ReplacesTarget {
+  callId: string;
+  toTag: string;
+  fromTag: string;
+}
+
+/** Parses a Replaces value (the header, or the unescaped `?Replaces=` of a Refer-To); null without a Call-ID. */
+export function parseReplaces(value: string): ReplacesTarget | null {
+  const [callId, ...params] = value.split(';').map((p) => p.trim());
+  if (!callId) return null;
+  const param = (name: string) => params.find((p) => p.toLowerCase().startsWith(`${name}=`))?.slice(name.length + 1) ?? '';
+  return { callId, toTag: param('to-tag'), fromTag: param('from-tag') };
+}
+
 /** The user part of a SIP URI, unescaped; null when there is none. */
 export function uriUser(uri: string): string | null {
   const m = /^sips?:([^@;?]+)@/i.exec(uri.trim());

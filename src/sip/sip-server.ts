@@ -9,9 +9,9 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { FlowDeps } from '../flows/ports.js';
 import { createFailureLimiter } from '../security/failure-limiter.js';
-import { createDeskPhoneAuthenticator, type DeskPhoneAuthenticator } from './desk-phone-auth.js';
+import { createDeskPhoneAuthenticator } from './desk-phone-auth.js';
 import { createDigestAuth } from './digest-auth.js';
-import { createDrachtioConnection, type DrachtioConnection } from './drachtio-connection.js';
+import { createDrachtioConnection } from './drachtio-connection.js';
 import { createInviteRouter, type CustomerInviteHandler } from './invite-router.js';
 import { createLocationService, type LocationService } from './location-service.js';
 import { createRegistrar } from './registrar.js';
@@ -21,20 +21,14 @@ import { sendResponse, type SipRequest, type SipResponse } from './sip-message.j
 export interface SipServerOptions {
   deps: FlowDeps;
   logger: Logger;
-  /** Already parsed routing (tests); default: config.sip.routingFile. */
-  routing?: RoutingConfig;
-  onCustomerInvite?: CustomerInviteHandler;
 }
 
 export interface SipServer {
   /** The drachtio-srf application object (for drachtio-fsmrf and UAC legs). */
   srf: Srf;
-  connection: DrachtioConnection;
   routing: RoutingConfig;
   /** Registered desk phones of an extension (the registrar's bindings). */
   locations: LocationService;
-  /** Digest authentication of desk phone requests, for other handlers that need it. */
-  auth: DeskPhoneAuthenticator;
   isConnected(): boolean;
   /** Plugs in the customer call handler (INVITEs with a Bearer token or to the customer call URI). */
   onCustomerInvite(handler: CustomerInviteHandler): void;
@@ -52,7 +46,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   const config = deps.config;
   const log = opts.logger.child({ component: 'sip' });
 
-  const routing = opts.routing ?? loadRoutingConfig(resolve(config.sip.routingFile), config.sip.routingFile);
+  const routing = loadRoutingConfig(resolve(config.sip.routingFile), config.sip.routingFile);
   const missing = await missingDirectoryReferences(routing, {
     agent: async (u) => (await deps.store.agents.getByUsername(u)) !== null,
     group: async (g) => (await deps.store.groups.get(g)) !== null,
@@ -75,7 +69,6 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   const srf = connection.srf;
   const registrar = createRegistrar({ deps, auth, logger: opts.logger });
   const router = createInviteRouter({ deps, srf, routing, locations, auth, logger: opts.logger });
-  if (opts.onCustomerInvite) router.onCustomerInvite(opts.onCustomerInvite);
 
   /** A handler that throws must still answer the request, and never take the process down. */
   const guarded = (name: string, fn: (req: SipRequest, res: SipResponse) => Promise<void>): Handler => (req, res) => {
@@ -94,10 +87,8 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   log.info({ routingFile: routing.file, extensions: routing.extensions.size, groups: routing.groups.size, featureCodes: routing.featureCodes.map((f) => f.code) }, 'SIP routing loaded');
   return {
     srf,
-    connection,
     routing,
     locations,
-    auth,
     isConnected: () => connection.isConnected(),
     onCustomerInvite: (handler) => router.onCustomerInvite(handler),
     stop: () => connection.stop(),

@@ -245,21 +245,9 @@ async function recover(call: CustomerCall, toAgent: Agent, opts: TransferOptions
 
 /** The new agent answered: re-bridge the customer to them and move the record over. */
 async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg, how: 'blind' | 'attended' | 'console', claim: TransferClaim | null): Promise<void> {
-  if (call.isEnded) {
-    hangUp(to.dialog, 'caller hung up');
-    await releaseEndpoint(to.endpoint);
-    await agentDidNotAnswer(call.ctx.deps, { requestId: call.request.id, agentId: to.agent.id, outcome: 'abandoned' });
-    return;
-  }
-  call.agent = to;
-  if (claim) call.releaseTransfer(claim);
-  call.watchAgent(to);
-  if (!isUp(to.dialog)) {
-    // The new agent hung up before the destroy listener was in place.
-    call.log.info({ agentId: to.agent.id }, 'transfer target hung up as it was connected');
-    await call.end('completed', 'agent');
-    return;
-  }
+  // The new agent has the call from here on: their hanging up ends it.
+  if (claim && !call.isEnded) call.releaseTransfer(claim);
+  if (!(await call.takeAgentLeg(to, 'transfer target hung up as it was connected'))) return;
   await bridgeEndpoints(call.customer.endpoint, to.endpoint);
   await releaseEndpoint(from.endpoint);
   const record = await transferAnswered(call.ctx.deps, {
