@@ -14,7 +14,7 @@ import { AppError, isAppError } from '../domain/errors.js';
 import type { Device } from '../domain/model.js';
 import { verifyDeviceProof } from '../security/device-proof.js';
 import { describeTokenForLog } from '../security/preauth-token.js';
-import { checkAppRegistrationToken, signAppRegistrationToken } from '../sip/app-registration-token.js';
+import { checkAppRegistrationToken, signAppRegistrationToken } from '../security/app-registration-token.js';
 import type { AppSipBinding } from '../store/store.js';
 import type { FlowDeps } from './ports.js';
 

@@ -6,12 +6,13 @@
  * device key by cnf.jkt (RFC 7800 §3.1); the REGISTER carries the device's proof of possession
  * (device-proof.ts) over jti, Call-ID, From tag and the Contact URI, in its own context.
  *
- * This module signs and checks signature and claims; spending the jti is the flow's job.
+ * This module adds the claims and their checks to the shared JWS mechanics (es256-jws.ts);
+ * spending the jti is the flow's job.
  */
-import { sign as signData, verify as verifySignature } from 'node:crypto';
 import { AppError } from '../domain/errors.js';
-import { randomSecret } from '../security/secrets.js';
-import type { KeyRing } from '../security/signing-keys.js';
+import { es256Jws } from './es256-jws.js';
+import { randomSecret } from './secrets.js';
+import type { KeyRing } from './signing-keys.js';
 
 export const APP_REGISTRATION_TOKEN_TYPE = 'sipreg+jwt';
 export const APP_REGISTRATION_PURPOSE = 'sip-register';
@@ -32,9 +33,13 @@ export interface AppRegistrationClaims {
   cnf: { jkt: string };
 }
 
-function b64uJson(value: unknown): string {
-  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
-}
+const JWS = es256Jws({
+  typ: APP_REGISTRATION_TOKEN_TYPE,
+  label: 'Registration token',
+  maxLength: 4096,
+  wrongTypeHint: '(a call token cannot register)',
+});
+const invalid = JWS.invalid;
 
 export function signAppRegistrationToken(input: {
   keyRing: KeyRing;
@@ -58,25 +63,7 @@ export function signAppRegistrationToken(input: {
     purpose: APP_REGISTRATION_PURPOSE,
     cnf: { jkt: input.deviceKeyThumbprint },
   };
-  const { kid, privateKey } = input.keyRing.current();
-  const signingInput = `${b64uJson({ alg: 'ES256', typ: APP_REGISTRATION_TOKEN_TYPE, kid })}.${b64uJson(claims)}`;
-  const signature = signData('sha256', Buffer.from(signingInput, 'ascii'), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  return { token: `${signingInput}.${signature.toString('base64url')}`, claims };
-}
-
-function invalid(message: string): never {
-  throw new AppError('token_invalid', `Registration token refused: ${message}.`);
-}
-
-function parse(seg: string, what: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(seg, 'base64url').toString('utf8'));
-  } catch {
-    invalid(`${what} is not JSON`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid(`${what} is not a JSON object`);
-  return v as Record<string, unknown>;
+  return { token: JWS.sign(input.keyRing, claims), claims };
 }
 
 /**
@@ -87,22 +74,7 @@ export async function checkAppRegistrationToken(
   token: string,
   opts: { keyRing: KeyRing; issuer: string; audience: string; now: Date },
 ): Promise<AppRegistrationClaims> {
-  if (token.length > 4096 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{86}$/.test(token)) {
-    invalid('not a compact ES256 JWS');
-  }
-  const [h, p, s] = token.split('.') as [string, string, string];
-  const header = parse(h, 'header');
-  if (header.alg !== 'ES256') invalid('header algorithm is not ES256');
-  if (typeof header.typ !== 'string' || header.typ.toLowerCase().replace(/^application\//, '') !== APP_REGISTRATION_TOKEN_TYPE) {
-    invalid(`header type is not ${APP_REGISTRATION_TOKEN_TYPE} (a call token cannot register)`);
-  }
-  if ('crit' in header) invalid('header lists critical extensions');
-  if (typeof header.kid !== 'string' || !header.kid) invalid('header has no usable kid');
-  const key = await opts.keyRing.verificationKeyOrReload(header.kid, opts.now);
-  if (!key) invalid('signed with an unknown or retired key');
-  const ok = verifySignature('sha256', Buffer.from(`${h}.${p}`, 'ascii'), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'));
-  if (!ok) invalid('signature does not verify');
-  const c = parse(p, 'payload');
+  const { payload: c } = await JWS.verifySignatureOrReload(token, opts.keyRing, opts.now);
   const cnf = c.cnf as Record<string, unknown> | undefined;
   for (const name of ['iss', 'aud', 'sub', 'jti'] as const) if (typeof c[name] !== 'string' || !c[name]) invalid(`claim "${name}" is missing`);
   for (const name of ['iat', 'nbf', 'exp'] as const) if (typeof c[name] !== 'number') invalid(`claim "${name}" is missing`);
