@@ -57,7 +57,7 @@ export function signallingOnlyHandler(deps: FlowDeps, srf: Srf, logger: Logger, 
     const dialog = await srf.createUAS(req, res, { localSdp: BENCH_ANSWER_SDP, headers: { 'Session-ID': `${sessionId};remote=${'0'.repeat(32)}` } });
     counters.answerMs.push(performance.now() - t0);
     dialog.on('destroy', () => {
-      callEnded(deps, { requestId: admitted.request.id, sessionId: null, recordId: null, agentId: null, outcome: 'abandoned' })
+      callEnded(deps, { requestId: admitted.request.id, sessionId: null, recordId: null, agentId: null, outcome: 'abandoned', known: admitted.request })
         .catch((e: unknown) => {
           counters.endErrors++;
           if (counters.endErrorSamples.length < 3) counters.endErrorSamples.push(e instanceof Error ? e.message : String(e));

@@ -8,13 +8,14 @@
  * Every decision is audited with its reason.
  */
 import { nextRetryTime } from '../domain/callback-schedule.js';
-import type { Outcome } from '../domain/call-request.js';
+import { applyEvent, type Outcome } from '../domain/call-request.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import type { AuthSession, CallRecord, CallRequest } from '../domain/model.js';
 import { verifyDeviceProof } from '../security/device-proof.js';
-import { describeTokenForLog, verifyPreauthToken } from '../security/preauth-token.js';
+import { describeTokenForLog, verifyPreauthToken, type PreauthClaims } from '../security/preauth-token.js';
+import type { AdmissionContext, ConsumeResult, NewAuditEntry } from '../store/store.js';
 import { announceConnected, callLeftAgent } from './call-screen.js';
-import { loadRequest, moveRequest } from './move-request.js';
+import { announceMove, loadRequest, moveAuditEntry, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
 export interface AdmittedCall {
@@ -55,11 +56,11 @@ export async function admitCustomerCall(deps: FlowDeps, args: AdmitCustomerCallA
     await deny('token_missing', 'INVITE carried no pre-authentication token');
     throw new AppError('token_missing', 'A pre-authentication token is required to call.');
   }
+  const now = deps.clock();
   let claims;
-  let customer: AdmittedCall['customer'] = null;
-  // The request, read alongside the device once the token's signature and claims check out: a
-  // first guess for the state move (still compare-and-set), one round trip fewer in sequence.
-  let requestRead = null as Promise<CallRequest | null> | null;
+  let context: AdmissionContext | null = null;
+  // The request already moved to call setup in the statement that spent the token, if it could be.
+  let setUp: CallRequest | null = null;
   try {
     claims = await verifyPreauthToken(args.token, {
       keyRing: deps.keyRing,
@@ -67,51 +68,89 @@ export async function admitCustomerCall(deps: FlowDeps, args: AdmitCustomerCallA
       issuer: config.tokens.issuer,
       audience: config.sip.domain,
       dialogId: args.dialogId,
-      now: deps.clock(),
+      now,
       ...(args.deviceKeyThumbprint ? { expectedKeyThumbprint: args.deviceKeyThumbprint } : {}),
       ...(args.expectedCallRequestId ? { expectedCallRequestId: args.expectedCallRequestId } : {}),
       // A token obtained to answer a dialled callback answers it and places no call; and back.
       expectedUse: args.expectedCallRequestId ? 'callback-answer' : 'call',
       confirmPossession: async (c) => {
-        requestRead = store.callRequests.get(c.crq);
-        // Only awaited once admitted; a refused call must not leave it rejecting unobserved.
-        requestRead.catch(() => undefined);
-        // The device and the customer in one read; the customer is only used once admitted.
-        const ctx = await store.tokens.admissionContext(c.did, c.sub);
-        const device = ctx.device;
-        customer = ctx.customer;
+        // The device, the customer (for the agent's display, once admitted) and the request in one read.
+        const ctx = await store.tokens.admissionContext(c.did, c.sub, c.crq);
+        context = ctx;
         verifyDeviceProof({
           proof: args.deviceProof,
           jti: c.jti,
           callId: args.callId,
           fromTag: args.fromTag,
           expectedThumbprint: c.cnf.jkt,
-          device: device && device.customerId === c.sub ? device : null,
+          device: ctx.device && ctx.device.customerId === c.sub ? ctx.device : null,
         });
+      },
+      consume: async (c) => {
+        const spent = await spendTokenOnSetUp(deps, c, args.dialogId, now, context?.request ?? null);
+        setUp = spent.after;
+        return spent.consumed;
       },
     });
   } catch (e) {
     if (isAppError(e)) await deny(e.code, e.message, { token: describeTokenForLog(args.token) });
     throw e;
   }
-  const known = (await requestRead?.catch(() => null)) ?? undefined;
-  const { after } = await moveRequest(deps, claims.callRequestId, { type: 'call_setup', use: claims.use }, 'sip', known);
-  await store.audit.append({
-    actor: 'sip',
-    action: 'token.verify',
-    subject: `call_request:${claims.callRequestId}`,
-    decision: 'allow',
-    reason: `token valid for customer ${claims.customerId} (${claims.authMethod})`,
-    data: { dialogId: args.dialogId, jti: claims.jti },
-  });
+  let after = setUp as CallRequest | null;
+  if (!after) {
+    ({ after } = await moveRequest(deps, claims.callRequestId, { type: 'call_setup', use: claims.use }, 'sip'));
+    await store.audit.append(tokenAllowEntry(claims.customerId, claims.authMethod, claims.callRequestId, claims.jti, args.dialogId));
+  }
   return {
     request: after,
     customerId: claims.customerId,
-    customer,
+    customer: (context as AdmissionContext | null)?.customer ?? null,
     deviceId: claims.deviceId,
     authMethod: claims.authMethod,
     authenticatedAt: claims.authTime,
   };
+}
+
+function tokenAllowEntry(customerId: string, authMethod: string, requestId: string, jti: string, dialogId: string): NewAuditEntry {
+  return {
+    actor: 'sip',
+    action: 'token.verify',
+    subject: `call_request:${requestId}`,
+    decision: 'allow',
+    reason: `token valid for customer ${customerId} (${authMethod})`,
+    data: { dialogId, jti },
+  };
+}
+
+/**
+ * Spends the token and moves the request to call setup, with both audit entries, in one
+ * statement, when the request as read with the device allows the move. Otherwise the token is
+ * only spent (consume also tells a replay from an expiry) and the caller moves the request as
+ * any other move, deciding on its stored state.
+ */
+async function spendTokenOnSetUp(
+  deps: FlowDeps,
+  c: PreauthClaims,
+  dialogId: string,
+  now: Date,
+  known: CallRequest | null,
+): Promise<{ consumed: ConsumeResult; after: CallRequest | null }> {
+  const event = { type: 'call_setup', use: c.use } as const;
+  let next = null;
+  try {
+    next = known ? applyEvent(known, event, now) : null;
+  } catch (e) {
+    if (!isAppError(e)) throw e;
+  }
+  if (known && next) {
+    const entries = [tokenAllowEntry(c.sub, c.auth_method, known.id, c.jti, dialogId), moveAuditEntry(known, next, event, 'sip')];
+    const { spent, after } = await deps.store.callRequests.updateSpendingToken(known.id, known.version, next, entries, { jti: c.jti, dialogId, now });
+    if (spent) {
+      if (after) announceMove(deps, { from: known.state, after, event, actor: 'sip', now });
+      return { consumed: 'consumed', after };
+    }
+  }
+  return { consumed: await deps.store.tokens.consume(c.jti, dialogId, now), after: null };
 }
 
 /**
@@ -176,10 +215,14 @@ export async function verifySessionForTransfer(deps: FlowDeps, sessionId: string
   return session;
 }
 
-/** Hang-up: the session id dies with the call; the agent is free again. */
+/**
+ * Hang-up: the session id dies with the call; the agent is free again. `known`: the request as the
+ * caller last had it, a first guess for a customer call that never became a callback attempt
+ * (the move is still compare-and-set and re-decided on the stored state if it lost).
+ */
 export async function callEnded(
   deps: FlowDeps,
-  args: { requestId: string; sessionId: string | null; recordId: string | null; agentId: string | null; outcome: Outcome },
+  args: { requestId: string; sessionId: string | null; recordId: string | null; agentId: string | null; outcome: Outcome; known?: CallRequest },
 ): Promise<void> {
   const now = deps.clock();
   if (args.sessionId) {
@@ -187,7 +230,11 @@ export async function callEnded(
     await deps.store.audit.append({ actor: 'sip', action: 'session.revoke', subject: `session:${args.sessionId}`, decision: 'info', reason: 'call ended', data: { outcome: args.outcome } });
   }
   if (args.recordId) await deps.store.callRecords.update(args.recordId, { endedAt: now, outcome: args.outcome });
-  const req = await loadRequest(deps, args.requestId);
+  const guess = args.known;
+  const req =
+    guess?.id === args.requestId && (guess.state === 'connecting' || guess.state === 'connected') && guess.attempts === 0
+      ? guess
+      : await loadRequest(deps, args.requestId);
   // A callback the app answered but that did not connect is still agent_dialled.
   if (req.state === 'agent_dialled' || (req.state === 'connecting' && req.attempts > 0 && args.outcome !== 'completed')) {
     await callbackAttemptFailed(deps, args.requestId, args.outcome, req);

@@ -3,9 +3,10 @@
  * concurrent answers (two devices, a late accept racing the expiry job) resolve to exactly one
  * outcome: the loser re-reads the request and the machine refuses its event with a reason.
  */
-import { applyEvent, type CallRequestEvent } from '../domain/call-request.js';
+import { applyEvent, type CallRequestEvent, type CallRequestSnapshot } from '../domain/call-request.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import type { CallRequest } from '../domain/model.js';
+import type { NewAuditEntry } from '../store/store.js';
 import type { FlowDeps } from './ports.js';
 
 const MAX_RACE_RETRIES = 5;
@@ -55,19 +56,24 @@ export async function moveRequest(
       throw e;
     }
     // The audit entry is written with the change, in the same statement, and only if it applied.
-    const after = await deps.store.callRequests.update(id, before.version, next, {
-      actor,
-      action: `request.${event.type}`,
-      subject: `call_request:${id}`,
-      decision: 'allow',
-      reason: `${before.state} -> ${next.state}`,
-      data: {},
-    });
+    const after = await deps.store.callRequests.update(id, before.version, next, moveAuditEntry(before, next, event, actor));
     if (!after) continue; // another writer moved it first: decide again on the fresh state
     announceMove(deps, { from: before.state, after, event, actor, now });
     return { before, after };
   }
   throw new AppError('conflict', 'The call request is changing too quickly; try again.');
+}
+
+/** The audit entry of an allowed move, written in the statement that makes it. */
+export function moveAuditEntry(before: CallRequest, next: CallRequestSnapshot, event: CallRequestEvent, actor: string): NewAuditEntry {
+  return {
+    actor,
+    action: `request.${event.type}`,
+    subject: `call_request:${before.id}`,
+    decision: 'allow',
+    reason: `${before.state} -> ${next.state}`,
+    data: {},
+  };
 }
 
 /** Tells the consoles and the log that a request moved (after the move and its audit entry are stored). */

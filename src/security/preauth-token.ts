@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { AuthMethod, TokenUse } from '../domain/call-request.js';
 import { AppError } from '../domain/errors.js';
-import type { TokenRepo } from '../store/store.js';
+import type { ConsumeResult, TokenRepo } from '../store/store.js';
 import { es256Jws, type SignatureCheckedJws } from './es256-jws.js';
 import { randomSecret } from './secrets.js';
 import type { KeyRing } from './signing-keys.js';
@@ -172,6 +172,11 @@ export interface VerifyPreauthOptions {
    * left unspent, so a refused proof cannot burn the genuine device's token.
    */
   confirmPossession?: (claims: PreauthClaims) => Promise<void> | void;
+  /**
+   * Spends the jti once everything else checked out; by default `store.tokens.consume`. Call
+   * setup passes one that spends it in the same statement as the call request's move.
+   */
+  consume?: (claims: PreauthClaims) => Promise<ConsumeResult>;
 }
 
 export interface VerifiedPreauthToken {
@@ -279,7 +284,7 @@ export async function verifyPreauthToken(token: string, opts: VerifyPreauthOptio
   }
   if (opts.confirmPossession) await opts.confirmPossession(claims);
 
-  const consumed = await opts.store.tokens.consume(claims.jti, opts.dialogId, now);
+  const consumed = await (opts.consume ? opts.consume(claims) : opts.store.tokens.consume(claims.jti, opts.dialogId, now));
   if (consumed === 'replayed') throw new AppError('token_replayed', 'Pre-authentication token refused: it has already been used.');
   if (consumed === 'expired') throw new AppError('token_expired', 'Pre-authentication token refused: it has expired.');
   if (consumed !== 'consumed') invalid('it was not issued by this service');

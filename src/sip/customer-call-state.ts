@@ -297,6 +297,8 @@ export class CustomerCall {
         recordId: this.recordId,
         agentId: agent?.agent.id ?? null,
         outcome,
+        // Never connected: the request is still as call setup left it (saves reading it again).
+        ...(this.connected ? {} : { known: this.request }),
       });
     } catch (e) {
       this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'could not record the end of the call');

@@ -185,7 +185,7 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
     log.warn({ requestId: request.id, err: e instanceof Error ? e.message : String(e) }, 'customer call could not be anchored');
     if (isAppError(e) && e.code === 'unavailable') sendResponse(res, 503, 'Service Unavailable', { 'Retry-After': '10' });
     else sendResponse(res, 500, 'Server Internal Error');
-    await callEnded(deps, { requestId: request.id, sessionId: null, recordId: null, agentId: null, outcome: cancelled ? 'abandoned' : 'failed' });
+    await callEnded(deps, { requestId: request.id, sessionId: null, recordId: null, agentId: null, outcome: cancelled ? 'abandoned' : 'failed', known: request });
     return;
   }
   const call = new CustomerCall(ctx, request, sessionId, customer, verification, 'inbound');

@@ -142,6 +142,19 @@ export interface CallRequestRepo {
    * appended in their order, only when this call inserted the request.
    */
   update(id: string, expectedVersion: number, next: CallRequestSnapshot, audit?: NewAuditEntry): Promise<CallRequest | null>;
+  /**
+   * Call setup in one statement: spends the pre-authentication token for the dialog (as
+   * TokenRepo.consume does) and, only if it was spent, makes the compare-and-set update with the
+   * audit entries appended in order. `after` is null when the token was not spent (ask
+   * TokenRepo.consume why) or the version had moved on (the token is spent all the same).
+   */
+  updateSpendingToken(
+    id: string,
+    expectedVersion: number,
+    next: CallRequestSnapshot,
+    audit: NewAuditEntry[],
+    token: { jti: string; dialogId: string; now: Date },
+  ): Promise<{ spent: boolean; after: CallRequest | null }>;
   list(filter: {
     agentId?: string;
     customerId?: string;
@@ -173,14 +186,16 @@ export interface AdmissionContext {
   device: Pick<Device, 'id' | 'customerId' | 'publicKeyJwk' | 'revokedAt'> | null;
   /** The customer the token names, for the agent's display; null when there is none. */
   customer: Pick<Customer, 'id' | 'name' | 'phoneE164'> | null;
+  /** The call request the token names; null when there is none. */
+  request: CallRequest | null;
 }
 
 export interface TokenRepo {
   record(t: Omit<IssuedToken, 'consumedAt' | 'dialogId'>): Promise<void>;
   /** Single use: the first caller gets 'consumed' and binds dialogId; every later one 'replayed'. */
   consume(jti: string, dialogId: string, now: Date): Promise<ConsumeResult>;
-  /** The device and customer a verified token names, read together in one statement. */
-  admissionContext(deviceId: string, customerId: string): Promise<AdmissionContext>;
+  /** The device, customer and call request a verified token names, read together in one statement. */
+  admissionContext(deviceId: string, customerId: string, callRequestId: string): Promise<AdmissionContext>;
   get(jti: string): Promise<IssuedToken | null>;
   purgeExpired(now: Date): Promise<number>;
 }

@@ -62,6 +62,63 @@ describe('store writes a call request and its audit entry together', () => {
   });
 });
 
+describe('store sets up a customer call in one statement: token spent, request moved, both audited', () => {
+  const store = useTestStore();
+  const setUp = async () => {
+    const made = await makeRequest(store, { state: 'authenticated' });
+    const jti = `jti-${tag()}`;
+    await store.tokens.record({ jti, callRequestId: made.request.id, customerId: made.customer.id, deviceId: made.device.id, expiresAt: new Date(Date.now() + 60_000) });
+    return { ...made, jti, subject: `call_request:${made.request.id}` };
+  };
+  const spend = (s: Awaited<ReturnType<typeof setUp>>, dialogId: string, version = s.request.version, now = new Date()) =>
+    store.callRequests.updateSpendingToken(s.request.id, version, { ...s.request, state: 'connecting' }, [entry(s.subject, 'token ok'), entry(s.subject, 'moved')], {
+      jti: s.jti,
+      dialogId,
+      now,
+    });
+
+  it('spends the token for the dialog, moves the request and appends the entries in order', async () => {
+    const s = await setUp();
+    const { spent, after } = await spend(s, 'dialog-1');
+    assert.equal(spent, true);
+    assert.equal(after?.state, 'connecting');
+    assert.equal(after?.version, s.request.version + 1);
+    assert.deepEqual(await store.callRequests.get(s.request.id), after);
+    const token = await store.tokens.get(s.jti);
+    assert.equal(token?.dialogId, 'dialog-1');
+    assert.deepEqual((await store.audit.list({ subject: s.subject })).map((e) => e.reason), ['token ok', 'moved']);
+    assert.equal((await store.audit.verify()).ok, true);
+  });
+
+  it('of two presenters of one token exactly one spends it; the other changes nothing and consume says replayed', async () => {
+    const s = await setUp();
+    const results = await Promise.all([spend(s, 'dialog-a'), spend(s, 'dialog-b')]);
+    assert.deepEqual(results.map((r) => r.spent).sort(), [false, true]);
+    assert.equal(results.filter((r) => r.after !== null).length, 1);
+    assert.equal((await store.audit.list({ subject: s.subject })).length, 2, 'one pair of entries');
+    assert.equal(await store.tokens.consume(s.jti, 'dialog-c', new Date()), 'replayed');
+  });
+
+  it('spends the token but moves nothing when the request changed since it was read', async () => {
+    const s = await setUp();
+    const moved = await store.callRequests.update(s.request.id, s.request.version, { ...s.request, state: 'cancelled', outcome: 'cancelled' });
+    const { spent, after } = await spend(s, 'dialog-1');
+    assert.equal(spent, true);
+    assert.equal(after, null);
+    assert.deepEqual(await store.callRequests.get(s.request.id), moved);
+    assert.equal((await store.audit.list({ subject: s.subject })).length, 0);
+    assert.equal((await store.tokens.get(s.jti))?.dialogId, 'dialog-1');
+  });
+
+  it('neither spends an expired token nor moves the request', async () => {
+    const s = await setUp();
+    const { spent, after } = await spend(s, 'dialog-1', s.request.version, new Date(Date.now() + 120_000));
+    assert.deepEqual({ spent, after }, { spent: false, after: null });
+    assert.deepEqual(await store.callRequests.get(s.request.id), s.request);
+    assert.equal((await store.tokens.get(s.jti))?.consumedAt, null);
+  });
+});
+
 describe('store reads what a knock needs in one go', () => {
   const store = useTestStore();
 

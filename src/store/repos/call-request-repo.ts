@@ -4,13 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { AuthMethod, CallRequestState, Outcome } from '../../domain/call-request.js';
+import type { AuthMethod, CallRequestSnapshot, CallRequestState, Outcome } from '../../domain/call-request.js';
 import type { CallRequest } from '../../domain/model.js';
 import type { CallRequestRepo, NewAuditEntry, NewCallRequest } from '../store.js';
 import { auditAppendArgs, auditAppendCall } from './audit-repo.js';
 import { clampLimit, isUuid, prepared, query } from './sql.js';
 
-interface CallRequestRow {
+export interface CallRequestRow {
   id: string;
   reference: string;
   reason: string;
@@ -33,7 +33,7 @@ interface CallRequestRow {
   updated_at: Date;
 }
 
-function toCallRequest(r: CallRequestRow): CallRequest {
+export function toCallRequest(r: CallRequestRow): CallRequest {
   return {
     id: r.id,
     reference: r.reference,
@@ -72,6 +72,13 @@ const COLUMNS = `id, reference, reason, customer_id, group_id, agent_id, state, 
   auth_method, authenticated_at, scheduled_for, schedule_note, snooze_until, attempts, outcome, requested_at,
   created_by, version, updated_at`;
 
+/** The same columns of a table aliased `alias`, for statements that join call_requests. */
+export function requestColumns(alias: string): string {
+  return COLUMNS.split(',')
+    .map((c) => `${alias}.${c.trim()}`)
+    .join(', ');
+}
+
 /** The id is chosen by the caller ($19), so an audit entry written with the row can name it. */
 const INSERT = `INSERT INTO call_requests (reference, reason, customer_id, group_id, agent_id, state, answer_deadline,
      accepted_device_id, auth_method, authenticated_at, scheduled_for, schedule_note, snooze_until,
@@ -80,25 +87,67 @@ const INSERT = `INSERT INTO call_requests (reference, reason, customer_id, group
    ON CONFLICT DO NOTHING
    RETURNING ${COLUMNS}`;
 
-/**
- * INSERT that also appends `n` audit entries (parameters from $20, 8 per entry), only for the row
- * it inserted, in order: each append reads the row the previous one produced, so PostgreSQL has
- * to run them one after the other.
- */
+/** INSERT that also appends `n` audit entries (parameters from $20), only for the row it inserted. */
 function insertAudited(n: number): string {
-  const steps = Array.from({ length: n }, (_, i) => {
-    const from = i === 0 ? 'ins' : `a${i - 1}`;
-    return `a${i} AS (SELECT (${auditAppendCall(20 + 8 * i)}).seq FROM ${from})`;
-  });
-  return `WITH ins AS (${INSERT}), ${steps.join(', ')} SELECT ins.* FROM ins, a${n - 1}`;
+  return `WITH ins AS (${INSERT}), ${auditSteps('ins', 20, n)} SELECT ins.* FROM ins, a${n - 1}`;
 }
 
-const UPDATE = `UPDATE call_requests SET
+/**
+ * CTEs a0 … a(n-1) appending `n` audit entries (parameters from `first`, 8 per entry) once per
+ * row of `from`, in order: each append reads the row the previous one produced, so PostgreSQL has
+ * to run them one after the other. The statement must select from a(n-1) for them to run.
+ */
+function auditSteps(from: string, first: number, n: number): string {
+  return Array.from({ length: n }, (_, i) => `a${i} AS (SELECT (${auditAppendCall(first + 8 * i)}).seq FROM ${i === 0 ? from : `a${i - 1}`})`).join(
+    ', ',
+  );
+}
+
+/** Compare-and-set on version ($1 id, $2 version, $3-$13 the snapshot), plus `also` as a further condition. */
+function updateStatement(also = ''): string {
+  return `UPDATE call_requests SET
      state = $3, answer_deadline = $4, agent_id = $5, accepted_device_id = $6, auth_method = $7,
      authenticated_at = $8, scheduled_for = $9, schedule_note = $10, snooze_until = $11, attempts = $12,
      outcome = $13, version = version + 1, updated_at = now()
-   WHERE id = $1 AND version = $2
+   WHERE id = $1 AND version = $2${also}
    RETURNING ${COLUMNS}`;
+}
+const UPDATE = updateStatement();
+
+/**
+ * Call setup in one statement: the token ($14 jti, $15 dialog, $16 now) is spent as
+ * TokenRepo.consume spends it, and only if it was, the request moves (compare-and-set) and `n`
+ * audit entries (from $17) are appended. One row: whether the token was spent, and the moved
+ * request's columns (NULL when the compare-and-set lost or the token was not spent).
+ */
+function updateSpendingToken(n: number): string {
+  return `WITH spent AS (
+      UPDATE issued_tokens SET consumed_at = $16, dialog_id = $15
+      WHERE jti = $14 AND consumed_at IS NULL AND expires_at > $16
+      RETURNING jti),
+    moved AS (${updateStatement(' AND EXISTS (SELECT 1 FROM spent)')}),
+    ${auditSteps('moved', 17, n)}
+    SELECT EXISTS (SELECT 1 FROM spent) AS spent, done.*
+      FROM (SELECT 1) AS one LEFT JOIN (SELECT moved.* FROM moved, a${n - 1}) AS done ON true`;
+}
+
+function updateValues(id: string, expectedVersion: number, next: CallRequestSnapshot): unknown[] {
+  return [
+    id,
+    expectedVersion,
+    next.state,
+    next.answerDeadline,
+    next.agentId,
+    next.acceptedDeviceId,
+    next.authMethod,
+    next.authenticatedAt,
+    next.scheduledFor,
+    next.scheduleNote,
+    next.snoozeUntil,
+    next.attempts,
+    next.outcome,
+  ];
+}
 
 export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
   return {
@@ -160,21 +209,7 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
 
     async update(id, expectedVersion, next, audit?: NewAuditEntry) {
       if (!isUuid(id)) return null;
-      const values: unknown[] = [
-        id,
-        expectedVersion,
-        next.state,
-        next.answerDeadline,
-        next.agentId,
-        next.acceptedDeviceId,
-        next.authMethod,
-        next.authenticatedAt,
-        next.scheduledFor,
-        next.scheduleNote,
-        next.snoozeUntil,
-        next.attempts,
-        next.outcome,
-      ];
+      const values = updateValues(id, expectedVersion, next);
       // With an audit entry: appended in the same statement, once per row the update wrote (so
       // not at all when the compare-and-set lost).
       const res = audit
@@ -186,6 +221,18 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
           )
         : await prepared<CallRequestRow>(pool, 'call_requests_update', UPDATE, values);
       return res.rows[0] ? toCallRequest(res.rows[0]) : null;
+    },
+
+    async updateSpendingToken(id, expectedVersion, next, audit, token) {
+      if (!isUuid(id) || audit.length === 0) throw new Error('updateSpendingToken: a request id and at least one audit entry are required');
+      const res = await prepared<CallRequestRow & { spent: boolean }>(
+        pool,
+        `call_requests_update_spending_token_${audit.length}`,
+        updateSpendingToken(audit.length),
+        [...updateValues(id, expectedVersion, next), token.jti, token.dialogId, token.now, ...audit.flatMap((e) => auditAppendArgs(e).args)],
+      );
+      const row = res.rows[0]!;
+      return { spent: row.spent, after: row.id ? toCallRequest(row) : null };
     },
 
     async list(filter) {

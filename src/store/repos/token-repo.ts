@@ -6,17 +6,19 @@
 import type pg from 'pg';
 import type { IssuedToken } from '../../domain/model.js';
 import type { AdmissionContext, ConsumeResult, TokenRepo } from '../store.js';
+import { requestColumns, toCallRequest, type CallRequestRow } from './call-request-repo.js';
 import { isUuid, prepared, query } from './sql.js';
 
-interface AdmissionRow {
+/** The device's and customer's columns, then the call request's (all NULL when it is missing). */
+type AdmissionRow = {
   device_id: string | null;
   device_customer_id: string | null;
   public_key_jwk: Record<string, unknown> | null;
   revoked_at: Date | null;
-  customer_id: string | null;
+  cust_id: string | null;
   customer_name: string | null;
   phone_e164: string | null;
-}
+} & { [K in keyof CallRequestRow]: CallRequestRow[K] | null };
 
 interface TokenRow {
   jti: string;
@@ -69,17 +71,18 @@ export function tokenRepo(pool: pg.Pool): TokenRepo {
       return row.consumed_at ? 'replayed' : 'expired';
     },
 
-    async admissionContext(deviceId, customerId): Promise<AdmissionContext> {
+    async admissionContext(deviceId, customerId, callRequestId): Promise<AdmissionContext> {
       // One row whatever exists: each side is a LEFT JOIN that stays NULL when the id matches nothing.
       const res = await prepared<AdmissionRow>(
         pool,
         'token_admission_context',
         `SELECT d.id AS device_id, d.customer_id AS device_customer_id, d.public_key_jwk, d.revoked_at,
-                c.id AS customer_id, c.name AS customer_name, c.phone_e164
+                c.id AS cust_id, c.name AS customer_name, c.phone_e164, ${requestColumns('r')}
            FROM (SELECT 1) AS one
            LEFT JOIN devices d ON d.id = $1::uuid
-           LEFT JOIN customers c ON c.id = $2::uuid`,
-        [isUuid(deviceId) ? deviceId : null, isUuid(customerId) ? customerId : null],
+           LEFT JOIN customers c ON c.id = $2::uuid
+           LEFT JOIN call_requests r ON r.id = $3::uuid`,
+        [isUuid(deviceId) ? deviceId : null, isUuid(customerId) ? customerId : null, isUuid(callRequestId) ? callRequestId : null],
       );
       const r = res.rows[0]!;
       return {
@@ -87,7 +90,8 @@ export function tokenRepo(pool: pg.Pool): TokenRepo {
           r.device_id && r.device_customer_id && r.public_key_jwk
             ? { id: r.device_id, customerId: r.device_customer_id, publicKeyJwk: r.public_key_jwk, revokedAt: r.revoked_at }
             : null,
-        customer: r.customer_id && r.customer_name !== null ? { id: r.customer_id, name: r.customer_name, phoneE164: r.phone_e164 } : null,
+        customer: r.cust_id && r.customer_name !== null ? { id: r.cust_id, name: r.customer_name, phoneE164: r.phone_e164 } : null,
+        request: r.id ? toCallRequest(r as CallRequestRow) : null,
       };
     },
 
