@@ -1,9 +1,11 @@
 /**
  * Scheduler lateness with the service around it: the service is started as usual (HTTP, store,
  * key ring) but with its own job runner off, and benchSchedulerLateness runs its scheduler in
- * the same process, so the memory figure is that of a service instance holding the pending
- * callbacks. (The service's own runner is off because it would take the benchmark's callback
- * jobs and run the real handler, which knows no such requests.)
+ * the same process. (The service's own runner is off because it would take the benchmark's
+ * callback jobs and run the real handler, which knows no such requests.) Then the memory figure
+ * of the target: the service as `npm start` runs it, with the callbacks pending
+ * (scheduler-memory.ts); this process's own RSS (under tsx, with the benchmark's scheduler) is
+ * reported beside it.
  */
 import { devNull } from 'node:os';
 import { pino } from 'pino';
@@ -11,6 +13,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { startService } from '../src/service.js';
 import { openBenchDatabase, type BenchTarget } from './bench-database.js';
 import { benchSchedulerLateness, type LatenessResult } from './scheduler-lateness.js';
+import { measureServiceMemory, type ServiceMemoryResult } from './scheduler-memory.js';
 
 export interface SchedulerBenchOptions {
   count: number;
@@ -26,12 +29,19 @@ export interface SchedulerBenchResult extends LatenessResult {
    */
   firedPerSecond: number;
   elapsedMs: number;
+  /**
+   * The memory figure of the target: the service as `npm start` runs it (compiled, its own
+   * process, database included) with `count` callbacks pending. The RSS fields above are those of
+   * this benchmark process (service, database, the benchmark's scheduler, under tsx).
+   */
+  startedService: ServiceMemoryResult | { error: string };
 }
 
 const rssMb = () => Math.round((process.memoryUsage().rss / 1048576) * 10) / 10;
 
 export async function runSchedulerBench(target: BenchTarget, options: SchedulerBenchOptions): Promise<SchedulerBenchResult> {
   const started = performance.now();
+  let lateness: Omit<SchedulerBenchResult, 'elapsedMs' | 'startedService'>;
   const db = await openBenchDatabase(target);
   try {
     const config = loadConfig({ DATABASE_URL: db.url, KNOCK_SERVER__PORT: '0', LOG_LEVEL: 'warn' });
@@ -48,11 +58,13 @@ export async function runSchedulerBench(target: BenchTarget, options: SchedulerB
         config: config.jobs,
       });
       const firedPerSecond = Math.round((result.count - result.missing) / ((result.spreadMs + Math.max(0, result.maxMs)) / 1000));
-      return { ...result, serviceBaselineRssMb, firedPerSecond, elapsedMs: Math.round(performance.now() - started) };
+      lateness = { ...result, serviceBaselineRssMb, firedPerSecond };
     } finally {
       await service.stop();
     }
   } finally {
     await db.drop();
   }
+  const startedService = await measureServiceMemory(target, options.count).catch((e: unknown) => ({ error: (e as Error).message }));
+  return { ...lateness, startedService, elapsedMs: Math.round(performance.now() - started) };
 }

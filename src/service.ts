@@ -22,7 +22,6 @@ import { runConsoleTransfer } from './flows/console-transfer.js';
 import { startHousekeeping } from './jobs/housekeeping.js';
 import { createScheduler, type Scheduler } from './jobs/scheduler.js';
 import { createNotifier } from './notify/notifier.js';
-import { createSmsChannel } from './notify/sms-channel.js';
 import { ensureVapidKeys } from './notify/vapid-keys.js';
 import { createWebPushChannel } from './notify/webpush-channel.js';
 import { createFailureLimiter } from './security/failure-limiter.js';
@@ -82,7 +81,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     let databaseUrl = config.database.url;
     if (!databaseUrl) {
       const dataDir = resolve(config.database.embedded.dataDir);
-      embedded = await startEmbeddedPostgres({ dataDir, host: config.database.embedded.host, port: config.database.embedded.port });
+      embedded = await startEmbeddedPostgres({ dataDir, host: config.database.embedded.host, port: config.database.embedded.port, logger });
       stops.push(() => embedded!.stop());
       databaseUrl = embedded.url;
       logger.info({ dataDir }, 'using the embedded PostgreSQL (set DATABASE_URL for a PostgreSQL server)');
@@ -102,7 +101,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       logger,
       channels: {
         webpush: createWebPushChannel({ vapid, logger }),
-        ...(config.notify.sms.enabled ? { sms: createSmsChannel({ sms: config.notify.sms, logger }) } : {}),
+        // The Twilio SDK (~20 MB resident) is loaded only when SMS is configured.
+        ...(config.notify.sms.enabled ? { sms: (await import('./notify/sms-channel.js')).createSmsChannel({ sms: config.notify.sms, logger }) } : {}),
       },
     });
 

@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { AppError } from '../domain/errors.js';
 import { createJobsBackend } from './agenda-backend.js';
+import { settleAgendaDebugColours } from './agenda-debug-colours.js';
 import { JOB_NAMES, type JobName, type RequestJobName } from './job-names.js';
 import { createJobTable, type PendingJob } from './job-table.js';
 
@@ -116,6 +117,7 @@ function checkRequestId(requestId: string): void {
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const { config, handlers } = options;
   const log = options.logger.child({ component: 'jobs' });
+  settleAgendaDebugColours();
   // Unique per process: stop() releases locks by this name, so it must never be shared with
   // another live instance (two processes started with the same host name, say).
   const source = `${options.instanceName}:${randomUUID().slice(0, 8)}`;
@@ -252,6 +254,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       );
     }
 
+    // With removeOnComplete, the backend deletes a succeeded one-time job in place of its last save.
+    agenda.on('success', (job: JobWithId, remote?: boolean) => {
+      if (!remote && job.attrs._id !== undefined) jobsBackend.jobSucceeded(String(job.attrs._id));
+    });
     agenda.on('fail', (err: Error | string, job: JobWithId, remote?: boolean) => {
       if (remote) return;
       log.warn({ ...describe(job), err: err instanceof Error ? err.message : String(err) }, 'job handler failed');

@@ -8,15 +8,11 @@
  * policy (platform authenticator, UV required, ES256/EdDSA/RS256) and translates results into
  * our records and AppError values.
  */
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { AppError } from '../domain/errors.js';
 import type { WebAuthnCredential } from '../domain/model.js';
@@ -31,6 +27,12 @@ export interface WebAuthnConfig {
 export const WEBAUTHN_ALGORITHMS = [-7, -8, -257];
 
 const DEFAULT_TIMEOUT_MS = 120_000;
+
+/**
+ * The library (with its CBOR, ASN.1 and attestation code, ~25 MB resident) is loaded on the
+ * first WebAuthn ceremony, not at start-up: a service that never sees one does not carry it.
+ */
+const library = () => import('@simplewebauthn/server');
 
 /** Our challenges are base64url; the library wants the bytes so options.challenge equals ours. */
 function challengeBytes(challenge: string): Uint8Array<ArrayBuffer> {
@@ -59,7 +61,8 @@ export interface RegistrationOptionsInput {
   timeoutMs?: number;
 }
 
-export function webAuthnRegistrationOptions(input: RegistrationOptionsInput): Promise<PublicKeyCredentialCreationOptionsJSON> {
+export async function webAuthnRegistrationOptions(input: RegistrationOptionsInput): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const { generateRegistrationOptions } = await library();
   return generateRegistrationOptions({
     rpName: input.config.rpName,
     rpID: input.config.rpId,
@@ -88,6 +91,7 @@ export interface VerifyRegistrationInput {
 
 /** Verifies a registration ceremony (WebAuthn §7.1) and returns the credential to store. */
 export async function verifyWebAuthnRegistration(input: VerifyRegistrationInput): Promise<WebAuthnCredential> {
+  const { verifyRegistrationResponse } = await library();
   let result;
   try {
     result = await verifyRegistrationResponse({
@@ -120,7 +124,8 @@ export interface AuthenticationOptionsInput {
   timeoutMs?: number;
 }
 
-export function webAuthnAuthenticationOptions(input: AuthenticationOptionsInput): Promise<PublicKeyCredentialRequestOptionsJSON> {
+export async function webAuthnAuthenticationOptions(input: AuthenticationOptionsInput): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const { generateAuthenticationOptions } = await library();
   return generateAuthenticationOptions({
     rpID: input.config.rpId,
     allowCredentials: [{ id: input.credential.credentialId, transports: input.credential.transports }],
@@ -149,6 +154,7 @@ export async function verifyWebAuthnAssertion(input: VerifyAssertionInput): Prom
   if (response?.id !== credential.credentialId) {
     throw new AppError('auth_failed', 'Biometric check refused: the credential is not the one enrolled on this device.');
   }
+  const { verifyAuthenticationResponse } = await library();
   let result;
   try {
     result = await verifyAuthenticationResponse({

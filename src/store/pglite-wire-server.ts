@@ -18,7 +18,6 @@
  */
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
-import type { Logger } from 'pino';
 import { errorState, StatementCache, type ClientStatements, type Step } from './pglite-statement-cache.js';
 
 const SSL_REQUEST = 80877103;
@@ -78,7 +77,8 @@ class BackendGate {
 }
 
 export interface WireServerOptions {
-  logger?: Logger;
+  /** Where a failed client connection is reported (a pino Logger fits). */
+  logger?: { error(obj: { err: unknown }, message: string): void };
 }
 
 export class PgliteWireServer {

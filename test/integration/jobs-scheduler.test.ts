@@ -271,6 +271,44 @@ describe('jobs scheduler (PostgreSQL)', function () {
     assert.deepEqual(await a.pending('doomed-1'), []);
   });
 
+  it('removes the row of a job that fired and keeps, unlocked, one that gave up', async () => {
+    const { logger, records } = capturingLogger();
+    const a = makeScheduler('A', {
+      logger,
+      retry: { maxRetries: 1, initialDelayMs: 100 },
+      handlers: {
+        ...recordingHandlers('A'),
+        async expireRequest(id) {
+          if (id === 'kept-1') throw new Error('store down');
+          fired.push({ kind: 'expire', id, instance: 'A' });
+        },
+      },
+    });
+    await a.start();
+    await a.scheduleExpiry('gone-1', new Date(Date.now() + 100));
+    await a.scheduleExpiry('kept-1', new Date(Date.now() + 100));
+
+    await waitFor('the failing job to give up', () => records.some((r) => r.msg?.toString().startsWith('job gave up')));
+    await waitFor('the job to fire', () => countFor('gone-1') === 1);
+    const rows = async (id: string) => {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        return (await c.query(`SELECT locked_at, failed_at, next_run_at FROM agenda_jobs WHERE data->>'requestId' = $1`, [id])).rows;
+      } finally {
+        await c.end();
+      }
+    };
+    await waitFor('the fired job’s row to go', async () => (await rows('gone-1')).length === 0);
+    await sleep(300); // a late save must not bring it back
+    assert.deepEqual(await rows('gone-1'), []);
+    const kept = await rows('kept-1');
+    assert.equal(kept.length, 1);
+    assert.equal(kept[0].locked_at, null);
+    assert.ok(kept[0].failed_at instanceof Date);
+    assert.equal(countFor('gone-1'), 1);
+  });
+
   it('does not hand a slow handler’s job to another instance', async () => {
     const config = { processEveryMs: 200, lockLifetimeMs: 1000, housekeepingCron: '*/5 * * * *', staleSessionHours: 12 };
     const slow = (instance: string): JobHandlers => ({
