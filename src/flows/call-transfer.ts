@@ -12,7 +12,7 @@ import type { FlowDeps } from './ports.js';
 
 export async function transferAnswered(
   deps: FlowDeps,
-  args: { requestId: string; sessionId: string; fromAgentId: string; toAgentId: string; previousRecordId: string | null; how: 'blind' | 'attended' | 'console' },
+  args: { requestId: string; sessionId: string; fromAgentId: string; toAgentId: string; previousRecordId: string | null; how: 'blind' | 'attended' | 'semi-attended' | 'console' },
 ): Promise<CallRecord> {
   const now = deps.clock();
   const request = await loadRequest(deps, args.requestId);

@@ -19,7 +19,6 @@ import { randomUUID } from 'node:crypto';
 import { rankAgents } from '../domain/agent-selection.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import type { Agent, CallRecord } from '../domain/model.js';
-import { callLeftAgent, callRinging } from './call-screen.js';
 import { loadRequest } from './move-request.js';
 import type { CallTransferPort, FlowDeps, LiveEvent } from './ports.js';
 
@@ -225,17 +224,8 @@ export async function runConsoleTransfer(
     const target = await chooseTarget(deps, calls, job);
     if (typeof target === 'string') return await fail(target);
 
-    const request = await loadRequest(deps, job.requestId);
-    const customer = await deps.store.customers.get(request.customerId);
-    // A busy target is refused at once by the SIP side; their screen shows their own call.
-    if (target.availability === 'available' && request.authMethod && request.authenticatedAt) {
-      callRinging(deps, {
-        request,
-        agentId: target.id,
-        verification: { customerName: customer?.name ?? 'Verified customer', authMethod: request.authMethod, authenticatedAt: request.authenticatedAt },
-        via: 'session',
-      });
-    }
+    // The target's call screen (call.ringing, then call.connected or call.ended) is the SIP side's
+    // to show: it knows whether their phone really rang, and closes the screen exactly once.
     publish(deps, { ...job, toAgentId: target.id }, 'ringing', `ringing ${target.name}`);
     const outcome = await calls.transfer(job.sessionId, target);
     if (outcome === 'completed') {
@@ -244,7 +234,6 @@ export async function runConsoleTransfer(
       log.info({ toAgentId: target.id }, 'console transfer completed');
       return;
     }
-    callLeftAgent(deps, { requestId: job.requestId, agentId: target.id, outcome });
     const why = outcome === 'busy' || outcome === 'not_answered' ? `${target.name} ${OUTCOME_REASON[outcome]}` : OUTCOME_REASON[outcome];
     await fail(why, { toAgentId: target.id, outcome });
   } catch (e) {

@@ -7,6 +7,7 @@
  *   A ── REFER Refer-To: <sip:B@…?Replaces=<consultation Call-ID>;to-tag=…;from-tag=…> ──► here
  *     202 Accepted, NOTIFY 100 Trying
  *     Replaces names A's dialog with this server: the consultation call (bridge-dialogs.ts);
+ *     still ringing ──► semi-attended transfer (semi-attended-transfer.ts)
  *     none ──► NOTIFY 481 (what the INVITE with Replaces would have got, RFC 3891 §3)
  *   the session id vouches for the customer (verifySessionForTransfer, audited)
  *   B's phone ◄── re-INVITE in the consultation dialog with a FreeSWITCH channel's SDP and the
@@ -27,6 +28,8 @@ import type { RingAgentResult } from './agent-leg.js';
 import { bridgedCalls, type BridgedParty } from './bridge-dialogs.js';
 import { hangUp, type AgentLeg, type CallContext, type CustomerCall } from './customer-call-state.js';
 import { reinviteGate } from './reinvite-glare.js';
+import { ringingCalls } from './ringing-calls.js';
+import { semiAttendedTransfer } from './semi-attended-transfer.js';
 import { parseReplaces, sendResponse, type ReplacesTarget } from './sip-message.js';
 import { notify, transferCall } from './transfer.js';
 
@@ -100,7 +103,14 @@ export async function attendedTransfer(call: CustomerCall, from: AgentLeg, req: 
   sendResponse(res, 202, 'Accepted');
   const report = (status: string, final: boolean) => notify(from.dialog, status, final);
 
-  const found = bridgedCalls(call.ctx.srf).find({ callId: replaces.callId, tags: [replaces.toTag, replaces.fromTag] });
+  const ids = { callId: replaces.callId, tags: [replaces.toTag, replaces.fromTag] as [string, string] };
+  const found = bridgedCalls(call.ctx.srf).find(ids);
+  // Not answered yet (transfer while the consultation rings): semi-attended-transfer.ts.
+  const ringing = found ? null : ringingCalls(call.ctx.srf).find(ids);
+  if (ringing && ringing.callerAgentId === from.agent.id) {
+    await semiAttendedTransfer(call, from, req.get('Refer-To'), ringing, { claim, report });
+    return;
+  }
   // Only the transferring agent's own consultation may be replaced, and only by an agent.
   let toAgent: Agent | null;
   try {

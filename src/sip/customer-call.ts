@@ -3,6 +3,7 @@
  *
  *   app ── INVITE + Authorization: Bearer <token> (RFC 8898)
  *             + Knock-Device-Proof: <device-key signature over jti|Call-ID|From tag> ──► here
+ *     no media server     ◄── 503 + Retry-After, token not spent (audited call.refuse)
  *     no token            ◄── 401, WWW-Authenticate: Bearer realm="<sip.domain>"
  *     token refused       ◄── 403 + Warning/Reason naming why (expired, replayed, misbound:
  *                             no or bad device proof, ...)
@@ -21,6 +22,7 @@ import type { Logger } from 'pino';
 import type { AppError } from '../domain/errors.js';
 import { isAppError } from '../domain/errors.js';
 import { admitCustomerCall, callConnected, callEnded, type AdmitCustomerCallArgs, type AdmittedCall } from '../flows/call-session.js';
+import { callRefusedBeforeAdmission } from '../flows/call-refusal.js';
 import { callRinging } from '../flows/call-screen.js';
 import { DEVICE_PROOF_HEADER } from '../security/device-proof.js';
 import { describeTokenForLog } from '../security/preauth-token.js';
@@ -43,6 +45,9 @@ export { fromTagOf };
 import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders } from './session-timer.js';
 import { handleTransferRequests } from './transfer.js';
 import { takeAppAnswer } from './app-callback-ring.js';
+
+/** How long an app refused for an unreachable media server waits before calling again. */
+const MEDIA_RETRY_AFTER_SECONDS = 10;
 
 /** The token from `Authorization: Bearer <token>`; null when there is none. */
 export function bearerToken(req: SipRequest): string | null {
@@ -156,6 +161,18 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
   // The app answering a callback that rings it (Replaces, RFC 3891): outbound-callback.ts takes it.
   if (takeAppAnswer(ctx, req, res)) return;
 
+  // No media server, no call: refused before the token is spent, so the app may retry with it
+  // after Retry-After (RFC 3261 §21.5.4).
+  if (!ctx.media.isConnected()) {
+    log.warn('customer call refused: the media server is unreachable');
+    sendResponse(res, 503, 'Service Unavailable', {
+      'Retry-After': String(MEDIA_RETRY_AFTER_SECONDS),
+      Warning: warning(config.sip.domain, 'media_unavailable: the media server is unreachable; try again with the same token'),
+    });
+    await callRefusedBeforeAdmission(deps, { dialogId: dialogIdOf(req), code: 'media_unavailable', reason: 'the media server (FreeSWITCH) is unreachable; token not spent' });
+    return;
+  }
+
   // 1. The token and the device's proof of possession: verified, consumed for this dialog,
   //    audited; or the call is refused.
   const presented = presentedCredentials(req);
@@ -183,8 +200,11 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
     customer = await anchorCustomer(ctx, req, res, sessionId);
   } catch (e) {
     log.warn({ requestId: request.id, err: e instanceof Error ? e.message : String(e) }, 'customer call could not be anchored');
-    if (isAppError(e) && e.code === 'unavailable') sendResponse(res, 503, 'Service Unavailable', { 'Retry-After': '10' });
-    else sendResponse(res, 500, 'Server Internal Error');
+    // The token is spent on this dialog now: no Retry-After, the same INVITE cannot succeed; the
+    // request ends as failed (callEnded below), and the customer needs a new call request.
+    if (isAppError(e) && e.code === 'unavailable') {
+      sendResponse(res, 503, 'Service Unavailable', { Warning: warning(config.sip.domain, 'media_unavailable: the media server went away during call setup; the token is spent') });
+    } else sendResponse(res, 500, 'Server Internal Error');
     await callEnded(deps, { requestId: request.id, sessionId: null, recordId: null, agentId: null, outcome: cancelled ? 'abandoned' : 'failed', known: request });
     return;
   }

@@ -32,10 +32,11 @@ import { policyFor } from '../flows/group-policy.js';
 import type { FlowDeps } from '../flows/ports.js';
 import { bridgeDialogs } from './bridge-dialogs.js';
 import { routeToBinding, type LocationService } from './location-service.js';
-import { ringTargets, type RingTarget } from './ring-targets.js';
+import { ringTargets, type RingResult, type RingTarget } from './ring-targets.js';
+import { ringingCalls, toTagOf, type RingingCall } from './ringing-calls.js';
 import type { GroupRoute, RoutingConfig } from './routing-config.js';
 import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders, sessionTimerOfferHeaders } from './session-timer.js';
-import { headerText, sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
+import { fromTagOf, headerText, sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
 
 export interface ExtensionCallContext {
   deps: FlowDeps;
@@ -107,22 +108,78 @@ async function planFor(ctx: ExtensionCallContext, number: string, caller: Agent)
 export async function callExtension(ctx: ExtensionCallContext, req: SipRequest, res: SipResponse, caller: Agent, dialled: string): Promise<void> {
   const { deps, srf } = ctx;
   const log = ctx.logger.child({ component: 'extension-call', callId: req.get('Call-ID'), from: caller.extension, dialled });
-  const domain = deps.config.sip.domain;
-  let callerGone = false;
-  let abort: () => void = () => undefined;
-  req.on('cancel', () => {
-    callerGone = true;
-    sendResponse(res, 487, 'Request Terminated');
-    abort();
-    log.info('caller hung up while ringing');
-  });
   const tooSmall = sessionIntervalTooSmall(req, deps.config.sip.sessionTimer);
   if (tooSmall !== null) {
     refuseSessionInterval(res, tooSmall);
     log.info({ minSeconds: tooSmall }, 'session interval too small');
     return;
   }
+  // While it rings, the call can end two ways besides an answer: the caller's CANCEL, or a
+  // semi-attended transfer naming this early dialog (ringing-calls.ts). Both answer the caller
+  // 487 and CANCEL the phones being rung.
+  let ringingOver: () => void = () => undefined;
+  const over = new Promise<void>((r) => {
+    ringingOver = r;
+  });
+  const line: CallerLine = { gone: false, abort: () => undefined };
+  const stopRinging = (why: string) => {
+    if (line.gone || res.finalResponseSent) return false;
+    line.gone = true;
+    sendResponse(res, 487, 'Request Terminated');
+    line.abort();
+    log.info(why);
+    return true;
+  };
+  req.on('cancel', () => void stopRinging('caller hung up while ringing'));
+  const ringing: RingingCall = {
+    callId: req.get('Call-ID'),
+    callerTag: fromTagOf(req),
+    localTag: null,
+    callerAgentId: caller.id,
+    end: async () => {
+      if (!stopRinging('ringing ended by a transfer of the caller\'s customer call')) return false;
+      await over;
+      return true;
+    },
+  };
+  const unregister = ringingCalls(srf).add(ringing);
+  let answered: Extract<RingResult, { kind: 'answered' }> | null;
+  try {
+    answered = await ringNumber(ctx, req, res, caller, dialled, line, ringing, log);
+  } finally {
+    unregister();
+    ringingOver();
+  }
+  if (answered) await connect(ctx, req, res, answered.dialog, caller, answered.target, log);
+}
+
+/** The caller's side while the call rings: hung up (or ended by a transfer), and how to stop the ringing. */
+interface CallerLine {
+  gone: boolean;
+  abort: () => void;
+}
+
+/**
+ * Rings what the number routes to, overflow after overflow, until a phone answers (returned) or
+ * nobody does (the caller is answered with the failure here, and null returned).
+ */
+async function ringNumber(
+  ctx: ExtensionCallContext,
+  req: SipRequest,
+  res: SipResponse,
+  caller: Agent,
+  dialled: string,
+  line: CallerLine,
+  ringing: RingingCall,
+  log: Logger,
+): Promise<Extract<RingResult, { kind: 'answered' }> | null> {
+  const { deps, srf } = ctx;
+  const domain = deps.config.sip.domain;
   let rangBack = false;
+  // Our To tag in the provisional response names the early dialog a Replaces may point at.
+  const learnTag = (err: unknown, msg?: Srf.SipMessage) => {
+    if (!err && msg && !ringing.localTag) ringing.localTag = toTagOf(msg.get('To'));
+  };
   const headers = {
     From: `"${headerText(caller.name)}" <sip:${caller.extension}@${domain}>`,
     To: `<sip:${dialled}@${domain}>`,
@@ -131,13 +188,13 @@ export async function callExtension(ctx: ExtensionCallContext, req: SipRequest, 
 
   let number: string | null = dialled;
   let failure = { status: 480, reason: 'Temporarily Unavailable', why: `${dialled} is unavailable` };
-  for (let hop = 0; number !== null && hop <= MAX_OVERFLOW_HOPS && !callerGone; hop++) {
+  for (let hop = 0; number !== null && hop <= MAX_OVERFLOW_HOPS && !line.gone; hop++) {
     const plan = await planFor(ctx, number, caller);
     if (plan.kind === 'unknown') {
       if (hop === 0) {
         sendResponse(res, 404, 'Not Found', { Warning: warning(domain, `${dialled} is not a number here`) });
         log.info('unknown number');
-        return;
+        return null;
       }
       break;
     }
@@ -153,45 +210,43 @@ export async function callExtension(ctx: ExtensionCallContext, req: SipRequest, 
     }
     if (plan.steps.length === 0) failure = { status: 480, reason: 'Temporarily Unavailable', why: plan.unavailable };
     for (const targets of plan.steps) {
-      if (callerGone) return;
+      if (line.gone) return null;
       const result = await ringTargets(srf, targets, {
         sdp: req.body,
         headers,
         timeoutSeconds: plan.ringSeconds,
         onRinging: () => {
-          if (!rangBack && !callerGone) {
+          if (!rangBack && !line.gone) {
             rangBack = true;
-            res.send(180);
+            res.send(180, 'Ringing', {}, learnTag);
           }
         },
         ...(targets.length === 1
           ? {
               onEarlyMedia: (status: number, sdp: string) => {
-                if (callerGone || res.finalResponseSent) return;
+                if (line.gone || res.finalResponseSent) return;
                 rangBack = true;
-                res.send(status === 180 ? 180 : 183, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
+                res.send(status === 180 ? 180 : 183, status === 180 ? 'Ringing' : 'Session Progress', { body: sdp, headers: { 'Content-Type': 'application/sdp' } }, learnTag);
                 log.info({ status }, 'early media relayed to the caller');
               },
             }
           : {}),
-        callerGone: () => callerGone,
+        callerGone: () => line.gone,
         registerAbort: (fn) => {
-          abort = fn;
+          line.abort = fn;
         },
       });
-      if (result.kind === 'caller_gone') return;
-      if (result.kind === 'answered') {
-        await connect(ctx, req, res, result.dialog, caller, result.target, log);
-        return;
-      }
+      if (result.kind === 'caller_gone') return null;
+      if (result.kind === 'answered') return result;
       failure = { status: result.status, reason: result.reason, why: plan.unavailable };
     }
     number = plan.overflow;
     if (number) log.info({ overflow: number }, 'nobody answered: overflow');
   }
-  if (callerGone) return;
+  if (line.gone) return null;
   sendResponse(res, failure.status, failure.reason, { Warning: warning(domain, failure.why) });
   log.info({ status: failure.status, why: failure.why }, 'call not connected');
+  return null;
 }
 
 async function connect(ctx: ExtensionCallContext, req: SipRequest, res: SipResponse, uac: Srf.Dialog, caller: Agent, target: RingTarget, log: Logger): Promise<void> {

@@ -15,6 +15,7 @@ import type Srf from 'drachtio-srf';
 import type { Agent } from '../domain/model.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import { verifySessionForTransfer } from '../flows/call-session.js';
+import { callRinging } from '../flows/call-screen.js';
 import { transferAnswered } from '../flows/call-transfer.js';
 import { agentDidNotAnswer, reserveAgent } from '../flows/customer-queue.js';
 import { bridgeEndpoints, parkEndpoint, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
@@ -100,8 +101,11 @@ export interface ConsultationTarget {
   answered(): void;
 }
 
+/** How the transfer was asked for; 'semi-attended': REFER with Replaces naming a consultation still ringing. */
+export type TransferHow = 'blind' | 'attended' | 'semi-attended' | 'console';
+
 export interface TransferOptions {
-  how: 'blind' | 'attended' | 'console';
+  how: TransferHow;
   report: TransferReport;
   consultation?: ConsultationTarget;
   /** The caller's claim on the call (CustomerCall.claimTransfer); taken here when absent. */
@@ -172,6 +176,13 @@ async function moveCall(call: CustomerCall, from: AgentLeg, toAgent: Agent, opts
   await parkEndpoint(call.customer.endpoint);
   startHoldMusic(call.customer.endpoint, deps.config.media.holdMusic, call.log);
   const headers = agentLegHeaders({ config: deps.config, request: call.request, verification: call.verification, sessionId: call.sessionId, via: 'session' });
+  // The target's console shows the call while their phone rings; whoever rang it closes that
+  // screen once (agentDidNotAnswer, or the call's end), so the job running a console transfer
+  // does not. A consultation target is already in a call with the first agent: no ringing.
+  const ringing = (agent: Agent) => {
+    if (call.verification) callRinging(deps, { request: call.request, agentId: agent.id, verification: call.verification, via: 'session' });
+  };
+  if (!consultation) ringing(toAgent);
   const reach = consultation ? consultation.reach(headers) : ringAgent(call.ctx, toAgent, headers, call.abort);
   const result: RingAgentResult = await reach.catch(() => ({ kind: 'failed' as const, outcome: 'failed' as const, status: 500 }));
 
@@ -200,7 +211,10 @@ async function moveCall(call: CustomerCall, from: AgentLeg, toAgent: Agent, opts
     request: call.request,
     abort: call.abort,
     deadline: Date.now() + deps.config.media.queueTimeoutSeconds * 1000,
-    headersFor: () => headers,
+    headersFor: (agent) => {
+      ringing(agent);
+      return headers;
+    },
   });
   if (next) {
     progress.answered = next;
@@ -244,7 +258,7 @@ async function recover(call: CustomerCall, toAgent: Agent, opts: TransferOptions
 }
 
 /** The new agent answered: re-bridge the customer to them and move the record over. */
-async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg, how: 'blind' | 'attended' | 'console', claim: TransferClaim | null): Promise<void> {
+async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg, how: TransferHow, claim: TransferClaim | null): Promise<void> {
   // The new agent has the call from here on: their hanging up ends it.
   if (claim && !call.isEnded) call.releaseTransfer(claim);
   if (!(await call.takeAgentLeg(to, 'transfer target hung up as it was connected'))) return;

@@ -3,7 +3,8 @@
  * request becomes a `call.transfer` job, the job has the SIP side ring the next agent of the
  * group with the customer marked verified through the session, the customer is re-bridged in
  * FreeSWITCH and the first agent's leg gets BYE. Refusals: an unknown agent, a call that has
- * ended, and a job whose call is gone ends with a reason instead of being retried.
+ * ended, and a job whose call is gone ends with a reason instead of being retried. A target who
+ * does not answer leaves the customer with the first agent; each console gets one call.ended.
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -35,6 +36,11 @@ describe('transfer from the console as a job (drachtio-server + FreeSWITCH + sip
   after(function () {
     unsubscribe();
   });
+
+  /** The outcomes of the call.ended events one agent's console got for one request, in order. */
+  function callEnded(requestId: string, agentId: string): string[] {
+    return events.filter((e): e is Of<'call.ended'> => e.type === 'call.ended' && e.requestId === requestId && e.agentId === agentId).map((e) => e.outcome);
+  }
 
   async function transferJobs(): Promise<number> {
     const pool = new pg.Pool({ connectionString: center().env.svc.db.url, max: 1 });
@@ -135,6 +141,11 @@ describe('transfer from the console as a job (drachtio-server + FreeSWITCH + sip
 
       // After the call: the session is revoked and another transfer has nothing to move.
       await waitFor('the session to be revoked', async () => (await deps.store.sessions.get(sessionId))!.revokedAt !== null);
+      // Each screen closes once: Anna's when the call left her, Ben's when it ended.
+      await waitFor("Ben's call screen to close", () => events.some((e) => e.type === 'call.ended' && e.requestId === requestId && e.agentId === cc.agents.ben!.id));
+      assert.deepEqual(callEnded(requestId, cc.agents.ben!.id), ['completed']);
+      assert.deepEqual(callEnded(requestId, cc.agents.anna!.id), ['transferred']);
+      assert.equal(events.filter((e) => e.type === 'call.ringing' && e.requestId === requestId && e.agentId === cc.agents.ben!.id).length, 1);
       const late = await env.svc.call('POST', `/api/v1/call-requests/${requestId}/transfer`, { token: cc.consoleTokens.ben!, body: { toAgentId: cc.agents.anna!.id } });
       assert.equal(late.status, 409);
       assert.equal(late.body.code, 'conflict');
@@ -192,6 +203,41 @@ describe('transfer from the console as a job (drachtio-server + FreeSWITCH + sip
       await anna.done;
     } finally {
       await anna.stop();
+    }
+  });
+
+  it("closes the target's call screen once when the target does not answer; the customer stays with the first agent", async () => {
+    const { env, deps, cc, phonePort, pcap } = center();
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-6003');
+    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true });
+    const ben = await startSippUas({ scenario: 'agent-no-answer', localPort: phonePort['1002'], calls: 1 });
+    try {
+      const caller = callerArgs(cc, token);
+      // The customer's scenario fails if the customer is hung up before hanging up.
+      const customer = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '9000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
+      await waitFor('the call connected to Anna', () => events.some((e) => e.type === 'call.connected' && e.requestId === requestId && e.agentId === cc.agents.anna!.id));
+
+      const asked = await env.svc.call('POST', `/api/v1/call-requests/${requestId}/transfer`, { token: cc.consoleTokens.anna!, body: { toAgentId: cc.agents.ben!.id } });
+      assert.equal(asked.status, 202, asked.text);
+      const failed = await waitFor('the transfer to fail', () =>
+        events.find((e): e is Of<'transfer.changed'> => e.type === 'transfer.changed' && e.transferId === asked.body.transferId && e.state === 'failed'),
+      );
+      assert.match(failed.reason, /^Ben Agent did not answer/);
+      await ben.done;
+      // Ben's console: the call rang, then its screen closed, once.
+      assert.equal(events.filter((e) => e.type === 'call.ringing' && e.requestId === requestId && e.agentId === cc.agents.ben!.id).length, 1);
+      assert.deepEqual(callEnded(requestId, cc.agents.ben!.id), ['no_answer']);
+
+      await customer;
+      await anna.done;
+      const records = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(records.length, 1, 'the call never left Anna');
+      await waitFor('the call to end as completed with Anna', async () => (await deps.store.callRecords.list({ callRequestId: requestId }))[0]!.outcome === 'completed');
+      assert.deepEqual(callEnded(requestId, cc.agents.anna!.id), ['completed']);
+      assert.deepEqual(callEnded(requestId, cc.agents.ben!.id), ['no_answer']);
+    } finally {
+      await anna.stop();
+      await ben.stop();
     }
   });
 });

@@ -2,7 +2,10 @@
  * The customer's token-checked call, end to end on real servers: drachtio-server, FreeSWITCH
  * with the project's freeswitch/ configuration, the whole service, and sipp as both the
  * customer's app endpoint (speaking RTP from a pcap) and the agents' desk phones (registered
- * through the registrar with digest, echoing RTP).
+ * through the registrar with digest, echoing RTP). Besides the call itself: refusals (no token,
+ * bad tokens, no device proof, FreeSWITCH unreachable), the queue (no answer, busy, not
+ * registered, nobody available within the queue time) and the customer hanging up while an
+ * agent's phone rings.
  */
 import assert from 'node:assert/strict';
 import { verifySessionForTransfer } from '../../src/flows/call-session.js';
@@ -13,7 +16,7 @@ import type { FreeswitchServer } from '../support/freeswitch-server.js';
 import type { SipTestEnv } from '../support/sip-test-env.js';
 import { runSipp, startSippUas } from '../support/sipp.js';
 import { SoftDeviceKey } from '../support/soft-authenticator.js';
-import { callerArgs, deviceProofFor, verifiedCall, type ContactCenter } from '../support/verified-customer.js';
+import { callerArgs, DESK_PHONE_PASSWORD, deviceProofFor, verifiedCall, type ContactCenter } from '../support/verified-customer.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('customer calls with a pre-authentication token (drachtio-server + FreeSWITCH + sipp)', function () {
@@ -227,10 +230,122 @@ describe('customer calls with a pre-authentication token (drachtio-server + Free
     }
   });
 
+  it('refuses a call while FreeSWITCH is unreachable with 503 and Retry-After, audited, and leaves the token unspent', async () => {
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-2007');
+    const media = env.svc.service.customerCalls!.media;
+    let refused = '';
+    await fs.restart(async () => {
+      await waitFor('the service to notice FreeSWITCH is gone', () => !media.isConnected(), 30_000);
+      const caller = callerArgs(cc, token);
+      const r = await runSipp({ scenario: 'customer-call-unavailable', remote: env.remote, service: 'agent', vars: caller.vars, extraArgs: caller.extraArgs, timeoutMs: 15_000 });
+      refused = received(r, /^SIP\/2\.0 503/);
+    });
+    assert.match(refused, /^Retry-After: \d+/im);
+    assert.match(refused, /^Warning: 399 knock\.localhost "media_unavailable: /im);
+    const refusals = (await deps.store.audit.list({ limit: 10_000 })).filter((e) => e.action === 'call.refuse' && e.decision === 'deny' && e.data.code === 'media_unavailable');
+    assert.equal(refusals.length, 1);
+    assert.equal(refusals[0]!.data.tokenSpent, false);
+    assert.ok(!(await deps.store.audit.list({ subject: `call_request:${requestId}` })).some((e) => e.action === 'token.verify'), 'the token was not checked, so not spent');
+    assert.notEqual((await deps.store.callRequests.get(requestId))!.state, 'ended');
+
+    // FreeSWITCH is back: the same token places the call.
+    await media.whenConnected(30_000);
+    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+    try {
+      await customerCall(token, 2000);
+      await anna.done;
+    } finally {
+      await anna.stop();
+    }
+    await waitFor('the call to end as completed', async () => (await deps.store.callRecords.list({ callRequestId: requestId }))[0]?.outcome === 'completed');
+  });
+
+  it("ends the ringing when the customer hangs up while the agent's phone rings: CANCEL, agent free, request abandoned", async () => {
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-2008');
+    // Anna's phone rings (for sip.agentRingSeconds, 3 s here) until the server CANCELs it.
+    const anna = await startSippUas({ scenario: 'agent-no-answer', localPort: phonePort['1001'], calls: 1, timeoutMs: 60_000 });
+    try {
+      // The customer is answered at once (hold music) and hangs up after two seconds of waiting,
+      // while the phone still rings.
+      await customerCall(token, 2000);
+      const rang = await anna.done;
+      assert.match(received(rang, /^INVITE /), /^X-Knock-Reference: CASE-2008/im);
+      assert.ok(received(rang, /^CANCEL /));
+    } finally {
+      await anna.stop();
+    }
+    await waitFor('the request to end as abandoned', async () => {
+      const request = await deps.store.callRequests.get(requestId);
+      return request!.state === 'ended' && request!.outcome === 'abandoned';
+    });
+    assert.deepEqual(await deps.store.callRecords.list({ callRequestId: requestId }), [], 'nobody answered: no call record, no session');
+    const audit = await deps.store.audit.list({ subject: `call_request:${requestId}` });
+    assert.ok(audit.some((e) => e.action === 'call.offer' && e.data.agentId === cc.agents.anna!.id && e.data.outcome === 'abandoned'));
+    await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+    await waitFor('FreeSWITCH to release the channels', async () => (await fsChannels(fs)).length === 0);
+  });
+
+  it('offers the call to the next agent when the agent who knocked has no phone registered any more', async () => {
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-2009');
+    const annaPhone = { user: '1001', localPort: phonePort['1001']! };
+    const register = (scenario: string) =>
+      runSipp({ scenario, remote: env.remote, localPort: annaPhone.localPort, timeoutMs: 10_000, vars: { user: annaPhone.user, expires: '600' }, extraArgs: ['-au', annaPhone.user, '-ap', DESK_PHONE_PASSWORD] });
+    await register('register-remove');
+    await waitFor('anna to go offline', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'offline');
+    const ben = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1002'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+    try {
+      await customerCall(token, 2000);
+      assert.match(received(await ben.done, /^INVITE /), /^X-Knock-Reference: CASE-2009/im);
+      const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(record!.agentId, cc.agents.ben!.id);
+      const audit = await deps.store.audit.list({ subject: `call_request:${requestId}` });
+      assert.ok(!audit.some((e) => e.action === 'call.offer' && e.data.agentId === cc.agents.anna!.id), "Anna's phone was not rung");
+    } finally {
+      await ben.stop();
+      await register('register-ok');
+    }
+    await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+  });
+
   it('reports SIP and media as up in readiness', async () => {
     const ready = await env.svc.call('GET', '/readyz');
     assert.equal(ready.status, 200);
     assert.equal(ready.body.components.sip, 'up');
     assert.equal(ready.body.components.media, 'up');
+  });
+});
+
+describe('customer calls nobody takes (drachtio-server + FreeSWITCH + sipp)', function () {
+  this.timeout(120_000);
+  // The shortest queue time the configuration allows.
+  const center = useCallCenter({ agents: [AGENTS.anna, AGENTS.ben], env: { KNOCK_MEDIA__QUEUE_TIMEOUT_SECONDS: '10' } });
+
+  it('keeps the customer on hold music while every agent is away, then hangs up after the queue time (no_answer)', async () => {
+    const { env, deps, cc, fs } = center();
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-2010');
+    for (const agent of ['anna', 'ben']) {
+      const away = await env.svc.call('PUT', '/api/v1/me/availability', { token: cc.consoleTokens[agent]!, body: { availability: 'away' } });
+      assert.equal(away.status, 200, away.text);
+    }
+    const caller = callerArgs(cc, token);
+    // The customer stays in the call until the server hangs up.
+    const call = runSipp({ scenario: 'customer-call-timer', remote: env.remote, service: 'agent', vars: { ...caller.vars, se: '1800' }, extraArgs: caller.extraArgs, timeoutMs: 40_000 });
+    const music = await waitFor('hold music to the waiting customer', async () => {
+      const [channel] = await fsChannels(fs);
+      const c = channel ? await rtpCounters((cmd) => fs.api(cmd), channel.uuid) : null;
+      return c && c.outPackets >= 50 ? c : null;
+    });
+    assert.ok(music.outBytes >= 50 * 160);
+    const r = await call;
+    assert.ok(received(r, /^BYE /), 'the server hung up after the queue time');
+
+    await waitFor('the request to end as not answered', async () => {
+      const request = await deps.store.callRequests.get(requestId);
+      return request!.state === 'ended' && request!.outcome === 'no_answer';
+    });
+    assert.deepEqual(await deps.store.callRecords.list({ callRequestId: requestId }), [], 'no agent took it: no call record, no session');
+    const offers = (await deps.store.audit.list({ subject: `call_request:${requestId}` })).filter((e) => e.action === 'call.offer');
+    assert.deepEqual(offers, [], 'no away agent was rung');
+    await waitFor('FreeSWITCH to release the channel', async () => (await fsChannels(fs)).length === 0);
   });
 });

@@ -2,7 +2,8 @@
  * Mid-call behaviour desk phones use every day, on real servers (drachtio-server, FreeSWITCH,
  * sipp as phones and as the customer app): hold from the agent's side, re-INVITE glare (491),
  * early media between desk phones, RFC 4028 session timers (422, negotiated interval, refresh,
- * expiry), and the agent hanging up while a blind transfer rings the next agent.
+ * expiry on the agent's leg and on the customer's), and the agent hanging up while a blind
+ * transfer rings the next agent.
  */
 import assert from 'node:assert/strict';
 import { rtpCounters } from '../../src/media/media-stats.js';
@@ -179,6 +180,33 @@ describe('mid-call behaviour (drachtio-server + FreeSWITCH + sipp)', function ()
       await anna.stop();
     }
     await waitFor('the call recorded as failed', async () => (await deps.store.callRecords.list({ callRequestId: requestId }))[0]?.outcome === 'failed');
+    await allAvailable();
+  });
+
+  it("ends the call on both sides when the customer's app does not refresh the session in time", async function () {
+    // The customer leg is answered by this server (the UAS), and drachtio-server runs no UAS
+    // timer below RFC 4028's 90 s floor: this test waits for that interval, once.
+    this.timeout(180_000);
+    const { env, deps, cc, phonePort } = center();
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-5008');
+    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 150_000 });
+    try {
+      const caller = callerArgs(cc, token);
+      // The app says it will refresh every 90 s (refresher=uac), and never does.
+      const customer = await runSipp({ scenario: 'customer-call-timer', remote: env.remote, service: 'agent', vars: { ...caller.vars, se: '90;refresher=uac' }, extraArgs: caller.extraArgs, timeoutMs: 140_000 });
+      const answer = received(customer, /^SIP\/2\.0 200/);
+      assert.match(answer, /^Session-Expires: 90;refresher=uac/im);
+      assert.match(received(customer, /^BYE /), /^Reason: .*Session timer expired/im);
+      const a = await anna.done;
+      assert.ok(received(a, /^BYE /), "the agent's phone is hung up too");
+    } finally {
+      await anna.stop();
+    }
+    await waitFor('the call recorded as failed', async () => (await deps.store.callRecords.list({ callRequestId: requestId }))[0]?.outcome === 'failed');
+    await waitFor('the session to be revoked', async () => {
+      const record = (await deps.store.callRecords.list({ callRequestId: requestId }))[0]!;
+      return (await deps.store.sessions.get(record.sessionId!))!.revokedAt !== null;
+    });
     await allAvailable();
   });
 

@@ -27,8 +27,11 @@ export interface FreeswitchServer {
   rtpPorts: [number, number];
   /** Runs an API command over the event socket and returns its text answer. */
   api(command: string): Promise<string>;
-  /** Stops FreeSWITCH and starts it again on the same ports (reconnection tests). */
-  restart(): Promise<void>;
+  /**
+   * Stops FreeSWITCH and starts it again on the same ports (reconnection tests); `whileDown` runs
+   * in between (what callers meet while it is gone), and FreeSWITCH is started again even when it throws.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
   /** What FreeSWITCH printed so far (the last ~2 MB). */
   logs(): string;
@@ -172,9 +175,13 @@ export async function startFreeswitch(opts: { startTimeoutMs?: number; /** Extra
     sipPort,
     rtpPorts,
     api,
-    async restart() {
+    async restart(whileDown) {
       await halt();
-      await launch();
+      try {
+        await whileDown?.();
+      } finally {
+        await launch();
+      }
     },
     async stop() {
       await halt();
