@@ -15,11 +15,9 @@
  * The Refer-To names the target, as in a blind transfer; the Replaces only says which ringing
  * call to end.
  */
-import type { Agent } from '../domain/model.js';
 import type { AgentLeg, CustomerCall, TransferClaim } from './customer-call-state.js';
 import type { RingingCall } from './ringing-calls.js';
-import { addrSpec, uriUser } from './sip-message.js';
-import { transferCall, type TransferReport } from './transfer.js';
+import { referredAgent, transferCall, type TransferReport } from './transfer.js';
 
 export async function semiAttendedTransfer(
   call: CustomerCall,
@@ -28,25 +26,16 @@ export async function semiAttendedTransfer(
   consultation: RingingCall,
   opts: { claim: TransferClaim; report: TransferReport },
 ): Promise<void> {
-  const { deps } = call.ctx;
   const { claim, report } = opts;
   // The consultation stops ringing first: its phone can then be rung with the customer.
   const ended = await consultation.end();
   if (!ended) call.log.info('semi-attended transfer: the consultation was answered or ended meanwhile; transferring anyway');
 
-  const target = uriUser(addrSpec(referTo));
-  let toAgent: Agent | null;
-  try {
-    toAgent = target ? await deps.store.agents.getByExtension(target) : null;
-  } catch (e) {
-    call.releaseTransfer(claim);
-    throw e;
-  }
+  const toAgent = await referredAgent(call, referTo, claim);
   if (!toAgent) {
-    call.releaseTransfer(claim);
     report('100 Trying', false);
     report('404 Not Found', true);
-    call.log.info({ target }, 'semi-attended transfer: Refer-To names no agent');
+    call.log.info({ referTo }, 'semi-attended transfer: Refer-To names no agent');
     return;
   }
   call.log.info({ fromAgentId: from.agent.id, toAgentId: toAgent.id }, 'semi-attended transfer requested');

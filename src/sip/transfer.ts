@@ -52,7 +52,6 @@ export function handleTransferRequests(call: CustomerCall, leg: AgentLeg): void 
 }
 
 async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
-  const { deps } = call.ctx;
   const referTo = req.has('Refer-To') ? req.get('Refer-To') : '';
   // Claimed before the first await: a second REFER or a console transfer gets no way in.
   const claim = call.agent === from ? call.claimTransfer() : null;
@@ -60,16 +59,8 @@ async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfReq
     sendResponse(res, 491, 'Request Pending');
     return;
   }
-  const target = uriUser(addrSpec(referTo));
-  let toAgent: Agent | null;
-  try {
-    toAgent = target ? await deps.store.agents.getByExtension(target) : null;
-  } catch (e) {
-    call.releaseTransfer(claim);
-    throw e;
-  }
+  const toAgent = await referredAgent(call, referTo, claim);
   if (!toAgent) {
-    call.releaseTransfer(claim);
     sendResponse(res, 404, 'Not Found');
     return;
   }
@@ -80,6 +71,22 @@ async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfReq
     claim,
     report: (status, final) => notify(from.dialog, status, final),
   });
+}
+
+/**
+ * The agent whose extension a Refer-To names; null, with the transfer claim given back, when it
+ * names none (the claim is given back on a store error too, which is rethrown).
+ */
+export async function referredAgent(call: CustomerCall, referTo: string, claim: TransferClaim): Promise<Agent | null> {
+  const target = uriUser(addrSpec(referTo));
+  try {
+    const agent = target ? await call.ctx.deps.store.agents.getByExtension(target) : null;
+    if (!agent) call.releaseTransfer(claim);
+    return agent;
+  } catch (e) {
+    call.releaseTransfer(claim);
+    throw e;
+  }
 }
 
 /** How a transfer reports its progress: a sipfrag status line, and whether it is the last. */

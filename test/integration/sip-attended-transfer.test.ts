@@ -55,6 +55,27 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
     });
   }
 
+  /**
+   * After the transfer: Anna's part of the call is recorded as transferred, Ben's as verified
+   * through the session and then completed, the transfer audited as `how`, both agents free and
+   * no FreeSWITCH channel left.
+   */
+  async function transferredToBenThroughSession(requestId: string, sessionId: string, how: RegExp): Promise<void> {
+    const { deps, cc, fs } = center();
+    const records = await deps.store.callRecords.list({ callRequestId: requestId });
+    assert.equal(records.find((r) => r.agentId === cc.agents.anna!.id)!.outcome, 'transferred');
+    const benRecord = records.find((r) => r.agentId === cc.agents.ben!.id)!;
+    assert.equal(benRecord.verification, 'session');
+    assert.equal(benRecord.sessionId, sessionId);
+    await waitFor("Ben's part to end as completed", async () => (await deps.store.callRecords.list({ callRequestId: requestId })).find((r) => r.id === benRecord.id)!.outcome === 'completed');
+    const audit = await deps.store.audit.list({ subject: `session:${sessionId}` });
+    assert.ok(audit.some((e) => e.action === 'call.transfer' && how.test(e.reason)));
+    await waitFor('both agents available again', async () =>
+      (await Promise.all([cc.agents.anna!, cc.agents.ben!].map((a) => deps.store.agents.get(a.id)))).every((a) => a!.availability === 'available'),
+    );
+    await waitFor('no FreeSWITCH channel left', async () => (await fsChannels(fs)).length === 0);
+  }
+
   it('moves the customer to the agent Anna consulted, verified through the session, and ends both of her calls', async () => {
     const { env, deps, cc, fs, phonePort, pcap } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-4001');
@@ -101,18 +122,7 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
       assert.match(moved, new RegExp(`^Session-ID: ${sessionId};`, 'im'));
       assert.doesNotMatch(moved, /Authorization|Bearer|Knock-Device-Proof/i);
 
-      const records = await deps.store.callRecords.list({ callRequestId: requestId });
-      assert.equal(records.find((r) => r.agentId === cc.agents.anna!.id)!.outcome, 'transferred');
-      const benRecord = records.find((r) => r.agentId === cc.agents.ben!.id)!;
-      assert.equal(benRecord.verification, 'session');
-      assert.equal(benRecord.sessionId, sessionId);
-      await waitFor("Ben's part to end as completed", async () => (await deps.store.callRecords.list({ callRequestId: requestId })).find((r) => r.id === benRecord.id)!.outcome === 'completed');
-      const audit = await deps.store.audit.list({ subject: `session:${sessionId}` });
-      assert.ok(audit.some((e) => e.action === 'call.transfer' && /attended/.test(e.reason)));
-      await waitFor('both agents available again', async () =>
-        (await Promise.all([cc.agents.anna!, cc.agents.ben!].map((a) => deps.store.agents.get(a.id)))).every((a) => a!.availability === 'available'),
-      );
-      await waitFor('no FreeSWITCH channel left', async () => (await fsChannels(fs)).length === 0);
+      await transferredToBenThroughSession(requestId, sessionId, /attended/);
     } finally {
       await annaLine1.stop();
       await ben.stop();
@@ -210,18 +220,7 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
       assert.match(invites[1]!, new RegExp(`^Call-Info: <[^>]*/console/#/requests/${requestId}>`, 'im'));
       assert.match(invites[1]!, /^X-Knock-Reference: CASE-4004/im);
 
-      const records = await deps.store.callRecords.list({ callRequestId: requestId });
-      assert.equal(records.find((r) => r.agentId === cc.agents.anna!.id)!.outcome, 'transferred');
-      const benRecord = records.find((r) => r.agentId === cc.agents.ben!.id)!;
-      assert.equal(benRecord.verification, 'session');
-      assert.equal(benRecord.sessionId, sessionId);
-      await waitFor("Ben's part to end as completed", async () => (await deps.store.callRecords.list({ callRequestId: requestId })).find((r) => r.id === benRecord.id)!.outcome === 'completed');
-      const audit = await deps.store.audit.list({ subject: `session:${sessionId}` });
-      assert.ok(audit.some((e) => e.action === 'call.transfer' && /semi-attended/.test(e.reason)));
-      await waitFor('both agents available again', async () =>
-        (await Promise.all([cc.agents.anna!, cc.agents.ben!].map((a) => deps.store.agents.get(a.id)))).every((a) => a!.availability === 'available'),
-      );
-      await waitFor('no FreeSWITCH channel left', async () => (await fsChannels(fs)).length === 0);
+      await transferredToBenThroughSession(requestId, sessionId, /semi-attended/);
     } finally {
       await annaLine1.stop();
       await ben.stop();
