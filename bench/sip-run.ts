@@ -23,7 +23,7 @@
  *
  * Environment: DATABASE_URL or TEST_DATABASE_URL (a PostgreSQL server; a database is created and
  * dropped), BENCH_SIP_PARTS=app,bare (also bare-process; `media` for the FreeSWITCH part),
- * BENCH_SIP_RATES=25,50,100,150,200,300,400,600,800  BENCH_SIP_SECONDS=8  BENCH_SIP_REFINE=2
+ * BENCH_SIP_RATES=25,50,100,150,200,300,400,600,800,1000,1200  BENCH_SIP_SECONDS=8  BENCH_SIP_REFINE=2
  * BENCH_SIP_TALLY=1 (statements by text, per call)  BENCH_SIP_CPU_PROF=<dir> (a V8 profile of each step)
  * BENCH_LOG_LEVEL=info
  * BENCH_SIP_OUT or BENCH_OUT (default ./bench-sip-results.json).
@@ -49,7 +49,7 @@ import { round, summarize, type LatencySummary } from './stats.js';
 const TARGETS = { ratioPercent: 50, addedP99Ms: 10 };
 
 const parts = new Set((process.env.BENCH_SIP_PARTS ?? 'app,bare').split(',').map((s) => s.trim()));
-const rates = (process.env.BENCH_SIP_RATES ?? '25,50,100,150,200,300,400,600,800')
+const rates = (process.env.BENCH_SIP_RATES ?? '25,50,100,150,200,300,400,600,800,1000,1200')
   .split(',')
   .map((s) => Number(s.trim()))
   .filter((n) => Number.isFinite(n) && n > 0)
