@@ -225,9 +225,10 @@ export class CustomerCall {
       this.log.info('customer hung up');
       void this.end(this.connected ? 'completed' : 'abandoned', 'customer');
     });
-    this.customer.endpoint.once('destroy', () => {
+    this.customer.endpoint.once('destroy', (evt?: { reason?: string }) => {
       if (!this.ended) {
-        this.log.warn('the customer FreeSWITCH channel went away');
+        // FreeSWITCH's Hangup-Cause (e.g. NORMAL_CLEARING after a bridged partner hung up) when it told us.
+        this.log.warn({ hangupCause: evt?.reason ?? null, agentId: this.agent?.agent.id ?? null }, 'the customer FreeSWITCH channel went away');
         void this.end(this.connected ? 'completed' : 'failed', 'media');
       }
     });
