@@ -32,7 +32,9 @@ const DEFAULT_TIMEOUT_MS = 120_000;
  * The library (with its CBOR, ASN.1 and attestation code, ~25 MB resident) is loaded on the
  * first WebAuthn ceremony, not at start-up: a service that never sees one does not carry it.
  */
-const library = () => import('@simplewebauthn/server');
+let loaded: Promise<typeof import('@simplewebauthn/server')> | null = null;
+/** Loaded once: each `import()` call goes through the module loader's resolve hooks again. */
+const library = () => (loaded ??= import('@simplewebauthn/server'));
 
 /** Our challenges are base64url; the library wants the bytes so options.challenge equals ours. */
 function challengeBytes(challenge: string): Uint8Array<ArrayBuffer> {
