@@ -9,6 +9,7 @@
  * of that phone's dialog with this server) and take its other phone over.
  */
 import type Srf from 'drachtio-srf';
+import { perConnection } from './per-connection.js';
 import type { Logger } from 'pino';
 import { isUp } from './customer-call-state.js';
 import { reinviteGate } from './reinvite-glare.js';
@@ -45,12 +46,14 @@ export interface DialogIds {
   tags: [string, string];
 }
 
-function matches(dialog: Srf.Dialog, ids: DialogIds): boolean {
-  const { callId, localTag, remoteTag } = dialog.sip;
-  if (callId !== ids.callId) return false;
-  // Phones differ on which tag they call from-tag; both tags must name this dialog.
+/** Whether `ids` name the dialog with this Call-ID and tags; phones differ on which tag they call from-tag. */
+export function namesDialog(ids: DialogIds, callId: string, tagA: string, tagB: string): boolean {
   const [a, b] = ids.tags;
-  return (a === localTag && b === remoteTag) || (a === remoteTag && b === localTag);
+  return callId === ids.callId && ((a === tagA && b === tagB) || (a === tagB && b === tagA));
+}
+
+function matches(dialog: Srf.Dialog, ids: DialogIds): boolean {
+  return namesDialog(ids, dialog.sip.callId, dialog.sip.localTag, dialog.sip.remoteTag);
 }
 
 export class BridgedCalls {
@@ -74,17 +77,8 @@ export class BridgedCalls {
   }
 }
 
-const registries = new WeakMap<Srf, BridgedCalls>();
-
 /** The desk phone calls joined on this drachtio connection. */
-export function bridgedCalls(srf: Srf): BridgedCalls {
-  let r = registries.get(srf);
-  if (!r) {
-    r = new BridgedCalls();
-    registries.set(srf, r);
-  }
-  return r;
-}
+export const bridgedCalls = perConnection(() => new BridgedCalls());
 
 /** SDP o= line: a re-INVITE repeating it unchanged is a session refresh, not a media change. */
 function origin(sdp: string | undefined): string | null {

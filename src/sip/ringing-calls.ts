@@ -5,8 +5,8 @@
  * one in `Replaces` (RFC 3891 §3 lets Replaces match an early dialog the phone initiated), and
  * ends its ringing before the customer is sent to the phone that was being rung.
  */
-import type Srf from 'drachtio-srf';
-import type { DialogIds } from './bridge-dialogs.js';
+import { namesDialog, type DialogIds } from './bridge-dialogs.js';
+import { perConnection } from './per-connection.js';
 
 export interface RingingCall {
   callId: string;
@@ -35,26 +35,15 @@ export class RingingCalls {
 
   /** The ringing call whose early dialog has these ids (tags in either order, as in bridge-dialogs). */
   find(ids: DialogIds): RingingCall | null {
-    const [a, b] = ids.tags;
     for (const call of this.calls) {
-      if (call.callId !== ids.callId || !call.localTag) continue;
-      if ((a === call.localTag && b === call.callerTag) || (a === call.callerTag && b === call.localTag)) return call;
+      if (call.localTag && namesDialog(ids, call.callId, call.localTag, call.callerTag)) return call;
     }
     return null;
   }
 }
 
-const registries = new WeakMap<Srf, RingingCalls>();
-
 /** The desk phone calls ringing on this drachtio connection. */
-export function ringingCalls(srf: Srf): RingingCalls {
-  let r = registries.get(srf);
-  if (!r) {
-    r = new RingingCalls();
-    registries.set(srf, r);
-  }
-  return r;
-}
+export const ringingCalls = perConnection(() => new RingingCalls());
 
 /** The tag of a To header value (`<sip:…>;tag=abc`), or null. */
 export function toTagOf(to: string | undefined): string | null {
