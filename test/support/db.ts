@@ -46,6 +46,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       const c = new pg.Client({ connectionString: base });
       await c.connect();
       try {
+        // A pool that has just been ended has said goodbye, but the server may not have closed
+        // those connections yet; FORCE would then send them a termination error, which a
+        // client's owner (a pool without an error listener) no longer expects. Let them go first.
+        for (let waited = 0; waited < 2000; waited += 20) {
+          const { rows } = await c.query('SELECT 1 FROM pg_stat_activity WHERE datname = $1 LIMIT 1', [name]);
+          if (rows.length === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await c.end();
