@@ -11,7 +11,7 @@ import { verifyDeviceSignature } from '../security/device-key.js';
 import { checkPin } from '../security/pin.js';
 import { issuePreauthToken, describeTokenForLog } from '../security/preauth-token.js';
 import { webAuthnAuthenticationOptions, verifyWebAuthnAssertion } from '../security/webauthn.js';
-import { issueChallenge } from './challenges.js';
+import { newChallenge } from './challenges.js';
 import { loadRequest, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
@@ -31,16 +31,19 @@ export interface AcceptChallenge {
 }
 
 export async function beginAccept(deps: FlowDeps, device: Device, requestId: string): Promise<AcceptChallenge> {
-  const request = await loadRequestForDevice(deps, device, requestId);
-  await moveRequest(deps, requestId, { type: 'accept', deviceId: device.id }, `device:${device.id}`, request);
-
   const methods: AuthMethod[] = [];
   if (device.webauthn) methods.push('biometric');
   if (device.hasPin) methods.push('pin');
+  const request = await loadRequestForDevice(deps, device, requestId);
+  // Refused before the request is held: a device that cannot authenticate must not take it.
   if (methods.length === 0) {
     throw new AppError('forbidden', 'This device has no biometric or PIN enrolled; enrol one before accepting calls.');
   }
-  const challenge = await issueChallenge(deps, { deviceId: device.id, callRequestId: requestId, purpose: 'accept' });
+  // The challenge is stored with the move, in one statement, and only if the move was written.
+  const challenge = newChallenge(deps, { deviceId: device.id, callRequestId: requestId, purpose: 'accept' });
+  await moveRequest(deps, requestId, { type: 'accept', deviceId: device.id }, `device:${device.id}`, request, (before, next, audit) =>
+    deps.store.callRequests.updateIssuingChallenge(requestId, before.version, next, audit, challenge),
+  );
   const webauthn = device.webauthn
     ? await webAuthnAuthenticationOptions({
         config: deps.config.auth.webauthn,

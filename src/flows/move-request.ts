@@ -18,6 +18,13 @@ export async function loadRequest(deps: Pick<FlowDeps, 'store'>, id: string): Pr
 }
 
 /**
+ * Writes an allowed move: compare-and-set on `before.version`, with `audit` in the same statement;
+ * null when another writer got there first. The default is `callRequests.update`; a flow whose
+ * move comes with a record of its own passes a writer that stores both in one statement.
+ */
+export type MoveWriter = (before: CallRequest, next: CallRequestSnapshot, audit: NewAuditEntry) => Promise<CallRequest | null>;
+
+/**
  * `known` is the request as the caller just read it, which saves reading it again. It is only a
  * first guess: the update is still compare-and-set on its version, and a refusal by the machine
  * is decided on a fresh read, never on the caller's copy.
@@ -28,6 +35,7 @@ export async function moveRequest(
   event: CallRequestEvent,
   actor: string,
   known?: CallRequest,
+  write: MoveWriter = (before, next, audit) => deps.store.callRequests.update(id, before.version, next, audit),
 ): Promise<{ before: CallRequest; after: CallRequest }> {
   let guess = known?.id === id ? known : undefined;
   for (let attempt = 0; attempt < MAX_RACE_RETRIES; attempt++) {
@@ -56,7 +64,7 @@ export async function moveRequest(
       throw e;
     }
     // The audit entry is written with the change, in the same statement, and only if it applied.
-    const after = await deps.store.callRequests.update(id, before.version, next, moveAuditEntry(before, next, event, actor));
+    const after = await write(before, next, moveAuditEntry(before, next, event, actor));
     if (!after) continue; // another writer moved it first: decide again on the fresh state
     announceMove(deps, { from: before.state, after, event, actor, now });
     return { before, after };

@@ -155,6 +155,18 @@ export interface CallRequestRepo {
     audit: NewAuditEntry[],
     token: { jti: string; dialogId: string; now: Date },
   ): Promise<{ spent: boolean; after: CallRequest | null }>;
+  /**
+   * An accept in one statement: the compare-and-set update with its audit entry, and, only if it
+   * was written, the challenge the device must answer next. Null when the compare-and-set lost
+   * (then no challenge exists either).
+   */
+  updateIssuingChallenge(
+    id: string,
+    expectedVersion: number,
+    next: CallRequestSnapshot,
+    audit: NewAuditEntry,
+    challenge: Omit<Challenge, 'usedAt'>,
+  ): Promise<CallRequest | null>;
   list(filter: {
     agentId?: string;
     customerId?: string;

@@ -129,6 +129,22 @@ describe('app and console extras through the HTTP API', function () {
     assert.deepEqual(Object.keys(danaEvents.events[0]!.data).sort(), ['at', 'requestId', 'state']);
   });
 
+  it('refuses an accept from a device with neither biometric nor PIN, and leaves the request for a device that has one', async () => {
+    const erin = await customerWithPhone('Erin Customer', 'Europe/London');
+    const code = await t.call('POST', `/api/v1/customers/${erin.id}/enrollment-codes`, { token: admin });
+    const bare = await t.call('POST', '/api/v1/devices', { body: { enrollmentCode: code.body.code, label: 'Tablet', publicKeyJwk: new SoftDeviceKey().publicJwk } });
+    assert.equal(bare.status, 201, bare.text);
+    const requestId = await knock(anna, erin.id, 'CASE-E1');
+    const refused = await t.call('POST', `/api/v1/app/requests/${requestId}/accept`, { token: bare.body.credential });
+    assert.equal(refused.status, 403, refused.text);
+    assert.match(refused.body.detail, /no biometric or PIN/);
+    const still = await t.call('GET', `/api/v1/app/requests/${requestId}`, { token: erin.credential });
+    assert.equal(still.body.state, 'notified', 'not held for the device that cannot sign in');
+    const accepted = await t.call('POST', `/api/v1/app/requests/${requestId}/accept`, { token: erin.credential });
+    assert.equal(accepted.status, 200, accepted.text);
+    assert.deepEqual(accepted.body.methods, ['pin']);
+  });
+
   it("offers open slots in business hours, in the customer's zone, without full ones", async () => {
     const id = await knock(ben, chris.id, 'CASE-S1');
     const res = await t.call('GET', `/api/v1/app/requests/${id}/slots?limit=40`, { token: chris.credential });

@@ -119,6 +119,43 @@ describe('store sets up a customer call in one statement: token spent, request m
   });
 });
 
+describe('store holds a request for a device and issues its challenge in one statement', () => {
+  const store = useTestStore();
+  const challengeFor = (requestId: string, deviceId: string) => ({
+    id: crypto.randomUUID(),
+    deviceId,
+    callRequestId: requestId,
+    purpose: 'accept' as const,
+    value: `challenge-${tag()}`,
+    expiresAt: new Date(Date.now() + 60_000),
+  });
+
+  it('stores the challenge, the move and its entry when the compare-and-set wins', async () => {
+    const { request, device } = await makeRequest(store, { state: 'notified' });
+    const subject = `call_request:${request.id}`;
+    const challenge = challengeFor(request.id, device.id);
+    const after = await store.callRequests.updateIssuingChallenge(request.id, request.version, { ...request, state: 'accepted', acceptedDeviceId: device.id }, entry(subject, 'accepted'), challenge);
+    assert.equal(after?.state, 'accepted');
+    assert.deepEqual(await store.callRequests.get(request.id), after);
+    assert.deepEqual((await store.audit.list({ subject })).map((e) => e.reason), ['accepted']);
+    const used = await store.challenges.consume(challenge.id, device.id, new Date());
+    assert.equal(used?.value, challenge.value, 'the device can answer it');
+    assert.equal(used?.callRequestId, request.id);
+  });
+
+  it('stores neither challenge nor entry for the writer that lost', async () => {
+    const { request, device } = await makeRequest(store, { state: 'notified' });
+    const subject = `call_request:${request.id}`;
+    const cancelled = await store.callRequests.update(request.id, request.version, { ...request, state: 'cancelled', outcome: 'cancelled' });
+    const challenge = challengeFor(request.id, device.id);
+    const stale = await store.callRequests.updateIssuingChallenge(request.id, request.version, { ...request, state: 'accepted', acceptedDeviceId: device.id }, entry(subject, 'accepted'), challenge);
+    assert.equal(stale, null);
+    assert.deepEqual(await store.callRequests.get(request.id), cancelled);
+    assert.equal((await store.audit.list({ subject })).length, 0);
+    assert.equal(await store.challenges.consume(challenge.id, device.id, new Date()), null, 'no challenge to answer');
+  });
+});
+
 describe('store reads what a knock needs in one go', () => {
   const store = useTestStore();
 

@@ -131,6 +131,18 @@ function updateSpendingToken(n: number): string {
       FROM (SELECT 1) AS one LEFT JOIN (SELECT moved.* FROM moved, a${n - 1}) AS done ON true`;
 }
 
+/**
+ * An accept in one statement: the compare-and-set update with its audit entry (from $14), and the
+ * challenge (from $22) inserted once per row the update wrote.
+ */
+const UPDATE_ISSUING_CHALLENGE = `WITH moved AS (${UPDATE}),
+    a0 AS (SELECT (${auditAppendCall(14)}).seq FROM moved),
+    issued AS (
+      INSERT INTO challenges (id, device_id, call_request_id, purpose, value, expires_at)
+      SELECT $22, $23, moved.id, $24, $25, $26 FROM moved, a0
+      RETURNING id)
+  SELECT moved.* FROM moved, issued`;
+
 function updateValues(id: string, expectedVersion: number, next: CallRequestSnapshot): unknown[] {
   return [
     id,
@@ -233,6 +245,20 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
       );
       const row = res.rows[0]!;
       return { spent: row.spent, after: row.id ? toCallRequest(row) : null };
+    },
+
+    async updateIssuingChallenge(id, expectedVersion, next, audit, challenge) {
+      if (!isUuid(id) || challenge.callRequestId !== id) throw new Error('updateIssuingChallenge: the challenge must be for the request moved');
+      const res = await prepared<CallRequestRow>(pool, 'call_requests_update_issuing_challenge', UPDATE_ISSUING_CHALLENGE, [
+        ...updateValues(id, expectedVersion, next),
+        ...auditAppendArgs(audit).args,
+        challenge.id,
+        challenge.deviceId,
+        challenge.purpose,
+        challenge.value,
+        challenge.expiresAt,
+      ]);
+      return res.rows[0] ? toCallRequest(res.rows[0]) : null;
     },
 
     async list(filter) {
