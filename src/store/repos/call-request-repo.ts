@@ -136,7 +136,7 @@ function updateSpendingToken(n: number): string {
  * challenge (from $22) inserted once per row the update wrote.
  */
 const UPDATE_ISSUING_CHALLENGE = `WITH moved AS (${UPDATE}),
-    a0 AS (SELECT (${auditAppendCall(14)}).seq FROM moved),
+    ${auditSteps('moved', 14, 1)},
     issued AS (
       INSERT INTO challenges (id, device_id, call_request_id, purpose, value, expires_at)
       SELECT $22, $23, moved.id, $24, $25, $26 FROM moved, a0
