@@ -10,9 +10,12 @@ import { announceTransferred } from './call-screen.js';
 import { loadRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
+/** How a transfer was asked for; 'semi-attended': REFER with Replaces naming a consultation still ringing. */
+export type TransferHow = 'blind' | 'attended' | 'semi-attended' | 'console';
+
 export async function transferAnswered(
   deps: FlowDeps,
-  args: { requestId: string; sessionId: string; fromAgentId: string; toAgentId: string; previousRecordId: string | null; how: 'blind' | 'attended' | 'semi-attended' | 'console' },
+  args: { requestId: string; sessionId: string; fromAgentId: string; toAgentId: string; previousRecordId: string | null; how: TransferHow },
 ): Promise<CallRecord> {
   const now = deps.clock();
   const request = await loadRequest(deps, args.requestId);

@@ -33,10 +33,10 @@ import type { FlowDeps } from '../flows/ports.js';
 import { bridgeDialogs } from './bridge-dialogs.js';
 import { routeToBinding, type LocationService } from './location-service.js';
 import { ringTargets, type RingResult, type RingTarget } from './ring-targets.js';
-import { ringingCalls, toTagOf, type RingingCall } from './ringing-calls.js';
+import { ringingCalls, type RingingCall } from './ringing-calls.js';
 import type { GroupRoute, RoutingConfig } from './routing-config.js';
 import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders, sessionTimerOfferHeaders } from './session-timer.js';
-import { fromTagOf, headerText, sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
+import { fromTagOf, headerText, sendResponse, tagOf, warning, type SipRequest, type SipResponse } from './sip-message.js';
 
 export interface ExtensionCallContext {
   deps: FlowDeps;
@@ -178,7 +178,7 @@ async function ringNumber(
   let rangBack = false;
   // Our To tag in the provisional response names the early dialog a Replaces may point at.
   const learnTag = (err: unknown, msg?: Srf.SipMessage) => {
-    if (!err && msg && !ringing.localTag) ringing.localTag = toTagOf(msg.get('To'));
+    if (!err && msg && !ringing.localTag) ringing.localTag = tagOf(msg.get('To'));
   };
   const headers = {
     From: `"${headerText(caller.name)}" <sip:${caller.extension}@${domain}>`,

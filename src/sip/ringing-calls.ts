@@ -44,8 +44,3 @@ export class RingingCalls {
 
 /** The desk phone calls ringing on this drachtio connection. */
 export const ringingCalls = perConnection(() => new RingingCalls());
-
-/** The tag of a To header value (`<sip:…>;tag=abc`), or null. */
-export function toTagOf(to: string | undefined): string | null {
-  return /;\s*tag=([^;>\s]+)/i.exec(to ?? '')?.[1] ?? null;
-}

@@ -42,9 +42,14 @@ export function addrSpec(nameAddr: string): string {
   return nameAddr.split(';')[0]!.trim();
 }
 
+/** The tag parameter of a From or To header value (`<sip:…>;tag=abc`), or null. */
+export function tagOf(headerValue: string | undefined): string | null {
+  return /;\s*tag=([^;>\s]+)/i.exec(headerValue ?? '')?.[1] ?? null;
+}
+
 /** The tag parameter of the From header (RFC 3261 §8.1.1.3); empty when there is none. */
 export function fromTagOf(req: SipRequest): string {
-  return /;\s*tag=([^;>\s]+)/i.exec(req.get('From') ?? '')?.[1] ?? '';
+  return tagOf(req.get('From')) ?? '';
 }
 
 /** The dialog a Replaces value names (RFC 3891 §6.1: `call-id;to-tag=…;from-tag=…`); tags may be empty. */

@@ -16,7 +16,7 @@ import type { Agent } from '../domain/model.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import { verifySessionForTransfer } from '../flows/call-session.js';
 import { callRinging } from '../flows/call-screen.js';
-import { transferAnswered } from '../flows/call-transfer.js';
+import { transferAnswered, type TransferHow } from '../flows/call-transfer.js';
 import { agentDidNotAnswer, reserveAgent } from '../flows/customer-queue.js';
 import { bridgeEndpoints, parkEndpoint, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
 import { agentLegHeaders, offerToAgents, ringAgent, type RingAgentResult } from './agent-leg.js';
@@ -107,9 +107,6 @@ export interface ConsultationTarget {
   reach(headers: Record<string, string>): Promise<RingAgentResult>;
   answered(): void;
 }
-
-/** How the transfer was asked for; 'semi-attended': REFER with Replaces naming a consultation still ringing. */
-export type TransferHow = 'blind' | 'attended' | 'semi-attended' | 'console';
 
 export interface TransferOptions {
   how: TransferHow;

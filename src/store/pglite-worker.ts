@@ -21,8 +21,7 @@ export interface PgliteWorkerData {
 export type PgliteWorkerEvent =
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string; code?: string }
-  | { type: 'log'; message: string; err: string }
-  | { type: 'stopped' };
+  | { type: 'log'; message: string; err: string };
 
 /** To the worker. */
 export type PgliteWorkerCommand = { type: 'stop' };
@@ -71,7 +70,7 @@ async function main(data: PgliteWorkerData): Promise<void> {
       await server.close();
       // A clean close checkpoints, so a persistent directory reopens without recovery.
       await db.close();
-      send({ type: 'stopped' });
+      // The thread ends once the port is closed; the main thread waits for that exit.
       port.close();
     })();
   });

@@ -55,6 +55,13 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
     });
   }
 
+  /** The verified customer's app calls in and talks for `talkMs` (sipp, RTP from the pcap). */
+  function customerCalls(token: string, talkMs: number, timeoutMs = 60_000): Promise<SippResult> {
+    const { env, cc, pcap } = center();
+    const caller = callerArgs(cc, token);
+    return runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: String(talkMs) }, extraArgs: caller.extraArgs, timeoutMs });
+  }
+
   /**
    * After the transfer: Anna's part of the call is recorded as transferred, Ben's as verified
    * through the session and then completed, the transfer audited as `how`, both agents free and
@@ -77,13 +84,12 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
   }
 
   it('moves the customer to the agent Anna consulted, verified through the session, and ends both of her calls', async () => {
-    const { env, deps, cc, fs, phonePort, pcap } = center();
+    const { env, deps, cc, fs, phonePort } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-4001');
     const annaLine1 = await startSippUas({ scenario: 'agent-attended-transfer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002' } });
     const ben = await startSippUas({ scenario: 'desk-phone-answer-moved', localPort: phonePort['1002'], calls: 1, rtpEcho: true });
     try {
-      const caller = callerArgs(cc, token);
-      const customer = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '12000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
+      const customer = customerCalls(token, 12000);
 
       // Anna's second line calls Ben while the customer is on hold, then tells line 1 which call to replace.
       const line1CallId = await annaLegCallId(requestId);
@@ -130,14 +136,13 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
   });
 
   it('completes the attended transfer when Anna hangs up right after referring', async () => {
-    const { env, deps, cc, phonePort, pcap } = center();
+    const { env, deps, cc, phonePort } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-4003');
     const annaLine1 = await startSippUas({ scenario: 'agent-attended-transfer-hangup', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002' } });
     const ben = await startSippUas({ scenario: 'desk-phone-answer-moved', localPort: phonePort['1002'], calls: 1, rtpEcho: true });
     try {
-      const caller = callerArgs(cc, token);
       // The customer's scenario fails if the customer is hung up before hanging up.
-      const customer = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '10000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
+      const customer = customerCalls(token, 10000);
       const line1CallId = await annaLegCallId(requestId);
       const consultation = consultBen(line1CallId);
       await annaLine1.done;
@@ -158,12 +163,11 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
   });
 
   it('answers a Replaces that names no call with a 481 NOTIFY; the customer stays with Anna', async () => {
-    const { env, deps, cc, phonePort, pcap } = center();
+    const { env, deps, cc, phonePort } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-4002');
     const anna = await startSippUas({ scenario: 'agent-attended-transfer-unknown', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002' } });
     try {
-      const caller = callerArgs(cc, token);
-      await runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '4000' }, extraArgs: caller.extraArgs, timeoutMs: 30_000 });
+      await customerCalls(token, 4000, 30_000);
       const r = await anna.done;
       assert.ok(received(r, /^SIP\/2\.0 202/));
       const last = allReceived(r, /^NOTIFY /).at(-1)!;
@@ -178,14 +182,13 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
   });
 
   it('semi-attended: Anna refers while Ben still rings; the ringing ends and Ben is rung again with the verified customer', async () => {
-    const { env, deps, cc, fs, phonePort, pcap } = center();
+    const { env, deps, cc, fs, phonePort } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-4004');
     const annaLine1 = await startSippUas({ scenario: 'agent-attended-transfer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002' } });
     // Ben's phone rings for the consultation (never answered) and answers the customer's INVITE.
     const ben = await startSippUas({ scenario: 'desk-phone-consulted', localPort: phonePort['1002'], calls: 2, rtpEcho: true });
     try {
-      const caller = callerArgs(cc, token);
-      const customer = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '12000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
+      const customer = customerCalls(token, 12000);
       const line1CallId = await annaLegCallId(requestId);
       await customerOnHold();
       // The scenario insists on the 487 ending the ringing consultation (and ACKs it).
@@ -228,14 +231,13 @@ describe('attended transfer between agents (drachtio-server + FreeSWITCH + sipp)
   });
 
   it('semi-attended: when Ben does not answer the customer either, the customer goes back to Anna as after a failed blind transfer', async () => {
-    const { env, deps, cc, fs, phonePort, pcap } = center();
+    const { env, deps, cc, fs, phonePort } = center();
     const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-4005');
     const annaLine1 = await startSippUas({ scenario: 'agent-attended-transfer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002' } });
     const ben = await startSippUas({ scenario: 'agent-no-answer', localPort: phonePort['1002'], calls: 2 });
     try {
-      const caller = callerArgs(cc, token);
       // The customer's scenario fails if the customer is hung up before hanging up.
-      const customer = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '12000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
+      const customer = customerCalls(token, 12000);
       const line1CallId = await annaLegCallId(requestId);
       await customerOnHold();
       await consultBen(line1CallId, 'agent-consultation-ringing');
