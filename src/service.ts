@@ -95,12 +95,14 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     stops.push(() => metrics.stop());
 
     const vapid = await ensureVapidKeys(config.notify.webpush, store.settings);
+    const webpush = createWebPushChannel({ vapid, logger });
+    stops.push(() => webpush.close());
     const notifier = createNotifier({
       store,
       config,
       logger,
       channels: {
-        webpush: createWebPushChannel({ vapid, logger }),
+        webpush,
         // The Twilio SDK (~20 MB resident) is loaded only when SMS is configured.
         ...(config.notify.sms.enabled ? { sms: (await import('./notify/sms-channel.js')).createSmsChannel({ sms: config.notify.sms, logger }) } : {}),
       },

@@ -33,6 +33,8 @@ export interface NotificationChannel<Target> {
 /** Sends to one device's Web Push subscription. */
 export interface WebPushChannel extends NotificationChannel<PushSubscription> {
   readonly name: 'webpush';
+  /** Stops sending (the sender thread ends); sends still in flight, and later ones, fail `unreachable`. */
+  close(): Promise<void>;
 }
 
 /** Sends a text with the link to one phone number (E.164). */

@@ -19,12 +19,13 @@ import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import v8 from 'node:v8';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { AppError } from '../domain/errors.js';
+import { startModuleWorker } from '../runtime/module-worker.js';
 import type { PgliteWorkerCommand, PgliteWorkerData, PgliteWorkerEvent } from './pglite-worker.js';
 
 export interface EmbeddedPostgres {
@@ -107,17 +108,6 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 }
 
 /**
- * The worker's module: next to this one, compiled (.js) or, when the service runs from its
- * TypeScript sources (tests, benchmarks, `npm run dev`), the .ts file loaded through tsx, the
- * loader those run under (a worker thread does not inherit the loader of the main thread).
- */
-function workerEntry(): { file: URL; viaTsx: boolean } {
-  const self = fileURLToPath(import.meta.url);
-  const ext = path.extname(self);
-  return { file: pathToFileURL(path.join(path.dirname(self), `pglite-worker${ext}`)), viaTsx: ext === '.ts' };
-}
-
-/**
  * The thread's JavaScript is the wire protocol: short-lived buffers, little that survives. V8's
  * default young generation (up to 16 MB per semi-space) only holds more garbage between
  * collections; 4 MB kept the service ~20 MB smaller (203-221 against 218-250 MB with 10,000
@@ -127,11 +117,7 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
 function newWorker(data: PgliteWorkerData): Worker {
   useBaselineWasmCompiler();
-  const { file, viaTsx } = workerEntry();
-  if (!viaTsx) return new Worker(file, { workerData: data, resourceLimits: WORKER_LIMITS });
-  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs');
-  const boot = `import(${JSON.stringify(tsxApi)}).then((tsx) => tsx.tsImport(${JSON.stringify(file.href)}, ${JSON.stringify(import.meta.url)}))`;
-  return new Worker(boot, { eval: true, workerData: data, resourceLimits: WORKER_LIMITS });
+  return startModuleWorker(import.meta.url, 'pglite-worker', { workerData: data, resourceLimits: WORKER_LIMITS });
 }
 
 /**

@@ -50,6 +50,8 @@ describe('notify: notifier (real store, push service and Twilio doubles)', () =>
   let twilio: FakeTwilio;
   let agentId: string;
   const vapid = { ...webpush.generateVAPIDKeys(), subject: 'mailto:ops@knock.example' };
+  // One channel (one sender thread) for every notifier of the suite.
+  const webpushChannel = createWebPushChannel({ vapid, logger });
 
   before(async () => {
     db = await createTestDatabase();
@@ -68,6 +70,7 @@ describe('notify: notifier (real store, push service and Twilio doubles)', () =>
   });
 
   after(async () => {
+    await webpushChannel.close();
     await push?.close();
     await twilio?.close();
     await store?.close();
@@ -78,7 +81,7 @@ describe('notify: notifier (real store, push service and Twilio doubles)', () =>
     return createNotifier({
       store,
       channels: {
-        webpush: createWebPushChannel({ vapid, logger }),
+        webpush: webpushChannel,
         sms: createSmsChannel({
           sms: { accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+15005550006', apiBaseUrl: twilio.url },
           logger,

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import webpush from 'web-push';
 import { buildNotificationPayload, type NotificationPayload } from '../../src/notify/notification-payload.js';
-import { createWebPushChannel, topicFor } from '../../src/notify/webpush-channel.js';
+import type { WebPushChannel } from '../../src/notify/channel.js';
+import { createWebPushChannel, topicFor, type WebPushChannelOptions } from '../../src/notify/webpush-channel.js';
 import type { VapidKeys } from '../../src/notify/vapid-keys.js';
 import { startFakePushService, verifyVapid, type FakePushService } from '../support/fake-push-service.js';
 
@@ -49,9 +50,21 @@ describe('notify: web push channel', () => {
     await push.close();
   });
 
+  // Each channel has its own sender thread: end them with their test.
+  let opened: WebPushChannel[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.map((c) => c.close()));
+    opened = [];
+  });
+  function open(options: Partial<WebPushChannelOptions> = {}): WebPushChannel {
+    const created = createWebPushChannel({ vapid, logger, ...options });
+    opened.push(created);
+    return created;
+  }
+
   it('delivers an encrypted knock the device can read, with the RFC 8030 headers', async () => {
     const device = push.createSubscription();
-    const channel = createWebPushChannel({ vapid, logger });
+    const channel = open();
 
     const result = await channel.send(device.subscription, payload('knock'), now);
 
@@ -77,7 +90,7 @@ describe('notify: web push channel', () => {
 
   it('signs a VAPID token for the push service origin with the configured key', async () => {
     const device = push.createSubscription();
-    await createWebPushChannel({ vapid, logger }).send(device.subscription, payload('knock'), now);
+    await open().send(device.subscription, payload('knock'), now);
 
     const check = await verifyVapid(device.received()[0]!.headers['authorization'], push.origin);
     assert.equal(check.publicKey, vapid.publicKey);
@@ -87,7 +100,7 @@ describe('notify: web push channel', () => {
 
   it('sends an expired notice at normal urgency, allowing scheduling only', async () => {
     const device = push.createSubscription();
-    await createWebPushChannel({ vapid, logger }).send(device.subscription, payload('expired'), now);
+    await open().send(device.subscription, payload('expired'), now);
 
     const msg = device.received()[0]!;
     assert.equal(msg.headers['urgency'], 'normal');
@@ -98,7 +111,7 @@ describe('notify: web push channel', () => {
 
   it('keeps a very long reason within the Web Push size limit', async () => {
     const device = push.createSubscription();
-    const result = await createWebPushChannel({ vapid, logger }).send(device.subscription, payload('knock', 'x'.repeat(10_000)), now);
+    const result = await open().send(device.subscription, payload('knock', 'x'.repeat(10_000)), now);
 
     assert.equal(result.ok, true);
     const seen = device.payloads()[0] as NotificationPayload;
@@ -110,7 +123,7 @@ describe('notify: web push channel', () => {
     const device = push.createSubscription();
     push.respondWith(device.path, 410);
 
-    const result = await createWebPushChannel({ vapid, logger }).send(device.subscription, payload('knock'), now);
+    const result = await open().send(device.subscription, payload('knock'), now);
 
     assert.equal(result.ok, false);
     assert.equal(!result.ok && result.failure, 'subscription_gone');
@@ -120,7 +133,7 @@ describe('notify: web push channel', () => {
     const device = push.createSubscription();
     push.respondWith(device.path, 500);
 
-    const result = await createWebPushChannel({ vapid, logger }).send(device.subscription, payload('knock'), now);
+    const result = await open().send(device.subscription, payload('knock'), now);
 
     assert.equal(result.ok, false);
     assert.equal(!result.ok && result.failure, 'rejected');
@@ -134,7 +147,7 @@ describe('notify: web push channel', () => {
     const { port } = silent.address() as AddressInfo;
     const device = push.createSubscription();
     try {
-      const result = await createWebPushChannel({ vapid, logger, timeoutMs: 300 }).send(
+      const result = await open({ timeoutMs: 300 }).send(
         { ...device.subscription, endpoint: `http://127.0.0.1:${port}/push/x` },
         payload('knock'),
         now,
@@ -150,13 +163,57 @@ describe('notify: web push channel', () => {
 
   it('refuses plain-HTTP endpoints off the loopback interface', async () => {
     const device = push.createSubscription();
-    const result = await createWebPushChannel({ vapid, logger }).send(
+    const result = await open().send(
       { ...device.subscription, endpoint: 'http://push.example.com/x' },
       payload('knock'),
       now,
     );
     assert.equal(result.ok, false);
     assert.match(!result.ok ? result.detail : '', /https/);
+  });
+
+  it('matches each answer to its own send when many are in flight on one channel', async () => {
+    const channel = open();
+    const devices = Array.from({ length: 24 }, () => push.createSubscription());
+    devices.forEach((d, i) => {
+      if (i % 3 === 1) push.respondWith(d.path, 410);
+      if (i % 3 === 2) push.respondWith(d.path, 500);
+    });
+
+    const results = await Promise.all(devices.map((d) => channel.send(d.subscription, payload('knock'), now)));
+
+    results.forEach((result, i) => {
+      const expected = ['ok', 'subscription_gone', 'rejected'][i % 3];
+      assert.equal(result.ok ? 'ok' : result.failure, expected, `device ${i}`);
+    });
+    assert.equal(devices.filter((d) => d.received().length === 1).length, 24, 'each device got exactly its message');
+  });
+
+  it('ends a send in flight when the channel is closed, and sends nothing after', async () => {
+    let requests = 0;
+    const silent: Server = createServer(() => {
+      requests++;
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const device = push.createSubscription();
+    const channel = open({ timeoutMs: 30_000 });
+    try {
+      const inFlight = channel.send({ ...device.subscription, endpoint: `http://127.0.0.1:${port}/push/x` }, payload('knock'), now);
+      while (requests === 0) await new Promise((r) => setTimeout(r, 10));
+
+      await channel.close();
+      const result = await inFlight;
+      assert.equal(!result.ok && result.failure, 'unreachable');
+      assert.match(!result.ok ? result.detail : '', /stopped/);
+
+      const after = await channel.send(device.subscription, payload('knock'), now);
+      assert.equal(!after.ok && after.failure, 'unreachable');
+      assert.equal(device.received().length, 0, 'nothing reached the push service after close');
+    } finally {
+      silent.closeAllConnections();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('refuses VAPID keys that do not belong together', () => {
