@@ -4,10 +4,11 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AppError } from '../domain/errors.js';
-import type { Agent, ApiKey, Device } from '../domain/model.js';
+import type { Agent, ApiKey, CallRequest, Device } from '../domain/model.js';
 import { authenticateAgentToken, authenticateApiKey, type ApiScope } from '../flows/directory.js';
-import { authenticateDevice } from '../flows/enrollment.js';
+import { authenticateDevice, authenticateDeviceWithRequest } from '../flows/enrollment.js';
 import type { FlowDeps } from '../flows/ports.js';
+import { idParam } from './validate.js';
 
 export type Principal =
   | { kind: 'agent'; agent: Agent; scopes: Set<ApiScope>; actor: string }
@@ -51,12 +52,36 @@ export function requireStaff(deps: FlowDeps, scope: ApiScope): RequestHandler {
   });
 }
 
+function deviceCredential(req: Request): string {
+  const token = bearer(req);
+  if (!token) throw new AppError('unauthenticated', 'This device must send its credential (Authorization: Bearer <device credential>).');
+  return token;
+}
+
 export function requireDevice(deps: FlowDeps): RequestHandler {
   return wrap(async (req, res, next) => {
-    const token = bearer(req);
-    if (!token) throw new AppError('unauthenticated', 'This device must send its credential (Authorization: Bearer <device credential>).');
-    const device = await authenticateDevice(deps, token);
+    res.locals.device = await authenticateDevice(deps, deviceCredential(req));
+    next();
+  });
+}
+
+/**
+ * The app's routes about one call request (`:id`): the device and that request of its customer,
+ * read together; `requestOf(res)` is the request as read then.
+ */
+export function requireDeviceRequest(deps: FlowDeps): RequestHandler {
+  return wrap(async (req, res, next) => {
+    const credential = deviceCredential(req);
+    let id: string;
+    try {
+      id = idParam(req, 'call request');
+    } catch (e) {
+      await authenticateDevice(deps, credential); // an unknown device hears 401 whatever the id
+      throw e;
+    }
+    const { device, request } = await authenticateDeviceWithRequest(deps, credential, id);
     res.locals.device = device;
+    res.locals.request = request;
     next();
   });
 }
@@ -67,6 +92,10 @@ export function principalOf(res: Response): Principal {
 
 export function deviceOf(res: Response): Device {
   return res.locals.device as Device;
+}
+
+export function requestOf(res: Response): CallRequest {
+  return res.locals.request as CallRequest;
 }
 
 export { wrap };

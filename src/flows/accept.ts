@@ -15,9 +15,13 @@ import { newChallenge } from './challenges.js';
 import { loadRequest, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
-/** A device only ever sees its own customer's requests; others are "not found", not "forbidden". */
-export async function loadRequestForDevice(deps: Pick<FlowDeps, 'store'>, device: Device, requestId: string): Promise<CallRequest> {
-  const req = await loadRequest(deps, requestId);
+/**
+ * A device only ever sees its own customer's requests; others are "not found", not "forbidden".
+ * `known` is the request as the caller read it with the device (authenticateDeviceWithRequest),
+ * which saves reading it again.
+ */
+export async function loadRequestForDevice(deps: Pick<FlowDeps, 'store'>, device: Device, requestId: string, known?: CallRequest): Promise<CallRequest> {
+  const req = known?.id === requestId ? known : await loadRequest(deps, requestId);
   if (req.customerId !== device.customerId) throw new AppError('not_found', `No call request ${requestId}.`);
   return req;
 }
@@ -30,11 +34,11 @@ export interface AcceptChallenge {
   webauthn: unknown | null;
 }
 
-export async function beginAccept(deps: FlowDeps, device: Device, requestId: string): Promise<AcceptChallenge> {
+export async function beginAccept(deps: FlowDeps, device: Device, requestId: string, known?: CallRequest): Promise<AcceptChallenge> {
   const methods: AuthMethod[] = [];
   if (device.webauthn) methods.push('biometric');
   if (device.hasPin) methods.push('pin');
-  const request = await loadRequestForDevice(deps, device, requestId);
+  const request = await loadRequestForDevice(deps, device, requestId, known);
   // Refused before the request is held: a device that cannot authenticate must not take it.
   if (methods.length === 0) {
     throw new AppError('forbidden', 'This device has no biometric or PIN enrolled; enrol one before accepting calls.');
@@ -74,10 +78,11 @@ export async function completeAccept(
   requestId: string,
   challengeId: string,
   proof: AcceptProof,
+  known?: CallRequest,
 ): Promise<IssuedCallCredential> {
   const { store, config } = deps;
   const actor = `device:${device.id}`;
-  const request = await loadRequestForDevice(deps, device, requestId);
+  const request = await loadRequestForDevice(deps, device, requestId, known);
   const now = deps.clock();
 
   const deny = async (reason: string, code: string) => {

@@ -9,8 +9,8 @@ import { loadRequestForDevice } from './accept.js';
 import { moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
-export async function cancelScheduledCallback(deps: FlowDeps, device: Device, requestId: string): Promise<CallRequest> {
-  const request = await loadRequestForDevice(deps, device, requestId);
+export async function cancelScheduledCallback(deps: FlowDeps, device: Device, requestId: string, known?: CallRequest): Promise<CallRequest> {
+  const request = await loadRequestForDevice(deps, device, requestId, known);
   if (request.state !== 'scheduled') {
     throw new AppError('illegal_transition', 'Only a scheduled call can be cancelled; this one is not scheduled.', { state: request.state });
   }

@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { AppError } from '../domain/errors.js';
-import type { Device, PushSubscription } from '../domain/model.js';
+import type { CallRequest, Device, PushSubscription } from '../domain/model.js';
 import { importDevicePublicKey } from '../security/device-key.js';
 import { hashPin, validatePinFormat } from '../security/pin.js';
 import { randomSecret, sha256Hex } from '../security/secrets.js';
@@ -72,11 +72,28 @@ export async function enrollDevice(deps: FlowDeps, input: EnrollInput): Promise<
   return { device, credential };
 }
 
+const DEVICE_NOT_ENROLLED = 'This device is not enrolled (or was removed); enrol it again.';
+
 /** Resolves the device behind an API credential; revoked or unknown devices are refused. */
 export async function authenticateDevice(deps: Pick<FlowDeps, 'store' | 'clock'>, credential: string): Promise<Device> {
   const device = await deps.store.devices.getByCredentialHash(sha256Hex(credential));
-  if (!device || device.revokedAt) throw new AppError('unauthenticated', 'This device is not enrolled (or was removed); enrol it again.');
+  if (!device || device.revokedAt) throw new AppError('unauthenticated', DEVICE_NOT_ENROLLED);
   return device;
+}
+
+/**
+ * The device behind an API credential and one call request of its customer, read together (the
+ * app's calls about one request). An unknown request, or another customer's, is "not found".
+ */
+export async function authenticateDeviceWithRequest(
+  deps: Pick<FlowDeps, 'store'>,
+  credential: string,
+  requestId: string,
+): Promise<{ device: Device; request: CallRequest }> {
+  const found = await deps.store.devices.getByCredentialHashWithRequest(sha256Hex(credential), requestId);
+  if (!found || found.device.revokedAt) throw new AppError('unauthenticated', DEVICE_NOT_ENROLLED);
+  if (!found.request) throw new AppError('not_found', `No call request ${requestId}.`);
+  return { device: found.device, request: found.request };
 }
 
 export async function setDevicePin(deps: FlowDeps, device: Device, pin: string): Promise<void> {

@@ -18,8 +18,9 @@ export async function scheduleCallback(
   requestId: string,
   at: Date,
   note: string | null,
+  known?: CallRequest,
 ): Promise<CallRequest> {
-  const request = await loadRequestForDevice(deps, device, requestId);
+  const request = await loadRequestForDevice(deps, device, requestId, known);
   if (note && note.length > MAX_NOTE) throw new AppError('validation_failed', `The note can be at most ${MAX_NOTE} characters.`);
   const now = deps.clock();
   const policy = await policyFor(deps, request.groupId);
@@ -42,21 +43,21 @@ export async function scheduleCallback(
     }
   }
 
-  const { after } = await moveRequest(deps, requestId, { type: 'schedule', at, note: note?.trim() || null }, `device:${device.id}`);
+  const { after } = await moveRequest(deps, requestId, { type: 'schedule', at, note: note?.trim() || null }, `device:${device.id}`, request);
   // The answer clock and any reminder no longer apply: only the callback job remains.
   await deps.scheduler.cancelForRequest(requestId);
   await deps.scheduler.scheduleCallback(requestId, at);
   return after;
 }
 
-export async function snoozeRequest(deps: FlowDeps, device: Device, requestId: string, minutes: number): Promise<CallRequest> {
-  await loadRequestForDevice(deps, device, requestId);
+export async function snoozeRequest(deps: FlowDeps, device: Device, requestId: string, minutes: number, known?: CallRequest): Promise<CallRequest> {
+  const request = await loadRequestForDevice(deps, device, requestId, known);
   const choices = deps.config.requests.remindChoicesMinutes;
   if (!choices.includes(minutes)) {
     throw new AppError('validation_failed', `Remind me later accepts ${choices.join(', ')} minutes.`, { choices });
   }
   const until = new Date(deps.clock().getTime() + minutes * 60_000);
-  const { after } = await moveRequest(deps, requestId, { type: 'snooze', until }, `device:${device.id}`);
+  const { after } = await moveRequest(deps, requestId, { type: 'snooze', until }, `device:${device.id}`, request);
   // The expiry job stays: a reminder due after the agent moved on is dropped by the machine.
   await deps.scheduler.scheduleReminder(requestId, until);
   return after;

@@ -77,6 +77,11 @@ export interface DeviceRepo {
   create(d: NewDevice): Promise<Device>;
   get(id: string): Promise<Device | null>;
   getByCredentialHash(hash: string): Promise<Device | null>;
+  /**
+   * The device behind a credential (revoked ones too) and, in the same read, one call request of
+   * its customer: null when no request has that id or it is another customer's.
+   */
+  getByCredentialHashWithRequest(hash: string, requestId: string): Promise<{ device: Device; request: CallRequest | null } | null>;
   listForCustomer(customerId: string): Promise<Device[]>; // not revoked
   secrets(id: string): Promise<DeviceSecrets | null>;
   setPin(id: string, pinHash: string): Promise<void>;

@@ -228,6 +228,33 @@ describe('app and console extras through the HTTP API', function () {
     assert.equal((await t.call('GET', `/api/v1/customers/${chris.id}`, { token: chris.credential })).status, 401);
   });
 
+  it("answers a device about its own customer's requests only, and an unknown device with 401 whatever the id", async () => {
+    const eve = await customerWithPhone('Eve Customer', 'Europe/London');
+    const id = await knock(ben, eve.id, 'CASE-O1');
+    const before = await t.service.deps.store.callRequests.get(id);
+    const calls: Array<[string, string, object?]> = [
+      ['GET', `/api/v1/app/requests/${id}`],
+      ['POST', `/api/v1/app/requests/${id}/accept`],
+      ['POST', `/api/v1/app/requests/${id}/snooze`, { minutes: 30 }],
+      ['POST', `/api/v1/app/requests/${id}/cancel`],
+      ['GET', `/api/v1/app/requests/${id}/callback.ics`],
+    ];
+    for (const [method, path, body] of calls) {
+      const res = await t.call(method, path, { token: chris.credential, body });
+      assert.equal(res.status, 404, `${method} ${path}: ${res.text}`);
+    }
+    assert.deepEqual(await t.service.deps.store.callRequests.get(id), before, "another customer's device changed nothing");
+    const own = await t.call('GET', `/api/v1/app/requests/${id}`, { token: eve.credential });
+    assert.equal(own.status, 200);
+    assert.equal(own.body.reference, 'CASE-O1');
+
+    for (const path of [`/api/v1/app/requests/${id}/accept`, '/api/v1/app/requests/not-an-id/accept']) {
+      const res = await t.call('POST', path, { token: 'not-a-device-credential' });
+      assert.equal(res.status, 401, path);
+    }
+    assert.equal((await t.call('POST', '/api/v1/app/requests/not-an-id/accept', { token: chris.credential })).status, 404);
+  });
+
   it('serves the sip.js ES modules for the call screen, and nothing else from the package', async () => {
     const res = await fetch(`${t.url}/vendor/sip.js/index.js`);
     assert.equal(res.status, 200);

@@ -188,6 +188,35 @@ describe('store repositories round-trip', () => {
       assert.deepEqual((await store.devices.listForCustomer(c.id)).map((d) => d.id), [keep.id]);
       assert.deepEqual((await store.devices.get(gone.id))?.revokedAt, when);
     });
+
+    it("reads a device with one of its customer's requests, never another customer's", async () => {
+      const { customer, request } = await makeRequest(store, { state: 'notified' });
+      const credentialHash = randomBytes(32).toString('hex');
+      const d = await store.devices.create({
+        customerId: customer.id,
+        label: 'tablet',
+        publicKeyJwk: { kty: 'EC', crv: 'P-256', x: tag(), y: tag() },
+        keyThumbprint: `tp-${tag()}`,
+        webauthn: null,
+        pushSubscription: null,
+        pinHash: 'scrypt$pin',
+        credentialHash,
+      });
+      const other = await makeRequest(store, { state: 'notified' });
+
+      assert.deepEqual(await store.devices.getByCredentialHashWithRequest(credentialHash, request.id), {
+        device: await store.devices.get(d.id),
+        request: await store.callRequests.get(request.id),
+      });
+      assert.deepEqual(await store.devices.getByCredentialHashWithRequest(credentialHash, other.request.id), { device: d, request: null });
+      assert.deepEqual(await store.devices.getByCredentialHashWithRequest(credentialHash, uuid()), { device: d, request: null });
+      assert.deepEqual(await store.devices.getByCredentialHashWithRequest(credentialHash, "x' OR 1=1 --"), { device: d, request: null });
+      assert.equal(await store.devices.getByCredentialHashWithRequest(randomBytes(32).toString('hex'), request.id), null);
+
+      const when = new Date('2030-04-04T04:04:04.000Z');
+      await store.devices.revoke(d.id, when);
+      assert.deepEqual((await store.devices.getByCredentialHashWithRequest(credentialHash, request.id))?.device.revokedAt, when);
+    });
   });
 
   describe('enrollment codes', () => {

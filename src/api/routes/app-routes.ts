@@ -6,7 +6,7 @@
 import { Router, type Request } from 'express';
 import { AppError } from '../../domain/errors.js';
 import type { CallRequest } from '../../domain/model.js';
-import { beginAccept, completeAccept, loadRequestForDevice, type AcceptProof } from '../../flows/accept.js';
+import { beginAccept, completeAccept, type AcceptProof } from '../../flows/accept.js';
 import {
   beginPasskeyEnrollment,
   enrollDevice,
@@ -18,7 +18,7 @@ import { issueAppRegistration } from '../../flows/app-registration.js';
 import { cancelScheduledCallback } from '../../flows/customer-cancel.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { scheduleCallback, snoozeRequest } from '../../flows/schedule.js';
-import { deviceOf, requireDevice, wrap } from '../auth.js';
+import { deviceOf, requestOf, requireDevice, requireDeviceRequest, wrap } from '../auth.js';
 import { callbackIcs } from '../ics.js';
 import { idParam, validated } from '../validate.js';
 import { appRequestView, deviceView } from '../views.js';
@@ -28,6 +28,7 @@ const requestId = (req: Request) => idParam(req, 'call request');
 export function appRoutes(deps: FlowDeps): Router {
   const r = Router();
   const device = requireDevice(deps);
+  const deviceRequest = requireDeviceRequest(deps);
 
   const view = async (request: CallRequest) => {
     const agent = await deps.store.agents.get(request.agentId);
@@ -77,31 +78,31 @@ export function appRoutes(deps: FlowDeps): Router {
     });
     res.json({ items: await Promise.all(list.map(view)) });
   }));
-  r.get('/app/requests/:id', device, wrap(async (req, res) => {
-    res.json(await view(await loadRequestForDevice(deps, deviceOf(res), requestId(req))));
+  r.get('/app/requests/:id', deviceRequest, wrap(async (_req, res) => {
+    res.json(await view(requestOf(res)));
   }));
-  r.post('/app/requests/:id/accept', device, wrap(async (req, res) => {
-    res.json(await beginAccept(deps, deviceOf(res), requestId(req)));
+  r.post('/app/requests/:id/accept', deviceRequest, wrap(async (req, res) => {
+    res.json(await beginAccept(deps, deviceOf(res), requestId(req), requestOf(res)));
   }));
-  r.post('/app/requests/:id/authenticate', device, validated('appAuthenticate'), wrap(async (req, res) => {
+  r.post('/app/requests/:id/authenticate', deviceRequest, validated('appAuthenticate'), wrap(async (req, res) => {
     const proof: AcceptProof =
       req.body.method === 'biometric'
         ? { method: 'biometric', webauthn: req.body.webauthn }
         : { method: 'pin', pin: req.body.pin, signature: req.body.signature };
-    res.json(await completeAccept(deps, deviceOf(res), requestId(req), req.body.challengeId, proof));
+    res.json(await completeAccept(deps, deviceOf(res), requestId(req), req.body.challengeId, proof, requestOf(res)));
   }));
-  r.post('/app/requests/:id/schedule', device, validated('appSchedule'), wrap(async (req, res) => {
-    const updated = await scheduleCallback(deps, deviceOf(res), requestId(req), new Date(req.body.at), req.body.note ?? null);
+  r.post('/app/requests/:id/schedule', deviceRequest, validated('appSchedule'), wrap(async (req, res) => {
+    const updated = await scheduleCallback(deps, deviceOf(res), requestId(req), new Date(req.body.at), req.body.note ?? null, requestOf(res));
     res.json({ ...(await view(updated)), calendar: `/api/v1/app/requests/${updated.id}/callback.ics` });
   }));
-  r.post('/app/requests/:id/snooze', device, validated('appSnooze'), wrap(async (req, res) => {
-    res.json(await view(await snoozeRequest(deps, deviceOf(res), requestId(req), req.body.minutes)));
+  r.post('/app/requests/:id/snooze', deviceRequest, validated('appSnooze'), wrap(async (req, res) => {
+    res.json(await view(await snoozeRequest(deps, deviceOf(res), requestId(req), req.body.minutes, requestOf(res))));
   }));
-  r.post('/app/requests/:id/cancel', device, wrap(async (req, res) => {
-    res.json(await view(await cancelScheduledCallback(deps, deviceOf(res), requestId(req))));
+  r.post('/app/requests/:id/cancel', deviceRequest, wrap(async (req, res) => {
+    res.json(await view(await cancelScheduledCallback(deps, deviceOf(res), requestId(req), requestOf(res))));
   }));
-  r.get('/app/requests/:id/callback.ics', device, wrap(async (req, res) => {
-    const request = await loadRequestForDevice(deps, deviceOf(res), requestId(req));
+  r.get('/app/requests/:id/callback.ics', deviceRequest, wrap(async (_req, res) => {
+    const request = requestOf(res);
     if (!request.scheduledFor || request.state !== 'scheduled') throw new AppError('not_found', 'This call is not scheduled.');
     const agent = await deps.store.agents.get(request.agentId);
     const ics = callbackIcs(request, {

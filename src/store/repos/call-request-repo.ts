@@ -72,11 +72,23 @@ const COLUMNS = `id, reference, reason, customer_id, group_id, agent_id, state, 
   auth_method, authenticated_at, scheduled_for, schedule_note, snooze_until, attempts, outcome, requested_at,
   created_by, version, updated_at`;
 
-/** The same columns of a table aliased `alias`, for statements that join call_requests. */
-export function requestColumns(alias: string): string {
+/**
+ * The same columns of a table aliased `alias`, for statements that join call_requests; with
+ * `prefix`, each is renamed `<prefix><column>` (where the other table has columns of the same
+ * names), for `unprefixedRequestRow` to read back.
+ */
+export function requestColumns(alias: string, prefix?: string): string {
   return COLUMNS.split(',')
-    .map((c) => `${alias}.${c.trim()}`)
+    .map((c) => `${alias}.${c.trim()}${prefix ? ` AS ${prefix}${c.trim()}` : ''}`)
     .join(', ');
+}
+
+/** The call request in a row selected with requestColumns(alias, prefix); null when its id is. */
+export function unprefixedRequestRow(row: Record<string, unknown>, prefix: string): CallRequestRow | null {
+  if (row[`${prefix}id`] == null) return null;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) if (key.startsWith(prefix)) out[key.slice(prefix.length)] = value;
+  return out as unknown as CallRequestRow;
 }
 
 /** The id is chosen by the caller ($19), so an audit entry written with the row can name it. */

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { AppError } from '../../domain/errors.js';
 import type { Device, DeviceSecrets, PushSubscription, WebAuthnCredential } from '../../domain/model.js';
 import type { AppSipBinding, ConsumeResult, DeviceRepo, NewDevice } from '../store.js';
+import { requestColumns, toCallRequest, unprefixedRequestRow } from './call-request-repo.js';
 import { isUuid, json, prepared, query } from './sql.js';
 
 export interface DeviceRow {
@@ -94,6 +95,22 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
     async getByCredentialHash(hash) {
       const res = await prepared<DeviceRow>(pool, 'devices_by_credential', `SELECT ${COLUMNS} FROM devices WHERE credential_hash = $1`, [hash]);
       return res.rows[0] ? toDevice(res.rows[0]) : null;
+    },
+
+    async getByCredentialHashWithRequest(hash, requestId) {
+      // The app's calls about one request read both on every call: one round trip, not two.
+      const res = await prepared<DeviceRow & Record<string, unknown>>(
+        pool,
+        'devices_by_credential_with_request',
+        `SELECT ${deviceColumns('d')}, ${requestColumns('r', 'r_')}
+           FROM devices d LEFT JOIN call_requests r ON r.id = $2::uuid AND r.customer_id = d.customer_id
+          WHERE d.credential_hash = $1`,
+        [hash, isUuid(requestId) ? requestId : null],
+      );
+      const row = res.rows[0];
+      if (!row) return null;
+      const request = unprefixedRequestRow(row, 'r_');
+      return { device: toDevice(row), request: request ? toCallRequest(request) : null };
     },
 
     async listForCustomer(customerId) {
