@@ -6,7 +6,7 @@
 import { allowedAnswers } from '../domain/call-request.js';
 import { slotStart, upcomingSlots } from '../domain/callback-schedule.js';
 import { AppError } from '../domain/errors.js';
-import type { Device } from '../domain/model.js';
+import type { CallRequest, Device } from '../domain/model.js';
 import { loadRequestForDevice } from './accept.js';
 import { policyFor } from './group-policy.js';
 import type { FlowDeps } from './ports.js';
@@ -24,8 +24,8 @@ export interface OpenSlots {
 
 export const MAX_SLOTS = 2000;
 
-export async function openSlotsForDevice(deps: FlowDeps, device: Device, requestId: string, limit: number): Promise<OpenSlots> {
-  const request = await loadRequestForDevice(deps, device, requestId);
+export async function openSlotsForDevice(deps: FlowDeps, device: Device, requestId: string, limit: number, known?: CallRequest): Promise<OpenSlots> {
+  const request = await loadRequestForDevice(deps, device, requestId, known);
   const now = deps.clock();
   if (!allowedAnswers(request, now).schedule) {
     throw new AppError('illegal_transition', 'This call can no longer be scheduled.', { state: request.state });

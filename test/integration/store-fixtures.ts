@@ -85,7 +85,8 @@ export async function makeCustomer(store: Store): Promise<Customer> {
   });
 }
 
-export async function makeDevice(store: Store, customerId: string): Promise<Device> {
+/** `credentialHash`: when the test reads the device back by its credential. */
+export async function makeDevice(store: Store, customerId: string, credentialHash = randomBytes(32).toString('hex')): Promise<Device> {
   return store.devices.create({
     customerId,
     label: 'Pixel 8',
@@ -94,7 +95,7 @@ export async function makeDevice(store: Store, customerId: string): Promise<Devi
     webauthn: null,
     pushSubscription: null,
     pinHash: 'scrypt$pin',
-    credentialHash: randomBytes(32).toString('hex'),
+    credentialHash,
   });
 }
 

@@ -192,16 +192,7 @@ describe('store repositories round-trip', () => {
     it("reads a device with one of its customer's requests, never another customer's", async () => {
       const { customer, request } = await makeRequest(store, { state: 'notified' });
       const credentialHash = randomBytes(32).toString('hex');
-      const d = await store.devices.create({
-        customerId: customer.id,
-        label: 'tablet',
-        publicKeyJwk: { kty: 'EC', crv: 'P-256', x: tag(), y: tag() },
-        keyThumbprint: `tp-${tag()}`,
-        webauthn: null,
-        pushSubscription: null,
-        pinHash: 'scrypt$pin',
-        credentialHash,
-      });
+      const d = await makeDevice(store, customer.id, credentialHash);
       const other = await makeRequest(store, { state: 'notified' });
 
       assert.deepEqual(await store.devices.getByCredentialHashWithRequest(credentialHash, request.id), {

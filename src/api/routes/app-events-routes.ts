@@ -13,8 +13,8 @@ import express, { Router } from 'express';
 import { AppError } from '../../domain/errors.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { openSlotsForDevice } from '../../flows/slots.js';
-import { deviceOf, requireDevice, wrap } from '../auth.js';
-import { idParam, validated } from '../validate.js';
+import { deviceOf, requestOf, requireDevice, requireDeviceRequest, wrap } from '../auth.js';
+import { validated } from '../validate.js';
 
 const KEEP_ALIVE_MS = 15_000;
 
@@ -49,9 +49,10 @@ export function appEventsRoutes(deps: FlowDeps, vapidPublicKey: string): Router 
     });
   });
 
-  r.get('/api/v1/app/requests/:id/slots', device, validated('appSlots'), wrap(async (req, res) => {
+  r.get('/api/v1/app/requests/:id/slots', requireDeviceRequest(deps), validated('appSlots'), wrap(async (req, res) => {
     const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
-    res.json(await openSlotsForDevice(deps, deviceOf(res), idParam(req, 'call request'), limit));
+    const request = requestOf(res);
+    res.json(await openSlotsForDevice(deps, deviceOf(res), request.id, limit, request));
   }));
 
   r.use(
