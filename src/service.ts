@@ -2,6 +2,7 @@
  * The composition root: builds every adapter from the configuration, hands them to the flows,
  * and starts the HTTP server and the job runner. Nothing else constructs adapters.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -86,7 +87,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       databaseUrl = embedded.url;
       logger.info({ dataDir }, 'using the embedded PostgreSQL (set DATABASE_URL for a PostgreSQL server)');
     }
-    const store = await openStore({ url: databaseUrl, poolSize: config.database.poolSize, logger });
+    // This process: a new id each start, stamped on the calls it holds and the agents it makes
+    // busy, so a restarted or surviving process can tell what a dead one left behind.
+    const instance = { id: randomUUID(), name: options.instanceName ?? hostname() };
+    const store = await openStore({ url: databaseUrl, poolSize: config.database.poolSize, logger, owner: instance.id });
     stops.push(() => store.close());
 
     const keyRing = await KeyRing.load(store, { rotationDays: config.tokens.keyRotationDays, overlapSeconds: config.tokens.keyOverlapSeconds, logger }, clock());
@@ -127,7 +131,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       url: databaseUrl,
       config: config.jobs,
       logger,
-      instanceName: options.instanceName ?? hostname(),
+      instanceName: instance.name,
       poolSize: embedded ? 4 : undefined,
       handlers: {
         expireRequest: (id) => expireUnansweredRequest(deps, id),
@@ -181,10 +185,13 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       checks.push({ name: 'sip', required: false, check: async () => sipServer.isConnected() });
       // Media (FreeSWITCH) and the customer calls on top of it; not required either: desk phone
       // registration and the API work without it, and the connection retries.
-      customerCalls = startCustomerCalls({ deps, sip, logger });
+      customerCalls = startCustomerCalls({ deps, sip, logger, instance, registry: metrics.registry });
       stops.push(() => customerCalls!.stop());
       const media = customerCalls.media;
       checks.push({ name: 'media', required: false, check: async () => media.isConnected() });
+      // Down while calls left behind by a lost component are being found and closed.
+      const reconciler = customerCalls.reconciler;
+      checks.push({ name: 'calls', required: false, check: async () => !reconciler.degraded() });
     }
     let url: string | null = null;
     if (options.listen !== false) {

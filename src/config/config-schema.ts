@@ -91,6 +91,11 @@ export const configSchema = obj({
     housekeepingCron: nonEmpty,
     staleSessionHours: pos,
   }),
+  calls: obj({
+    reconcileSeconds: { type: 'integer', minimum: 1, maximum: 300 },
+    instanceDeadSeconds: { type: 'integer', minimum: 3, maximum: 3600 },
+    busyWithoutCallSeconds: { type: 'integer', minimum: 30 },
+  }),
   notify: obj({
     webpush: obj({ publicKey: str, privateKey: str, subject: { type: 'string', pattern: '^(mailto:|https:)' } }),
     sms: obj({ enabled: bool, accountSid: str, authToken: str, from: str, apiBaseUrl: { type: 'string', pattern: '^https?://' } }),

@@ -117,6 +117,15 @@ export interface Config {
     housekeepingCron: string;
     staleSessionHours: number;
   };
+  /** Liveness of calls in progress (sip/call-reconciler.ts, flows/call-liveness.ts). */
+  calls: {
+    /** How often open calls are checked against FreeSWITCH, drachtio-server and the other instances. */
+    reconcileSeconds: number;
+    /** An instance silent this long is taken as dead: its calls are closed and their legs hung up. */
+    instanceDeadSeconds: number;
+    /** A busy agent with no open call is freed after this long (a call setup that never finished). */
+    busyWithoutCallSeconds: number;
+  };
   notify: {
     webpush: { publicKey: string; privateKey: string; subject: string };
     sms: {

@@ -137,6 +137,12 @@ function semanticChecks(c: Config): string[] {
       `sip.sessionTimer.expiresSeconds: ${c.sip.sessionTimer.expiresSeconds} is below sip.sessionTimer.minSeconds (${c.sip.sessionTimer.minSeconds}); raise expiresSeconds or lower minSeconds`,
     );
   }
+  if (c.calls.instanceDeadSeconds < 3 * c.calls.reconcileSeconds) {
+    // Every instance beats once per reconcile pass: a few missed beats, not one, make it dead.
+    problems.push(
+      `calls.instanceDeadSeconds: ${c.calls.instanceDeadSeconds} is under three heartbeats (calls.reconcileSeconds ${c.calls.reconcileSeconds}); raise it to at least ${3 * c.calls.reconcileSeconds}`,
+    );
+  }
   if (c.database.url && !/^postgres(ql)?:\/\//.test(c.database.url)) {
     problems.push('database.url: must be a postgres:// URL, or empty for the embedded database');
   }

@@ -55,7 +55,11 @@ export type Outcome =
   | 'no_answer'
   | 'busy'
   | 'failed'
-  | 'gave_up';
+  | 'gave_up'
+  | LostCallCause;
+
+/** A call that ended because a component under it died (call-liveness). */
+export type LostCallCause = 'media_lost' | 'signalling_lost' | 'service_restarted' | 'instance_lost';
 
 export type CallRequestEvent =
   | { type: 'notify' }

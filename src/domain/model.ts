@@ -160,6 +160,11 @@ export interface CallRecord {
   endedAt: Date | null;
   outcome: string | null;
   verification: string | null; // e.g. "token:biometric", "session"
+  /** The service process holding the call while it is open (set by the store). */
+  owner?: string | null;
+  /** FreeSWITCH channel uuids and drachtio-server dialog ids of its legs, while it is open. */
+  mediaChannels?: string[];
+  sipDialogs?: string[];
 }
 
 export type AuditDecision = 'allow' | 'deny' | 'info';

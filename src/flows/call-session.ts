@@ -163,10 +163,16 @@ export function admitCallbackAnswer(deps: FlowDeps, args: AdmitCustomerCallArgs 
   return admitCustomerCall(deps, args);
 }
 
+/** What a call record keeps of the call's legs, so a survivor can hang them up (call-liveness.ts). */
+export interface CallLegIds {
+  mediaChannels: string[];
+  sipDialogs: string[];
+}
+
 /** The agent answered: the customer is now in a verified session whose id later legs present. */
 export async function callConnected(
   deps: FlowDeps,
-  args: { requestId: string; sessionId: string; agentId: string; direction: 'inbound' | 'outbound' },
+  args: { requestId: string; sessionId: string; agentId: string; direction: 'inbound' | 'outbound'; legs?: CallLegIds },
 ): Promise<{ session: AuthSession; record: CallRecord }> {
   const { after } = await moveRequest(deps, args.requestId, { type: 'call_answered' }, 'sip');
   if (!after.acceptedDeviceId || !after.authMethod || !after.authenticatedAt) {
@@ -192,6 +198,7 @@ export async function callConnected(
     endedAt: null,
     outcome: null,
     verification: `token:${after.authMethod}`,
+    ...args.legs,
   });
   await deps.store.agents.setAvailability(args.agentId, 'busy', now);
   await announceConnected(deps, after, args.agentId);
@@ -229,7 +236,7 @@ export async function callEnded(
     await deps.store.sessions.revoke(args.sessionId, now);
     await deps.store.audit.append({ actor: 'sip', action: 'session.revoke', subject: `session:${args.sessionId}`, decision: 'info', reason: 'call ended', data: { outcome: args.outcome } });
   }
-  if (args.recordId) await deps.store.callRecords.update(args.recordId, { endedAt: now, outcome: args.outcome });
+  if (args.recordId) await deps.store.callRecords.close(args.recordId, now, args.outcome);
   const guess = args.known;
   const req =
     guess?.id === args.requestId && (guess.state === 'connecting' || guess.state === 'connected') && guess.attempts === 0

@@ -6,6 +6,7 @@
  * marked as verified through the session.
  */
 import type { CallRecord } from '../domain/model.js';
+import type { CallLegIds } from './call-session.js';
 import { announceTransferred } from './call-screen.js';
 import { loadRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
@@ -15,11 +16,12 @@ export type TransferHow = 'blind' | 'attended' | 'semi-attended' | 'console';
 
 export async function transferAnswered(
   deps: FlowDeps,
-  args: { requestId: string; sessionId: string; fromAgentId: string; toAgentId: string; previousRecordId: string | null; how: TransferHow },
+  args: { requestId: string; sessionId: string; fromAgentId: string; toAgentId: string; previousRecordId: string | null; how: TransferHow; legs?: CallLegIds },
 ): Promise<CallRecord> {
   const now = deps.clock();
   const request = await loadRequest(deps, args.requestId);
-  if (args.previousRecordId) await deps.store.callRecords.update(args.previousRecordId, { endedAt: now, outcome: 'transferred' });
+  // The new record opens before the previous one closes: the session always has an open call,
+  // so the reconciler never takes it for ended mid-transfer.
   const record = await deps.store.callRecords.create({
     callRequestId: request.id,
     sessionId: args.sessionId,
@@ -31,7 +33,9 @@ export async function transferAnswered(
     endedAt: null,
     outcome: null,
     verification: 'session',
+    ...args.legs,
   });
+  if (args.previousRecordId) await deps.store.callRecords.close(args.previousRecordId, now, 'transferred');
   const from = await deps.store.agents.get(args.fromAgentId);
   if (from && from.availability === 'busy') {
     await deps.store.agents.setAvailability(from.id, 'available', now);

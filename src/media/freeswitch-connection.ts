@@ -19,6 +19,8 @@ export interface FreeswitchConnection {
   isConnected(): boolean;
   /** Resolves with the media server once connected; rejects after timeoutMs. */
   whenConnected(timeoutMs: number): Promise<MediaServer>;
+  /** Calls `fn` on every connection (true) and every loss of it (false). */
+  onChange(fn: (connected: boolean) => void): void;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,10 @@ export function connectFreeswitch(opts: FreeswitchConnectionOptions): Freeswitch
   let down = false; // logged as unreachable during the current outage
   let attempt: Promise<void> | null = null;
   const waiters = new Set<(ms: MediaServer) => void>();
+  const listeners: Array<(connected: boolean) => void> = [];
+  const tell = (connected: boolean) => {
+    for (const fn of listeners) fn(connected);
+  };
 
   const schedule = () => {
     if (closed || timer) return;
@@ -126,9 +132,11 @@ export function connectFreeswitch(opts: FreeswitchConnectionOptions): Freeswitch
       current = null;
       dropMediaServer(ms);
       markDown('event socket connection closed');
+      tell(false);
     });
     for (const w of waiters) w(ms);
     waiters.clear();
+    tell(true);
   };
 
   attempt = tryConnect().finally(() => {
@@ -158,6 +166,9 @@ export function connectFreeswitch(opts: FreeswitchConnectionOptions): Freeswitch
         };
         waiters.add(ok);
       });
+    },
+    onChange(fn) {
+      listeners.push(fn);
     },
     async close() {
       closed = true;

@@ -11,7 +11,7 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { Outcome } from '../domain/call-request.js';
 import type { Agent, CallRequest } from '../domain/model.js';
-import { callEnded } from '../flows/call-session.js';
+import { callEnded, type CallLegIds } from '../flows/call-session.js';
 import { agentDidNotAnswer } from '../flows/customer-queue.js';
 import type { FlowDeps } from '../flows/ports.js';
 import type { FreeswitchConnection } from '../media/freeswitch-connection.js';
@@ -104,6 +104,11 @@ export function sessionLabel(sessionId: string): string {
   return `${sessionId.slice(0, 8)}…`;
 }
 
+/** drachtio-server's id of the dialog: how a request is later sent inside it (drachtio-srf; untyped). */
+export function stackDialogId(dialog: Srf.Dialog): string {
+  return (dialog as unknown as { id: string }).id;
+}
+
 /** True while the dialog has not been hung up (drachtio-srf keeps this flag; untyped). */
 export function isUp(dialog: Srf.Dialog): boolean {
   return (dialog as unknown as { connected?: boolean }).connected !== false;
@@ -153,6 +158,28 @@ function onDestroy(dialog: Srf.Dialog, fn: (req: unknown, reason: unknown) => vo
   (dialog as unknown as NodeJS.EventEmitter).on('destroy', fn);
 }
 
+/** Who ended a call: a party hanging up, FreeSWITCH, drachtio-server, or this service. */
+export type EndedBy = 'customer' | 'agent' | 'media' | 'signalling' | 'server';
+
+/** Longest wait for FreeSWITCH to release a call's channels before its records are closed anyway. */
+const MEDIA_RELEASE_WAIT_MS = 2000;
+
+function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    work.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+    );
+  });
+}
+
 /** One transfer's hold on a call (CustomerCall.claimTransfer); compared by identity. */
 export interface TransferClaim {
   readonly claimedAt: number;
@@ -184,6 +211,12 @@ export class CustomerCall {
 
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  /** The FreeSWITCH channels and SIP dialogs of the customer and the current agent, for the record. */
+  legIds(): CallLegIds {
+    const legs = this.agent ? [this.customer, this.agent] : [this.customer];
+    return { mediaChannels: legs.map((l) => l.endpoint.uuid), sipDialogs: legs.map((l) => stackDialogId(l.dialog)) };
   }
 
   /** A transfer is moving the call: the current agent hanging up does not end it. */
@@ -229,7 +262,9 @@ export class CustomerCall {
       if (!this.ended) {
         // FreeSWITCH's Hangup-Cause (e.g. NORMAL_CLEARING after a bridged partner hung up) when it told us.
         this.log.warn({ hangupCause: evt?.reason ?? null, agentId: this.agent?.agent.id ?? null }, 'the customer FreeSWITCH channel went away');
-        void this.end(this.connected ? 'completed' : 'failed', 'media');
+        // With the event socket gone too, FreeSWITCH itself went away, not the customer.
+        const lost = !this.ctx.media.isConnected();
+        void this.end(lost ? 'media_lost' : this.connected ? 'completed' : 'failed', 'media');
       }
     });
     answerReinvitesFromMedia(this.customer, this.log);
@@ -282,7 +317,7 @@ export class CustomerCall {
    * Ends the call once: hangs up whichever legs are still up, releases their FreeSWITCH
    * channels, and has the flows revoke the session and close the call record.
    */
-  async end(outcome: Outcome, by: 'customer' | 'agent' | 'media' | 'server'): Promise<void> {
+  async end(outcome: Outcome, by: EndedBy): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     this.abort.abort();
@@ -290,7 +325,8 @@ export class CustomerCall {
     if (by !== 'customer') hangUp(this.customer.dialog, `call ended by ${by}`);
     const agent = this.agent;
     if (agent && by !== 'agent') hangUp(agent.dialog, `call ended by ${by}`);
-    await Promise.all([releaseEndpoint(this.customer.endpoint), releaseEndpoint(agent?.endpoint)]);
+    // Bounded: a FreeSWITCH that died mid-call never answers, and the records must still close.
+    await settledWithin(Promise.all([releaseEndpoint(this.customer.endpoint), releaseEndpoint(agent?.endpoint)]), MEDIA_RELEASE_WAIT_MS);
     try {
       await callEnded(this.ctx.deps, {
         requestId: this.request.id,
@@ -328,8 +364,12 @@ export class ActiveCalls {
     return this.bySession.size;
   }
 
-  /** Ends every call (shutdown). */
-  async endAll(): Promise<void> {
-    await Promise.all([...this.bySession.values()].map((c) => c.end('failed', 'server')));
+  all(): CustomerCall[] {
+    return [...this.bySession.values()];
+  }
+
+  /** Ends every call: shutdown by default, or a component lost under them (call-reconciler.ts). */
+  async endAll(outcome: Outcome = 'failed', by: EndedBy = 'server'): Promise<void> {
+    await Promise.all(this.all().map((c) => c.end(outcome, by)));
   }
 }

@@ -129,6 +129,7 @@ export async function connectAgent(call: CustomerCall, leg: AgentLeg): Promise<v
     sessionId: call.sessionId,
     agentId: leg.agent.id,
     direction: call.direction,
+    legs: call.legIds(),
   });
   call.recordId = record.id;
   call.connected = true;

@@ -14,6 +14,8 @@ import type { Config } from '../config/config.js';
 export interface DrachtioConnection {
   readonly srf: Srf;
   isConnected(): boolean;
+  /** Calls `fn` on every connection (true) and every loss of it (false). */
+  onChange(fn: (connected: boolean) => void): void;
   start(): void;
   stop(): Promise<void>;
 }
@@ -40,6 +42,10 @@ export function createDrachtioConnection(opts: DrachtioConnectionOptions): Drach
   const log = opts.logger.child({ component: 'drachtio', address });
   const srf = new Srf();
   let connected = false;
+  const listeners: Array<(connected: boolean) => void> = [];
+  const tell = (up: boolean) => {
+    for (const fn of listeners) fn(up);
+  };
   let started = false;
   let stopped = false;
   let downSince: number | null = null;
@@ -74,6 +80,7 @@ export function createDrachtioConnection(opts: DrachtioConnectionOptions): Drach
     const outage = downSince === null ? null : Math.round((Date.now() - downSince) / 1000);
     downSince = null;
     log.info({ sip: hp, ...(outage !== null ? { downForSeconds: outage } : {}) }, `connected to drachtio-server at ${address}`);
+    tell(true);
   });
   srf.on('error', (err: Error) => {
     // Without this listener the EventEmitter would throw; the retry is already scheduled.
@@ -87,6 +94,7 @@ export function createDrachtioConnection(opts: DrachtioConnectionOptions): Drach
     downSince = Date.now();
     lastDownLog = downSince;
     log.warn(`lost the connection to drachtio-server at ${address}, reconnecting`);
+    tell(false);
   });
 
   const wire = (): WireInternals | undefined => (srf as unknown as { _app?: { wp?: WireInternals } })._app?.wp;
@@ -102,6 +110,9 @@ export function createDrachtioConnection(opts: DrachtioConnectionOptions): Drach
   return {
     srf,
     isConnected: () => connected,
+    onChange(fn) {
+      listeners.push(fn);
+    },
     start() {
       if (started) return;
       started = true;

@@ -30,8 +30,15 @@ export interface SipServer {
   /** Registered desk phones of an extension (the registrar's bindings). */
   locations: LocationService;
   isConnected(): boolean;
+  /** Calls `fn` whenever the drachtio-server connection comes (true) or goes (false). */
+  onConnectionChange(fn: (connected: boolean) => void): void;
   /** Plugs in the customer call handler (INVITEs with a Bearer token or to the customer call URI). */
   onCustomerInvite(handler: CustomerInviteHandler): void;
+  /**
+   * Plugs in the handler for a BYE in a dialog this process does not hold (one a process before
+   * it held: call-reconciler.ts). Until then such a BYE gets 481.
+   */
+  onStrayBye(handler: (req: SipRequest, res: SipResponse) => Promise<void>): void;
   stop(): Promise<void>;
 }
 
@@ -39,7 +46,7 @@ const NONCE_KEY_SETTING = 'sip.digestNonceKey';
 
 type Handler = (req: SipRequest, res: SipResponse) => void;
 /** Per-method registration exists on Srf at run time but not in its typings. */
-type MethodRoutes = { register(h: Handler): void; invite(h: Handler): void; options(h: Handler): void };
+type MethodRoutes = { register(h: Handler): void; invite(h: Handler): void; options(h: Handler): void; bye(h: Handler): void };
 
 export async function startSipServer(opts: SipServerOptions): Promise<SipServer> {
   const { deps } = opts;
@@ -82,6 +89,9 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   routes.invite(guarded('INVITE', (req, res) => router.handle(req, res)));
   // Phones and load balancers ping with OPTIONS (RFC 3261 §11).
   routes.options((_req, res) => sendResponse(res, 200, 'OK', { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY' }));
+  // A BYE reaches these routes only when drachtio-srf knows no dialog for it (RFC 3261 §15.1.2: 481).
+  let strayBye = async (_req: SipRequest, res: SipResponse) => sendResponse(res, 481, 'Call/Transaction Does Not Exist');
+  routes.bye(guarded('BYE', (req, res) => strayBye(req, res)));
   connection.start();
 
   log.info({ routingFile: routing.file, extensions: routing.extensions.size, groups: routing.groups.size, featureCodes: routing.featureCodes.map((f) => f.code) }, 'SIP routing loaded');
@@ -90,7 +100,11 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     routing,
     locations,
     isConnected: () => connection.isConnected(),
+    onConnectionChange: (fn) => connection.onChange(fn),
     onCustomerInvite: (handler) => router.onCustomerInvite(handler),
+    onStrayBye: (handler) => {
+      strayBye = handler;
+    },
     stop: () => connection.stop(),
   };
 }

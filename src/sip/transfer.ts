@@ -275,6 +275,7 @@ async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg
     toAgentId: to.agent.id,
     previousRecordId: call.recordId,
     how,
+    legs: call.legIds(),
   });
   call.recordId = record.id;
   handleTransferRequests(call, to);

@@ -18,6 +18,7 @@ import { enrollmentCodeRepo } from './repos/enrollment-code-repo.js';
 import { groupRepo } from './repos/group-repo.js';
 import { notificationRepo } from './repos/notification-repo.js';
 import { registrationRepo } from './repos/registration-repo.js';
+import { serviceInstanceRepo } from './repos/service-instance-repo.js';
 import { sessionRepo } from './repos/session-repo.js';
 import { disablePreparedStatements, translateDbError } from './repos/sql.js';
 import { settingRepo } from './repos/setting-repo.js';
@@ -30,6 +31,8 @@ export interface OpenStoreOptions {
   url: string;
   poolSize?: number;
   logger?: Logger;
+  /** This process's id: stamped on the calls it holds and the agents it makes busy. */
+  owner?: string;
 }
 
 const PING_TIMEOUT_MS = 2000;
@@ -57,7 +60,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
 
   let closed = false;
   return {
-    agents: agentRepo(pool),
+    agents: agentRepo(pool, opts.owner ?? null),
     groups: groupRepo(pool),
     customers: customerRepo(pool),
     devices: deviceRepo(pool),
@@ -67,7 +70,8 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     challenges: challengeRepo(pool),
     tokens: tokenRepo(pool),
     sessions: sessionRepo(pool),
-    callRecords: callRecordRepo(pool),
+    callRecords: callRecordRepo(pool, opts.owner ?? null),
+    instances: serviceInstanceRepo(pool),
     audit: auditRepo(pool),
     apiKeys: apiKeyRepo(pool),
     agentLogins: agentLoginRepo(pool),

@@ -44,6 +44,11 @@ export interface AgentRepo {
   /** Sets availability; entering 'available' stamps idleSince = now. */
   setAvailability(id: string, availability: Availability, now: Date): Promise<Agent | null>;
   /**
+   * Makes available every busy agent with no open call whose busy was set by one of `deadOwners`,
+   * or before `staleBefore` (a reservation for a call that never came); returns their ids.
+   */
+  freeWithoutCall(deadOwners: string[], staleBefore: Date, now: Date): Promise<string[]>;
+  /**
    * Atomically moves an 'available' agent to 'busy'. Returns false when the agent was not
    * available any more (someone else reserved them first).
    */
@@ -224,11 +229,40 @@ export interface SessionRepo {
   revoke(id: string, now: Date): Promise<boolean>;
   /** Revokes open sessions created before `before`; returns how many. */
   revokeStale(before: Date, now: Date): Promise<number>;
+  /** Revokes open sessions that had calls, none of them open any more; returns their ids. */
+  revokeEnded(now: Date): Promise<string[]>;
+}
+
+/** The service processes sharing the database, each announcing itself (call-liveness). */
+export interface ServiceInstance {
+  id: string;
+  name: string;
+  startedAt: Date;
+  heartbeatAt: Date;
+}
+
+export interface ServiceInstanceRepo {
+  /** Records that process `id` (named `name`) is alive now; returns its row. */
+  beat(id: string, name: string): Promise<ServiceInstance>;
+  /**
+   * Other processes that are gone: silent for `silentSeconds`, or of the same name as `self` and
+   * silent since `restartedBefore` (the instance restarted as `self`).
+   */
+  dead(self: { id: string; name: string }, silentSeconds: number, restartedBefore: Date | null): Promise<ServiceInstance[]>;
+  /** True when process `id` beat within `silentSeconds`. */
+  alive(id: string, silentSeconds: number): Promise<boolean>;
+  remove(id: string): Promise<void>;
 }
 
 export interface CallRecordRepo {
   create(r: Omit<CallRecord, 'id'>): Promise<CallRecord>;
-  update(id: string, patch: Partial<Omit<CallRecord, 'id'>>): Promise<void>;
+  update(id: string, patch: Partial<Omit<CallRecord, 'id' | 'owner'>>): Promise<void>;
+  /** Ends an open record; false when it had already ended. */
+  close(id: string, endedAt: Date, outcome: string): Promise<boolean>;
+  /** Open records held by these processes, oldest first. */
+  listOpen(owners: string[]): Promise<CallRecord[]>;
+  /** The open record one of whose legs is this drachtio-server dialog; null when none is. */
+  findOpenByDialog(dialogId: string): Promise<CallRecord | null>;
   list(filter: { agentId?: string; customerId?: string; callRequestId?: string; limit?: number }): Promise<CallRecord[]>;
 }
 
@@ -316,6 +350,7 @@ export interface Store {
   tokens: TokenRepo;
   sessions: SessionRepo;
   callRecords: CallRecordRepo;
+  instances: ServiceInstanceRepo;
   audit: AuditRepo;
   apiKeys: ApiKeyRepo;
   agentLogins: AgentLoginRepo;

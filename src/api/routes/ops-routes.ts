@@ -28,7 +28,9 @@ export function opsRoutes(args: { checks: HealthCheck[]; metrics: Metrics; keyRi
         if (!up && c.required) ready = false;
       }),
     );
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unready', components });
+    // Degraded: serving, but an optional component is down (no calls while SIP or media is).
+    const degraded = Object.values(components).includes('down');
+    res.status(ready ? 200 : 503).json({ status: ready ? (degraded ? 'degraded' : 'ready') : 'unready', components });
   });
   r.get('/metrics', async (_req, res) => {
     res.type(args.metrics.registry.contentType).send(await args.metrics.registry.metrics());

@@ -57,7 +57,8 @@ async function getOne(db: Db, where: string, value: string): Promise<Agent | nul
   return res.rows[0] ? toAgent(res.rows[0]) : null;
 }
 
-export function agentRepo(pool: pg.Pool): AgentRepo {
+/** `owner`: this process's id, stamped on every agent it makes busy (see freeWithoutCall). */
+export function agentRepo(pool: pg.Pool, owner: string | null = null): AgentRepo {
   return {
     create: (a: NewAgent) =>
       transaction(pool, async (c) => {
@@ -138,13 +139,15 @@ export function agentRepo(pool: pg.Pool): AgentRepo {
            UPDATE agents SET
              idle_since = CASE WHEN $2 = 'available' AND availability <> 'available' THEN $3::timestamptz
                                ELSE idle_since END,
-             availability = $2
+             availability = $2,
+             busy_owner = CASE WHEN $2 = 'busy' THEN $4 END,
+             busy_since = CASE WHEN $2 = 'busy' THEN $3::timestamptz END
            WHERE id = $1
            RETURNING *)
          SELECT u.id, u.username, u.name, u.extension, u.availability, u.idle_since, u.role, u.created_at,
                 ARRAY(SELECT m.group_id FROM agent_group_members m WHERE m.agent_id = u.id ORDER BY m.position) AS groups
          FROM u`,
-        [id, availability, now],
+        [id, availability, now, owner],
       );
       return res.rows[0] ? toAgent(res.rows[0]) : null;
     },
@@ -153,10 +156,25 @@ export function agentRepo(pool: pg.Pool): AgentRepo {
       if (!isUuid(id)) return false;
       const res = await query(
         pool,
-        `UPDATE agents SET availability = 'busy' WHERE id = $1 AND availability = 'available'`,
-        [id],
+        `UPDATE agents SET availability = 'busy', busy_owner = $2, busy_since = now() WHERE id = $1 AND availability = 'available'`,
+        [id, owner],
       );
       return res.rowCount === 1;
+    },
+
+    async freeWithoutCall(deadOwners, staleBefore, now) {
+      // Busy is derived: it needs an open call record, or a live owner that reserved the agent
+      // for a call being set up (ringing) no longer than staleBefore allows.
+      const res = await query<{ id: string }>(
+        pool,
+        `UPDATE agents a SET availability = 'available', idle_since = $3, busy_owner = NULL, busy_since = NULL
+         WHERE a.availability = 'busy'
+           AND (a.busy_owner = ANY($1::text[]) OR a.busy_since IS NULL OR a.busy_since < $2)
+           AND NOT EXISTS (SELECT 1 FROM call_records r WHERE r.agent_id = a.id AND r.ended_at IS NULL)
+         RETURNING a.id`,
+        [deadOwners, staleBefore, now],
+      );
+      return res.rows.map((r) => r.id);
     },
   };
 }

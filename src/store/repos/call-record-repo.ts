@@ -16,6 +16,9 @@ interface CallRecordRow {
   ended_at: Date | null;
   outcome: string | null;
   verification: string | null;
+  owner: string | null;
+  media_channels: string[];
+  sip_dialogs: string[];
 }
 
 function toCallRecord(r: CallRecordRow): CallRecord {
@@ -31,11 +34,14 @@ function toCallRecord(r: CallRecordRow): CallRecord {
     endedAt: r.ended_at,
     outcome: r.outcome,
     verification: r.verification,
+    owner: r.owner,
+    mediaChannels: r.media_channels,
+    sipDialogs: r.sip_dialogs,
   };
 }
 
-/** The only columns update() may touch, by record field. */
-const PATCHABLE: Record<keyof Omit<CallRecord, 'id'>, string> = {
+/** The only columns update() may touch, by record field (the owner is the process's own). */
+const PATCHABLE: Record<keyof Omit<CallRecord, 'id' | 'owner'>, string> = {
   callRequestId: 'call_request_id',
   sessionId: 'session_id',
   customerId: 'customer_id',
@@ -46,16 +52,19 @@ const PATCHABLE: Record<keyof Omit<CallRecord, 'id'>, string> = {
   endedAt: 'ended_at',
   outcome: 'outcome',
   verification: 'verification',
+  mediaChannels: 'media_channels',
+  sipDialogs: 'sip_dialogs',
 };
 
-export function callRecordRepo(pool: pg.Pool): CallRecordRepo {
+/** `owner`: this process's id, stamped on the records it creates (the calls it holds). */
+export function callRecordRepo(pool: pg.Pool, owner: string | null = null): CallRecordRepo {
   return {
     async create(r) {
       const res = await query<CallRecordRow>(
         pool,
         `INSERT INTO call_records (call_request_id, session_id, customer_id, agent_id, direction, started_at,
-                                   answered_at, ended_at, outcome, verification)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+                                   answered_at, ended_at, outcome, verification, owner, media_channels, sip_dialogs)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
         [
           r.callRequestId,
           r.sessionId,
@@ -67,6 +76,9 @@ export function callRecordRepo(pool: pg.Pool): CallRecordRepo {
           r.endedAt,
           r.outcome,
           r.verification,
+          owner,
+          r.mediaChannels ?? [],
+          r.sipDialogs ?? [],
         ],
       );
       return toCallRecord(res.rows[0]!);
@@ -84,6 +96,27 @@ export function callRecordRepo(pool: pg.Pool): CallRecordRepo {
       }
       if (sets.length === 0) return;
       await query(pool, `UPDATE call_records SET ${sets.join(', ')} WHERE id = $1`, values);
+    },
+
+    async close(id, endedAt, outcome) {
+      if (!isUuid(id)) return false;
+      // Only an open record closes: the live call and a reconciler never both close one call.
+      const res = await query(pool, `UPDATE call_records SET ended_at = $2, outcome = $3 WHERE id = $1 AND ended_at IS NULL`, [id, endedAt, outcome]);
+      return res.rowCount === 1;
+    },
+
+    async listOpen(owners) {
+      const res = await query<CallRecordRow>(
+        pool,
+        `SELECT * FROM call_records WHERE ended_at IS NULL AND owner = ANY($1::text[]) ORDER BY started_at, id`,
+        [owners],
+      );
+      return res.rows.map(toCallRecord);
+    },
+
+    async findOpenByDialog(dialogId) {
+      const res = await query<CallRecordRow>(pool, `SELECT * FROM call_records WHERE ended_at IS NULL AND sip_dialogs @> ARRAY[$1::text] LIMIT 1`, [dialogId]);
+      return res.rows[0] ? toCallRecord(res.rows[0]) : null;
     },
 
     async list(filter) {

@@ -50,6 +50,20 @@ export function sessionRepo(pool: pg.Pool): SessionRepo {
       ]);
       return res.rowCount === 1;
     },
+    async revokeEnded(now) {
+      // The session dies with its call: every record of it has ended (a transfer opens the next
+      // record before it closes the previous one, so a session being transferred always has one open).
+      const res = await query<{ id: string }>(
+        pool,
+        `UPDATE auth_sessions s SET revoked_at = $1
+         WHERE s.revoked_at IS NULL
+           AND EXISTS (SELECT 1 FROM call_records r WHERE r.session_id = s.id)
+           AND NOT EXISTS (SELECT 1 FROM call_records r WHERE r.session_id = s.id AND r.ended_at IS NULL)
+         RETURNING s.id`,
+        [now],
+      );
+      return res.rows.map((r) => r.id);
+    },
     async revokeStale(before, now) {
       const res = await query(
         pool,

@@ -1,0 +1,99 @@
+/**
+ * Calls that lost what held them up (SPEC: "when the session ends, the session id is revoked";
+ * README "When a component dies"). The SIP adapter's reconciler finds them (a process that died
+ * with its calls, FreeSWITCH or drachtio-server gone) and hangs up what is left of their legs;
+ * this closes them in the records: the call record ends with the cause, the session id is
+ * revoked, the request ends, and nobody stays busy without a call. Each close is audited and
+ * logged once: a record that is already closed is left alone, so two closers never both act.
+ */
+import type { LostCallCause } from '../domain/call-request.js';
+import { isAppError } from '../domain/errors.js';
+import type { CallRecord } from '../domain/model.js';
+import { callLeftAgent } from './call-screen.js';
+import { loadRequest, moveRequest } from './move-request.js';
+import type { FlowDeps } from './ports.js';
+
+const CAUSE_TEXT: Record<LostCallCause, string> = {
+  media_lost: 'FreeSWITCH lost the call',
+  signalling_lost: 'drachtio-server lost the call',
+  service_restarted: 'the service process holding the call restarted',
+  instance_lost: 'the service instance holding the call stopped answering',
+};
+
+export function describeLostCall(cause: LostCallCause): string {
+  return CAUSE_TEXT[cause];
+}
+
+/**
+ * Closes an open record whose process can no longer end it (it died) or whose legs are gone.
+ * False when the record had already ended (nothing else is done then).
+ */
+export async function closeLostCall(deps: FlowDeps, record: CallRecord, cause: LostCallCause): Promise<boolean> {
+  const now = deps.clock();
+  if (!(await deps.store.callRecords.close(record.id, now, cause))) return false;
+  const revoked = record.sessionId ? await deps.store.sessions.revoke(record.sessionId, now) : false;
+  await deps.store.audit.append({
+    actor: 'system',
+    action: 'call.reconcile',
+    subject: record.callRequestId ? `call_request:${record.callRequestId}` : `call_record:${record.id}`,
+    decision: 'info',
+    reason: `call closed: ${CAUSE_TEXT[cause]}${revoked ? '; session revoked' : ''}`,
+    data: {
+      recordId: record.id,
+      cause,
+      owner: record.owner ?? null,
+      agentId: record.agentId,
+      mediaChannels: record.mediaChannels ?? [],
+      sipDialogs: (record.sipDialogs ?? []).length,
+    },
+  });
+  deps.logger.warn({ recordId: record.id, requestId: record.callRequestId, agentId: record.agentId, cause }, `call closed: ${CAUSE_TEXT[cause]}`);
+  if (record.callRequestId) await endRequest(deps, record.callRequestId, cause);
+  if (record.agentId && record.callRequestId) callLeftAgent(deps, { requestId: record.callRequestId, agentId: record.agentId, outcome: cause });
+  return true;
+}
+
+/** The request of a lost call ends with the cause; one already past the call is left as it is. */
+async function endRequest(deps: FlowDeps, requestId: string, cause: LostCallCause): Promise<void> {
+  try {
+    const req = await loadRequest(deps, requestId);
+    if (req.state !== 'connecting' && req.state !== 'connected') return;
+    await moveRequest(deps, requestId, { type: 'call_ended', outcome: cause }, 'system', req);
+  } catch (e) {
+    if (!isAppError(e)) throw e;
+  }
+}
+
+/**
+ * The backstops every reconcile pass runs: sessions whose calls have all ended are revoked, and
+ * agents busy without an open call are freed when their busy was set by a process that is gone
+ * (`deadOwners`) or longer ago than any call setup lasts (`staleBusyBefore`). Each is audited.
+ */
+export async function sweepCallLeftovers(deps: FlowDeps, args: { deadOwners: string[]; staleBusyBefore: Date }): Promise<{ sessions: number; agents: number }> {
+  const now = deps.clock();
+  const sessions = await deps.store.sessions.revokeEnded(now);
+  for (const id of sessions) {
+    await deps.store.audit.append({
+      actor: 'system',
+      action: 'session.revoke',
+      subject: `session:${id}`,
+      decision: 'info',
+      reason: 'its call has ended',
+      data: { by: 'reconciler' },
+    });
+  }
+  const agents = await deps.store.agents.freeWithoutCall(args.deadOwners, args.staleBusyBefore, now);
+  for (const id of agents) {
+    await deps.store.audit.append({
+      actor: 'system',
+      action: 'agent.free',
+      subject: `agent:${id}`,
+      decision: 'info',
+      reason: 'busy without a call',
+      data: { by: 'reconciler' },
+    });
+    deps.events.publish({ type: 'agent.changed', agentId: id, availability: 'available', at: now.toISOString() });
+  }
+  if (sessions.length || agents.length) deps.logger.warn({ sessions: sessions.length, agents: agents.length }, 'revoked sessions and freed agents left behind by ended calls');
+  return { sessions: sessions.length, agents: agents.length };
+}

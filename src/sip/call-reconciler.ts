@@ -1,0 +1,247 @@
+/**
+ * Liveness of calls is checked, not assumed (README "When a component dies"). One pass runs at
+ * start-up, on every (re)connection to FreeSWITCH or drachtio-server, and every
+ * `calls.reconcileSeconds`:
+ *
+ *   - this process's heartbeat (service_instances), which tells the others it is alive;
+ *   - this process's live calls against FreeSWITCH: a call whose customer channel FreeSWITCH no
+ *     longer has, or any call while the event socket is gone, ends as `media_lost`;
+ *   - calls held by processes that are gone (the same instance name restarted, or silent for
+ *     `calls.instanceDeadSeconds`): their FreeSWITCH channels are killed (uuid_kill), their
+ *     dialogs get BYE through drachtio-server, and their records close as `service_restarted`
+ *     or `instance_lost` (flows/call-liveness.ts revokes the session and ends the request);
+ *   - the backstops: sessions whose calls all ended are revoked, busy agents without a call freed.
+ *
+ * Losing drachtio-server ends every live call at once as `signalling_lost` (no BYE can be sent
+ * or received without it): their channels are released, records closed, sessions revoked; once
+ * drachtio-server is back, each of their dialogs gets a BYE in case it survived the outage.
+ * A BYE for a dialog no live call holds (one a previous process held) is answered 200 and closes
+ * that call; otherwise 481.
+ */
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { LostCallCause } from '../domain/call-request.js';
+import type { CallRecord } from '../domain/model.js';
+import { closeLostCall, describeLostCall, sweepCallLeftovers } from '../flows/call-liveness.js';
+import type { FlowDeps } from '../flows/ports.js';
+import type { FreeswitchConnection } from '../media/freeswitch-connection.js';
+import type { ActiveCalls } from './customer-call-state.js';
+import { sendResponse, type SipRequest, type SipResponse } from './sip-message.js';
+import type { SipServer } from './sip-server.js';
+
+export interface CallReconciler {
+  /** Runs a pass now (or right after the one running); resolves when it is done. */
+  runNow(why: string): Promise<void>;
+  /** True while the last passes found calls left behind (readiness shows it). */
+  degraded(): boolean;
+  stop(): Promise<void>;
+}
+
+export interface CallReconcilerOptions {
+  deps: FlowDeps;
+  /** This process: its id (a new one each start) and its instance name (stable across restarts). */
+  instance: { id: string; name: string };
+  sip: SipServer;
+  media: FreeswitchConnection;
+  calls: ActiveCalls;
+  logger: Logger;
+  registry?: Registry;
+}
+
+type InDialogRequest = { request(opts: { method: string; stackDialogId: string; headers: Record<string, string> }): Promise<unknown> };
+
+/** Longest wait for drachtio-server or FreeSWITCH to answer one hang-up. */
+const HANG_UP_WAIT_MS = 2000;
+/** A process that just started waits this long for both servers before closing dead calls without them. */
+const CONNECT_GRACE_MS = 30_000;
+
+export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler {
+  const { deps, instance, sip, media, calls } = opts;
+  const cfg = deps.config.calls;
+  const log = opts.logger.child({ component: 'call-reconciler' });
+  const startedAt = Date.now();
+  let stopped = false;
+  let lastFoundAt = 0;
+  /** Dialogs of calls ended while drachtio-server was unreachable: BYE once it is back. */
+  const byeWhenBack = new Set<string>();
+
+  const closed = new Counter({
+    name: 'knock_calls_reconciled_total',
+    help: 'Calls ended because a component under them was lost, by cause',
+    labelNames: ['cause'] as const,
+    registers: opts.registry ? [opts.registry] : [],
+  });
+  new Gauge({
+    name: 'knock_calls_open',
+    help: 'Calls this instance holds, by state',
+    labelNames: ['state'] as const,
+    registers: opts.registry ? [opts.registry] : [],
+    collect() {
+      let connected = 0;
+      let setup = 0;
+      for (const c of calls.all()) {
+        if (c.connected) connected++;
+        else setup++;
+      }
+      this.set({ state: 'connected' }, connected);
+      this.set({ state: 'setup' }, setup);
+    },
+  });
+
+  const found = (cause: LostCallCause, n = 1) => {
+    if (n <= 0) return;
+    closed.inc({ cause }, n);
+    lastFoundAt = Date.now();
+  };
+
+  /** Ends this process's live calls after a component under them was lost. */
+  const endLiveCalls = async (cause: LostCallCause, which = calls.all()) => {
+    if (which.length === 0) return;
+    found(cause, which.length);
+    log.warn({ calls: which.length, cause }, `ending live calls: ${describeLostCall(cause)}`);
+    await Promise.all(which.map((c) => c.end(cause, cause === 'media_lost' ? 'media' : 'signalling')));
+  };
+
+  const within = <T>(work: Promise<T>, ms = HANG_UP_WAIT_MS): Promise<T | undefined> =>
+    Promise.race([work, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())]).catch(() => undefined);
+
+  const bye = (dialogId: string, why: string) =>
+    within(
+      // A request inside a dialog drachtio-server holds, by its id (drachtio-srf; not in its typings).
+      (sip.srf as unknown as InDialogRequest).request({ method: 'BYE', stackDialogId: dialogId, headers: { Reason: `SIP;cause=200;text="${why}"` } }),
+    );
+
+  const killChannel = async (uuid: string) => {
+    if (!media.isConnected()) return;
+    await within(media.mediaServer().api(`uuid_kill ${uuid} NORMAL_CLEARING`));
+  };
+
+  /** Hangs up what is left of a dead process's call, then closes its record. */
+  const closeDeadCall = async (record: CallRecord, cause: LostCallCause, except?: string) => {
+    await Promise.all([
+      ...(record.mediaChannels ?? []).map(killChannel),
+      ...(sip.isConnected() ? (record.sipDialogs ?? []).filter((d) => d !== except).map((d) => bye(d, describeLostCall(cause))) : []),
+    ]);
+    if (await closeLostCall(deps, record, cause)) found(cause);
+  };
+
+  /** Live calls whose customer channel FreeSWITCH no longer has. */
+  const checkMedia = async () => {
+    if (calls.size === 0) return;
+    if (!media.isConnected()) return endLiveCalls('media_lost');
+    const body = await within(media.mediaServer().api('show channels as json'));
+    if (!body) return;
+    let uuids: Set<string>;
+    try {
+      uuids = new Set(((JSON.parse(body) as { rows?: Array<{ uuid: string }> }).rows ?? []).map((r) => r.uuid));
+    } catch {
+      return; // an answer we cannot read proves nothing
+    }
+    const gone = calls.all().filter((c) => !c.isEnded && !uuids.has(c.customer.endpoint.uuid));
+    await endLiveCalls('media_lost', gone);
+  };
+
+  const takeOverDead = async (dead: Array<{ id: string; name: string }>) => {
+    const reachable = sip.isConnected() && media.isConnected();
+    // Just started: the servers may not be connected yet; hanging up needs them.
+    if (!reachable && Date.now() - startedAt < CONNECT_GRACE_MS) return false;
+    for (const d of dead) {
+      const cause: LostCallCause = d.name === instance.name ? 'service_restarted' : 'instance_lost';
+      const records = await deps.store.callRecords.listOpen([d.id]);
+      if (records.length) log.warn({ instance: d.name, process: d.id, calls: records.length, cause }, `closing calls: ${describeLostCall(cause)}`);
+      for (const r of records) await closeDeadCall(r, cause);
+    }
+    return true;
+  };
+
+  /** Another process of the same name still beating after this one started is a twin, not a past self. */
+  let firstBeat: Date | null = null;
+  const restartedBefore = () => (Date.now() - startedAt > (cfg.reconcileSeconds + 1) * 1000 ? firstBeat : null);
+  // drachtio-server hands a process the BYE of a dialog only when that dialog's process is gone,
+  // so here a same-name process silent since this one started is taken as its past self at once.
+  const ownerAlive = async (owner: string) => {
+    const dead = await deps.store.instances.dead(instance, cfg.instanceDeadSeconds, firstBeat);
+    return !dead.some((d) => d.id === owner) && (await deps.store.instances.alive(owner, cfg.instanceDeadSeconds));
+  };
+
+  const pass = async () => {
+    const now = deps.clock();
+    const me = await deps.store.instances.beat(instance.id, instance.name);
+    firstBeat ??= me.startedAt;
+    await checkMedia();
+    const dead = await deps.store.instances.dead(instance, cfg.instanceDeadSeconds, restartedBefore());
+    const tookOver = dead.length ? await takeOverDead(dead) : true;
+    const left = await sweepCallLeftovers(deps, {
+      deadOwners: dead.map((d) => d.id),
+      staleBusyBefore: new Date(now.getTime() - cfg.busyWithoutCallSeconds * 1000),
+    });
+    if (left.sessions + left.agents > 0) lastFoundAt = Date.now();
+    // Forgotten only once its calls are closed and the agents it made busy are free.
+    if (tookOver) for (const d of dead) await deps.store.instances.remove(d.id);
+  };
+
+  let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
+  const runNow = (why: string): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    if (running) {
+      // One pass at a time; requests during a pass share the one after it.
+      queued ??= running.then(() => {
+        queued = null;
+        return runNow(why);
+      });
+      return queued;
+    }
+    running = pass()
+      .catch((e: unknown) => log.warn({ why, err: e instanceof Error ? e.message : String(e) }, 'call reconcile pass failed; next pass retries'))
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  };
+
+  sip.onConnectionChange((up) => {
+    if (!up) {
+      const live = calls.all();
+      for (const c of live) for (const d of c.legIds().sipDialogs) byeWhenBack.add(d);
+      void endLiveCalls('signalling_lost', live);
+      return;
+    }
+    const pending = [...byeWhenBack];
+    byeWhenBack.clear();
+    void Promise.all(pending.map((d) => bye(d, describeLostCall('signalling_lost')))).then(() => runNow('drachtio-server connected'));
+  });
+  media.onChange((up) => {
+    if (!up) void endLiveCalls('media_lost');
+    else void runNow('FreeSWITCH connected');
+  });
+
+  sip.onStrayBye(async (req: SipRequest, res: SipResponse) => {
+    const dialogId = (req as unknown as { stackDialogId?: string }).stackDialogId ?? '';
+    const record = dialogId ? await deps.store.callRecords.findOpenByDialog(dialogId) : null;
+    if (!record?.owner || record.owner === instance.id || (await ownerAlive(record.owner))) {
+      sendResponse(res, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    // A call a process that is gone held: the party hanging up ends it for everyone.
+    sendResponse(res, 200, 'OK');
+    await closeDeadCall(record, 'service_restarted', dialogId);
+  });
+
+  const timer = setInterval(() => void runNow('timer'), cfg.reconcileSeconds * 1000);
+  timer.unref();
+  void runNow('start-up');
+
+  return {
+    runNow,
+    degraded: () => Date.now() - lastFoundAt < 2 * cfg.reconcileSeconds * 1000,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+      await queued;
+      // A process that stops cleanly says so: no survivor has to wait for its heartbeat to age.
+      await deps.store.instances.remove(instance.id).catch(() => undefined);
+    },
+  };
+}
