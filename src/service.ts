@@ -89,7 +89,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     }
     // This process: a new id each start, stamped on the calls it holds and the agents it makes
     // busy, so a restarted or surviving process can tell what a dead one left behind.
-    const instance = { id: randomUUID(), name: options.instanceName ?? hostname() };
+    const instance = { id: randomUUID(), name: options.instanceName ?? (config.server.instanceName || hostname()) };
     const store = await openStore({ url: databaseUrl, poolSize: config.database.poolSize, logger, owner: instance.id });
     stops.push(() => store.close());
 

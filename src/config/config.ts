@@ -14,6 +14,11 @@ export interface Config {
     publicUrl: string;
     /** Number of reverse proxies in front of the service, for client addresses in logs. */
     trustProxy: number;
+    /**
+     * This instance's name, the same across its restarts: a process that starts under the name of
+     * one that died closes the calls it left at once. Empty: the host name.
+     */
+    instanceName: string;
   };
   database: {
     /** postgres://… of a PostgreSQL server; empty = embedded PostgreSQL (PGlite). */

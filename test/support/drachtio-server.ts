@@ -28,8 +28,10 @@ export interface DrachtioServer {
   secret: string;
   /** Kills the server and starts it again on the same ports (for reconnection tests). */
   restart(): Promise<void>;
-  /** Kills the server without starting it again (stop() is still safe to call). */
-  kill(): Promise<void>;
+  /** Kills the server without starting it again (stop() is still safe to call); SIGKILL for a crash. */
+  kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Starts a killed server again on the same ports. */
+  start(): Promise<void>;
   stop(): Promise<void>;
   /** What the server printed so far (the last ~2 MB). */
   logs(): string;
@@ -151,8 +153,8 @@ export async function startDrachtio(
   const ready = async () => (await accepts(adminPort)) && (await accepts(sipPort)) && (wsPort === null || (await accepts(wsPort)));
   const launch = () => server.start(ready, opts.startTimeoutMs ?? 15_000);
 
-  const kill = async () => {
-    await server.stop((proc) => proc.kill('SIGTERM'), 5000);
+  const kill = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
+    await server.stop((proc) => proc.kill(signal), 5000);
     // The same ports are reused on restart; wait until the kernel has let them go.
     for (let i = 0; i < 100; i++) {
       if ((await tcpPortFree(adminPort)) && (await tcpPortFree(sipPort)) && (await udpPortFree(sipPort)) && (wsPort === null || (await tcpPortFree(wsPort)))) break;
@@ -180,6 +182,7 @@ export async function startDrachtio(
       await launch();
     },
     kill,
+    start: launch,
     async stop() {
       await kill();
       rmSync(dir, { recursive: true, force: true });

@@ -32,6 +32,9 @@ export interface FreeswitchServer {
    * in between (what callers meet while it is gone), and FreeSWITCH is started again even when it throws.
    */
   restart(whileDown?: () => Promise<void>): Promise<void>;
+  /** kill -9, as a crash: no channel is hung up, no BYE sent. `start()` brings it back on the same ports. */
+  crash(): Promise<void>;
+  start(): Promise<void>;
   stop(): Promise<void>;
   /** What FreeSWITCH printed so far (the last ~2 MB). */
   logs(): string;
@@ -183,6 +186,10 @@ export async function startFreeswitch(opts: { startTimeoutMs?: number; /** Extra
         await launch();
       }
     },
+    async crash() {
+      await server.stop((proc) => proc.kill('SIGKILL'), 0);
+    },
+    start: launch,
     async stop() {
       await halt();
       rmSync(dir, { recursive: true, force: true });

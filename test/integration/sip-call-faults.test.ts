@@ -1,0 +1,262 @@
+/**
+ * A call always ends cleanly, whatever dies under it (README "When a component dies"): five
+ * verified customer calls are connected to five desk phones through real drachtio-server and
+ * FreeSWITCH, then one component is killed with SIGKILL — FreeSWITCH, drachtio-server, or the
+ * service itself (a process of its own, started again under the same instance name). Within the
+ * bound the README states (15 s after the component is back), every call record is closed with
+ * the cause, every session id revoked, every agent free, no FreeSWITCH channel left over, and a
+ * new call connects to an agent with audio both ways.
+ */
+import assert from 'node:assert/strict';
+import type { FlowDeps } from '../../src/flows/ports.js';
+import { rtpCounters } from '../../src/media/media-stats.js';
+import { callCenterSkipReason, carriesAudio, fsChannels, useCallCenter, type CallCenter } from '../support/call-center.js';
+import { freePort, startDrachtio, type DrachtioServer } from '../support/drachtio-server.js';
+import { startFreeswitch, type FreeswitchServer } from '../support/freeswitch-server.js';
+import { serviceProcess, type ServiceProcess } from '../support/service-process.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
+import { runSipp, startSippUas, type SippResult, type SippUas } from '../support/sipp.js';
+import { startTestService, type TestService } from '../support/test-service.js';
+import { writeUlawRtpPcap } from '../support/rtp-pcap.js';
+import { callerArgs, DESK_PHONE_PASSWORD, setUpContactCenter, verifiedCall, type ContactCenter } from '../support/verified-customer.js';
+import { waitFor } from '../support/wait-for.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const FIVE = ['1001', '1002', '1003', '1004', '1005'].map((extension, i) => {
+  const username = ['anna', 'ben', 'carl', 'dora', 'eric'][i]!;
+  return { username, name: `${username[0]!.toUpperCase()}${username.slice(1)} Agent`, extension };
+});
+/** The bound the README's Operations table states, after the component is back. */
+const CLEAN_WITHIN_MS = 15_000;
+/** Fast passes, so the suite does not wait on the production defaults. */
+const FAST = { KNOCK_CALLS__RECONCILE_SECONDS: '1', KNOCK_CALLS__INSTANCE_DEAD_SECONDS: '3' };
+
+/** Everything a fault case needs, whichever process runs the calls. */
+interface Rig {
+  deps: FlowDeps;
+  cc: ContactCenter;
+  fs: FreeswitchServer;
+  remote: string;
+  phonePort: Record<string, number>;
+  pcap: string;
+  svc: TestService;
+}
+
+interface LiveCalls {
+  requestIds: string[];
+  phones: SippUas[];
+  customers: Array<Promise<SippResult | Error>>;
+}
+
+/** Five verified calls, each customer talking to the agent who knocked; resolves once all are bridged. */
+async function connectFive(rig: Rig, ref: string): Promise<LiveCalls> {
+  const phones = await Promise.all(
+    FIVE.map((a) => startSippUas({ scenario: 'desk-phone-answer-until-bye', localPort: rig.phonePort[a.extension], calls: 1, rtpEcho: true, timeoutMs: 150_000 })),
+  );
+  const requestIds: string[] = [];
+  const customers: LiveCalls['customers'] = [];
+  for (const [i, a] of FIVE.entries()) {
+    const { requestId, token } = await verifiedCall(rig.svc, rig.cc, a.username, `${ref}-${i + 1}`);
+    requestIds.push(requestId);
+    const caller = callerArgs(rig.cc, token);
+    customers.push(
+      runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap }, extraArgs: caller.extraArgs, timeoutMs: 150_000 }).catch(
+        (e: Error) => e,
+      ),
+    );
+  }
+  await waitFor(
+    'five connected calls (an open record each, ten FreeSWITCH channels)',
+    async () => {
+      const open = await Promise.all(requestIds.map(async (id) => (await rig.deps.store.callRecords.list({ callRequestId: id })).some((r) => !r.endedAt)));
+      return open.every(Boolean) && (await fsChannels(rig.fs).catch(() => [])).length === 10;
+    },
+    60_000,
+  );
+  return { requestIds, phones, customers };
+}
+
+/** Every trace of the five calls is gone: records closed with `cause`, sessions revoked, agents free, no channel left. */
+async function assertCleanedUp(rig: Rig, calls: LiveCalls, cause: string, since: number): Promise<number> {
+  await waitFor(
+    `every call closed as ${cause}, its session revoked, its agent free, no FreeSWITCH channel left`,
+    async () => {
+      for (const id of calls.requestIds) {
+        const records = await rig.deps.store.callRecords.list({ callRequestId: id });
+        if (records.length === 0 || records.some((r) => !r.endedAt)) return false;
+        for (const r of records) if (r.sessionId && !(await rig.deps.store.sessions.get(r.sessionId))?.revokedAt) return false;
+        if ((await rig.deps.store.callRequests.get(id))?.state !== 'ended') return false;
+      }
+      for (const a of Object.values(rig.cc.agents)) if ((await rig.deps.store.agents.get(a.id))?.availability !== 'available') return false;
+      return (await fsChannels(rig.fs)).length === 0;
+    },
+    CLEAN_WITHIN_MS,
+  );
+  const took = Date.now() - since;
+  for (const id of calls.requestIds) {
+    const [r] = await rig.deps.store.callRecords.list({ callRequestId: id });
+    assert.equal(r!.outcome, cause);
+    assert.equal((await rig.deps.store.callRequests.get(id))!.outcome, cause);
+  }
+  const audit = await rig.deps.store.audit.list({ limit: 10_000 });
+  assert.ok(audit.some((e) => e.action === 'session.revoke' || e.action === 'call.reconcile'), 'the closes are audited');
+  assert.ok((await rig.deps.store.audit.verify()).ok, 'the audit chain holds');
+  return took;
+}
+
+/** After the fault: a new verified call reaches an agent, with audio both ways through FreeSWITCH. */
+async function assertNewCallWithAudio(rig: Rig, ref: string): Promise<void> {
+  const phone = await startSippUas({ scenario: 'desk-phone-answer', localPort: rig.phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+  try {
+    const { token } = await verifiedCall(rig.svc, rig.cc, 'anna', ref);
+    const caller = callerArgs(rig.cc, token);
+    const call = runSipp({ scenario: 'customer-call', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap, talk_ms: '8000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
+    await waitFor(
+      'RTP both ways on a new call',
+      async () => {
+        const channels = await fsChannels(rig.fs);
+        if (channels.length !== 2) return false;
+        const counters = await Promise.all(channels.map((ch) => rtpCounters((cmd) => rig.fs.api(cmd), ch.uuid)));
+        return counters.every((c) => carriesAudio(c, 50));
+      },
+      30_000,
+    );
+    await call;
+    await phone.done;
+  } finally {
+    await phone.stop();
+  }
+}
+
+async function endSipp(calls: LiveCalls): Promise<void> {
+  await Promise.all(calls.phones.map((p) => p.stop().catch(() => undefined)));
+}
+
+describe('a call always ends cleanly, whatever dies under it (drachtio-server + FreeSWITCH + sipp)', function () {
+  this.timeout(300_000);
+
+  describe('FreeSWITCH or drachtio-server killed under five calls', function () {
+    const center = useCallCenter({ agents: FIVE, env: FAST });
+    let rig: Rig;
+    before(function () {
+      const c: CallCenter = center();
+      rig = { deps: c.deps, cc: c.cc, fs: c.fs, remote: c.env.remote, phonePort: c.phonePort, pcap: c.pcap, svc: c.env.svc };
+    });
+
+    it('FreeSWITCH killed: both legs of every call get BYE, records close as media_lost, sessions revoked, agents free; calls connect again once it is back', async () => {
+      const calls = await connectFive(rig, 'FS-KILL');
+      await rig.fs.crash();
+      const t0 = Date.now();
+      // Both parties hear the call end: every customer and every phone got a BYE and answered it.
+      const customers = await Promise.all(calls.customers);
+      for (const r of customers) assert.ok(!(r instanceof Error), `the customer got no BYE: ${r instanceof Error ? r.message.slice(0, 500) : ''}`);
+      await Promise.all(calls.phones.map((p) => p.done));
+      const byeMs = Date.now() - t0;
+      await rig.fs.start();
+      const back = Date.now();
+      const took = await assertCleanedUp(rig, calls, 'media_lost', back);
+      await waitFor('the service to reconnect to FreeSWITCH', () => rig.svc.call('GET', '/readyz').then((r) => r.body.components.media === 'up'), 30_000);
+      await assertNewCallWithAudio(rig, 'FS-AFTER');
+      console.log(`      FreeSWITCH killed: BYE on both legs of 5 calls within ${byeMs} ms; clean ${took} ms after it was back`);
+    });
+
+    it('drachtio-server killed: FreeSWITCH channels released, records close as signalling_lost, sessions revoked, agents free; calls connect again once it is back', async () => {
+      const calls = await connectFive(rig, 'SIP-KILL');
+      const drachtio = center().env.drachtio;
+      await drachtio.kill('SIGKILL');
+      const t0 = Date.now();
+      // Nothing can reach the phones while drachtio-server is gone; the service lets go of the media at once.
+      await waitFor('the FreeSWITCH channels to be released', async () => (await fsChannels(rig.fs)).length === 0, CLEAN_WITHIN_MS);
+      const releasedMs = Date.now() - t0;
+      await drachtio.start();
+      const back = Date.now();
+      const took = await assertCleanedUp(rig, calls, 'signalling_lost', back);
+      await endSipp(calls);
+      await waitFor('the service to reconnect to drachtio-server', () => rig.svc.call('GET', '/readyz').then((r) => r.body.components.sip === 'up'), 30_000);
+      // The phones' registrations are the service's (in PostgreSQL), so they survive drachtio-server.
+      await assertNewCallWithAudio(rig, 'SIP-AFTER');
+      console.log(`      drachtio-server killed: channels of 5 calls released in ${releasedMs} ms; clean ${took} ms after it was back`);
+    });
+  });
+
+  describe('the service itself killed under five calls', function () {
+    let fs: FreeswitchServer | undefined;
+    let drachtio: DrachtioServer | undefined;
+    let svc: TestService | undefined;
+    let proc: ServiceProcess | undefined;
+    let workDir: string | undefined;
+    let rig: Rig;
+
+    before(async function () {
+      skipWhenMissing(this, callCenterSkipReason());
+      workDir = mkdtempSync(join(tmpdir(), 'knock-faults-'));
+      const pcap = join(workDir, 'customer.pcap');
+      writeUlawRtpPcap(pcap, 4);
+      fs = await startFreeswitch();
+      drachtio = await startDrachtio();
+      // The API the customer and the agents use runs here; the calls run in the process that is killed.
+      svc = await startTestService();
+      const outbound = await freePort();
+      const env = {
+        ...FAST,
+        DATABASE_URL: svc.db.url,
+        KNOCK_SERVER__INSTANCE_NAME: 'knock-fault-test',
+        KNOCK_SIP__ENABLED: 'true',
+        KNOCK_SIP__DRACHTIO__HOST: drachtio.host,
+        KNOCK_SIP__DRACHTIO__PORT: String(drachtio.adminPort),
+        KNOCK_SIP__DRACHTIO__SECRET: drachtio.secret,
+        KNOCK_SIP__AGENT_RING_SECONDS: '3',
+        KNOCK_MEDIA__FREESWITCH__PORT: String(fs.eslPort),
+        KNOCK_MEDIA__FREESWITCH__SECRET: fs.eslSecret,
+        KNOCK_MEDIA__OUTBOUND_SOCKET__PORT: String(outbound),
+        KNOCK_JOBS__PROCESS_EVERY_MS: '100',
+      };
+      proc = await serviceProcess(env);
+      const cc = await setUpContactCenter(svc, { agents: FIVE });
+      await proc.start(['database', 'sip', 'media']);
+      const phonePort: Record<string, number> = {};
+      for (const a of FIVE) {
+        phonePort[a.extension] = await freePort({ udp: true });
+        await runSipp({
+          scenario: 'register-ok',
+          remote: `127.0.0.1:${drachtio.sipPort}`,
+          localPort: phonePort[a.extension],
+          timeoutMs: 10_000,
+          vars: { user: a.extension, expires: '600' },
+          extraArgs: ['-au', a.extension, '-ap', DESK_PHONE_PASSWORD],
+        });
+      }
+      rig = { deps: svc.service.deps, cc, fs, remote: `127.0.0.1:${drachtio.sipPort}`, phonePort, pcap, svc };
+      for (const a of Object.values(cc.agents)) {
+        await waitFor(`${a.username} to be available`, async () => (await rig.deps.store.agents.get(a.id))!.availability === 'available');
+      }
+    });
+    after(async function () {
+      if (proc && this.currentTest?.state === 'failed') console.log(proc.logs().slice(-6000));
+      await proc?.stop();
+      await svc?.stop();
+      await drachtio?.stop();
+      await fs?.stop();
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
+    });
+
+    it('killed and started again: its calls are closed as service_restarted, their legs hung up, sessions revoked, agents free; new calls connect', async () => {
+      const calls = await connectFive(rig, 'SVC-KILL');
+      await proc!.crash();
+      // Killed mid-call: the legs are still up in drachtio-server and FreeSWITCH, and nothing closed the records.
+      assert.equal((await fsChannels(rig.fs)).length, 10);
+      await proc!.start(['database', 'sip', 'media']);
+      const back = Date.now();
+      const took = await assertCleanedUp(rig, calls, 'service_restarted', back);
+      // The restarted process hung up what the old one left: the parties got a BYE.
+      const customers = await Promise.all(calls.customers);
+      const byes = customers.filter((r) => !(r instanceof Error) && /BYE sip:/.test(r.messages)).length;
+      await endSipp(calls);
+      await assertNewCallWithAudio(rig, 'SVC-AFTER');
+      console.log(`      service killed: 5 calls closed ${took} ms after it was back; ${byes} of 5 customers got a BYE`);
+      assert.equal(byes, 5, 'every customer leg got a BYE from the restarted process');
+    });
+  });
+});
