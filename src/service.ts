@@ -20,6 +20,8 @@ import { expireDeskPhoneRegistrations } from './flows/desk-phone.js';
 import { expireAppRegistrations } from './flows/app-registration.js';
 import { callbackDue, expireUnansweredRequest, remindCustomer } from './flows/timed-steps.js';
 import { runConsoleTransfer } from './flows/console-transfer.js';
+import { drainOutbox } from './flows/outbox.js';
+import { reconcileRequestJobs } from './flows/reconcile.js';
 import { startHousekeeping } from './jobs/housekeeping.js';
 import { createScheduler, type Scheduler } from './jobs/scheduler.js';
 import { createNotifier } from './notify/notifier.js';
@@ -61,6 +63,16 @@ export interface RunningService {
 function webDir(): string {
   // The pages are static files, served from src/web whether the server runs from src/ or dist/.
   return join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'web');
+}
+
+/** Start-up repairs; a database that is down now is retried by housekeeping, not fatal. */
+async function runStartupRepairs(deps: FlowDeps): Promise<void> {
+  try {
+    await reconcileRequestJobs(deps);
+    await drainOutbox(deps);
+  } catch (e) {
+    deps.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'start-up repairs failed; housekeeping tries again');
+  }
 }
 
 export async function startService(config: Config, options: ServiceOptions): Promise<RunningService> {
@@ -145,8 +157,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       },
     });
     stops.push(() => scheduler!.stop());
+    // Moves write their jobs in their own transaction (store), so the table must exist first.
+    await scheduler.ensureSchema();
     if (options.runJobs !== false) {
       await scheduler.start();
+      // Work a crash or an outage may have left: missing request jobs, unsent notifications.
+      await runStartupRepairs(deps);
       const stopHousekeeping = startHousekeeping({
         cron: config.jobs.housekeepingCron,
         logger,
@@ -160,6 +176,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           },
           { name: 'expired desk phone registrations', run: () => expireDeskPhoneRegistrations(deps) },
           { name: 'expired app registrations', run: () => expireAppRegistrations(deps) },
+          { name: 'missing request jobs', run: () => reconcileRequestJobs(deps) },
+          { name: 'notification outbox', run: () => drainOutbox(deps) },
           {
             name: 'signing key rotation',
             run: async (now) => {

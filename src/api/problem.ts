@@ -4,6 +4,10 @@
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import { AppError, isAppError, type ErrorCode } from '../domain/errors.js';
+import { translateDbError } from '../store/repos/sql.js';
+
+/** Seconds a client is asked to wait before retrying a 503 (a database restart takes a few). */
+const RETRY_AFTER_SECONDS = 2;
 
 const STATUS: Record<ErrorCode, number> = {
   validation_failed: 400,
@@ -55,6 +59,7 @@ export function statusFor(code: ErrorCode): number {
 export function sendProblem(res: Response, err: AppError, instance?: string): void {
   const status = statusFor(err.code);
   if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="knock"');
+  if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   res
     .status(status)
     .type('application/problem+json')
@@ -71,8 +76,12 @@ export function sendProblem(res: Response, err: AppError, instance?: string): vo
 
 /** The last middleware: everything thrown in a route ends here. */
 export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  if (isAppError(err)) {
-    sendProblem(res, err, req.originalUrl);
+  // A database fault that reached here untranslated (a driver or pool error) is still an outage
+  // the client can retry after, not a bug: 503, never 500.
+  const known = isAppError(err) ? err : translateDbError(err);
+  if (isAppError(known)) {
+    if (known.code === 'unavailable') req.log?.warn({ err: { message: (err as Error)?.message, code: (err as { code?: string })?.code } }, 'database unavailable');
+    sendProblem(res, known, req.originalUrl);
     return;
   }
   // Body parser errors carry a status (malformed JSON, too large, wrong charset).

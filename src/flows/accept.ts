@@ -45,8 +45,8 @@ export async function beginAccept(deps: FlowDeps, device: Device, requestId: str
   }
   // The challenge is stored with the move, in one statement, and only if the move was written.
   const challenge = newChallenge(deps, { deviceId: device.id, callRequestId: requestId, purpose: 'accept' });
-  await moveRequest(deps, requestId, { type: 'accept', deviceId: device.id }, `device:${device.id}`, request, (before, next, audit) =>
-    deps.store.callRequests.updateIssuingChallenge(requestId, before.version, next, audit, challenge),
+  await moveRequest(deps, requestId, { type: 'accept', deviceId: device.id }, `device:${device.id}`, request, (before, next, audit, effects) =>
+    deps.store.callRequests.updateIssuingChallenge(requestId, before.version, next, audit, challenge, effects),
   );
   const webauthn = device.webauthn
     ? await webAuthnAuthenticationOptions({
@@ -132,7 +132,6 @@ export async function completeAccept(
   }
 
   await moveRequest(deps, requestId, { type: 'authenticate', deviceId: device.id, method: proof.method }, actor, request);
-  await deps.scheduler.cancelForRequest(requestId);
 
   const issued = await issueCallToken(deps, request, device, proof.method, now);
   await store.audit.append({

@@ -263,15 +263,7 @@ export async function callEnded(
 export async function callbackAttemptFailed(deps: FlowDeps, requestId: string, outcome: Outcome, known?: CallRequest): Promise<void> {
   const req = known?.id === requestId ? known : await loadRequest(deps, requestId);
   const retryAt = nextRetryTime(deps.config.scheduling.retry, req.attempts, outcome, deps.clock());
-  const { after } = await moveRequest(deps, requestId, { type: 'callback_failed', outcome, retryAt }, 'sip', req);
-  if (retryAt) {
-    await deps.scheduler.scheduleCallback(requestId, retryAt);
-  } else {
-    const agent = await deps.store.agents.get(after.agentId);
-    try {
-      await deps.notifier.notifyCustomer({ request: after, agentName: agent?.name ?? 'Your adviser', kind: 'expired', now: deps.clock() });
-    } catch (e) {
-      deps.logger.warn({ requestId, code: isAppError(e) ? e.code : 'internal' }, 'could not tell the customer the callback failed');
-    }
-  }
+  // A retry is scheduled with the move (back to scheduled at retryAt); giving up tells the
+  // customer, through the outbox, once the move has committed.
+  await moveRequest(deps, requestId, { type: 'callback_failed', outcome, retryAt }, 'sip', req, undefined, retryAt ? {} : { notify: 'expired' });
 }

@@ -63,8 +63,6 @@ async function dialNow(deps: FlowDeps, request: CallRequest, by: CallNowAsker): 
       madeDue = true;
     }
     current = (await moveRequest(deps, current.id, { type: 'dial_agent', agentId: agent.id }, by.actor, current)).after;
-    // Before the dial: a failed attempt schedules its retry, which must not be cancelled.
-    await deps.scheduler.cancelForRequest(current.id);
     const now = deps.clock().toISOString();
     deps.events.publish({ type: 'agent.changed', agentId: agent.id, availability: 'busy', at: now });
     deps.events.publish({ type: 'callback.dial', requestId: current.id, agentId: agent.id, customerId: current.customerId, at: now });
@@ -83,7 +81,6 @@ async function promptNow(deps: FlowDeps, request: CallRequest, by: CallNowAsker)
   let current = request;
   if (current.state === 'scheduled') current = (await moveRequest(deps, current.id, { type: 'callback_due' }, by.actor, current)).after;
   if (current.state === 'due') current = (await moveRequest(deps, current.id, { type: 'prompt_customer' }, by.actor, current)).after;
-  await deps.scheduler.cancelForRequest(current.id);
   const agent = await deps.store.agents.get(current.agentId);
   try {
     await deps.notifier.notifyCustomer({ request: current, agentName: agent?.name ?? 'Your adviser', kind: 'callback_prompt', now: deps.clock() });

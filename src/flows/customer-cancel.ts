@@ -15,7 +15,7 @@ export async function cancelScheduledCallback(deps: FlowDeps, device: Device, re
     throw new AppError('illegal_transition', 'Only a scheduled call can be cancelled; this one is not scheduled.', { state: request.state });
   }
   const actor = `device:${device.id}`;
+  // The callback job goes with the move.
   const { after } = await moveRequest(deps, requestId, { type: 'cancel', by: actor }, actor, request);
-  await deps.scheduler.cancelForRequest(requestId);
   return after;
 }

@@ -7,7 +7,9 @@ import { applyEvent } from '../domain/call-request.js';
 import type { Agent, CallRequest } from '../domain/model.js';
 import type { NewCallRequest } from '../store/store.js';
 import { announceMove, moveRequest } from './move-request.js';
+import { outboxEntry, sendKnock } from './outbox.js';
 import type { FlowDeps } from './ports.js';
+import { jobChanges } from './request-jobs.js';
 
 export interface KnockInput {
   agentId: string;
@@ -27,7 +29,7 @@ export interface KnockResult {
   created: boolean;
 }
 
-export async function requestCall(deps: FlowDeps, input: KnockInput): Promise<KnockResult> {
+export async function requestCall(deps: FlowDeps, input: KnockInput, retried = false): Promise<KnockResult> {
   const { store, config } = deps;
   const agent = input.agent?.id === input.agentId ? input.agent : await store.agents.get(input.agentId);
   if (!agent) throw new AppError('not_found', `No agent ${input.agentId}.`);
@@ -63,39 +65,72 @@ export async function requestCall(deps: FlowDeps, input: KnockInput): Promise<Kn
     outcome: null,
   };
   // A new request is notified at once, so it is stored already moved (requested -> notified, by
-  // the state machine) and both audit entries are written with it, in order, in one statement;
-  // nothing is written when an existing request is returned instead.
+  // the state machine) and both audit entries, its expiry job and its knock notification (an
+  // outbox row) are written with it, in one transaction; nothing is written when an existing
+  // request is returned instead.
   const notify = { type: 'notify' } as const;
   const notified = applyEvent(fresh, notify, now);
-  const { request, created } = await store.callRequests.create({ ...fresh, ...notified }, (requestId) => [
-    {
-      actor: input.createdBy,
-      action: 'request.create',
-      subject: `call_request:${requestId}`,
-      decision: 'allow',
-      reason: `agent ${agent.username} asks to call customer ${customer.id} about ${input.reference}`,
-      data: { agentId: agent.id, customerId: customer.id, reference: input.reference },
-    },
-    { actor: 'system', action: `request.${notify.type}`, subject: `call_request:${requestId}`, decision: 'allow', reason: `${fresh.state} -> ${notified.state}`, data: {} },
-  ]);
-  if (!created) return { request, created };
+  const knockNote = outboxEntry('knock');
+  const { request, created, sameKey } = await store.callRequests.create(
+    { ...fresh, ...notified },
+    (requestId) => [
+      {
+        actor: input.createdBy,
+        action: 'request.create',
+        subject: `call_request:${requestId}`,
+        decision: 'allow',
+        reason: `agent ${agent.username} asks to call customer ${customer.id} about ${input.reference}`,
+        data: { agentId: agent.id, customerId: customer.id, reference: input.reference },
+      },
+      { actor: 'system', action: `request.${notify.type}`, subject: `call_request:${requestId}`, decision: 'allow', reason: `${fresh.state} -> ${notified.state}`, data: {} },
+    ],
+    () => ({ ...jobChanges(null, notified), notify: [knockNote] }),
+  );
+  if (!created) {
+    // A retry of the same knock, or an open request the customer can still answer: that one.
+    if (sameKey || retried || !canNoLongerBeAccepted(request, now)) return { request, created };
+    await supersede(deps, request, input.createdBy);
+    return requestCall(deps, input, true);
+  }
   announceMove(deps, { from: fresh.state, after: request, event: notify, actor: 'system', now });
 
-  try {
-    // A request created just now has no notifications yet.
-    await deps.notifier.notifyCustomer({ request, customer, devices, history: [], agentName: agent.name, kind: 'knock', now });
-  } catch (e) {
+  // Sent only now that the request has committed. A failure other than "nobody can be reached"
+  // leaves the notification to the outbox drainer; the knock stands.
+  const sent = await sendKnock(deps, knockNote.id, { request, customer, devices, history: [], agentName: agent.name });
+  if (sent === 'unreachable') {
     // Nobody can answer: close the request now so the agent is free and not left waiting.
     await moveRequest(deps, request.id, { type: 'cancel', by: 'system' }, 'system');
-    if (isAppError(e)) throw e;
     throw new AppError('no_reachable_device', 'The customer could not be notified on any channel.');
   }
-  await deps.scheduler.scheduleExpiry(request.id, request.answerDeadline);
   return { request, created: true };
 }
 
+/**
+ * An open request the customer can no longer accept: expired, or still showing notified/snoozed
+ * past its answer deadline (its expiry was lost or is late). It must not block the agent's new knock.
+ */
+function canNoLongerBeAccepted(request: CallRequest, now: Date): boolean {
+  if (request.state === 'expired') return true;
+  return (request.state === 'notified' || request.state === 'snoozed') && now >= request.answerDeadline;
+}
+
+/**
+ * Closes such a request for the agent's new knock: a stale one is first repaired (expired, as its
+ * expiry job would have done; no notice, the new knock follows), then cancelled as superseded.
+ * Someone else moving it meanwhile is fine: the knock just tries again.
+ */
+async function supersede(deps: FlowDeps, request: CallRequest, actor: string): Promise<void> {
+  try {
+    let current = request;
+    if (current.state !== 'expired') current = (await moveRequest(deps, current.id, { type: 'expire' }, 'system:repair', current)).after;
+    await moveRequest(deps, current.id, { type: 'cancel', by: actor }, actor, current);
+  } catch (e) {
+    if (!isAppError(e) || (e.code !== 'illegal_transition' && e.code !== 'request_expired')) throw e;
+  }
+}
+
 export async function cancelCallRequest(deps: FlowDeps, requestId: string, actor: string): Promise<CallRequest> {
+  // The request's jobs go with the move.
   const { after } = await moveRequest(deps, requestId, { type: 'cancel', by: actor }, actor);
-  await deps.scheduler.cancelForRequest(requestId);
   return after;
 }

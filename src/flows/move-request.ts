@@ -2,12 +2,18 @@
  * Moves a call request through the state machine and persists it with compare-and-set, so two
  * concurrent answers (two devices, a late accept racing the expiry job) resolve to exactly one
  * outcome: the loser re-reads the request and the machine refuses its event with a reason.
+ *
+ * The one write path: the move, its audit entry, the jobs its new state needs (request-jobs.ts)
+ * and the notification it owes the customer (an outbox row) are written together or not at all;
+ * the notification is sent only after that commit.
  */
 import { applyEvent, type CallRequestEvent, type CallRequestSnapshot } from '../domain/call-request.js';
 import { AppError, isAppError } from '../domain/errors.js';
-import type { CallRequest } from '../domain/model.js';
-import type { NewAuditEntry } from '../store/store.js';
+import type { CallRequest, NotificationKind } from '../domain/model.js';
+import type { MoveEffects, NewAuditEntry } from '../store/store.js';
+import { outboxEntry, sendNow } from './outbox.js';
 import type { FlowDeps } from './ports.js';
+import { jobChanges } from './request-jobs.js';
 
 const MAX_RACE_RETRIES = 5;
 
@@ -22,7 +28,12 @@ export async function loadRequest(deps: Pick<FlowDeps, 'store'>, id: string): Pr
  * null when another writer got there first. The default is `callRequests.update`; a flow whose
  * move comes with a record of its own passes a writer that stores both in one statement.
  */
-export type MoveWriter = (before: CallRequest, next: CallRequestSnapshot, audit: NewAuditEntry) => Promise<CallRequest | null>;
+export type MoveWriter = (before: CallRequest, next: CallRequestSnapshot, audit: NewAuditEntry, effects: MoveEffects) => Promise<CallRequest | null>;
+
+export interface MoveOptions {
+  /** The notification the customer is owed once the move has committed. */
+  notify?: NotificationKind;
+}
 
 /**
  * `known` is the request as the caller just read it, which saves reading it again. It is only a
@@ -35,7 +46,8 @@ export async function moveRequest(
   event: CallRequestEvent,
   actor: string,
   known?: CallRequest,
-  write: MoveWriter = (before, next, audit) => deps.store.callRequests.update(id, before.version, next, audit),
+  write: MoveWriter = (before, next, audit, effects) => deps.store.callRequests.update(id, before.version, next, audit, effects),
+  options: MoveOptions = {},
 ): Promise<{ before: CallRequest; after: CallRequest }> {
   let guess = known?.id === id ? known : undefined;
   for (let attempt = 0; attempt < MAX_RACE_RETRIES; attempt++) {
@@ -63,10 +75,17 @@ export async function moveRequest(
       }
       throw e;
     }
-    // The audit entry is written with the change, in the same statement, and only if it applied.
-    const after = await write(before, next, moveAuditEntry(before, next, event, actor));
+    // The audit entry, the jobs and the outbox row are written with the change, only if it applied.
+    const notify = options.notify ? [outboxEntry(options.notify)] : [];
+    const effects: MoveEffects = { ...jobChanges(before, next), notify };
+    const after = await write(before, next, moveAuditEntry(before, next, event, actor), effects);
     if (!after) continue; // another writer moved it first: decide again on the fresh state
     announceMove(deps, { from: before.state, after, event, actor, now });
+    await sendNow(
+      deps,
+      notify.map((n) => n.id),
+      { request: after },
+    );
     return { before, after };
   }
   throw new AppError('conflict', 'The call request is changing too quickly; try again.');

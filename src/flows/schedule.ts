@@ -43,10 +43,8 @@ export async function scheduleCallback(
     }
   }
 
+  // The answer clock and any reminder go and the callback job is set, with the move (request-jobs.ts).
   const { after } = await moveRequest(deps, requestId, { type: 'schedule', at, note: note?.trim() || null }, `device:${device.id}`, request);
-  // The answer clock and any reminder no longer apply: only the callback job remains.
-  await deps.scheduler.cancelForRequest(requestId);
-  await deps.scheduler.scheduleCallback(requestId, at);
   return after;
 }
 
@@ -57,8 +55,8 @@ export async function snoozeRequest(deps: FlowDeps, device: Device, requestId: s
     throw new AppError('validation_failed', `Remind me later accepts ${choices.join(', ')} minutes.`, { choices });
   }
   const until = new Date(deps.clock().getTime() + minutes * 60_000);
+  // The reminder job is set with the move; the expiry job stays (a reminder due after the agent
+  // moved on is dropped by the machine).
   const { after } = await moveRequest(deps, requestId, { type: 'snooze', until }, `device:${device.id}`, request);
-  // The expiry job stays: a reminder due after the agent moved on is dropped by the machine.
-  await deps.scheduler.scheduleReminder(requestId, until);
   return after;
 }

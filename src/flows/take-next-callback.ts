@@ -61,8 +61,6 @@ export async function takeNextCallback(deps: FlowDeps, agentId: string): Promise
         if (madeDue) await handBackCallback(deps, candidate.id, actor);
         continue;
       }
-      // The scheduled job would find nothing left to do; drop it rather than let it fire.
-      await deps.scheduler.cancelForRequest(candidate.id);
       deps.events.publish({ type: 'callback.dial', requestId: candidate.id, agentId: agent.id, customerId: candidate.customerId, at: now.toISOString() });
       deps.logger.info({ requestId: candidate.id, agentId: agent.id }, 'agent took the next callback');
       return dialled!;
@@ -82,8 +80,8 @@ export async function takeNextCallback(deps: FlowDeps, agentId: string): Promise
 export async function handBackCallback(deps: FlowDeps, id: string, actor: string): Promise<void> {
   const now = deps.clock();
   try {
+    // Back to scheduled, due now: the callback job is set with the move.
     await moveRequest(deps, id, { type: 'callback_failed', outcome: 'failed', retryAt: now }, actor);
-    await deps.scheduler.scheduleCallback(id, now);
   } catch (e) {
     if (!isAppError(e)) throw e;
     deps.logger.info({ requestId: id, reason: e.message }, 'callback moved on meanwhile');

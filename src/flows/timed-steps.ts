@@ -7,15 +7,15 @@ import { nextOpenTime } from '../domain/callback-schedule.js';
 import type { CallRequestEvent } from '../domain/call-request.js';
 import { rankAgents } from '../domain/agent-selection.js';
 import { isAppError } from '../domain/errors.js';
-import type { CallRequest } from '../domain/model.js';
+import type { CallRequest, NotificationKind } from '../domain/model.js';
 import { policyFor } from './group-policy.js';
 import { moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
 /** Applies the event; a refusal means the work was already done or is no longer wanted. */
-async function moveIfStillDue(deps: FlowDeps, id: string, event: CallRequestEvent, job: string): Promise<CallRequest | null> {
+async function moveIfStillDue(deps: FlowDeps, id: string, event: CallRequestEvent, job: string, notify?: NotificationKind): Promise<CallRequest | null> {
   try {
-    return (await moveRequest(deps, id, event, `job:${job}`)).after;
+    return (await moveRequest(deps, id, event, `job:${job}`, undefined, undefined, notify ? { notify } : {})).after;
   } catch (e) {
     if (isAppError(e) && (e.code === 'illegal_transition' || e.code === 'not_found' || e.code === 'request_expired')) {
       deps.logger.info({ requestId: id, job, reason: e.message }, 'job had nothing left to do');
@@ -25,24 +25,11 @@ async function moveIfStillDue(deps: FlowDeps, id: string, event: CallRequestEven
   }
 }
 
-async function agentName(deps: FlowDeps, agentId: string): Promise<string> {
-  return (await deps.store.agents.get(agentId))?.name ?? 'Your adviser';
-}
-
-/** Notifies, but a customer who cannot be reached must not make the job fail forever. */
-async function tryNotify(deps: FlowDeps, request: CallRequest, kind: Parameters<FlowDeps['notifier']['notifyCustomer']>[0]['kind']) {
-  try {
-    await deps.notifier.notifyCustomer({ request, agentName: await agentName(deps, request.agentId), kind, now: deps.clock() });
-  } catch (e) {
-    deps.logger.warn({ requestId: request.id, kind, code: isAppError(e) ? e.code : 'internal' }, 'customer could not be notified');
-  }
-}
-
 /** SPEC step 6: no answer in time. The replacing notification allows scheduling only. */
 export async function expireUnansweredRequest(deps: FlowDeps, id: string): Promise<void> {
-  const after = await moveIfStillDue(deps, id, { type: 'expire' }, 'request.expire');
+  // The "expired" notice is owed by the move (outbox), sent once it has committed.
+  const after = await moveIfStillDue(deps, id, { type: 'expire' }, 'request.expire', 'expired');
   if (!after) return;
-  await tryNotify(deps, after, 'expired');
   // The agent has moved on: free them for the next customer and tell the console.
   const agent = await deps.store.agents.get(after.agentId);
   if (agent && agent.availability === 'busy') {
@@ -53,8 +40,7 @@ export async function expireUnansweredRequest(deps: FlowDeps, id: string): Promi
 
 /** SPEC step 5: the snoozed notification comes back. */
 export async function remindCustomer(deps: FlowDeps, id: string): Promise<void> {
-  const after = await moveIfStillDue(deps, id, { type: 'remind' }, 'request.remind');
-  if (after) await tryNotify(deps, after, 'reminder');
+  await moveIfStillDue(deps, id, { type: 'remind' }, 'request.remind', 'reminder');
 }
 
 /**
@@ -73,11 +59,8 @@ export async function callbackDue(deps: FlowDeps, id: string): Promise<void> {
   if (missed && deps.config.scheduling.missedWindow === 'next_open_slot') {
     const at = nextOpenTime(new Date(now.getTime() + 60_000), policy.hours);
     if (at) {
-      const moved = await moveIfStillDue(deps, id, { type: 'schedule', at, note: current.scheduleNote }, job);
-      if (moved) {
-        await deps.scheduler.scheduleCallback(id, at);
-        await tryNotify(deps, moved, 'reminder');
-      }
+      // The new callback job and the customer's notice go with the move.
+      await moveIfStillDue(deps, id, { type: 'schedule', at, note: current.scheduleNote }, job, 'reminder');
       return;
     }
   }
@@ -86,8 +69,7 @@ export async function callbackDue(deps: FlowDeps, id: string): Promise<void> {
   if (!due) return;
 
   if (policy.callbackMode === 'customer_calls' || missed) {
-    const prompted = await moveIfStillDue(deps, id, { type: 'prompt_customer' }, job);
-    if (prompted) await tryNotify(deps, prompted, 'callback_prompt');
+    await moveIfStillDue(deps, id, { type: 'prompt_customer' }, job, 'callback_prompt');
     return;
   }
 
@@ -107,6 +89,6 @@ export async function callbackDue(deps: FlowDeps, id: string): Promise<void> {
 
   // Nobody free: keep the callback's place and try again shortly.
   const retryAt = new Date(now.getTime() + deps.config.scheduling.retry.spacingMinutes * 60_000);
-  const back = await moveIfStillDue(deps, id, { type: 'callback_failed', outcome: 'failed', retryAt }, job);
-  if (back) await deps.scheduler.scheduleCallback(id, retryAt);
+  // Back to scheduled at retryAt: the callback job is set with the move.
+  await moveIfStillDue(deps, id, { type: 'callback_failed', outcome: 'failed', retryAt }, job);
 }

@@ -14,6 +14,9 @@
 import type pg from 'pg';
 import { JOB_NAMES, type JobName, type RequestJobName } from './job-names.js';
 
+/** A pool, or a client inside a transaction (the store runs these in a move's transaction). */
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
 export const JOBS_TABLE = 'agenda_jobs';
 export const JOBS_CHANNEL = 'agenda_jobs';
 
@@ -68,30 +71,7 @@ export function createJobTable(pool: pg.Pool): JobTable {
       }
     },
 
-    async replaceForRequest(name, requestId, at, source) {
-      // One statement, so it is atomic; the unique index makes concurrent calls for the same
-      // (kind, request) end with one row. An existing row is reset to a fresh pending job under a
-      // NEW id: if that row is locked or running right now, Agenda's later saves of it (by the
-      // old id) find nothing, so the run can neither clear the new time nor queue a retry of the
-      // superseded job, and a locked-but-unstarted copy never starts.
-      const { rows } = await pool.query<{ id: string }>(
-        `WITH up AS (
-           INSERT INTO ${t} AS j (name, priority, next_run_at, type, data, disabled, fork, last_modified_by)
-           VALUES ($1, 0, $2, 'normal', jsonb_build_object('requestId', $3::text), FALSE, FALSE, $4)
-           ON CONFLICT (name, (data->>'requestId')) WHERE ${REQUEST_KINDS}
-           DO UPDATE SET id = gen_random_uuid(), next_run_at = EXCLUDED.next_run_at, data = EXCLUDED.data,
-             locked_at = NULL, last_run_at = NULL, last_finished_at = NULL, failed_at = NULL,
-             fail_count = NULL, fail_reason = NULL, progress = NULL, disabled = FALSE,
-             last_modified_by = EXCLUDED.last_modified_by
-           RETURNING j.id, j.name
-         )
-         SELECT id, pg_notify($5, json_build_object('jobId', id, 'jobName', name, 'nextRunAt', $6::text,
-           'priority', 0, 'timestamp', $7::text, 'source', $4::text)::text)
-         FROM up`,
-        [name, at, requestId, source, JOBS_CHANNEL, at.toISOString(), new Date().toISOString()],
-      );
-      return rows[0]!.id;
-    },
+    replaceForRequest: (name, requestId, at, source) => replaceRequestJob(pool, name, requestId, at, source),
 
     async insert(name, data, at, source) {
       // The wake-up is sent by the same statement, so it is delivered only if the row commits.
@@ -135,4 +115,49 @@ export function createJobTable(pool: pg.Pool): JobTable {
       return res.rowCount ?? 0;
     },
   };
+}
+
+/**
+ * Leaves exactly one job of this kind for the request, due at `at`: one upsert on the unique
+ * index, so concurrent calls end with one row. An existing row is reset to a fresh pending job
+ * under a NEW id: if that row is locked or running right now, Agenda's later saves of it (by the
+ * old id) find nothing, so the run can neither clear the new time nor queue a retry of the
+ * superseded job, and a locked-but-unstarted copy never starts. The wake-up is a pg_notify in
+ * the same statement: PostgreSQL delivers it only when the surrounding transaction commits.
+ */
+export async function replaceRequestJob(db: Queryable, name: RequestJobName, requestId: string, at: Date, source: string): Promise<string> {
+  const t = `"${JOBS_TABLE}"`;
+  const { rows } = await db.query<{ id: string }>(
+    `WITH up AS (
+       INSERT INTO ${t} AS j (name, priority, next_run_at, type, data, disabled, fork, last_modified_by)
+       VALUES ($1, 0, $2, 'normal', jsonb_build_object('requestId', $3::text), FALSE, FALSE, $4)
+       ON CONFLICT (name, (data->>'requestId')) WHERE ${REQUEST_KINDS}
+       DO UPDATE SET id = gen_random_uuid(), next_run_at = EXCLUDED.next_run_at, data = EXCLUDED.data,
+         locked_at = NULL, last_run_at = NULL, last_finished_at = NULL, failed_at = NULL,
+         fail_count = NULL, fail_reason = NULL, progress = NULL, disabled = FALSE,
+         last_modified_by = EXCLUDED.last_modified_by
+       RETURNING j.id, j.name
+     )
+     SELECT id, pg_notify($5, json_build_object('jobId', id, 'jobName', name, 'nextRunAt', $6::text,
+       'priority', 0, 'timestamp', $7::text, 'source', $4::text)::text)
+     FROM up`,
+    [name, at, requestId, source, JOBS_CHANNEL, at.toISOString(), new Date().toISOString()],
+  );
+  return rows[0]!.id;
+}
+
+/** Removes the request's pending jobs of these kinds (running ones too: their later saves find nothing). */
+export async function dropRequestJobs(db: Queryable, requestId: string, names: readonly RequestJobName[]): Promise<number> {
+  if (names.length === 0) return 0;
+  const res = await db.query(`DELETE FROM "${JOBS_TABLE}" WHERE data->>'requestId' = $1 AND name = ANY($2::text[])`, [requestId, names]);
+  return res.rowCount ?? 0;
+}
+
+/**
+ * How a request job counts as present for the reconciler: it is running or locked (its time is
+ * no longer in next_run_at), waiting for a retry after a failure, or pending at exactly `due`.
+ * `j` is the jobs table's alias, `due` an SQL expression.
+ */
+export function requestJobPresentSql(j: string, due: string): string {
+  return `(${j}.locked_at IS NOT NULL OR (${j}.fail_count > 0 AND ${j}.next_run_at IS NOT NULL) OR ${j}.next_run_at = ${due})`;
 }

@@ -70,6 +70,8 @@ export interface SchedulerOptions {
 export interface Scheduler {
   /** Starts taking due jobs. Scheduling works before start (e.g. in a scheduling-only process). */
   start(): Promise<void>;
+  /** Creates the jobs table if needed: the store writes request jobs there with each move. */
+  ensureSchema(): Promise<void>;
   /** Stops taking jobs, lets running ones finish, hands back the rest, closes connections. */
   stop(): Promise<void>;
   scheduleExpiry(requestId: string, at: Date): Promise<void>;
@@ -294,6 +296,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   return {
+    async ensureSchema() {
+      checkOpen();
+      await ensureSchema();
+    },
+
     async start() {
       checkOpen();
       starting ??= (async () => {

@@ -17,6 +17,7 @@ import { deviceRepo } from './repos/device-repo.js';
 import { enrollmentCodeRepo } from './repos/enrollment-code-repo.js';
 import { groupRepo } from './repos/group-repo.js';
 import { notificationRepo } from './repos/notification-repo.js';
+import { outboxRepo } from './repos/outbox-repo.js';
 import { registrationRepo } from './repos/registration-repo.js';
 import { serviceInstanceRepo } from './repos/service-instance-repo.js';
 import { sessionRepo } from './repos/session-repo.js';
@@ -78,6 +79,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     signingKeys: signingKeyRepo(pool),
     settings: settingRepo(pool),
     registrations: registrationRepo(pool),
+    outbox: outboxRepo(pool),
     url: opts.url,
 
     async ping() {

@@ -22,6 +22,7 @@ import type {
   Device,
   DeviceSecrets,
   IssuedToken,
+  NotificationKind,
   NotificationRecord,
   PushSubscription,
   SigningKey,
@@ -137,12 +138,65 @@ export type NewCallRequest = Omit<CallRequest, 'id' | 'version' | 'updatedAt'> &
   idempotencyKey: string | null;
 };
 
+/** A kind of job that belongs to one request (at most one pending per kind). */
+export type RequestJobKind = 'request.expire' | 'request.remind' | 'callback.due';
+
+/**
+ * What a move implies besides the row and its audit entries, written in the same transaction:
+ * the request's jobs (set: one pending job of the kind, due at `at`; drop: none of the kind) and
+ * the notifications to send once it has committed (outbox rows; ids chosen by the caller, so it
+ * can send them itself right after the commit).
+ */
+export interface MoveEffects {
+  setJobs?: Array<{ name: RequestJobKind; at: Date }>;
+  dropJobs?: RequestJobKind[];
+  notify?: Array<{ id: string; kind: NotificationKind }>;
+}
+
+/** An open request in a state whose job is missing (or due at another time than the request shows). */
+export interface JobGap {
+  request: CallRequest;
+  job: RequestJobKind;
+  /** When the job should be due: the request's own time for it. */
+  at: Date;
+}
+
+/** Which job a state needs, and which of the request's times it is due at. */
+export interface JobRule {
+  state: CallRequestState;
+  job: RequestJobKind;
+  dueColumn: 'answer_deadline' | 'snooze_until' | 'scheduled_for';
+}
+
+export interface OutboxEntry {
+  id: string;
+  callRequestId: string;
+  kind: NotificationKind;
+  attempts: number;
+}
+
+/** Notifications a committed move owes the customer (see MoveEffects.notify). */
+export interface OutboxRepo {
+  /** Takes these entries for sending now (only ones nobody has taken yet). */
+  claim(ids: string[], now: Date): Promise<OutboxEntry[]>;
+  /** Takes entries due by `now` (left behind, or whose claimer gave up), oldest first. */
+  claimDue(now: Date, limit: number): Promise<OutboxEntry[]>;
+  /** The entry was sent (or can never be): it goes. */
+  done(id: string): Promise<void>;
+}
+
 export interface CallRequestRepo {
   /**
    * Inserts the request. When a request with the same (createdBy, idempotencyKey) exists, or an
-   * open one for the same customer and agent, returns that one with created = false instead.
+   * open one for the same customer and agent, returns that one with created = false instead
+   * (sameKey: it was found by the idempotency key). With `effects`, the row, its effects and its
+   * audit entries are written in one transaction.
    */
-  create(r: NewCallRequest, audit?: (requestId: string) => NewAuditEntry[]): Promise<{ request: CallRequest; created: boolean }>;
+  create(
+    r: NewCallRequest,
+    audit?: (requestId: string) => NewAuditEntry[],
+    effects?: (requestId: string) => MoveEffects,
+  ): Promise<{ request: CallRequest; created: boolean; sameKey?: boolean }>;
   get(id: string): Promise<CallRequest | null>;
   /**
    * Compare-and-set: writes the new snapshot only if the stored version is still
@@ -151,7 +205,14 @@ export interface CallRequestRepo {
    * the write happened. For create: the entries `audit` returns for the new request's id are
    * appended in their order, only when this call inserted the request.
    */
-  update(id: string, expectedVersion: number, next: CallRequestSnapshot, audit?: NewAuditEntry): Promise<CallRequest | null>;
+  update(id: string, expectedVersion: number, next: CallRequestSnapshot, audit?: NewAuditEntry, effects?: MoveEffects): Promise<CallRequest | null>;
+  /**
+   * Writes `effects` for a request that does not move (a repair), with its audit entry, in one
+   * transaction with the row locked; false when the request's version has moved on.
+   */
+  applyEffects(id: string, expectedVersion: number, effects: MoveEffects, audit: NewAuditEntry): Promise<boolean>;
+  /** Open requests whose state needs a job (per `rules`) they do not have; at most `limit`. */
+  jobGaps(rules: readonly JobRule[], limit: number): Promise<JobGap[]>;
   /**
    * Call setup in one statement: spends the pre-authentication token for the dialog (as
    * TokenRepo.consume does) and, only if it was spent, makes the compare-and-set update with the
@@ -176,6 +237,7 @@ export interface CallRequestRepo {
     next: CallRequestSnapshot,
     audit: NewAuditEntry,
     challenge: Omit<Challenge, 'usedAt'>,
+    effects?: MoveEffects,
   ): Promise<CallRequest | null>;
   list(filter: {
     agentId?: string;
@@ -357,6 +419,7 @@ export interface Store {
   signingKeys: SigningKeyRepo;
   settings: SettingRepo;
   registrations: RegistrationRepo;
+  outbox: OutboxRepo;
   /** postgres:// URL of the database, for components that open their own connections (Agenda). */
   readonly url: string;
   /** True when the database answers; used by the readiness endpoint. */

@@ -7,6 +7,7 @@ import * as m002 from './002-registrations.js';
 import * as m003 from './003-audit-append.js';
 import * as m004 from './004-app-registrations.js';
 import * as m005 from './005-call-liveness.js';
+import * as m006 from './006-outbox.js';
 
 export interface Migration {
   version: number;
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: m003.name, sql: m003.sql },
   { version: 4, name: m004.name, sql: m004.sql },
   { version: 5, name: m005.name, sql: m005.sql },
+  { version: 6, name: m006.name, sql: m006.sql },
 ];

@@ -6,9 +6,38 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { AuthMethod, CallRequestSnapshot, CallRequestState, Outcome } from '../../domain/call-request.js';
 import type { CallRequest } from '../../domain/model.js';
-import type { CallRequestRepo, NewAuditEntry, NewCallRequest } from '../store.js';
+import { dropRequestJobs, JOBS_TABLE, replaceRequestJob, requestJobPresentSql } from '../../jobs/job-table.js';
+import type { CallRequestRepo, JobGap, MoveEffects, NewAuditEntry, NewCallRequest, RequestJobKind } from '../store.js';
 import { auditAppendArgs, auditAppendCall } from './audit-repo.js';
-import { clampLimit, isUuid, prepared, query } from './sql.js';
+import { insertOutbox } from './outbox-repo.js';
+import { clampLimit, isUuid, prepared, query, transaction, type Db } from './sql.js';
+
+/** Names the rows a move writes in the jobs table (Agenda's last_modified_by). */
+const JOB_SOURCE = 'store';
+
+/**
+ * The one write path's second half, on the move's transaction: the request's jobs and its
+ * outbox rows. Jobs dropped first: a kind that is both dropped and set ends set.
+ */
+async function writeEffects(db: Db, requestId: string, effects: MoveEffects): Promise<void> {
+  const set = effects.setJobs ?? [];
+  const drop = (effects.dropJobs ?? []).filter((k) => !set.some((j) => j.name === k));
+  await dropRequestJobs(db, requestId, drop);
+  for (const job of set) await replaceRequestJob(db, job.name, requestId, job.at, JOB_SOURCE);
+  await insertOutbox(db, requestId, effects.notify ?? [], new Date());
+}
+
+/**
+ * Audit entries appended on the transaction, last: audit_log_append takes the chain's lock until
+ * commit, so it is held for the shortest time.
+ */
+async function appendAudit(db: Db, entries: readonly NewAuditEntry[]): Promise<void> {
+  for (const e of entries) await db.query(`SELECT (${auditAppendCall(1)}).seq`, auditAppendArgs(e).args);
+}
+
+function hasEffects(effects: MoveEffects | undefined): effects is MoveEffects {
+  return !!effects && ((effects.setJobs?.length ?? 0) > 0 || (effects.dropJobs?.length ?? 0) > 0 || (effects.notify?.length ?? 0) > 0);
+}
 
 export interface CallRequestRow {
   id: string;
@@ -175,7 +204,7 @@ function updateValues(id: string, expectedVersion: number, next: CallRequestSnap
 
 export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
   return {
-    async create(r: NewCallRequest, audit?: (requestId: string) => NewAuditEntry[]) {
+    async create(r: NewCallRequest, audit?: (requestId: string) => NewAuditEntry[], effects?: (requestId: string) => MoveEffects) {
       // A conflicting row can end between our INSERT and SELECT; then the insert is retried.
       for (let attempt = 0; attempt < 5; attempt++) {
         const id = randomUUID();
@@ -201,8 +230,18 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
           id,
         ];
         const entries = audit?.(id) ?? [];
-        const inserted =
-          entries.length > 0
+        const implied = effects?.(id);
+        // With effects: the row, its jobs, its outbox rows and its audit entries in one transaction.
+        const inserted = hasEffects(implied)
+          ? await transaction(pool, async (c) => {
+              const res = await c.query<CallRequestRow>(INSERT, values);
+              if (res.rows[0]) {
+                await writeEffects(c, id, implied);
+                await appendAudit(c, entries);
+              }
+              return res;
+            })
+          : entries.length > 0
             ? await prepared<CallRequestRow>(pool, `call_requests_insert_audited_${entries.length}`, insertAudited(entries.length), [
                 ...values,
                 ...entries.flatMap((e) => auditAppendArgs(e).args),
@@ -211,16 +250,16 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
         if (inserted.rows[0]) return { request: toCallRequest(inserted.rows[0]), created: true };
 
         // The same idempotency key wins over "an open request for the pair" when both match.
-        const existing = await query<CallRequestRow>(
+        const existing = await query<CallRequestRow & { same_key: boolean }>(
           pool,
-          `SELECT * FROM call_requests
+          `SELECT *, ($1::text IS NOT NULL AND created_by = $2 AND idempotency_key = $1) AS same_key FROM call_requests
            WHERE ($1::text IS NOT NULL AND created_by = $2 AND idempotency_key = $1)
               OR (customer_id = $3 AND agent_id = $4 AND state <> ALL($5::text[]))
            ORDER BY (idempotency_key IS NOT DISTINCT FROM $1 AND created_by = $2) DESC
            LIMIT 1`,
           [r.idempotencyKey, r.createdBy, r.customerId, r.agentId, CLOSED_STATES],
         );
-        if (existing.rows[0]) return { request: toCallRequest(existing.rows[0]), created: false };
+        if (existing.rows[0]) return { request: toCallRequest(existing.rows[0]), created: false, sameKey: existing.rows[0].same_key };
       }
       throw new Error('call request create: conflicting request kept changing; giving up');
     },
@@ -231,9 +270,19 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
       return res.rows[0] ? toCallRequest(res.rows[0]) : null;
     },
 
-    async update(id, expectedVersion, next, audit?: NewAuditEntry) {
+    async update(id, expectedVersion, next, audit?: NewAuditEntry, effects?: MoveEffects) {
       if (!isUuid(id)) return null;
       const values = updateValues(id, expectedVersion, next);
+      if (hasEffects(effects)) {
+        // The move, the jobs it implies, its notifications and its audit entry: one transaction.
+        return transaction(pool, async (c) => {
+          const res = await c.query<CallRequestRow>(UPDATE, values);
+          if (!res.rows[0]) return null;
+          await writeEffects(c, id, effects);
+          if (audit) await appendAudit(c, [audit]);
+          return toCallRequest(res.rows[0]);
+        });
+      }
       // With an audit entry: appended in the same statement, once per row the update wrote (so
       // not at all when the compare-and-set lost).
       const res = audit
@@ -259,9 +308,9 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
       return { spent: row.spent, after: row.id ? toCallRequest(row) : null };
     },
 
-    async updateIssuingChallenge(id, expectedVersion, next, audit, challenge) {
+    async updateIssuingChallenge(id, expectedVersion, next, audit, challenge, effects?: MoveEffects) {
       if (!isUuid(id) || challenge.callRequestId !== id) throw new Error('updateIssuingChallenge: the challenge must be for the request moved');
-      const res = await prepared<CallRequestRow>(pool, 'call_requests_update_issuing_challenge', UPDATE_ISSUING_CHALLENGE, [
+      const args = [
         ...updateValues(id, expectedVersion, next),
         ...auditAppendArgs(audit).args,
         challenge.id,
@@ -269,8 +318,51 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
         challenge.purpose,
         challenge.value,
         challenge.expiresAt,
-      ]);
+      ];
+      if (hasEffects(effects)) {
+        return transaction(pool, async (c) => {
+          const res = await c.query<CallRequestRow>(UPDATE_ISSUING_CHALLENGE, args);
+          if (!res.rows[0]) return null;
+          await writeEffects(c, id, effects);
+          return toCallRequest(res.rows[0]);
+        });
+      }
+      const res = await prepared<CallRequestRow>(pool, 'call_requests_update_issuing_challenge', UPDATE_ISSUING_CHALLENGE, args);
       return res.rows[0] ? toCallRequest(res.rows[0]) : null;
+    },
+
+    async applyEffects(id, expectedVersion, effects, audit) {
+      if (!isUuid(id)) return false;
+      return transaction(pool, async (c) => {
+        // The row lock keeps every move of the request out until this commits.
+        const locked = await c.query(`SELECT 1 FROM call_requests WHERE id = $1 AND version = $2 FOR UPDATE`, [id, expectedVersion]);
+        if (locked.rowCount === 0) return false;
+        await writeEffects(c, id, effects);
+        await appendAudit(c, [audit]);
+        return true;
+      });
+    },
+
+    async jobGaps(rules, limit) {
+      if (rules.length === 0) return [];
+      const res = await query<CallRequestRow & { gap_job: RequestJobKind; gap_at: Date }>(
+        pool,
+        `SELECT ${requestColumns('r')}, g.job AS gap_job, g.due AS gap_at
+         FROM call_requests r
+         CROSS JOIN LATERAL (
+           SELECT u.job, CASE u.col WHEN 'answer_deadline' THEN r.answer_deadline
+                                    WHEN 'snooze_until' THEN r.snooze_until
+                                    WHEN 'scheduled_for' THEN r.scheduled_for END AS due
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS u(state, job, col)
+           WHERE u.state = r.state) g
+         WHERE r.state = ANY($1::text[]) AND g.due IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM "${JOBS_TABLE}" j
+                           WHERE j.name = g.job AND j.data->>'requestId' = r.id::text AND ${requestJobPresentSql('j', 'g.due')})
+         ORDER BY r.updated_at
+         LIMIT $4`,
+        [rules.map((x) => x.state), rules.map((x) => x.job), rules.map((x) => x.dueColumn), clampLimit(limit)],
+      );
+      return res.rows.map((row): JobGap => ({ request: toCallRequest(row), job: row.gap_job, at: row.gap_at }));
     },
 
     async list(filter) {

@@ -75,11 +75,21 @@ export function translateDbError(e: unknown): unknown {
     case '57P03':
     case '53300':
       return new AppError('unavailable', 'The database is not available right now; try again shortly.');
+    // Nothing was written (the transaction rolled back); the same request will very likely pass.
+    case '40001':
+    case '40P01':
+      return new AppError('unavailable', 'The database could not complete this change right now; try again shortly.');
   }
   if (err.code?.startsWith('08') || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(err.code ?? '')) {
     return new AppError('unavailable', 'The database is not reachable right now; try again shortly.');
   }
-  if (err.message === 'Connection terminated unexpectedly' || err.message === 'Client was closed and is not queryable') {
+  if (
+    err.message === 'Connection terminated unexpectedly' ||
+    err.message === 'Client was closed and is not queryable' ||
+    err.message === 'Client has encountered a connection error and is not queryable' ||
+    err.message === 'timeout exceeded when trying to connect' ||
+    err.message === 'Connection terminated due to connection timeout'
+  ) {
     return new AppError('unavailable', 'The database connection was lost; try again shortly.');
   }
   return e;
