@@ -148,16 +148,27 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
   } catch (e) {
     throw translateDbError(e);
   }
+  // A checked-out client has no listener of the pool's: a server that drops the connection
+  // between two statements would otherwise raise an uncaught error. The next statement fails
+  // with it instead, and the client is thrown away rather than reused.
+  let lost: unknown = null;
+  const onError = (e: unknown) => {
+    lost = e;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw translateDbError(e);
+    const known = translateDbError(e);
+    if (known instanceof AppError && known.code === 'unavailable') lost ??= e;
+    else await client.query('ROLLBACK').catch(() => undefined);
+    throw known;
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    client.release(lost ? (lost as Error) : undefined);
   }
 }
 
