@@ -27,7 +27,6 @@ import { createScheduler, type Scheduler } from './jobs/scheduler.js';
 import { createNotifier } from './notify/notifier.js';
 import { ensureVapidKeys } from './notify/vapid-keys.js';
 import { createWebPushChannel } from './notify/webpush-channel.js';
-import { createFailureLimiter } from './security/failure-limiter.js';
 import { KeyRing } from './security/signing-keys.js';
 import { startCustomerCalls, type CustomerCallService } from './sip/customer-call-service.js';
 import { startSipServer, type SipServer } from './sip/sip-server.js';
@@ -137,8 +136,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       },
       scheduleTransfer: (data) => scheduler!.scheduleTransfer(data),
     };
-    const loginFailures = createFailureLimiter(config.auth.loginAttemptsPerMinute, clock);
-    const deps: FlowDeps = { store, config, clock, logger, scheduler: schedulerPort, notifier, events, keyRing, loginFailures };
+    const deps: FlowDeps = { store, config, clock, logger, scheduler: schedulerPort, notifier, events, keyRing };
     scheduler = createScheduler({
       url: databaseUrl,
       config: config.jobs,
@@ -170,6 +168,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           { name: 'expired tokens', run: (now) => store.tokens.purgeExpired(now) },
           { name: 'expired challenges', run: (now) => store.challenges.purgeExpired(now) },
           { name: 'expired agent sign-ins', run: (now) => store.agentLogins.purgeExpired(now) },
+          { name: 'ended attempt-limit windows', run: () => store.attemptLimits.purgeExpired() },
           {
             name: 'stale sessions',
             run: (now) => store.sessions.revokeStale(new Date(now.getTime() - config.jobs.staleSessionHours * 3_600_000), now),

@@ -60,6 +60,9 @@ export function sendProblem(res: Response, err: AppError, instance?: string): vo
   const status = statusFor(err.code);
   if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="knock"');
   if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+  // A limit says when the next attempt will be counted again (RFC 9110 §10.2.3).
+  const retryAfter = err.details?.retryAfterSeconds;
+  if (status === 429 && typeof retryAfter === 'number') res.setHeader('Retry-After', String(Math.ceil(retryAfter)));
   res
     .status(status)
     .type('application/problem+json')

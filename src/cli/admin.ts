@@ -13,7 +13,6 @@ import { createAgent, createApiKey, createCustomer, saveGroup } from '../flows/d
 import { issueEnrollmentCode } from '../flows/enrollment.js';
 import { createLiveEvents } from '../flows/live-events.js';
 import type { FlowDeps } from '../flows/ports.js';
-import { createFailureLimiter } from '../security/failure-limiter.js';
 import { KeyRing } from '../security/signing-keys.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../store/embedded-postgres.js';
 import { openStore } from '../store/pg-store.js';
@@ -97,7 +96,6 @@ async function main(argv: string[]): Promise<number> {
     config,
     logger,
     keyRing,
-    loginFailures: createFailureLimiter(config.auth.loginAttemptsPerMinute, () => new Date()),
     clock: () => new Date(),
     events: createLiveEvents(),
     scheduler: noScheduler,

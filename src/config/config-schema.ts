@@ -66,6 +66,7 @@ export const configSchema = obj({
     enrollmentCodeMinutes: pos,
     webauthn: obj({ rpId: nonEmpty, rpName: nonEmpty, origins: { type: 'array', items: nonEmpty, minItems: 1 } }),
     loginAttemptsPerMinute: pos,
+    enrollmentAttemptsPerHour: pos,
   }),
   scheduling: obj({
     defaultTimeZone: nonEmpty,

@@ -99,8 +99,10 @@ export interface Config {
     agentLoginHours: number;
     enrollmentCodeMinutes: number;
     webauthn: { rpId: string; rpName: string; origins: string[] };
-    /** Login attempts per agent username per minute before 429. */
+    /** Wrong passwords per agent username per minute before 429 (counted in the database, all instances). */
     loginAttemptsPerMinute: number;
+    /** Wrong enrollment codes per source address per hour before 429 (counted in the database). */
+    enrollmentAttemptsPerHour: number;
   };
   scheduling: {
     defaultTimeZone: string;

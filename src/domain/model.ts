@@ -121,7 +121,7 @@ export interface Challenge {
   id: string;
   deviceId: string;
   callRequestId: string | null;
-  purpose: 'accept' | 'enroll_webauthn';
+  purpose: 'accept' | 'enroll_webauthn' | 'change_pin';
   value: string; // base64url random bytes
   expiresAt: Date;
   usedAt: Date | null;

@@ -8,6 +8,7 @@ import { AppError } from '../domain/errors.js';
 import type { Agent, AgentGroup, ApiKey, Availability, Customer } from '../domain/model.js';
 import { hashPassword, sipHa1, sipHa1Sha256, verifyPassword } from '../security/passwords.js';
 import { randomSecret, sha256Hex } from '../security/secrets.js';
+import { loginLimit, reserveAttempt } from './attempt-limits.js';
 import type { FlowDeps } from './ports.js';
 
 export const API_SCOPES = ['requests:read', 'requests:write', 'directory:read', 'admin'] as const;
@@ -59,19 +60,24 @@ export async function loginAgent(
   password: string,
 ): Promise<{ token: string; expiresAt: Date; agent: Agent }> {
   const now = deps.clock();
-  if (deps.loginFailures.blocked(username)) {
-    throw new AppError('rate_limited', 'Too many failed sign-ins; wait a minute and try again.');
-  }
+  // Counted before the password is hashed, so parallel guesses cannot all be checked.
+  const limit = loginLimit(deps);
+  const key = /^[a-z0-9._-]{1,64}$/.test(username) ? username : `sha256:${sha256Hex(username)}`;
+  await reserveAttempt(deps, {
+    limit,
+    key,
+    audit: { actor: `login:${key}`, action: 'agent.login', subject: null, reason: `more than ${deps.config.auth.loginAttemptsPerMinute} sign-in attempts in a minute; refused unchecked` },
+    message: 'Too many failed sign-ins; wait a minute and try again.',
+  });
   const agent = await deps.store.agents.getByUsername(username);
   const secrets = agent ? await deps.store.agents.secrets(agent.id) : null;
   dummyHash ??= hashPassword('no such agent, no such password');
   const ok = await verifyPassword(password, secrets?.passwordHash ?? (await dummyHash));
   if (!agent || !ok) {
-    deps.loginFailures.recordFailure(username);
-    await deps.store.audit.append({ actor: `login:${username}`, action: 'agent.login', subject: null, decision: 'deny', reason: 'wrong username or password', data: {} });
+    await deps.store.audit.append({ actor: `login:${key}`, action: 'agent.login', subject: null, decision: 'deny', reason: 'wrong username or password', data: {} });
     throw new AppError('unauthenticated', 'Wrong username or password.');
   }
-  deps.loginFailures.reset(username);
+  await limit.reset(key);
   const token = `agt_${randomSecret(32)}`;
   const expiresAt = new Date(now.getTime() + deps.config.auth.agentLoginHours * 3_600_000);
   await deps.store.agentLogins.create(sha256Hex(token), agent.id, expiresAt);

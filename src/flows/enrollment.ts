@@ -10,6 +10,7 @@ import { importDevicePublicKey } from '../security/device-key.js';
 import { hashPin, validatePinFormat } from '../security/pin.js';
 import { randomSecret, sha256Hex } from '../security/secrets.js';
 import { verifyWebAuthnRegistration, webAuthnRegistrationOptions } from '../security/webauthn.js';
+import { enrollmentLimit, reserveAttempt } from './attempt-limits.js';
 import { issueChallenge } from './challenges.js';
 import type { FlowDeps } from './ports.js';
 
@@ -40,16 +41,35 @@ export interface EnrollInput {
   label: string;
   publicKeyJwk: unknown;
   pin: string | null;
+  /** The address the attempt came from (the API's caller): wrong codes are limited per address. */
+  source?: string;
 }
 
 export async function enrollDevice(deps: FlowDeps, input: EnrollInput): Promise<{ device: Device; credential: string }> {
   const key = importDevicePublicKey(input.publicKeyJwk);
   if (input.pin !== null) validatePinFormat(input.pin, deps.config.auth.pin.minLength);
+  // Codes are short enough to guess at scale: each address gets a few wrong ones per hour,
+  // counted before the code is looked up (a right code gives its attempt back).
+  const limit = input.source !== undefined ? enrollmentLimit(deps) : null;
+  if (limit) {
+    await reserveAttempt(deps, {
+      limit,
+      key: input.source!,
+      audit: {
+        actor: `address:${input.source}`,
+        action: 'device.enroll',
+        subject: null,
+        reason: `more than ${deps.config.auth.enrollmentAttemptsPerHour} wrong enrollment codes from this address in an hour; refused unchecked until the window ends`,
+      },
+      message: 'Too many wrong enrollment codes from this network; try again later.',
+    });
+  }
   const customerId = await deps.store.enrollmentCodes.consume(sha256Hex(normaliseCode(input.code)), deps.clock());
   if (!customerId) {
-    await deps.store.audit.append({ actor: 'anonymous', action: 'device.enroll', subject: null, decision: 'deny', reason: 'enrollment code unknown, used or expired', data: {} });
+    await deps.store.audit.append({ actor: 'anonymous', action: 'device.enroll', subject: null, decision: 'deny', reason: 'enrollment code unknown, used or expired', data: input.source !== undefined ? { source: input.source } : {} });
     throw new AppError('unauthenticated', 'The enrollment code is unknown, already used or expired; ask for a new one.');
   }
+  await limit?.giveBack(input.source!);
   const credential = `dev_${randomSecret(32)}`;
   const device = await deps.store.devices.create({
     customerId,

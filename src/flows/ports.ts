@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { CallRequestState } from '../domain/call-request.js';
 import type { Agent, CallRequest, ChannelName, Customer, Device, NotificationKind, NotificationRecord } from '../domain/model.js';
-import type { FailureLimiter } from '../security/failure-limiter.js';
 import type { KeyRing } from '../security/signing-keys.js';
 import type { Store } from '../store/store.js';
 
@@ -128,6 +127,4 @@ export interface FlowDeps {
   notifier: NotifierPort;
   events: EventsPort;
   keyRing: KeyRing;
-  /** Failed agent sign-ins per username, against password guessing. */
-  loginFailures: FailureLimiter;
 }

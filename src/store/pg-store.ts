@@ -8,6 +8,7 @@ import { migrate } from './migrate.js';
 import { agentLoginRepo } from './repos/agent-login-repo.js';
 import { agentRepo } from './repos/agent-repo.js';
 import { apiKeyRepo } from './repos/api-key-repo.js';
+import { attemptLimitRepo } from './repos/attempt-limit-repo.js';
 import { auditRepo } from './repos/audit-repo.js';
 import { callRecordRepo } from './repos/call-record-repo.js';
 import { callRequestRepo } from './repos/call-request-repo.js';
@@ -80,6 +81,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     settings: settingRepo(pool),
     registrations: registrationRepo(pool),
     outbox: outboxRepo(pool),
+    attemptLimits: attemptLimitRepo(pool),
     url: opts.url,
 
     async ping() {

@@ -352,6 +352,29 @@ export interface ApiKeyRepo {
   revoke(id: string, now: Date): Promise<void>;
 }
 
+/** The answer to one attempt against a limit. */
+export type AttemptReservation =
+  | { allowed: true; remaining: number }
+  /** firstRefusal: the first attempt refused in this window (audit that one, not every one). */
+  | { allowed: false; retryAfterSeconds: number; firstRefusal: boolean };
+
+/** At most `attempts` per key (a username, a source address) in a window, counted in the database. */
+export interface AttemptLimit {
+  /** Counts one attempt atomically; call it before the check it guards. */
+  reserve(key: string): Promise<AttemptReservation>;
+  /** The attempt succeeded and does not count. */
+  giveBack(key: string): Promise<void>;
+  /** Forgets the key's attempts. */
+  reset(key: string): Promise<void>;
+}
+
+export interface AttemptLimitRepo {
+  /** The limit named `name` (a key prefix shared by every instance). */
+  limit(name: string, attempts: number, windowSeconds: number): AttemptLimit;
+  /** Drops counts whose window has ended. */
+  purgeExpired(): Promise<number>;
+}
+
 export interface AgentLoginRepo {
   create(tokenHash: string, agentId: string, expiresAt: Date): Promise<void>;
   getAgentId(tokenHash: string, now: Date): Promise<string | null>;
@@ -420,6 +443,7 @@ export interface Store {
   settings: SettingRepo;
   registrations: RegistrationRepo;
   outbox: OutboxRepo;
+  attemptLimits: AttemptLimitRepo;
   /** postgres:// URL of the database, for components that open their own connections (Agenda). */
   readonly url: string;
   /** True when the database answers; used by the readiness endpoint. */

@@ -41,6 +41,7 @@ export function appRoutes(deps: FlowDeps): Router {
       label: req.body.label,
       publicKeyJwk: req.body.publicKeyJwk,
       pin: req.body.pin ?? null,
+      source: req.ip ?? req.socket.remoteAddress ?? 'unknown',
     });
     res.status(201).json({ device: deviceView(d), credential });
   }));

@@ -8,6 +8,7 @@ import * as m003 from './003-audit-append.js';
 import * as m004 from './004-app-registrations.js';
 import * as m005 from './005-call-liveness.js';
 import * as m006 from './006-outbox.js';
+import * as m007 from './007-attempt-limits.js';
 
 export interface Migration {
   version: number;
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: m004.name, sql: m004.sql },
   { version: 5, name: m005.name, sql: m005.sql },
   { version: 6, name: m006.name, sql: m006.sql },
+  { version: 7, name: m007.name, sql: m007.sql },
 ];
