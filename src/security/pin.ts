@@ -55,6 +55,13 @@ function lockedError(until: Date): AppError {
   );
 }
 
+/** How long a reserved comparison holds its place if its process dies before answering. */
+const CHECK_LEASE_MS = 30_000;
+/** How long an answer waits for a place while every attempt left is being compared. */
+const MAX_WAIT_MS = 10_000;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * Checks the device's PIN. Resolves when it is right; otherwise throws
  *  - pin_locked   while the device is locked (details.lockedUntil), including on the wrong
@@ -62,31 +69,45 @@ function lockedError(until: Date): AppError {
  *  - auth_failed  for a wrong PIN, saying how many attempts are left (details.attemptsLeft);
  *  - not_found    for an unknown device.
  *
- * The attempt is counted *before* the PIN is compared and forgiven after a match. Counting
- * afterwards would let many parallel guesses all be compared before the first failure is
- * written, so the attempt limit would not hold under concurrency.
+ * A comparison is reserved in the database *before* the PIN is hashed, and only while the
+ * failures plus the comparisons in flight stay under maxAttempts: parallel guesses never compare
+ * more PINs than the attempts left. Only wrong PINs count. An answer that finds every attempt
+ * left being compared waits for one to finish instead of being refused, so a right PIN under
+ * the limit is never locked out by answers that turn out right too.
  */
 export async function checkPin(input: CheckPinInput): Promise<void> {
   const { store, deviceId, pin, policy, now } = input;
-  const secrets = await store.devices.secrets(deviceId);
-  if (!secrets) throw new AppError('not_found', 'This device is not enrolled.');
-  if (!secrets.pinHash) throw new AppError('auth_failed', 'No PIN is set on this device.');
-  if (secrets.pinLockedUntil && secrets.pinLockedUntil > now) throw lockedError(secrets.pinLockedUntil);
-
-  const lockUntil = new Date(now.getTime() + policy.lockoutMinutes * 60_000);
-  const charged = await store.devices.recordPinFailure(deviceId, policy.maxAttempts, lockUntil, now);
-  // A concurrent guess locked the device after we read it: this one is refused unseen, so the
-  // number of PINs ever compared is exactly maxAttempts per lock period.
-  if (charged.wasLocked) throw lockedError(charged.pinLockedUntil!);
-  const lockedNow = charged.pinLockedUntil !== null && charged.pinLockedUntil > now;
-
-  const ok = await verifyPassword(pin, secrets.pinHash);
-  if (ok) {
-    await store.devices.resetPinFailures(deviceId);
-    return;
+  const started = Date.now();
+  // `now` is the caller's clock, moved on by the time spent waiting for a place.
+  let waited = 0;
+  const at = () => new Date(now.getTime() + waited);
+  let pinHash: string;
+  for (;;) {
+    const t = at();
+    const r = await store.devices.reservePinCheck(deviceId, policy.maxAttempts, t, new Date(t.getTime() + CHECK_LEASE_MS));
+    if (r.reserved) {
+      pinHash = r.pinHash;
+      break;
+    }
+    const s = r.secrets;
+    if (!s) throw new AppError('not_found', 'This device is not enrolled.');
+    if (!s.pinHash) throw new AppError('auth_failed', 'No PIN is set on this device.');
+    if (s.pinLockedUntil && s.pinLockedUntil > t) throw lockedError(s.pinLockedUntil);
+    if (Date.now() - started > MAX_WAIT_MS) {
+      throw new AppError('rate_limited', 'Other PIN answers for this device are still being checked; try again in a moment.', { retryAfterSeconds: 1 });
+    }
+    const ms = 10 + Math.random() * 40;
+    await pause(ms);
+    waited += ms;
   }
-  if (lockedNow) throw lockedError(charged.pinLockedUntil!);
-  const attemptsLeft = Math.max(0, policy.maxAttempts - charged.pinFailedAttempts);
+
+  const ok = await verifyPassword(pin, pinHash);
+  const lockUntil = new Date(at().getTime() + policy.lockoutMinutes * 60_000);
+  const after = await store.devices.finishPinCheck(deviceId, ok, policy.maxAttempts, lockUntil, at());
+  // A right PIN reserved under the limit stands even if a concurrent wrong one locked meanwhile.
+  if (ok) return;
+  if (after.pinLockedUntil && after.pinLockedUntil > at()) throw lockedError(after.pinLockedUntil);
+  const attemptsLeft = Math.max(0, policy.maxAttempts - after.pinFailedAttempts);
   throw new AppError(
     'auth_failed',
     `Wrong PIN. ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left before the device is locked for ${policy.lockoutMinutes} minutes.`,

@@ -108,15 +108,23 @@ export interface DeviceRepo {
   consumeSipRegistrationToken(jti: string, deviceId: string, callId: string, now: Date): Promise<ConsumeResult>;
   touch(id: string, now: Date): Promise<void>;
   /**
-   * Counts one PIN attempt atomically; when the count reaches maxAttempts the device is locked
-   * until lockUntil and the count restarts. While a lock is active (at `now`) nothing is counted
-   * and `wasLocked` is true, so a burst of guesses cannot be charged past the limit. Returns the
-   * secrets after the change.
+   * Reserves one PIN comparison, atomically, before the PIN is hashed: only while the device is
+   * not locked (at `now`) and its failures plus the comparisons in flight stay under maxAttempts.
+   * A reservation holds until leaseUntil, so one lost with its process frees its place then.
+   * Not reserved: the secrets say why (none: unknown device; no PIN; locked; or every attempt
+   * left is being compared right now).
    */
-  recordPinFailure(id: string, maxAttempts: number, lockUntil: Date, now: Date): Promise<DeviceSecrets & { wasLocked: boolean }>;
-  resetPinFailures(id: string): Promise<void>;
+  reservePinCheck(id: string, maxAttempts: number, now: Date, leaseUntil: Date): Promise<PinCheckReservation>;
+  /**
+   * Ends a reserved comparison. A wrong PIN counts one failure; the one that reaches maxAttempts
+   * locks the device until lockUntil and restarts the count; while a lock is active nothing is
+   * counted (`wasLocked`). A right PIN clears the count, never a lock. Returns the secrets after.
+   */
+  finishPinCheck(id: string, right: boolean, maxAttempts: number, lockUntil: Date, now: Date): Promise<DeviceSecrets & { wasLocked: boolean }>;
   revoke(id: string, now: Date): Promise<void>;
 }
+
+export type PinCheckReservation = { reserved: true; pinHash: string } | { reserved: false; secrets: DeviceSecrets | null };
 
 /** A customer device's live SIP binding (the app registered for calls). */
 export interface AppSipBinding {

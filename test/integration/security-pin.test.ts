@@ -127,6 +127,22 @@ describe('security: device PIN', () => {
     await refused(check(id, PIN, minutes(1)), 'pin_locked');
   });
 
+  it('never locks out right PINs sent in parallel: only wrong answers count', async () => {
+    const id = await newDevice();
+    const results = await Promise.all(Array.from({ length: 20 }, () => outcome(check(id, PIN))));
+    assert.deepEqual(results, Array(20).fill('ok'));
+    assert.deepEqual(await store.devices.secrets(id), { pinHash, pinFailedAttempts: 0, pinLockedUntil: null });
+  });
+
+  it('a right PIN under the limit succeeds among parallel wrong ones', async () => {
+    const id = await newDevice();
+    await refused(check(id, '000111'), 'auth_failed');
+    // 1 + 3 wrong answers stay under the limit of 5, however the four answers interleave.
+    const results = await Promise.all([outcome(check(id, PIN)), ...Array.from({ length: 3 }, () => outcome(check(id, '000111')))]);
+    assert.deepEqual(results, ['ok', 'auth_failed', 'auth_failed', 'auth_failed']);
+    assert.equal((await store.devices.secrets(id))?.pinLockedUntil, null);
+  });
+
   it('refuses a device without a PIN and an unknown device', async () => {
     const id = await newDevice(false);
     assert.match((await refused(check(id, PIN), 'auth_failed')).message, /No PIN/);

@@ -150,41 +150,64 @@ describe('store decides races', () => {
     });
   });
 
-  describe('PIN failures', () => {
-    it('counts wrong PINs and locks at the limit, then starts counting again', async () => {
+  describe('PIN checks', () => {
+    const T = new Date('2030-01-01T10:00:00.000Z');
+    const LEASE = new Date('2030-01-01T10:00:30.000Z');
+    const lockUntil = new Date('2030-01-01T10:15:00.000Z');
+
+    it('counts wrong PINs and locks at the limit, then starts counting again; a right PIN clears the count', async () => {
       const customer = await makeCustomer(store);
       const device = await makeDevice(store, customer.id);
-      const lockUntil = new Date('2030-01-01T10:15:00.000Z');
-      const s1 = await store.devices.recordPinFailure(device.id, 3, lockUntil, new Date());
+      const wrong = async () => {
+        assert.equal((await store.devices.reservePinCheck(device.id, 3, T, LEASE)).reserved, true);
+        return store.devices.finishPinCheck(device.id, false, 3, lockUntil, T);
+      };
+      const s1 = await wrong();
       assert.equal(s1.pinFailedAttempts, 1);
       assert.equal(s1.pinLockedUntil, null);
-      await store.devices.recordPinFailure(device.id, 3, lockUntil, new Date());
-      const s3 = await store.devices.recordPinFailure(device.id, 3, lockUntil, new Date());
+      assert.equal((await store.devices.reservePinCheck(device.id, 3, T, LEASE)).reserved, true);
+      const right = await store.devices.finishPinCheck(device.id, true, 3, lockUntil, T);
+      assert.equal(right.pinFailedAttempts, 0);
+      await wrong();
+      await wrong();
+      const s3 = await wrong();
       assert.equal(s3.pinFailedAttempts, 0);
       assert.deepEqual(s3.pinLockedUntil, lockUntil);
       assert.equal(s3.pinHash, 'scrypt$pin');
-      await store.devices.resetPinFailures(device.id);
-      assert.deepEqual(await store.devices.secrets(device.id), { pinHash: 'scrypt$pin', pinFailedAttempts: 0, pinLockedUntil: null });
+      const refused = await store.devices.reservePinCheck(device.id, 3, T, LEASE);
+      assert.deepEqual(refused, { reserved: false, secrets: { pinHash: 'scrypt$pin', pinFailedAttempts: 0, pinLockedUntil: lockUntil } });
+      // A new PIN does not lift the lock.
+      await store.devices.setPin(device.id, 'scrypt$new');
+      assert.deepEqual(await store.devices.secrets(device.id), { pinHash: 'scrypt$new', pinFailedAttempts: 0, pinLockedUntil: lockUntil });
     });
 
-    it('charges exactly the limit of many concurrent attempts, and none while locked', async () => {
+    it('reserves no more comparisons than the attempts left, whatever the concurrency', async () => {
       const customer = await makeCustomer(store);
       const device = await makeDevice(store, customer.id);
-      const lockUntil = new Date('2030-01-01T10:15:00.000Z');
-      const results = await Promise.all(Array.from({ length: 7 }, () => store.devices.recordPinFailure(device.id, 5, lockUntil, new Date())));
-      // 7 attempts with a limit of 5: five are charged (the fifth locks), two find the lock.
-      assert.equal(results.filter((s) => !s.wasLocked).length, 5);
-      assert.equal(results.filter((s) => s.wasLocked).length, 2);
-      assert.deepEqual((await store.devices.secrets(device.id))?.pinFailedAttempts, 0);
-      assert.deepEqual((await store.devices.secrets(device.id))?.pinLockedUntil, lockUntil);
-      // After the lock period attempts are charged again.
-      const after = await store.devices.recordPinFailure(device.id, 5, new Date('2030-01-01T11:00:00.000Z'), new Date('2030-01-01T10:20:00.000Z'));
-      assert.equal(after.wasLocked, false);
-      assert.equal(after.pinFailedAttempts, 1);
+      const results = await Promise.all(Array.from({ length: 12 }, () => store.devices.reservePinCheck(device.id, 5, T, LEASE)));
+      assert.equal(results.filter((r) => r.reserved).length, 5);
+      // Two wrong answers come back: two failures, and no place freed for more comparisons.
+      await store.devices.finishPinCheck(device.id, false, 5, lockUntil, T);
+      await store.devices.finishPinCheck(device.id, false, 5, lockUntil, T);
+      assert.equal((await store.devices.reservePinCheck(device.id, 5, T, LEASE)).reserved, false);
+      // A right answer frees its place and clears the failures.
+      await store.devices.finishPinCheck(device.id, true, 5, lockUntil, T);
+      const again = await Promise.all(Array.from({ length: 6 }, () => store.devices.reservePinCheck(device.id, 5, T, LEASE)));
+      assert.equal(again.filter((r) => r.reserved).length, 3, 'five places, two still in flight');
+    });
+
+    it('frees the places of comparisons whose lease ended', async () => {
+      const customer = await makeCustomer(store);
+      const device = await makeDevice(store, customer.id);
+      for (let i = 0; i < 5; i++) assert.equal((await store.devices.reservePinCheck(device.id, 5, T, LEASE)).reserved, true);
+      assert.equal((await store.devices.reservePinCheck(device.id, 5, T, LEASE)).reserved, false);
+      const later = new Date(LEASE.getTime() + 1);
+      assert.equal((await store.devices.reservePinCheck(device.id, 5, later, new Date(later.getTime() + 30_000))).reserved, true);
     });
 
     it('refuses an unknown device', async () => {
-      await assert.rejects(store.devices.recordPinFailure(uuid(), 3, new Date(), new Date()), /not enrolled/);
+      assert.deepEqual(await store.devices.reservePinCheck(uuid(), 3, T, LEASE), { reserved: false, secrets: null });
+      await assert.rejects(store.devices.finishPinCheck(uuid(), false, 3, new Date(), new Date()), /not enrolled/);
     });
   });
 

@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import { AppError } from '../../domain/errors.js';
 import type { Device, DeviceSecrets, PushSubscription, WebAuthnCredential } from '../../domain/model.js';
-import type { AppSipBinding, ConsumeResult, DeviceRepo, NewDevice } from '../store.js';
+import type { AppSipBinding, ConsumeResult, DeviceRepo, NewDevice, PinCheckReservation } from '../store.js';
 import { requestColumns, toCallRequest, unprefixedRequestRow } from './call-request-repo.js';
 import { isUuid, json, prepared, query } from './sql.js';
 
@@ -61,6 +61,12 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
   const set = async (id: string, assignments: string, values: unknown[]) => {
     if (!isUuid(id)) return;
     await query(pool, `UPDATE devices SET ${assignments} WHERE id = $1`, [id, ...values]);
+  };
+
+  const readSecrets = async (id: string): Promise<DeviceSecrets | null> => {
+    if (!isUuid(id)) return null;
+    const res = await query<SecretsRow>(pool, 'SELECT pin_hash, pin_failed_attempts, pin_locked_until FROM devices WHERE id = $1', [id]);
+    return res.rows[0] ? toSecrets(res.rows[0]) : null;
   };
 
   return {
@@ -124,18 +130,10 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
       return res.rows.map(toDevice);
     },
 
-    async secrets(id) {
-      if (!isUuid(id)) return null;
-      const res = await query<SecretsRow>(
-        pool,
-        'SELECT pin_hash, pin_failed_attempts, pin_locked_until FROM devices WHERE id = $1',
-        [id],
-      );
-      return res.rows[0] ? toSecrets(res.rows[0]) : null;
-    },
+    secrets: readSecrets,
 
-    // A new PIN starts with a clean failure count.
-    setPin: (id, pinHash) => set(id, 'pin_hash = $2, pin_failed_attempts = 0, pin_locked_until = NULL', [pinHash]),
+    // Only the hash: a PIN change never clears the failure count or a lock-out.
+    setPin: (id, pinHash) => set(id, 'pin_hash = $2', [pinHash]),
     setWebAuthn: (id, cred) => set(id, 'webauthn = $2::jsonb', [json(cred)]),
     updateWebAuthnCounter: (id, counter) =>
       set(id, `webauthn = jsonb_set(webauthn, '{counter}', to_jsonb($2::bigint))`, [
@@ -190,26 +188,46 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
     },
     touch: (id, now) => set(id, 'last_seen_at = GREATEST(last_seen_at, $2::timestamptz)', [now]),
 
-    async recordPinFailure(id, maxAttempts, lockUntil, now) {
-      // One statement: the row lock serialises concurrent attempts, each sees the previous count;
-      // the CTE keeps the lock as it was before this attempt, to tell "already locked" apart.
+    async reservePinCheck(id, maxAttempts, now, leaseUntil): Promise<PinCheckReservation> {
+      if (!isUuid(id)) return { reserved: false, secrets: null };
+      // One UPDATE: the row lock serialises concurrent reservations and each re-reads the row, so
+      // failures + comparisons in flight never exceed maxAttempts. In-flight counts whose lease
+      // ended are dropped (their check died with its process).
+      const live = 'CASE WHEN pin_checks_until > $3 THEN pin_checks ELSE 0 END';
+      const res = await query<{ pin_hash: string }>(
+        pool,
+        `UPDATE devices SET pin_checks = ${live} + 1, pin_checks_until = $4
+          WHERE id = $1 AND pin_hash IS NOT NULL
+            AND (pin_locked_until IS NULL OR pin_locked_until <= $3)
+            AND pin_failed_attempts + ${live} < $2
+          RETURNING pin_hash`,
+        [id, maxAttempts, now, leaseUntil],
+      );
+      if (res.rows[0]) return { reserved: true, pinHash: res.rows[0].pin_hash };
+      return { reserved: false, secrets: await readSecrets(id) };
+    },
+
+    async finishPinCheck(id, right, maxAttempts, lockUntil, now) {
+      // The CTE keeps the lock as it was before this answer, to tell "already locked" apart.
       const res = isUuid(id)
         ? await query<SecretsRow & { was_locked: boolean }>(
             pool,
             `WITH before AS (
-               SELECT id, COALESCE(pin_locked_until > $4::timestamptz, false) AS was_locked
+               SELECT id, COALESCE(pin_locked_until > $5::timestamptz, false) AS was_locked
                FROM devices WHERE id = $1 FOR UPDATE
              )
              UPDATE devices d SET
+               pin_checks = CASE WHEN d.pin_checks_until > $5 THEN GREATEST(d.pin_checks - 1, 0) ELSE 0 END,
                pin_failed_attempts = CASE WHEN before.was_locked THEN d.pin_failed_attempts
-                                          WHEN d.pin_failed_attempts + 1 >= $2 THEN 0
+                                          WHEN $2 THEN 0
+                                          WHEN d.pin_failed_attempts + 1 >= $3 THEN 0
                                           ELSE d.pin_failed_attempts + 1 END,
-               pin_locked_until = CASE WHEN before.was_locked THEN d.pin_locked_until
-                                       WHEN d.pin_failed_attempts + 1 >= $2 THEN $3::timestamptz
+               pin_locked_until = CASE WHEN before.was_locked OR $2 THEN d.pin_locked_until
+                                       WHEN d.pin_failed_attempts + 1 >= $3 THEN $4::timestamptz
                                        ELSE d.pin_locked_until END
              FROM before WHERE d.id = before.id
              RETURNING d.pin_hash, d.pin_failed_attempts, d.pin_locked_until, before.was_locked`,
-            [id, maxAttempts, lockUntil, now],
+            [id, right, maxAttempts, lockUntil, now],
           )
         : { rows: [] };
       const row = res.rows[0];
@@ -217,7 +235,6 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
       return { ...toSecrets(row), wasLocked: row.was_locked };
     },
 
-    resetPinFailures: (id) => set(id, 'pin_failed_attempts = 0, pin_locked_until = NULL', []),
     revoke: (id, now) => set(id, 'revoked_at = COALESCE(revoked_at, $2::timestamptz)', [now]),
   };
 }
