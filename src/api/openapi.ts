@@ -210,6 +210,19 @@ export const openApiDocument = {
         responses: { '200': ok('Call records, newest first') },
       },
     },
+    '/api/v1/customers/{id}/devices': {
+      get: { operationId: 'listCustomerDevices', summary: "The customer's devices that are not revoked", security: agentAuth, responses: { '200': ok('Devices'), ...errors } },
+    },
+    '/api/v1/customers/{id}/devices/{deviceId}': {
+      delete: {
+        operationId: 'revokeCustomerDevice',
+        summary: "Revoke a customer's device (lost or stolen phone)",
+        description:
+          'For good and at once: the device credential is refused (401), tokens already issued to the device are refused at call setup (device_revoked), and the device is never notified or rung again. Audited (device.revoke). Repeating it answers 204 again.',
+        security: agentAuth,
+        responses: { '204': { description: 'Revoked' }, '404': { description: 'No such device for this customer', content: { 'application/problem+json': { schema: problem } } }, ...errors },
+      },
+    },
     '/api/v1/customers/{id}/enrollment-codes': {
       post: { operationId: 'createEnrollmentCode', security: agentAuth, responses: { '201': ok('One-time code'), ...errors } },
     },
@@ -264,11 +277,22 @@ export const openApiDocument = {
         requestBody: body(closed({ name: text(100), scopes: { type: 'array', items: { type: 'string' }, minItems: 1 } }, ['name', 'scopes'])),
         responses: { '201': ok('The key (shown once)'), ...errors },
       },
+      get: { operationId: 'listApiKeys', summary: 'API keys (admin): id, name, scopes, createdAt, revokedAt; never the key', security: agentAuth, responses: { '200': ok('API keys') } },
+    },
+    '/api/v1/api-keys/{id}': {
+      delete: {
+        operationId: 'revokeApiKey',
+        summary: 'Revoke an API key (admin)',
+        description: 'At once: the key gets 401 on its next request. Audited (apikey.revoke).',
+        security: agentAuth,
+        responses: { '204': { description: 'Revoked' }, '404': { description: 'No active key with this id', content: { 'application/problem+json': { schema: problem } } }, ...errors },
+      },
     },
     '/api/v1/audit/verify': {
       get: { operationId: 'verifyAudit', security: agentAuth, responses: { '200': ok('Chain verification result') } },
     },
     '/api/v1/devices': {
+      get: { operationId: 'listMyDevices', summary: "The devices of this device's customer (not revoked), `current` marking this one", security: deviceAuth, responses: { '200': ok('Devices') } },
       post: {
         operationId: 'enrollDevice',
         summary: 'Enrol a customer device with a one-time code',
@@ -284,8 +308,43 @@ export const openApiDocument = {
     '/api/v1/devices/me': {
       get: { operationId: 'getDevice', security: deviceAuth, responses: { '200': ok('This device') } },
     },
+    '/api/v1/devices/{id}': {
+      delete: {
+        operationId: 'revokeMyDevice',
+        summary: "Revoke one of the customer's devices (a lost phone), or this one",
+        description: 'For good and at once, as DELETE /api/v1/customers/{id}/devices/{deviceId}. Another customer\'s device is 404.',
+        security: deviceAuth,
+        responses: { '204': { description: 'Revoked' }, '404': { description: 'No such device of this customer', content: { 'application/problem+json': { schema: problem } } }, ...errors },
+      },
+    },
+    '/api/v1/devices/me/pin/challenge': {
+      post: {
+        operationId: 'pinChangeChallenge',
+        summary: 'A fresh challenge for changing the PIN',
+        description:
+          'challengeId, challenge (to sign with the device key), expiresAt, methods (what confirms the change: "pin" = the current PIN, "biometric" = a passkey assertion; empty before a first PIN) and webauthn (assertion options when a passkey is set up). 423 pin_locked while the device is locked.',
+        security: deviceAuth,
+        responses: { '200': ok('Challenge to answer'), '423': { description: 'Locked after too many wrong PINs (lockedUntil)', content: { 'application/problem+json': { schema: problem } } }, ...errors },
+      },
+    },
     '/api/v1/devices/me/pin': {
-      put: { operationId: 'setPin', security: deviceAuth, requestBody: body(closed({ pin: text(12) }, ['pin'])), responses: { '204': { description: 'Set' }, ...errors } },
+      put: {
+        operationId: 'setPin',
+        summary: 'Change (or set a first) PIN',
+        description:
+          'Answers a challenge from POST /api/v1/devices/me/pin/challenge: signature = the device key\'s ES256 signature of the challenge, plus currentPin (a wrong one counts as a failed PIN attempt) or webauthn (a passkey assertion). A device without a PIN and without a passkey sets its first PIN with the signature alone. A locked device is refused 423 until the lock ends; a new PIN does not lift a lock.',
+        security: deviceAuth,
+        requestBody: body(
+          closed({ pin: text(12), challengeId: uuid, signature: text(200), currentPin: text(32), webauthn: { type: 'object' } }, ['pin', 'challengeId', 'signature']),
+        ),
+        responses: {
+          '204': { description: 'Changed' },
+          '403': { description: 'Wrong current PIN (attemptsLeft), wrong signature or passkey', content: { 'application/problem+json': { schema: problem } } },
+          '409': { description: 'Challenge unknown, used or expired', content: { 'application/problem+json': { schema: problem } } },
+          '423': { description: 'Locked after too many wrong PINs (lockedUntil)', content: { 'application/problem+json': { schema: problem } } },
+          ...errors,
+        },
+      },
     },
     '/api/v1/devices/me/push-subscription': {
       put: {

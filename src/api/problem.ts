@@ -26,6 +26,7 @@ const STATUS: Record<ErrorCode, number> = {
   token_replayed: 403,
   token_misbound: 403,
   session_revoked: 403,
+  device_revoked: 403,
   outside_business_hours: 422,
   in_the_past: 422,
   beyond_horizon: 422,

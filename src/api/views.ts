@@ -72,5 +72,6 @@ export function deviceView(d: Device) {
     pin: d.hasPin,
     push: d.pushSubscription !== null,
     createdAt: d.createdAt,
+    lastSeenAt: d.lastSeenAt,
   };
 }

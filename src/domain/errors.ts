@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'token_replayed'
   | 'token_misbound'
   | 'session_revoked'
+  | 'device_revoked'
   | 'outside_business_hours'
   | 'in_the_past'
   | 'beyond_horizon'

@@ -91,6 +91,7 @@ export async function admitAppRegistration(deps: FlowDeps, args: AdmitAppRegistr
     const claims = await checkAppRegistrationToken(args.token, { keyRing: deps.keyRing, issuer: config.tokens.issuer, audience: config.sip.domain, now });
     if (claims.sub !== args.aorDeviceId) throw new AppError('token_misbound', 'Registration token refused: it was issued to another device.');
     const device = await store.devices.get(claims.sub);
+    if (device?.revokedAt) throw new AppError('device_revoked', 'Registration refused: this device has been revoked.');
     verifyDeviceProof({
       proof: args.deviceProof,
       jti: claims.jti,

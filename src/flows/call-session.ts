@@ -77,6 +77,8 @@ export async function admitCustomerCall(deps: FlowDeps, args: AdmitCustomerCallA
         // The device, the customer (for the agent's display, once admitted) and the request in one read.
         const ctx = await store.tokens.admissionContext(c.did, c.sub, c.crq);
         context = ctx;
+        // A lost or stolen phone revoked after the token was issued: refused (unspent), by name.
+        if (ctx.device?.revokedAt) throw new AppError('device_revoked', 'The device this token was issued to has been revoked.');
         verifyDeviceProof({
           proof: args.deviceProof,
           jti: c.jti,

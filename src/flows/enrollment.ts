@@ -116,12 +116,6 @@ export async function authenticateDeviceWithRequest(
   return { device: found.device, request: found.request };
 }
 
-export async function setDevicePin(deps: FlowDeps, device: Device, pin: string): Promise<void> {
-  validatePinFormat(pin, deps.config.auth.pin.minLength);
-  await deps.store.devices.setPin(device.id, await hashPin(pin));
-  await deps.store.audit.append({ actor: `device:${device.id}`, action: 'device.pin', subject: `device:${device.id}`, decision: 'info', reason: 'PIN set', data: {} });
-}
-
 export async function beginPasskeyEnrollment(deps: FlowDeps, device: Device): Promise<{ challengeId: string; options: unknown }> {
   const customer = await deps.store.customers.get(device.customerId);
   const challenge = await issueChallenge(deps, { deviceId: device.id, callRequestId: null, purpose: 'enroll_webauthn' });

@@ -121,7 +121,11 @@ export interface DeviceRepo {
    * counted (`wasLocked`). A right PIN clears the count, never a lock. Returns the secrets after.
    */
   finishPinCheck(id: string, right: boolean, maxAttempts: number, lockUntil: Date, now: Date): Promise<DeviceSecrets & { wasLocked: boolean }>;
-  revoke(id: string, now: Date): Promise<void>;
+  /**
+   * Revokes the device for good and drops its push subscription and SIP binding. True when this
+   * call revoked it, false when it was already revoked or is unknown.
+   */
+  revoke(id: string, now: Date): Promise<boolean>;
 }
 
 export type PinCheckReservation = { reserved: true; pinHash: string } | { reserved: false; secrets: DeviceSecrets | null };
@@ -357,7 +361,8 @@ export interface ApiKeyRepo {
   create(name: string, scopes: string[], keyHash: string): Promise<ApiKey>;
   getByHash(keyHash: string): Promise<ApiKey | null>; // not revoked
   list(): Promise<ApiKey[]>;
-  revoke(id: string, now: Date): Promise<void>;
+  /** True when this call revoked the key, false when it was already revoked or is unknown. */
+  revoke(id: string, now: Date): Promise<boolean>;
 }
 
 /** The answer to one attempt against a limit. */

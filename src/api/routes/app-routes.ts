@@ -11,10 +11,11 @@ import {
   beginPasskeyEnrollment,
   enrollDevice,
   finishPasskeyEnrollment,
-  setDevicePin,
   setPushSubscription,
 } from '../../flows/enrollment.js';
+import { beginPinChange, changeDevicePin } from '../../flows/pin-change.js';
 import { issueAppRegistration } from '../../flows/app-registration.js';
+import { revokeDevice } from '../../flows/revocation.js';
 import { cancelScheduledCallback } from '../../flows/customer-cancel.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { scheduleCallback, snoozeRequest } from '../../flows/schedule.js';
@@ -48,8 +49,25 @@ export function appRoutes(deps: FlowDeps): Router {
   r.get('/devices/me', device, wrap(async (_req, res) => {
     res.json(deviceView(deviceOf(res)));
   }));
+  // The customer's devices, to revoke a lost one (or this one) from the app's settings.
+  r.get('/devices', device, wrap(async (_req, res) => {
+    const me = deviceOf(res);
+    const list = await deps.store.devices.listForCustomer(me.customerId);
+    res.json({ items: list.map((d) => ({ ...deviceView(d), current: d.id === me.id })) });
+  }));
+  r.delete('/devices/:id', device, wrap(async (req, res) => {
+    const me = deviceOf(res);
+    const id = idParam(req, 'device');
+    await revokeDevice(deps, id, { actor: `device:${me.id}`, customerId: me.customerId, reason: id === me.id ? 'revoked by the customer on this device' : `revoked by the customer from device ${me.id}` });
+    res.status(204).end();
+  }));
+  // A PIN change answers a fresh challenge: device key signature plus current PIN or passkey.
+  r.post('/devices/me/pin/challenge', device, wrap(async (_req, res) => {
+    res.json(await beginPinChange(deps, deviceOf(res)));
+  }));
   r.put('/devices/me/pin', device, validated('setPin'), wrap(async (req, res) => {
-    await setDevicePin(deps, deviceOf(res), req.body.pin);
+    const { pin, challengeId, signature, currentPin, webauthn } = req.body;
+    await changeDevicePin(deps, deviceOf(res), { pin, challengeId, signature, ...(currentPin !== undefined ? { currentPin } : {}), ...(webauthn !== undefined ? { webauthn } : {}) });
     res.status(204).end();
   }));
   r.put('/devices/me/push-subscription', device, validated('setPushSubscription'), wrap(async (req, res) => {

@@ -16,12 +16,13 @@ import {
   setAgentAvailability,
 } from '../../flows/directory.js';
 import { issueEnrollmentCode } from '../../flows/enrollment.js';
+import { revokeApiKey, revokeDevice } from '../../flows/revocation.js';
 import { cancelCallRequest, requestCall } from '../../flows/knock.js';
 import { loadRequest } from '../../flows/move-request.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { principalOf, requireStaff, wrap } from '../auth.js';
 import { validated } from '../validate.js';
-import { agentView, customerView, notificationView, requestView } from '../views.js';
+import { agentView, customerView, deviceView, notificationView, requestView } from '../views.js';
 
 function param(req: Request, name: string): string {
   const v = req.params[name];
@@ -169,6 +170,17 @@ export function staffRoutes(deps: FlowDeps): Router {
     res.status(201).json(await issueEnrollmentCode(deps, param(req, 'id'), principalOf(res).actor));
   }));
 
+  r.get('/customers/:id/devices', dir, wrap(async (req, res) => {
+    const id = param(req, 'id');
+    if (!(await deps.store.customers.get(id))) throw new AppError('not_found', `No customer ${id}.`);
+    res.json({ items: (await deps.store.devices.listForCustomer(id)).map(deviceView) });
+  }));
+  // A customer's lost or stolen phone: agents and integrations can revoke it (audited).
+  r.delete('/customers/:id/devices/:deviceId', write, wrap(async (req, res) => {
+    await revokeDevice(deps, param(req, 'deviceId'), { actor: principalOf(res).actor, customerId: param(req, 'id'), reason: `revoked by ${principalOf(res).actor}` });
+    res.status(204).end();
+  }));
+
   r.get('/agents', dir, wrap(async (_req, res) => {
     res.json({ items: (await deps.store.agents.list()).map(agentView) });
   }));
@@ -195,6 +207,13 @@ export function staffRoutes(deps: FlowDeps): Router {
   r.post('/api-keys', admin, validated('createApiKey'), wrap(async (req, res) => {
     const { key, apiKey } = await createApiKey(deps, req.body.name, req.body.scopes);
     res.status(201).json({ key, id: apiKey.id, name: apiKey.name, scopes: apiKey.scopes });
+  }));
+  r.get('/api-keys', admin, wrap(async (_req, res) => {
+    res.json({ items: (await deps.store.apiKeys.list()).map((k) => ({ id: k.id, name: k.name, scopes: k.scopes, createdAt: k.createdAt, revokedAt: k.revokedAt })) });
+  }));
+  r.delete('/api-keys/:id', admin, wrap(async (req, res) => {
+    await revokeApiKey(deps, param(req, 'id'), principalOf(res).actor);
+    res.status(204).end();
   }));
   r.get('/audit/verify', admin, wrap(async (_req, res) => {
     res.json(await deps.store.audit.verify());

@@ -41,8 +41,9 @@ export function apiKeyRepo(pool: pg.Pool): ApiKeyRepo {
       return res.rows.map(toApiKey);
     },
     async revoke(id, now) {
-      if (!isUuid(id)) return;
-      await query(pool, 'UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, now]);
+      if (!isUuid(id)) return false;
+      const res = await query(pool, 'UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, now]);
+      return res.rowCount === 1;
     },
   };
 }

@@ -235,6 +235,16 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
       return { ...toSecrets(row), wasLocked: row.was_locked };
     },
 
-    revoke: (id, now) => set(id, 'revoked_at = COALESCE(revoked_at, $2::timestamptz)', [now]),
+    async revoke(id, now) {
+      if (!isUuid(id)) return false;
+      // A revoked device is never notified or rung again: its push subscription and SIP binding go too.
+      const res = await query(
+        pool,
+        `UPDATE devices SET revoked_at = $2, push_subscription = NULL, sip_contact = NULL, sip_source = NULL, sip_expires_at = NULL
+          WHERE id = $1 AND revoked_at IS NULL`,
+        [id, now],
+      );
+      return res.rowCount === 1;
+    },
   };
 }

@@ -2,7 +2,9 @@
 import { ApiError } from '../../shared/api.js';
 import { announce, errorBox, h, replace, setBusy } from '../../shared/dom.js';
 import { enablePush, pushAvailable } from '../push.js';
-import { createPasskey, passkeyErrorText, webAuthnAvailable } from '../webauthn.js';
+import { signChallenge } from '../device-key.js';
+import { createPasskey, passkeyErrorText, usePasskey, webAuthnAvailable } from '../webauthn.js';
+import { lockedText } from './verify.js';
 
 export async function showSettings(app, _params, root) {
   const info = await app.refreshInfo();
@@ -54,25 +56,45 @@ export async function showSettings(app, _params, root) {
     actions.append(b);
   }
 
+  // Changing the PIN proves the person (current PIN, or the passkey before a first PIN) and the
+  // device (its key signs a fresh challenge); a locked device waits for the lock to end.
+  const current = h('input', { id: 'current-pin', type: 'password', inputmode: 'numeric', autocomplete: 'current-password', required: true });
   const pin = h('input', { id: 'new-pin', type: 'password', inputmode: 'numeric', autocomplete: 'new-password', required: true, 'aria-describedby': 'new-pin-hint' });
   const pinMsg = h('div');
   const pinForm = h(
     'form',
     { novalidate: true },
+    info.pin ? h('div', { class: 'field' }, h('label', { for: 'current-pin' }, 'Current PIN'), current) : null,
     h('div', { class: 'field' }, h('label', { for: 'new-pin' }, 'New PIN'), h('span', { class: 'hint', id: 'new-pin-hint' }, 'At least 6 digits; not a run like 123456.'), pin),
     pinMsg,
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Change PIN')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, info.pin ? 'Change PIN' : 'Set PIN')),
   );
   pinForm.addEventListener('submit', async (event) => {
     event.preventDefault();
+    replace(pinMsg);
+    if (info.pin && !/^[0-9]+$/.test(current.value)) {
+      replace(pinMsg, errorBox('Enter your current PIN (digits only).'));
+      current.focus();
+      return;
+    }
     setBusy(pinForm, true);
     try {
-      await app.call('/api/v1/devices/me/pin', { method: 'PUT', body: { pin: pin.value } });
+      const c = await app.call('/api/v1/devices/me/pin/challenge', { method: 'POST' });
+      const body = { pin: pin.value, challengeId: c.challengeId, signature: await signChallenge(app.device.keyPair, c.challenge) };
+      if (c.methods.includes('pin')) body.currentPin = current.value;
+      else if (c.methods.includes('biometric')) body.webauthn = await usePasskey(c.webauthn);
+      await app.call('/api/v1/devices/me/pin', { method: 'PUT', body });
+      current.value = '';
       pin.value = '';
-      replace(pinMsg, h('p', { class: 'message ok', role: 'status' }, 'PIN changed.'));
+      replace(pinMsg, h('p', { class: 'message ok', role: 'status' }, info.pin ? 'PIN changed.' : 'PIN set.'));
     } catch (e) {
-      replace(pinMsg, errorBox(e.message));
-      pin.focus();
+      current.value = '';
+      if (e instanceof ApiError && e.code === 'pin_locked' && e.problem.lockedUntil) {
+        replace(pinMsg, errorBox(lockedText(e.problem.lockedUntil, app.timeZone)));
+      } else {
+        replace(pinMsg, errorBox(e instanceof ApiError ? e.message : passkeyErrorText(e)));
+        (info.pin ? current : pin).focus();
+      }
     } finally {
       setBusy(pinForm, false);
     }
