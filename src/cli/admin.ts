@@ -12,6 +12,7 @@ import { isAppError } from '../domain/errors.js';
 import { createAgent, createApiKey, createCustomer, saveGroup } from '../flows/directory.js';
 import { issueEnrollmentCode } from '../flows/enrollment.js';
 import { createLiveEvents } from '../flows/live-events.js';
+import { revokeApiKey, revokeDevice } from '../flows/revocation.js';
 import type { FlowDeps } from '../flows/ports.js';
 import { KeyRing } from '../security/signing-keys.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../store/embedded-postgres.js';
@@ -25,6 +26,10 @@ Commands:
   create-customer  --name NAME [--phone +E164] [--time-zone ZONE] [--external-ref REF]
   enrollment-code  --customer ID
   create-api-key   --name NAME --scopes requests:read,requests:write,directory:read,admin
+  list-devices     --customer ID                the customer's devices that are not revoked
+  revoke-device    <device id>                  revoke a lost or stolen phone, at once (audited)
+  list-api-keys                                 every API key (never the key itself)
+  revoke-api-key   <key id or name>             revoke a leaked API key, at once (audited)
   verify-audit     recompute the audit log's hash chain and report the first bad entry
   rotate-keys      create a new token signing key now (the old one keeps verifying for the overlap)
 `;
@@ -54,8 +59,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command ? 0 : 64;
   }
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
+    allowPositionals: true,
     options: {
       id: { type: 'string' },
       name: { type: 'string' },
@@ -74,6 +80,11 @@ async function main(argv: string[]): Promise<number> {
       'callback-mode': { type: 'string' },
     },
   });
+  const target = (what: string): string => {
+    const v = positionals[0] ?? values.id;
+    if (!v) throw new Error(`${command} needs the ${what}: npm run admin -- ${command} <${what}>`);
+    return v;
+  };
   const need = (k: keyof typeof values): string => {
     const v = values[k];
     if (typeof v !== 'string' || !v) throw new Error(`--${k} is required for ${command}`);
@@ -140,6 +151,22 @@ async function main(argv: string[]): Promise<number> {
       case 'create-api-key': {
         const { key, apiKey } = await createApiKey(deps, need('name'), need('scopes').split(','));
         out({ id: apiKey.id, name: apiKey.name, scopes: apiKey.scopes, key, note: 'The key is shown once; store it now.' });
+        return 0;
+      }
+      case 'list-devices':
+        out((await store.devices.listForCustomer(need('customer'))).map((d) => ({ id: d.id, label: d.label, createdAt: d.createdAt, lastSeenAt: d.lastSeenAt })));
+        return 0;
+      case 'revoke-device': {
+        const d = await revokeDevice(deps, target('device id'), { actor: 'cli', reason: 'revoked by the operator (admin CLI)' });
+        out({ id: d.id, customerId: d.customerId, label: d.label, revokedAt: d.revokedAt });
+        return 0;
+      }
+      case 'list-api-keys':
+        out(await store.apiKeys.list());
+        return 0;
+      case 'revoke-api-key': {
+        const k = await revokeApiKey(deps, target('key id or name'), 'cli');
+        out({ id: k.id, name: k.name, revokedAt: k.revokedAt });
         return 0;
       }
       case 'verify-audit': {

@@ -1,4 +1,4 @@
-/** Settings: what this device has set up, and setting up what is missing; changing the PIN. */
+/** Settings: what this device has set up, and setting up what is missing; changing the PIN; the customer's devices (remove a lost one). */
 import { ApiError } from '../../shared/api.js';
 import { announce, errorBox, h, replace, setBusy } from '../../shared/dom.js';
 import { enablePush, pushAvailable } from '../push.js';
@@ -100,5 +100,41 @@ export async function showSettings(app, _params, root) {
     }
   });
 
-  replace(root, h('h1', null, 'Settings'), h('div', { class: 'card' }, rows, actions, msg), h('section', { class: 'card', 'aria-labelledby': 'pin-change' }, h('h2', { id: 'pin-change' }, 'Change your PIN'), pinForm), h('p', null, h('a', { href: '#/' }, 'Back to your call requests')));
+  // The customer's devices: a lost or stolen phone is removed from here (revoked for good: it can
+  // no longer verify calls or be notified). Removing this device signs the app out.
+  const devices = await app.call('/api/v1/devices');
+  const devicesMsg = h('div');
+  const deviceList = h(
+    'ul',
+    { class: 'devices' },
+    devices.items.map((d) => {
+      const remove = h('button', { type: 'button', 'aria-label': `Remove ${d.label}` }, 'Remove');
+      remove.addEventListener('click', async () => {
+        const question = d.current
+          ? 'Remove this device? It will no longer verify calls or get notifications, and you will need a new enrollment code to use it again.'
+          : `Remove “${d.label}”? It will no longer verify calls or get notifications.`;
+        if (!confirm(question)) return;
+        remove.disabled = true;
+        try {
+          await app.call(`/api/v1/devices/${d.id}`, { method: 'DELETE' });
+          announce(`${d.label} removed.`);
+          if (d.current) app.go('/');
+          else await showSettings(app, [], root);
+        } catch (e) {
+          replace(devicesMsg, errorBox(e.message));
+          remove.disabled = false;
+        }
+      });
+      return h('li', null, h('span', null, d.label, d.current ? ' (this device)' : '', h('span', { class: 'hint' }, ` added ${new Date(d.createdAt).toLocaleDateString()}`)), remove);
+    }),
+  );
+
+  replace(
+    root,
+    h('h1', null, 'Settings'),
+    h('div', { class: 'card' }, rows, actions, msg),
+    h('section', { class: 'card', 'aria-labelledby': 'pin-change' }, h('h2', { id: 'pin-change' }, info.pin ? 'Change your PIN' : 'Set a PIN'), pinForm),
+    h('section', { class: 'card', 'aria-labelledby': 'my-devices' }, h('h2', { id: 'my-devices' }, 'Your devices'), h('p', { class: 'hint' }, 'Lost a phone? Remove it here.'), deviceList, devicesMsg),
+    h('p', null, h('a', { href: '#/' }, 'Back to your call requests')),
+  );
 }
