@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { Outcome } from '../domain/call-request.js';
+import { isAppError } from '../domain/errors.js';
 import type { Agent, CallRequest } from '../domain/model.js';
 import { callEnded, type CallLegIds } from '../flows/call-session.js';
 import { agentDidNotAnswer } from '../flows/customer-queue.js';
@@ -161,6 +162,11 @@ function onDestroy(dialog: Srf.Dialog, fn: (req: unknown, reason: unknown) => vo
 /** Who ended a call: a party hanging up, FreeSWITCH, drachtio-server, or this service. */
 export type EndedBy = 'customer' | 'agent' | 'media' | 'signalling' | 'server';
 
+/** How long, and how often, the end of a call is written again while the database is unavailable. */
+const RECORD_RETRY_FIRST_MS = 250;
+const RECORD_RETRY_MAX_MS = 5000;
+const RECORD_RETRY_FOR_MS = 120_000;
+
 /** Longest wait for FreeSWITCH to release a call's channels before its records are closed anyway. */
 const MEDIA_RELEASE_WAIT_MS = 2000;
 
@@ -196,6 +202,7 @@ export class CustomerCall {
   /** The transfer moving the call now (transfer.ts); null when none is. */
   private transferClaim: TransferClaim | null = null;
   private ended = false;
+  private endedAt = 0;
   readonly log: Logger;
 
   constructor(
@@ -320,6 +327,7 @@ export class CustomerCall {
   async end(outcome: Outcome, by: EndedBy): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.endedAt = Date.now();
     this.abort.abort();
     this.ctx.calls.remove(this);
     if (by !== 'customer') hangUp(this.customer.dialog, `call ended by ${by}`);
@@ -327,18 +335,26 @@ export class CustomerCall {
     if (agent && by !== 'agent') hangUp(agent.dialog, `call ended by ${by}`);
     // Bounded: a FreeSWITCH that died mid-call never answers, and the records must still close.
     await settledWithin(Promise.all([releaseEndpoint(this.customer.endpoint), releaseEndpoint(agent?.endpoint)]), MEDIA_RELEASE_WAIT_MS);
-    try {
-      await callEnded(this.ctx.deps, {
-        requestId: this.request.id,
-        sessionId: this.sessionOpened ? this.sessionId : null,
-        recordId: this.recordId,
-        agentId: agent?.agent.id ?? null,
-        outcome,
-        // Never connected: the request is still as call setup left it (saves reading it again).
-        ...(this.connected ? {} : { known: this.request }),
-      });
-    } catch (e) {
-      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'could not record the end of the call');
+    // The end is known only here: while the database is away (a restart), keep trying to write
+    // it. Each step of callEnded is conditional, so a retry after a half-written try is safe.
+    for (let wait = RECORD_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
+      try {
+        await callEnded(this.ctx.deps, {
+          requestId: this.request.id,
+          sessionId: this.sessionOpened ? this.sessionId : null,
+          recordId: this.recordId,
+          agentId: agent?.agent.id ?? null,
+          outcome,
+          // Never connected: the request is still as call setup left it (saves reading it again).
+          ...(this.connected ? {} : { known: this.request }),
+        });
+        break;
+      } catch (e) {
+        const retry = isAppError(e) && e.code === 'unavailable' && Date.now() - this.endedAt < RECORD_RETRY_FOR_MS;
+        this.log[retry ? 'warn' : 'error']({ err: e instanceof Error ? e.message : String(e), retryInMs: retry ? wait : null }, 'could not record the end of the call');
+        if (!retry) break;
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
     this.log.info({ outcome, endedBy: by }, 'customer call ended');
   }

@@ -6,11 +6,6 @@
  * with Retry-After during the outages); the audit chain verifies.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -21,6 +16,7 @@ import { reconcileRequestJobs } from '../../src/flows/reconcile.js';
 import { jobsNeeded } from '../../src/flows/request-jobs.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { startFakePushService, type FakePushService } from '../support/fake-push-service.js';
+import { PgCluster, pgClusterSkipReason } from '../support/pg-cluster.js';
 import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { SoftDeviceKey } from '../support/soft-authenticator.js';
 
@@ -30,90 +26,28 @@ const RESTARTS_AT_MS = [6_000, 15_000, 24_000];
 const ANSWER_LIMIT_S = 4;
 const PIN = '482916';
 
-/** The PostgreSQL binaries, or why they cannot be used here. */
-function findPgBin(): { bin: string } | { missing: string } {
-  const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'pg_ctl'))).sort((a, b) => Number(b) - Number(a)) : [];
-  if (versions.length === 0) return { missing: 'database restart test skipped: initdb/pg_ctl not found under /usr/lib/postgresql' };
-  return { bin: join(root, versions[0]!, 'bin') };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
-}
-
-/** A throwaway cluster; as root its commands run as the postgres user (initdb refuses root). */
-class Cluster {
-  constructor(private readonly bin: string, readonly dir: string, readonly port: number) {}
-  get url() {
-    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
-  }
-  private run(cmd: string): void {
-    const asRoot = process.getuid?.() === 0;
-    if (asRoot) execFileSync('su', ['postgres', '-s', '/bin/bash', '-c', cmd], { stdio: 'pipe' });
-    else execFileSync('/bin/bash', ['-c', cmd], { stdio: 'pipe' });
-  }
-  init(): void {
-    if (process.getuid?.() === 0) {
-      chmodSync(this.dir, 0o777);
-    }
-    this.run(`${this.bin}/initdb -D ${this.dir}/data -U postgres --auth=trust -E UTF8 >/dev/null`);
-  }
-  private opts() {
-    return `-o '-h 127.0.0.1 -p ${this.port} -k ${this.dir} -c max_connections=200 -c fsync=off'`;
-  }
-  start(): void {
-    this.run(`${this.bin}/pg_ctl -D ${this.dir}/data -l ${this.dir}/log -w ${this.opts()} start >/dev/null`);
-  }
-  restart(): void {
-    this.run(`${this.bin}/pg_ctl -D ${this.dir}/data -l ${this.dir}/log -w -m fast ${this.opts()} restart >/dev/null`);
-  }
-  stop(): void {
-    this.run(`${this.bin}/pg_ctl -D ${this.dir}/data -m fast -w stop >/dev/null`);
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('database restarts under load', function () {
   this.timeout(120_000);
-  let cluster: Cluster | null = null;
+  let cluster: PgCluster | null = null;
   let service: RunningService | null = null;
   let push: FakePushService | null = null;
 
   before(async function () {
-    const found = findPgBin();
-    if ('missing' in found) return skipWhenMissing(this, found.missing);
-    const dir = mkdtempSync(join(tmpdir(), 'knock-fault-pg-'));
-    const c = new Cluster(found.bin, dir, await freePort());
+    const missing = pgClusterSkipReason();
+    if (missing) return skipWhenMissing(this, missing);
     try {
-      c.init();
-      c.start();
+      cluster = await PgCluster.create();
     } catch (e) {
-      rmSync(dir, { recursive: true, force: true });
       return skipWhenMissing(this, `database restart test skipped: cannot run initdb/pg_ctl (${(e as Error).message.split('\n')[0]})`);
     }
-    cluster = c;
   });
 
   after(async () => {
     await service?.stop().catch(() => undefined);
     await push?.close().catch(() => undefined);
-    if (cluster) {
-      try {
-        cluster.stop();
-      } catch {
-        // already stopped
-      }
-      rmSync(cluster.dir, { recursive: true, force: true });
-    }
+    cluster?.destroy();
   });
 
   it('keeps every request consistent, fires each due callback once, and never answers 500', async () => {
