@@ -5,9 +5,19 @@ function stamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 }
 
-/** RFC 5545 §3.3.11: backslash, semicolon, comma and newlines are escaped in TEXT. */
+/**
+ * RFC 5545 §3.3.11: backslash, semicolon and comma are escaped in TEXT, and every line break
+ * (CRLF, a bare LF or a bare CR) becomes "\n"; a bare CR left in would end the line early for some
+ * readers. Other control characters are not allowed in TEXT (TSAFE-CHAR) and are dropped, except
+ * the tab.
+ */
 function escapeText(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
+  return s
+    .replace(/\\/g, '\\\\')
+    .replace(/;/g, '\\;')
+    .replace(/,/g, '\\,')
+    .replace(/\r\n|\r|\n/g, '\\n')
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
 }
 
 /** RFC 5545 §3.1: lines longer than 75 octets are folded. */
