@@ -47,29 +47,36 @@ interface PgError {
   table?: string;
 }
 
-/** Turns a driver error into an AppError a caller can act on; other errors pass through. */
+/**
+ * Turns a driver error into an AppError a caller can act on; other errors pass through. Answers
+ * speak of the product, never of the schema: no table, constraint or column name reaches them
+ * (the log keeps the driver error of anything unexpected).
+ */
 export function translateDbError(e: unknown): unknown {
   if (e instanceof AppError || typeof e !== 'object' || e === null) return e;
   const err = e as PgError & { message?: string };
   const known = err.constraint ? CONSTRAINT_MESSAGES[err.constraint] : undefined;
   switch (err.code) {
     case '23505':
-      return new AppError('conflict', known ?? 'This record already exists.', { constraint: err.constraint });
+      return new AppError('conflict', known ?? 'This record already exists.');
     case '23503':
-      return new AppError('validation_failed', known ?? 'It refers to a record that does not exist.', {
-        constraint: err.constraint,
-      });
+      return new AppError('validation_failed', known ?? 'It refers to a record that does not exist.');
     case '23514':
     case '23502':
-      return new AppError('validation_failed', known ?? `A value is missing or not allowed (${err.constraint ?? err.table ?? 'record'}).`, {
-        constraint: err.constraint,
-      });
+      return new AppError('validation_failed', known ?? 'A value is missing or not allowed.');
     case '22P02':
     case '22007':
     case '22008':
     case '22001':
     case '22003':
       return new AppError('validation_failed', 'A value has the wrong format or is out of range.');
+    // Text the database cannot store (a NUL character); the API refuses it earlier, by field.
+    case '22021':
+    case '22P05':
+      return new AppError('validation_failed', 'A text value contains characters that cannot be stored.');
+    // A value too large for an index row.
+    case '54000':
+      return new AppError('validation_failed', 'A value is too long.');
     case '57P01':
     case '57P02':
     case '57P03':
