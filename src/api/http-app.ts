@@ -1,6 +1,6 @@
 /**
- * The express application: request ids and logs, metrics, JSON bodies, the routes, and problem
- * details for every error. No business rule lives here.
+ * The express application: security headers, request ids and logs, metrics, JSON bodies, the
+ * routes, and problem details for every error. No business rule lives here.
  */
 import express, { type Express } from 'express';
 import { AppError } from '../domain/errors.js';
@@ -8,6 +8,7 @@ import type { FlowDeps } from '../flows/ports.js';
 import type { Metrics } from './metrics.js';
 import { problemHandler, sendProblem } from './problem.js';
 import { requestLog } from './request-log.js';
+import { securityHeaders } from './security-headers.js';
 import { appEventsRoutes } from './routes/app-events-routes.js';
 import { appRoutes } from './routes/app-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';

@@ -21,6 +21,7 @@ import type { FlowDeps } from '../../flows/ports.js';
 import { scheduleCallback, snoozeRequest } from '../../flows/schedule.js';
 import { deviceOf, requestOf, requireDevice, requireDeviceRequest, wrap } from '../auth.js';
 import { callbackIcs } from '../ics.js';
+import { noStore } from '../security-headers.js';
 import { idParam, validated } from '../validate.js';
 import { appRequestView, deviceView } from '../views.js';
 
@@ -36,7 +37,7 @@ export function appRoutes(deps: FlowDeps): Router {
     return appRequestView(request, agent?.name ?? 'Your adviser', deps.clock(), deps.config.requests.remindChoicesMinutes);
   };
 
-  r.post('/devices', validated('enrollDevice'), wrap(async (req, res) => {
+  r.post('/devices', noStore, validated('enrollDevice'), wrap(async (req, res) => {
     const { device: d, credential } = await enrollDevice(deps, {
       code: req.body.enrollmentCode,
       label: req.body.label,
@@ -75,9 +76,8 @@ export function appRoutes(deps: FlowDeps): Router {
     res.status(204).end();
   }));
   // The app registers for calls (agent-dialled callbacks): a single-use token for one REGISTER.
-  r.post('/devices/me/sip-registration', device, wrap(async (_req, res) => {
+  r.post('/devices/me/sip-registration', device, noStore, wrap(async (_req, res) => {
     const issued = await issueAppRegistration(deps, deviceOf(res));
-    res.setHeader('Cache-Control', 'no-store');
     res.json({ token: issued.token, expiresAt: issued.expiresAt.toISOString(), aor: issued.aor, wsUrl: issued.wsUrl, domain: issued.domain });
   }));
   r.post('/devices/me/passkey/options', device, wrap(async (_req, res) => {
@@ -103,7 +103,7 @@ export function appRoutes(deps: FlowDeps): Router {
   r.post('/app/requests/:id/accept', deviceRequest, wrap(async (req, res) => {
     res.json(await beginAccept(deps, deviceOf(res), requestId(req), requestOf(res)));
   }));
-  r.post('/app/requests/:id/authenticate', deviceRequest, validated('appAuthenticate'), wrap(async (req, res) => {
+  r.post('/app/requests/:id/authenticate', deviceRequest, noStore, validated('appAuthenticate'), wrap(async (req, res) => {
     const proof: AcceptProof =
       req.body.method === 'biometric'
         ? { method: 'biometric', webauthn: req.body.webauthn }

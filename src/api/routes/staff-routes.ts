@@ -21,6 +21,7 @@ import { cancelCallRequest, requestCall } from '../../flows/knock.js';
 import { loadRequest } from '../../flows/move-request.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { principalOf, requireStaff, wrap } from '../auth.js';
+import { noStore } from '../security-headers.js';
 import { validated } from '../validate.js';
 import { agentView, customerView, deviceView, notificationView, requestView } from '../views.js';
 
@@ -56,7 +57,7 @@ export function staffRoutes(deps: FlowDeps): Router {
   const dir = requireStaff(deps, 'directory:read');
   const admin = requireStaff(deps, 'admin');
 
-  r.post('/auth/login', validated('login'), wrap(async (req, res) => {
+  r.post('/auth/login', noStore, validated('login'), wrap(async (req, res) => {
     const { token, expiresAt, agent } = await loginAgent(deps, req.body.username, req.body.password);
     res.json({ token, expiresAt, agent: agentView(agent) });
   }));
@@ -166,7 +167,7 @@ export function staffRoutes(deps: FlowDeps): Router {
     const c = await createCustomer(deps, { name: req.body.name, phone: req.body.phone ?? null, timeZone: req.body.timeZone ?? null, externalRef: req.body.externalRef ?? null });
     res.status(201).json(customerView(c));
   }));
-  r.post('/customers/:id/enrollment-codes', write, wrap(async (req, res) => {
+  r.post('/customers/:id/enrollment-codes', write, noStore, wrap(async (req, res) => {
     res.status(201).json(await issueEnrollmentCode(deps, param(req, 'id'), principalOf(res).actor));
   }));
 
@@ -204,7 +205,7 @@ export function staffRoutes(deps: FlowDeps): Router {
     });
     res.json(group);
   }));
-  r.post('/api-keys', admin, validated('createApiKey'), wrap(async (req, res) => {
+  r.post('/api-keys', admin, noStore, validated('createApiKey'), wrap(async (req, res) => {
     const { key, apiKey } = await createApiKey(deps, req.body.name, req.body.scopes);
     res.status(201).json({ key, id: apiKey.id, name: apiKey.name, scopes: apiKey.scopes });
   }));

@@ -83,6 +83,6 @@ export function requestsPanel(consoleApp) {
     }
   }
 
-  const el = h('section', { class: 'card', id: 'requests', 'aria-labelledby': 'requests-title' }, h('h2', { id: 'requests-title' }, 'Your call requests'), msg, empty, h('div', { style: 'overflow-x:auto' }, table));
+  const el = h('section', { class: 'card', id: 'requests', 'aria-labelledby': 'requests-title' }, h('h2', { id: 'requests-title' }, 'Your call requests'), msg, empty, h('div', { class: 'table-scroll' }, table));
   return { el, refresh, changed, upsert };
 }
