@@ -130,6 +130,7 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
     const env: NodeJS.ProcessEnv = {
       DATABASE_URL: db.url,
       KNOCK_SERVER__PORT: '0',
+      KNOCK_METRICS__LISTEN: '127.0.0.1:0',
       KNOCK_NOTIFY__SMS__ENABLED: 'false',
       // The SIP side is measured by bench:sip; here it would connect to whatever drachtio-server
       // runs on the machine (another run's), and its start-up could wait on that.

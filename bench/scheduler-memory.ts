@@ -74,6 +74,7 @@ export async function measureServiceMemory(target: BenchTarget, count: number): 
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     KNOCK_SERVER__PORT: String(httpPort),
+    KNOCK_METRICS__LISTEN: '127.0.0.1:0',
     KNOCK_SIP__ENABLED: 'false',
     LOG_LEVEL: 'warn',
   };

@@ -44,7 +44,7 @@ export async function runSchedulerBench(target: BenchTarget, options: SchedulerB
   let lateness: Omit<SchedulerBenchResult, 'elapsedMs' | 'startedService'>;
   const db = await openBenchDatabase(target);
   try {
-    const config = loadConfig({ DATABASE_URL: db.url, KNOCK_SERVER__PORT: '0', LOG_LEVEL: 'warn' });
+    const config = loadConfig({ DATABASE_URL: db.url, KNOCK_SERVER__PORT: '0', KNOCK_METRICS__LISTEN: '127.0.0.1:0', LOG_LEVEL: 'warn' });
     const quiet = pino({ level: 'warn' }, pino.destination({ dest: devNull, sync: false }));
     const service = await startService(config, { logger: quiet, instanceName: 'bench-service', runJobs: false });
     try {

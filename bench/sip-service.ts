@@ -46,6 +46,7 @@ export async function startSipBenchService(opts: {
     const config = loadConfig({
       DATABASE_URL: opts.databaseUrl,
       KNOCK_SERVER__PORT: '0',
+      KNOCK_METRICS__LISTEN: '127.0.0.1:0',
       KNOCK_NOTIFY__SMS__ENABLED: 'false',
       LOG_LEVEL: logLevel,
       KNOCK_SIP__ENABLED: 'true',

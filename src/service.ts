@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { createHttpApp } from './api/http-app.js';
+import { startMetricsListener } from './api/metrics-listener.js';
 import { createMetrics, type Metrics } from './api/metrics.js';
 import type { HealthCheck } from './api/routes/ops-routes.js';
 import type { Config } from './config/config.js';
@@ -51,6 +52,8 @@ export interface RunningService {
   metrics: Metrics;
   /** Base URL the HTTP server listens on, e.g. http://127.0.0.1:8080. */
   url: string | null;
+  /** Base URL of the metrics listener (`metrics.listen`), or null when there is none. */
+  metricsUrl: string | null;
   databaseUrl: string;
   /** The SIP side (registrar, routing, drachtio connection); null when sip.enabled is false. */
   sip: SipServer | null;
@@ -230,7 +233,13 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       );
       logger.info({ url }, 'HTTP API listening');
     }
-    return { deps, scheduler, metrics, url, databaseUrl, sip, customerCalls, stop: stopAll };
+    let metricsUrl: string | null = null;
+    if (options.listen !== false && config.metrics.listen) {
+      const listener = await startMetricsListener(metrics, config.metrics.listen, logger);
+      stops.push(() => listener.close());
+      metricsUrl = listener.url;
+    }
+    return { deps, scheduler, metrics, url, metricsUrl, databaseUrl, sip, customerCalls, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

@@ -31,11 +31,13 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.server.trustProxy);
+  // First, so every answer has them: pages, API, 404s and errors alike.
+  app.use(securityHeaders(deps.config));
   // Request ids and one line per request; health and metrics scrapes are not logged.
   app.use(requestLog(deps.logger, { quiet: (url) => url === '/healthz' || url === '/metrics' }));
   app.use(opts.metrics.httpMiddleware);
   app.use(express.json({ limit: '64kb' }));
-  app.use(opsRoutes({ checks: opts.checks, metrics: opts.metrics, keyRing: deps.keyRing, version: opts.version }));
+  app.use(opsRoutes({ checks: opts.checks, metrics: opts.metrics, keyRing: deps.keyRing, version: opts.version, metricsToken: deps.config.metrics.token }));
   app.use('/api/v1', staffRoutes(deps));
   app.use('/api/v1', appRoutes(deps));
   app.use(appEventsRoutes(deps, opts.vapidPublicKey), consoleRoutes(deps));

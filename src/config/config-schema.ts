@@ -101,5 +101,9 @@ export const configSchema = obj({
     webpush: obj({ publicKey: str, privateKey: str, subject: { type: 'string', pattern: '^(mailto:|https:)' } }),
     sms: obj({ enabled: bool, accountSid: str, authToken: str, from: str, apiBaseUrl: { type: 'string', pattern: '^https?://' } }),
   }),
+  metrics: obj({
+    listen: { type: 'string', pattern: '^$|^(\\[[0-9a-fA-F:.]+\\]|[^:\\s\\[\\]]+):\\d{1,5}$' },
+    token: { type: 'string', pattern: '^$|^[\\x21-\\x7e]{16,}$' },
+  }),
   demo: obj({ loadOnFirstStart: bool }),
 });

@@ -144,5 +144,14 @@ export interface Config {
       apiBaseUrl: string;
     };
   };
+  metrics: {
+    /**
+     * host:port of a listener serving only GET /metrics, without a token (loopback by default,
+     * for a Prometheus on the same host); empty = no such listener.
+     */
+    listen: string;
+    /** When set, GET /metrics is also served on the API port to `Authorization: Bearer <token>`; empty = it is not. */
+    token: string;
+  };
   demo: { loadOnFirstStart: boolean };
 }

@@ -1,5 +1,7 @@
 /** Health, readiness, metrics, the token verification keys and the API description. */
-import { Router } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Router, type Request } from 'express';
+import { AppError } from '../../domain/errors.js';
 import type { KeyRing } from '../../security/signing-keys.js';
 import type { Metrics } from '../metrics.js';
 import { openApiDocument } from '../openapi.js';
@@ -12,7 +14,23 @@ export interface HealthCheck {
   check(): Promise<boolean>;
 }
 
-export function opsRoutes(args: { checks: HealthCheck[]; metrics: Metrics; keyRing: KeyRing; version: string }): Router {
+/** Compares digests, so the time taken says nothing about how much of the token matched. */
+function sameToken(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/**
+ * `/metrics` on the API port: only with `metrics.token` set, and only for a scraper sending it as
+ * `Authorization: Bearer`; without a token the metrics are on the loopback listener alone.
+ */
+function checkMetricsToken(req: Request, token: string): void {
+  if (!token) throw new AppError('not_found', `No such endpoint: ${req.method} ${req.path}.`);
+  const given = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+  if (!given || !sameToken(given, token)) throw new AppError('unauthenticated', 'Metrics need the scrape token (Authorization: Bearer <metrics.token>).');
+}
+
+export function opsRoutes(args: { checks: HealthCheck[]; metrics: Metrics; keyRing: KeyRing; version: string; metricsToken: string }): Router {
   const r = Router();
   r.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', version: args.version });
@@ -32,7 +50,8 @@ export function opsRoutes(args: { checks: HealthCheck[]; metrics: Metrics; keyRi
     const degraded = Object.values(components).includes('down');
     res.status(ready ? 200 : 503).json({ status: ready ? (degraded ? 'degraded' : 'ready') : 'unready', components });
   });
-  r.get('/metrics', async (_req, res) => {
+  r.get('/metrics', async (req, res) => {
+    checkMetricsToken(req, args.metricsToken);
     res.type(args.metrics.registry.contentType).send(await args.metrics.registry.metrics());
   });
   r.get('/.well-known/jwks.json', (_req, res) => {
