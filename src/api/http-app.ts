@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import { problemHandler, sendProblem } from './problem.js';
 import { requestLog } from './request-log.js';
 import { securityHeaders } from './security-headers.js';
+import { refuseBadText, verifyUtf8 } from './text-input.js';
 import { appEventsRoutes } from './routes/app-events-routes.js';
 import { appRoutes } from './routes/app-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
@@ -36,7 +37,8 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   // Request ids and one line per request; health and metrics scrapes are not logged.
   app.use(requestLog(deps.logger, { quiet: (url) => url === '/healthz' || url === '/metrics' }));
   app.use(opts.metrics.httpMiddleware);
-  app.use(express.json({ limit: '64kb' }));
+  app.use(express.json({ limit: '64kb', verify: verifyUtf8 }));
+  app.use(refuseBadText);
   app.use(opsRoutes({ checks: opts.checks, metrics: opts.metrics, keyRing: deps.keyRing, version: opts.version, metricsToken: deps.config.metrics.token }));
   app.use('/api/v1', staffRoutes(deps));
   app.use('/api/v1', appRoutes(deps));

@@ -11,6 +11,8 @@ const RETRY_AFTER_SECONDS = 2;
 
 const STATUS: Record<ErrorCode, number> = {
   validation_failed: 400,
+  invalid_text: 400,
+  idempotency_key_reused: 422,
   not_found: 404,
   conflict: 409,
   illegal_transition: 409,

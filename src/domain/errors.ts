@@ -4,6 +4,10 @@
  */
 export type ErrorCode =
   | 'validation_failed'
+  /** Text with a NUL character or not valid Unicode (an unpaired surrogate, bytes that are not UTF-8). */
+  | 'invalid_text'
+  /** An Idempotency-Key used again with a different request. */
+  | 'idempotency_key_reused'
   | 'not_found'
   | 'conflict'
   | 'illegal_transition'
