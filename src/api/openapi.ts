@@ -96,7 +96,16 @@ export const openApiDocument = {
         summary: 'Knock: ask a customer for a call',
         description: 'Send an Idempotency-Key header to make retries safe. At most one open request exists per customer and agent; asking again returns it (200).',
         security: agentAuth,
-        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }],
+        parameters: [
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: false,
+            description:
+              'must be 1 to 255 printable ASCII characters. The same key with the same body returns the first request (200); with another body: 422 idempotency_key_reused. Keys belong to the caller (agent or API key).',
+            schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' },
+          },
+        ],
         requestBody: body(
           closed(
             {

@@ -1,6 +1,6 @@
 /**
- * Validates request bodies and query strings against the OpenAPI document, by operationId.
- * A failed check answers 400 with every problem listed, before any route code runs.
+ * Validates request bodies, query strings and header parameters against the OpenAPI document, by
+ * operationId. A failed check answers 400 with every problem listed, before any route code runs.
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -11,7 +11,7 @@ import { openApiDocument } from './openapi.js';
 type Operation = {
   operationId: string;
   requestBody?: { content: { 'application/json': { schema: object } } };
-  parameters?: ReadonlyArray<{ name: string; in: string; required?: boolean; schema: object }>;
+  parameters?: ReadonlyArray<{ name: string; in: string; required?: boolean; description?: string; schema: object }>;
 };
 
 const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: false });
@@ -53,7 +53,30 @@ export function validated(operationId: string): RequestHandler {
       })
     : null;
 
+  // Header parameters: checked under their documented names; a failure says what the document says.
+  const headerParams = (op.parameters ?? []).filter((p) => p.in === 'header');
+  const checkHeaders = headerParams.length
+    ? ajv.compile({
+        type: 'object',
+        properties: Object.fromEntries(headerParams.map((p) => [p.name, p.schema])),
+        required: headerParams.filter((p) => p.required).map((p) => p.name),
+      })
+    : null;
+
   return (req, _res, next) => {
+    if (checkHeaders) {
+      const headers: Record<string, string> = {};
+      for (const p of headerParams) {
+        const value = req.get(p.name);
+        if (value !== undefined) headers[p.name] = value;
+      }
+      if (!checkHeaders(headers)) {
+        const names = [...new Set((checkHeaders.errors ?? []).map((e) => e.instancePath.slice(1) || String((e.params as { missingProperty?: string }).missingProperty ?? 'header')))];
+        const problems = names.map((name) => `${name}: ${headerParams.find((p) => p.name === name)?.description ?? 'invalid'}`);
+        next(new AppError('validation_failed', `Invalid header: ${problems.join('; ')}`, { errors: problems }));
+        return;
+      }
+    }
     if (checkBody) {
       if (!req.is('application/json')) {
         next(new AppError('validation_failed', 'Send the request body as JSON (Content-Type: application/json).'));

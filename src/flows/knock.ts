@@ -18,6 +18,8 @@ export interface KnockInput {
   reference: string;
   groupId?: string | null;
   idempotencyKey?: string | null;
+  /** Fingerprint of the caller and the request the key comes with (see NewCallRequest). */
+  idempotencyFingerprint?: string | null;
   /** Who asked: the agent, or an integration ("apikey:<name>"). */
   createdBy: string;
   /** The agent record if the caller has just read it (e.g. while signing the agent in). */
@@ -53,6 +55,7 @@ export async function requestCall(deps: FlowDeps, input: KnockInput, retried = f
     requestedAt: now,
     createdBy: input.createdBy,
     idempotencyKey: input.idempotencyKey ?? null,
+    idempotencyFingerprint: input.idempotencyFingerprint ?? null,
     state: 'requested',
     answerDeadline: new Date(now.getTime() + config.requests.answerTimeLimitSeconds * 1000),
     acceptedDeviceId: null,

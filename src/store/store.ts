@@ -148,6 +148,8 @@ export interface EnrollmentCodeRepo {
 
 export type NewCallRequest = Omit<CallRequest, 'id' | 'version' | 'updatedAt'> & {
   idempotencyKey: string | null;
+  /** What the key was first sent with (caller and request); a reuse with another is refused. */
+  idempotencyFingerprint?: string | null;
 };
 
 /** A kind of job that belongs to one request (at most one pending per kind). */
@@ -201,8 +203,9 @@ export interface CallRequestRepo {
   /**
    * Inserts the request. When a request with the same (createdBy, idempotencyKey) exists, or an
    * open one for the same customer and agent, returns that one with created = false instead
-   * (sameKey: it was found by the idempotency key). With `effects`, the row, its effects and its
-   * audit entries are written in one transaction.
+   * (sameKey: it was found by the idempotency key); throws `idempotency_key_reused` when that key
+   * was first sent with another fingerprint. With `effects`, the row, its effects and its audit
+   * entries are written in one transaction.
    */
   create(
     r: NewCallRequest,

@@ -21,6 +21,7 @@ import { cancelCallRequest, requestCall } from '../../flows/knock.js';
 import { loadRequest } from '../../flows/move-request.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { principalOf, requireStaff, wrap } from '../auth.js';
+import { requestFingerprint } from '../idempotency.js';
 import { noStore } from '../security-headers.js';
 import { validated } from '../validate.js';
 import { agentView, customerView, deviceView, notificationView, requestView } from '../views.js';
@@ -76,13 +77,15 @@ export function staffRoutes(deps: FlowDeps): Router {
 
   r.post('/call-requests', write, validated('createCallRequest'), wrap(async (req, res) => {
     const p = principalOf(res);
+    const idempotencyKey = req.get('idempotency-key') ?? null;
     const { request, created } = await requestCall(deps, {
       agentId: actingAgentId(res, req.body.agentId),
       customerId: req.body.customerId,
       reason: req.body.reason,
       reference: req.body.reference,
       groupId: req.body.groupId ?? null,
-      idempotencyKey: req.get('idempotency-key') ?? null,
+      idempotencyKey,
+      idempotencyFingerprint: idempotencyKey === null ? null : requestFingerprint(p, req.body),
       createdBy: p.actor,
       ...(p.kind === 'agent' ? { agent: p.agent } : {}),
     });

@@ -9,6 +9,7 @@ import * as m004 from './004-app-registrations.js';
 import * as m005 from './005-call-liveness.js';
 import * as m006 from './006-outbox.js';
 import * as m007 from './007-attempt-limits.js';
+import * as m008 from './008-idempotency-fingerprint.js';
 
 export interface Migration {
   version: number;
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: m005.name, sql: m005.sql },
   { version: 6, name: m006.name, sql: m006.sql },
   { version: 7, name: m007.name, sql: m007.sql },
+  { version: 8, name: m008.name, sql: m008.sql },
 ];

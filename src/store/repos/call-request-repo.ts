@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { AuthMethod, CallRequestSnapshot, CallRequestState, Outcome } from '../../domain/call-request.js';
+import { AppError } from '../../domain/errors.js';
 import type { CallRequest } from '../../domain/model.js';
 import { dropRequestJobs, JOBS_TABLE, replaceRequestJob, requestJobPresentSql } from '../../jobs/job-table.js';
 import type { CallRequestRepo, JobGap, MoveEffects, NewAuditEntry, NewCallRequest, RequestJobKind } from '../store.js';
@@ -123,14 +124,14 @@ export function unprefixedRequestRow(row: Record<string, unknown>, prefix: strin
 /** The id is chosen by the caller ($19), so an audit entry written with the row can name it. */
 const INSERT = `INSERT INTO call_requests (reference, reason, customer_id, group_id, agent_id, state, answer_deadline,
      accepted_device_id, auth_method, authenticated_at, scheduled_for, schedule_note, snooze_until,
-     attempts, outcome, requested_at, created_by, idempotency_key, id)
-   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+     attempts, outcome, requested_at, created_by, idempotency_key, id, idempotency_fingerprint)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
    ON CONFLICT DO NOTHING
    RETURNING ${COLUMNS}`;
 
-/** INSERT that also appends `n` audit entries (parameters from $20), only for the row it inserted. */
+/** INSERT that also appends `n` audit entries (parameters from $21), only for the row it inserted. */
 function insertAudited(n: number): string {
-  return `WITH ins AS (${INSERT}), ${auditSteps('ins', 20, n)} SELECT ins.* FROM ins, a${n - 1}`;
+  return `WITH ins AS (${INSERT}), ${auditSteps('ins', 21, n)} SELECT ins.* FROM ins, a${n - 1}`;
 }
 
 /**
@@ -228,6 +229,7 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
           r.createdBy,
           r.idempotencyKey,
           id,
+          r.idempotencyFingerprint ?? null,
         ];
         const entries = audit?.(id) ?? [];
         const implied = effects?.(id);
@@ -250,7 +252,7 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
         if (inserted.rows[0]) return { request: toCallRequest(inserted.rows[0]), created: true };
 
         // The same idempotency key wins over "an open request for the pair" when both match.
-        const existing = await query<CallRequestRow & { same_key: boolean }>(
+        const existing = await query<CallRequestRow & { same_key: boolean; idempotency_fingerprint: string | null }>(
           pool,
           `SELECT *, ($1::text IS NOT NULL AND created_by = $2 AND idempotency_key = $1) AS same_key FROM call_requests
            WHERE ($1::text IS NOT NULL AND created_by = $2 AND idempotency_key = $1)
@@ -259,7 +261,15 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
            LIMIT 1`,
           [r.idempotencyKey, r.createdBy, r.customerId, r.agentId, CLOSED_STATES],
         );
-        if (existing.rows[0]) return { request: toCallRequest(existing.rows[0]), created: false, sameKey: existing.rows[0].same_key };
+        const found = existing.rows[0];
+        if (found) {
+          // The same key sent with another request: never answer it with the first one (Stripe does the same).
+          const fingerprint = r.idempotencyFingerprint ?? null;
+          if (found.same_key && fingerprint && found.idempotency_fingerprint && found.idempotency_fingerprint !== fingerprint) {
+            throw new AppError('idempotency_key_reused', 'This Idempotency-Key was already used for a different request; send a new key for a new request.');
+          }
+          return { request: toCallRequest(found), created: false, sameKey: found.same_key };
+        }
       }
       throw new Error('call request create: conflicting request kept changing; giving up');
     },
