@@ -63,7 +63,7 @@ export const openApiDocument = {
       Jwk: {
         type: 'object',
         required: ['kty', 'crv', 'x', 'y'],
-        properties: { kty: { const: 'EC' }, crv: { const: 'P-256' }, x: { type: 'string' }, y: { type: 'string' } },
+        properties: { kty: { const: 'EC' }, crv: { const: 'P-256' }, x: { type: 'string', maxLength: 100 }, y: { type: 'string', maxLength: 100 } },
       },
     },
   },
@@ -118,15 +118,20 @@ export const openApiDocument = {
             ['customerId', 'reason', 'reference'],
           ),
         ),
-        responses: { '201': ok('Created and notified'), '200': ok('Existing request returned'), ...errors },
+        responses: {
+          '201': ok('Created and notified'),
+          '200': ok('Existing request returned'),
+          '422': { description: 'idempotency_key_reused, or no_reachable_device', content: { 'application/problem+json': { schema: problem } } },
+          ...errors,
+        },
       },
       get: {
         operationId: 'listCallRequests',
         security: agentAuth,
         parameters: [
-          { name: 'state', in: 'query', schema: { type: 'string' } },
+          { name: 'state', in: 'query', schema: { type: 'string', maxLength: 300 } },
           { name: 'scope', in: 'query', schema: { enum: ['mine', 'group', 'all'] } },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+          { name: 'limit', in: 'query', description: 'At most 200; 100 when not given.', schema: { type: 'integer', minimum: 1, maximum: 200, default: 100 } },
         ],
         responses: { '200': ok('Requests') },
       },
@@ -192,7 +197,7 @@ export const openApiDocument = {
       get: {
         operationId: 'searchCustomers',
         security: agentAuth,
-        parameters: [{ name: 'q', in: 'query', required: true, schema: { type: 'string', minLength: 1 } }],
+        parameters: [{ name: 'q', in: 'query', required: true, description: 'Name, phone or external reference; the first 50 matches.', schema: { type: 'string', minLength: 1, maxLength: 100 } }],
         responses: { '200': ok('Customers') },
       },
       post: {
@@ -200,7 +205,7 @@ export const openApiDocument = {
         security: agentAuth,
         requestBody: body(
           closed(
-            { name: displayName(200), phone: { type: ['string', 'null'] }, timeZone: { type: ['string', 'null'] }, externalRef: { type: ['string', 'null'], maxLength: 100 } },
+            { name: displayName(200), phone: { type: ['string', 'null'], maxLength: 32 }, timeZone: { type: ['string', 'null'], maxLength: 64 }, externalRef: { type: ['string', 'null'], maxLength: 100 } },
             ['name'],
           ),
         ),
@@ -215,7 +220,7 @@ export const openApiDocument = {
         operationId: 'listCallRecords',
         summary: 'Call history with outcomes (agents see their own calls)',
         security: agentAuth,
-        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } }],
+        parameters: [{ name: 'limit', in: 'query', description: 'At most 200; 50 when not given.', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } }],
         responses: { '200': ok('Call records, newest first') },
       },
     },
@@ -247,7 +252,7 @@ export const openApiDocument = {
               name: displayName(200),
               extension: { type: 'string', pattern: '^[0-9]{2,10}$' },
               password: { type: 'string', minLength: 10, maxLength: 200 },
-              groups: { type: 'array', items: { type: 'string' } },
+              groups: { type: 'array', items: { type: 'string', maxLength: 40 }, maxItems: 50 },
               role: { enum: ['agent', 'supervisor', 'admin'] },
             },
             ['username', 'name', 'extension', 'password'],
@@ -283,7 +288,7 @@ export const openApiDocument = {
       post: {
         operationId: 'createApiKey',
         security: agentAuth,
-        requestBody: body(closed({ name: text(100), scopes: { type: 'array', items: { type: 'string' }, minItems: 1 } }, ['name', 'scopes'])),
+        requestBody: body(closed({ name: text(100), scopes: { type: 'array', items: { type: 'string', maxLength: 40 }, minItems: 1, maxItems: 10 } }, ['name', 'scopes'])),
         responses: { '201': ok('The key (shown once)'), ...errors },
       },
       get: { operationId: 'listApiKeys', summary: 'API keys (admin): id, name, scopes, createdAt, revokedAt; never the key', security: agentAuth, responses: { '200': ok('API keys') } },
@@ -445,7 +450,7 @@ export const openApiDocument = {
         operationId: 'appSlots',
         summary: 'Open callback slots, in business hours and within the horizon',
         security: deviceAuth,
-        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 2000 } }],
+        parameters: [{ name: 'limit', in: 'query', description: 'At most 200; 100 when not given.', schema: { type: 'integer', minimum: 1, maximum: 200, default: 100 } }],
         responses: { '200': ok("Slots and the customer's time zone"), ...errors },
       },
     },

@@ -22,7 +22,8 @@ export interface OpenSlots {
   slots: Array<{ start: string; end: string }>;
 }
 
-export const MAX_SLOTS = 2000;
+/** Each slot costs time-zone arithmetic; a bound keeps one request from holding the event loop. */
+export const MAX_SLOTS = 200;
 
 export async function openSlotsForDevice(deps: FlowDeps, device: Device, requestId: string, limit: number, known?: CallRequest): Promise<OpenSlots> {
   const request = await loadRequestForDevice(deps, device, requestId, known);

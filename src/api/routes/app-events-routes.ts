@@ -50,7 +50,8 @@ export function appEventsRoutes(deps: FlowDeps, vapidPublicKey: string): Router 
   });
 
   r.get('/api/v1/app/requests/:id/slots', requireDeviceRequest(deps), validated('appSlots'), wrap(async (req, res) => {
-    const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
+    // Slots cost CPU (business hours in the group's zone); the document caps limit at 200.
+    const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
     const request = requestOf(res);
     res.json(await openSlotsForDevice(deps, deviceOf(res), request.id, limit, request));
   }));

@@ -11,7 +11,7 @@ import { cancelButton } from './requests.js';
 const NOTE_MAX = 500;
 
 export async function showSchedule(app, [id], root) {
-  const [view, open] = await Promise.all([app.call(`/api/v1/app/requests/${id}`), app.call(`/api/v1/app/requests/${id}/slots`)]);
+  const [view, open] = await Promise.all([app.call(`/api/v1/app/requests/${id}`), app.call(`/api/v1/app/requests/${id}/slots?limit=200`)]);
   const zone = open.timeZone;
   await app.saveTimeZone(zone);
   const changing = view.state === 'scheduled';
