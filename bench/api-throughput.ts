@@ -124,6 +124,9 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
   try {
     const sink = await startChild('./push-sink.ts');
     cleanups.push(() => sink.stop());
+    // The sink is a plain-HTTP double on loopback: its origin goes on the push allow-list.
+    const { subs: probe } = await sink.ask<{ subs: PushSubscription[] }>({ type: 'subscriptions', count: 1 }, 'subscriptions');
+    const sinkOrigin = new URL(probe[0]!.endpoint).origin;
     const client = await startChild('./load-client.ts');
     cleanups.push(() => client.stop());
 
@@ -131,6 +134,7 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
       DATABASE_URL: db.url,
       KNOCK_SERVER__PORT: '0',
       KNOCK_METRICS__LISTEN: '127.0.0.1:0',
+      KNOCK_NOTIFY__WEBPUSH__ALLOWED_ENDPOINT_ORIGINS: JSON.stringify([sinkOrigin]),
       KNOCK_NOTIFY__SMS__ENABLED: 'false',
       // The SIP side is measured by bench:sip; here it would connect to whatever drachtio-server
       // runs on the machine (another run's), and its start-up could wait on that.

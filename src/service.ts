@@ -113,7 +113,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     stops.push(() => metrics.stop());
 
     const vapid = await ensureVapidKeys(config.notify.webpush, store.settings);
-    const webpush = createWebPushChannel({ vapid, logger });
+    const webpush = createWebPushChannel({ vapid, logger, allowedEndpointOrigins: config.notify.webpush.allowedEndpointOrigins });
     stops.push(() => webpush.close());
     const notifier = createNotifier({
       store,

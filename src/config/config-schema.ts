@@ -98,7 +98,12 @@ export const configSchema = obj({
     busyWithoutCallSeconds: { type: 'integer', minimum: 30 },
   }),
   notify: obj({
-    webpush: obj({ publicKey: str, privateKey: str, subject: { type: 'string', pattern: '^(mailto:|https:)' } }),
+    webpush: obj({
+      publicKey: str,
+      privateKey: str,
+      subject: { type: 'string', pattern: '^(mailto:|https:)' },
+      allowedEndpointOrigins: { type: 'array', items: { type: 'string', pattern: '^https?://[^/?#\\s]+$' } },
+    }),
     sms: obj({ enabled: bool, accountSid: str, authToken: str, from: str, apiBaseUrl: { type: 'string', pattern: '^https?://' } }),
   }),
   metrics: obj({

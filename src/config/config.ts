@@ -134,7 +134,16 @@ export interface Config {
     busyWithoutCallSeconds: number;
   };
   notify: {
-    webpush: { publicKey: string; privateKey: string; subject: string };
+    webpush: {
+      publicKey: string;
+      privateKey: string;
+      subject: string;
+      /**
+       * Push endpoint origins (scheme://host:port) accepted as they are: plain HTTP, private or
+       * loopback addresses. Only for test doubles and private push services; empty in production.
+       */
+      allowedEndpointOrigins: string[];
+    };
     sms: {
       enabled: boolean;
       accountSid: string;

@@ -149,6 +149,11 @@ function semanticChecks(c: Config): string[] {
   if (c.notify.sms.enabled && (!c.notify.sms.accountSid || !c.notify.sms.authToken || !c.notify.sms.from)) {
     problems.push('notify.sms: enabled, but accountSid, authToken and from must all be set');
   }
+  for (const origin of c.notify.webpush.allowedEndpointOrigins) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin.replace(/\/$/, '')) {
+      problems.push(`notify.webpush.allowedEndpointOrigins: "${origin}" is not an origin (scheme://host[:port])`);
+    }
+  }
   if (Boolean(c.notify.webpush.publicKey) !== Boolean(c.notify.webpush.privateKey)) {
     problems.push('notify.webpush: set both publicKey and privateKey, or neither (then a pair is generated)');
   }

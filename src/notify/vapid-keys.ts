@@ -52,7 +52,7 @@ export function validateVapidKeys(keys: VapidKeys): void {
   }
 }
 
-export async function ensureVapidKeys(config: Config['notify']['webpush'], settings: SettingRepo): Promise<VapidKeys> {
+export async function ensureVapidKeys(config: Pick<Config['notify']['webpush'], 'publicKey' | 'privateKey' | 'subject'>, settings: SettingRepo): Promise<VapidKeys> {
   const configured = Boolean(config.publicKey) || Boolean(config.privateKey);
   if (configured) {
     if (!config.publicKey || !config.privateKey) {

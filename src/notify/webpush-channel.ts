@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { PushSubscription } from '../domain/model.js';
 import type { DeliveryResult, WebPushChannel } from './channel.js';
 import type { NotificationPayload } from './notification-payload.js';
+import { endpointProblem, normaliseOrigins } from './push-endpoint-policy.js';
 import { pushServiceOf } from './redact.js';
 import { validateVapidKeys, type VapidKeys } from './vapid-keys.js';
 import type { PushAnswer } from './webpush-request.js';
@@ -27,27 +28,11 @@ export interface WebPushChannelOptions {
   logger: Logger;
   /** Upper bound for one push request, connection included. */
   timeoutMs?: number;
+  /** Origins sent to without the endpoint checks (notify.webpush.allowedEndpointOrigins). */
+  allowedEndpointOrigins?: string[];
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
-
-/**
- * Real push services are HTTPS. Plain HTTP is accepted only on the loopback interface, where a
- * local push service (development, tests) may listen; anything else would send the VAPID token
- * in clear text.
- */
-function endpointProblem(endpoint: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    return 'the subscription endpoint is not a URL';
-  }
-  if (url.protocol === 'https:') return null;
-  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return null;
-  return 'the subscription endpoint must use https';
-}
 
 /**
  * RFC 8030 §5.4: at most 32 characters of the URL-safe base64 alphabet. A UUID without its dashes
@@ -63,11 +48,15 @@ export function createWebPushChannel(options: WebPushChannelOptions): WebPushCha
   // Bad keys are a configuration error: say so at start-up, not as a failure on every send.
   validateVapidKeys(options.vapid);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const sender = createPushSenderThread({ vapid: options.vapid, timeoutMs, logger: options.logger });
+  const allowedEndpointOrigins = options.allowedEndpointOrigins ?? [];
+  const allowed = normaliseOrigins(allowedEndpointOrigins);
+  const sender = createPushSenderThread({ vapid: options.vapid, timeoutMs, allowedEndpointOrigins, logger: options.logger });
 
   async function send(sub: PushSubscription, payload: NotificationPayload, now: Date): Promise<DeliveryResult> {
-    const problem = endpointProblem(sub.endpoint);
-    if (problem) return { ok: false, failure: 'rejected', detail: problem };
+    // Real push services are public HTTPS hosts; anything else is refused before any request
+    // (and the thread checks the addresses a name resolves to when it connects).
+    const problem = endpointProblem(sub.endpoint, allowed);
+    if (problem) return { ok: false, failure: 'rejected', detail: `the subscription endpoint ${problem}` };
     const answer = await sender.deliver({
       endpoint: sub.endpoint,
       keys: { p256dh: sub.keys.p256dh, auth: sub.keys.auth },
@@ -84,6 +73,9 @@ export function createWebPushChannel(options: WebPushChannelOptions): WebPushCha
 
 function resultOf(answer: PushAnswer, endpoint: string, timeoutMs: number, logger: Logger): DeliveryResult {
   switch (answer.kind) {
+    case 'refused':
+      logger.warn({ pushService: pushServiceOf(endpoint) }, 'web push refused: special-purpose address');
+      return { ok: false, failure: 'rejected', detail: answer.detail };
     case 'not_encrypted':
       // Malformed keys in the stored subscription: no request can ever succeed for it.
       return { ok: false, failure: 'rejected', detail: `cannot encrypt for this subscription: ${answer.detail}` };

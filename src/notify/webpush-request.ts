@@ -13,10 +13,11 @@
 import http from 'node:http';
 import https from 'node:https';
 import webpush from 'web-push';
+import { guardedLookup, normaliseOrigins, SpecialAddressError } from './push-endpoint-policy.js';
 import type { VapidKeys } from './vapid-keys.js';
 
 export interface PushRequest {
-  /** An https: URL, or http: on loopback (checked by the channel). */
+  /** An https: URL to a public host, or one of the allowed origins (checked by the channel). */
   endpoint: string;
   keys: { p256dh: string; auth: string };
   /** The notification, JSON. */
@@ -34,12 +35,16 @@ export type PushAnswer =
   /** The subscription's keys are malformed: no request can ever succeed for it. */
   | { kind: 'not_encrypted'; detail: string }
   | { kind: 'timeout' }
+  /** The endpoint's name resolved to a special-purpose address: no connection was made. */
+  | { kind: 'refused'; detail: string }
   | { kind: 'unreachable'; /** A system error code or message; no secrets. */ reason: string };
 
 export interface PushSenderOptions {
   vapid: VapidKeys;
   /** Upper bound for one push request, connection included. */
   timeoutMs: number;
+  /** Origins sent to whatever they resolve to (notify.webpush.allowedEndpointOrigins). */
+  allowedEndpointOrigins: string[];
 }
 
 /** Lifetime of a VAPID token; renewed when less than VAPID_RENEW_MARGIN_S of it is left. */
@@ -50,6 +55,7 @@ const VAPID_CACHE_MAX = 64;
 
 export function createPushSender(options: PushSenderOptions): { deliver(request: PushRequest): Promise<PushAnswer> } {
   const { vapid, timeoutMs } = options;
+  const allowed = normaliseOrigins(options.allowedEndpointOrigins);
   const vapidCache = new Map<string, { authorization: string; renewAt: number }>();
   // Keep-alive: a TLS handshake per knock costs more CPU than the message itself.
   const agents = {
@@ -88,10 +94,13 @@ export function createPushSender(options: PushSenderOptions): { deliver(request:
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(details.headers)) headers[name] = String(value);
     try {
-      const answer = await post(url, headers, details.body ?? Buffer.alloc(0), timeoutMs, agents[url.protocol as 'https:' | 'http:']);
+      // Every connection's addresses are checked as it is made, unless the origin is allowed.
+      const lookup = allowed.has(url.origin) ? undefined : guardedLookup;
+      const answer = await post(url, headers, details.body ?? Buffer.alloc(0), timeoutMs, agents[url.protocol as 'https:' | 'http:'], lookup);
       return { kind: 'answered', ...answer };
     } catch (e) {
       if (e instanceof PushTimeout) return { kind: 'timeout' };
+      if (e instanceof SpecialAddressError) return { kind: 'refused', detail: e.message };
       const err = e as Error & { code?: string };
       return { kind: 'unreachable', reason: err.code ?? err.message };
     }
@@ -114,6 +123,7 @@ function post(
   body: Buffer,
   timeoutMs: number,
   agent: http.Agent,
+  lookup: typeof guardedLookup | undefined,
 ): Promise<{ status: number; text: string }> {
   const deadline = Date.now() + timeoutMs;
   const attempt = (retry: boolean): Promise<{ status: number; text: string }> =>
@@ -127,7 +137,7 @@ function post(
         else resolve(answer!);
       };
       const lib = url.protocol === 'https:' ? https : http;
-      const req = lib.request(url, { method: 'POST', headers, agent });
+      const req = lib.request(url, { method: 'POST', headers, agent, ...(lookup ? { lookup } : {}) });
       const timer = setTimeout(() => {
         finish(new PushTimeout());
         req.destroy();

@@ -33,7 +33,7 @@ const THREAD_GRACE_MS = 5000;
 const THREAD_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
 export function createPushSenderThread(options: PushSenderOptions & { logger: Logger }): PushSenderThread {
-  const { vapid, timeoutMs, logger } = options;
+  const { vapid, timeoutMs, allowedEndpointOrigins, logger } = options;
   let worker: Worker | null = null;
   let closed = false;
   let nextId = 1;
@@ -54,7 +54,7 @@ export function createPushSenderThread(options: PushSenderOptions & { logger: Lo
   function thread(): Worker {
     if (worker) return worker;
     const started = startModuleWorker(import.meta.url, 'webpush-thread', {
-      workerData: { vapid, timeoutMs } satisfies PushThreadData,
+      workerData: { vapid, timeoutMs, allowedEndpointOrigins } satisfies PushThreadData,
       resourceLimits: THREAD_LIMITS,
     });
     // An idle sender must not keep the process alive; messages in flight are held by their timers.

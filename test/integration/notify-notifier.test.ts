@@ -51,12 +51,13 @@ describe('notify: notifier (real store, push service and Twilio doubles)', () =>
   let agentId: string;
   const vapid = { ...webpush.generateVAPIDKeys(), subject: 'mailto:ops@knock.example' };
   // One channel (one sender thread) for every notifier of the suite.
-  const webpushChannel = createWebPushChannel({ vapid, logger });
+  let webpushChannel: ReturnType<typeof createWebPushChannel>;
 
   before(async () => {
     db = await createTestDatabase();
     store = await openStore({ url: db.url });
     push = await startFakePushService();
+    webpushChannel = createWebPushChannel({ vapid, logger, allowedEndpointOrigins: [push.origin] });
     twilio = await startFakeTwilio();
     const agent = await store.agents.create({
       username: `anna${randomBytes(3).toString('hex')}`,

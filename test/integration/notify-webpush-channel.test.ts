@@ -57,7 +57,8 @@ describe('notify: web push channel', () => {
     opened = [];
   });
   function open(options: Partial<WebPushChannelOptions> = {}): WebPushChannel {
-    const created = createWebPushChannel({ vapid, logger, ...options });
+    // The double listens on plain HTTP on loopback: allowed by configuration, as in the tests' service.
+    const created = createWebPushChannel({ vapid, logger, allowedEndpointOrigins: [push.origin], ...options });
     opened.push(created);
     return created;
   }
@@ -147,7 +148,7 @@ describe('notify: web push channel', () => {
     const { port } = silent.address() as AddressInfo;
     const device = push.createSubscription();
     try {
-      const result = await open({ timeoutMs: 300 }).send(
+      const result = await open({ timeoutMs: 300, allowedEndpointOrigins: [`http://127.0.0.1:${port}`] }).send(
         { ...device.subscription, endpoint: `http://127.0.0.1:${port}/push/x` },
         payload('knock'),
         now,
@@ -161,7 +162,7 @@ describe('notify: web push channel', () => {
     }
   });
 
-  it('refuses plain-HTTP endpoints off the loopback interface', async () => {
+  it('refuses plain-HTTP endpoints whose origin is not allowed', async () => {
     const device = push.createSubscription();
     const result = await open().send(
       { ...device.subscription, endpoint: 'http://push.example.com/x' },
@@ -197,7 +198,7 @@ describe('notify: web push channel', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as AddressInfo;
     const device = push.createSubscription();
-    const channel = open({ timeoutMs: 30_000 });
+    const channel = open({ timeoutMs: 30_000, allowedEndpointOrigins: [push.origin, `http://127.0.0.1:${port}`] });
     try {
       const inFlight = channel.send({ ...device.subscription, endpoint: `http://127.0.0.1:${port}/push/x` }, payload('knock'), now);
       while (requests === 0) await new Promise((r) => setTimeout(r, 10));

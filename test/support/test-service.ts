@@ -54,6 +54,8 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     KNOCK_SIP__ENABLED: 'false',
     // Suites run side by side: each metrics listener on a free loopback port.
     KNOCK_METRICS__LISTEN: '127.0.0.1:0',
+    // The push service double listens on plain HTTP on loopback.
+    KNOCK_NOTIFY__WEBPUSH__ALLOWED_ENDPOINT_ORIGINS: JSON.stringify([push.origin]),
     ...env,
   });
   let offset = 0;

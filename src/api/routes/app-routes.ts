@@ -16,6 +16,7 @@ import {
 import { beginPinChange, changeDevicePin } from '../../flows/pin-change.js';
 import { issueAppRegistration } from '../../flows/app-registration.js';
 import { revokeDevice } from '../../flows/revocation.js';
+import { normaliseOrigins, resolvedEndpointProblem } from '../../notify/push-endpoint-policy.js';
 import { cancelScheduledCallback } from '../../flows/customer-cancel.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { scheduleCallback, snoozeRequest } from '../../flows/schedule.js';
@@ -31,6 +32,7 @@ export function appRoutes(deps: FlowDeps): Router {
   const r = Router();
   const device = requireDevice(deps);
   const deviceRequest = requireDeviceRequest(deps);
+  const allowedPushOrigins = normaliseOrigins(deps.config.notify.webpush.allowedEndpointOrigins);
 
   const view = async (request: CallRequest) => {
     const agent = await deps.store.agents.get(request.agentId);
@@ -72,6 +74,9 @@ export function appRoutes(deps: FlowDeps): Router {
     res.status(204).end();
   }));
   r.put('/devices/me/push-subscription', device, validated('setPushSubscription'), wrap(async (req, res) => {
+    // The service will POST to this URL: never to its own network (SSRF).
+    const problem = await resolvedEndpointProblem(req.body.endpoint, allowedPushOrigins);
+    if (problem) throw new AppError('validation_failed', `endpoint: ${problem}. Push endpoints must be https URLs of a public push service.`);
     await setPushSubscription(deps, deviceOf(res), { endpoint: req.body.endpoint, keys: req.body.keys });
     res.status(204).end();
   }));
