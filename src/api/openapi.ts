@@ -20,7 +20,10 @@ function ok(description: string) {
   return { description, content: { 'application/json': { schema: { type: 'object' } } } };
 }
 const errors = {
-  '400': { description: 'Invalid input', content: { 'application/problem+json': { schema: problem } } },
+  '400': {
+    description: 'Invalid input: validation_failed (every problem listed), or invalid_text (a NUL character or invalid UTF-8; `field` names where)',
+    content: { 'application/problem+json': { schema: problem } },
+  },
   '401': { description: 'Not authenticated', content: { 'application/problem+json': { schema: problem } } },
 };
 
@@ -41,6 +44,7 @@ export const openApiDocument = {
       agentBearer: { type: 'http', scheme: 'bearer', description: 'Agent sign-in token from POST /api/v1/auth/login.' },
       apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'Integration key with scopes.' },
       deviceCredential: { type: 'http', scheme: 'bearer', description: 'Device credential from POST /api/v1/devices.' },
+      metricsBearer: { type: 'http', scheme: 'bearer', description: 'metrics.token from the configuration.' },
     },
     schemas: {
       Problem: {
@@ -53,6 +57,7 @@ export const openApiDocument = {
           code: { type: 'string' },
           detail: { type: 'string' },
           instance: { type: 'string' },
+          field: { type: 'string', description: 'invalid_text: the field, query parameter or "path" with the bad text' },
         },
       },
       WeeklyHours: {
@@ -368,7 +373,11 @@ export const openApiDocument = {
           type: 'object',
           required: ['endpoint', 'keys'],
           properties: {
-            endpoint: { type: 'string', maxLength: 2000 },
+            endpoint: {
+              type: 'string',
+              maxLength: 2000,
+              description: 'An https URL of a public push service; loopback, private, link-local and other special-purpose addresses (or names resolving to them) are refused with 400.',
+            },
             keys: closed({ p256dh: text(200), auth: text(100) }, ['p256dh', 'auth']),
           },
         }),
@@ -473,6 +482,13 @@ export const openApiDocument = {
     },
     '/healthz': { get: { operationId: 'health', responses: { '200': ok('Alive') } } },
     '/readyz': { get: { operationId: 'ready', responses: { '200': ok('Ready'), '503': ok('Not ready') } } },
-    '/metrics': { get: { operationId: 'metrics', responses: { '200': { description: 'Prometheus text format' } } } },
+    '/metrics': {
+      get: {
+        operationId: 'metrics',
+        description: 'Served on this port only when metrics.token is set, to Authorization: Bearer <metrics.token>; otherwise on the metrics.listen address (loopback by default).',
+        security: [{ metricsBearer: [] }],
+        responses: { '200': { description: 'Prometheus text format' }, '401': { description: 'Missing or wrong token' }, '404': { description: 'No metrics.token set' } },
+      },
+    },
   },
 } as const;
