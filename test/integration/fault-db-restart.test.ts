@@ -66,6 +66,9 @@ describe('database restarts under load', function () {
       KNOCK_SCHEDULING__BUSINESS_HOURS: JSON.stringify(Object.fromEntries(['1', '2', '3', '4', '5', '6', '7'].map((d) => [d, ['00:00-24:00']]))),
       KNOCK_SCHEDULING__DEFAULT_TIME_ZONE: 'UTC',
       KNOCK_SIP__ENABLED: 'false',
+      KNOCK_METRICS__LISTEN: '127.0.0.1:0',
+      // The push service double listens on plain HTTP on loopback.
+      KNOCK_NOTIFY__WEBPUSH__ALLOWED_ENDPOINT_ORIGINS: JSON.stringify([push.origin]),
     });
     service = await startService(config, { logger: pino({ level: 'silent' }), instanceName: 'fault' });
     const deps = service.deps;
