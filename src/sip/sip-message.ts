@@ -3,6 +3,7 @@
  * several headers of one name, reading URIs, and the Warning header (RFC 3261 §20.43) phones
  * show on their display.
  */
+import { createRequire } from 'node:module';
 import type Srf from 'drachtio-srf';
 
 export type SipRequest = Srf.SrfRequest;
@@ -35,16 +36,45 @@ export function sourceOf(req: SipRequest): string {
   return `${(req.protocol || 'udp').toLowerCase()}/${req.source_address}:${req.source_port}`;
 }
 
-/** The URI inside a name-addr ("\"Anna\" <sip:1001@host>;tag=x" -> "sip:1001@host"). */
+
+// drachtio-srf's own From/To parser (RFC 3261 §20.20, §25.1 grammar), which drachtio-srf does
+// not export by name.
+const sipParser = createRequire(import.meta.url)('drachtio-srf/lib/sip-parser/parser.js') as {
+  getParser(header: string): (data: { s: string; i: number }) => { uri?: string; params?: Record<string, string | undefined> };
+};
+const parseNameAddr = sipParser.getParser('from');
+const TOKEN = /^[\w\-.!%*+`'~]+$/;
+
+/**
+ * The tag parameter of a From or To header value, or null. Only a header parameter counts: after
+ * the `>` of a name-addr, or after the URI of an addr-spec (§20.10); `;tag=` inside a quoted
+ * display name or inside the URI is not a tag. A tag that is not a token, or a value that does
+ * not parse, gives null.
+ */
+export function tagOf(headerValue: string | undefined): string | null {
+  if (!headerValue?.trim()) return null;
+  try {
+    const tag = parseNameAddr({ s: headerValue, i: 0 }).params?.tag;
+    return tag && TOKEN.test(tag) ? tag : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The URI of a name-addr or addr-spec ("\"Anna\" <sip:1001@host>;tag=x" -> "sip:1001@host"), read
+ * with the same parser as tags, so a `<` or `;` in a quoted display name cannot move it.
+ */
 export function addrSpec(nameAddr: string): string {
+  try {
+    const uri = parseNameAddr({ s: nameAddr.trim(), i: 0 }).uri;
+    if (uri) return uri.trim();
+  } catch {
+    // not a name-addr drachtio-srf can read: fall back to the simple reading below
+  }
   const m = /<([^>]*)>/.exec(nameAddr);
   if (m) return m[1]!.trim();
   return nameAddr.split(';')[0]!.trim();
-}
-
-/** The tag parameter of a From or To header value (`<sip:…>;tag=abc`), or null. */
-export function tagOf(headerValue: string | undefined): string | null {
-  return /;\s*tag=([^;>\s]+)/i.exec(headerValue ?? '')?.[1] ?? null;
 }
 
 /** The tag parameter of the From header (RFC 3261 §8.1.1.3); empty when there is none. */
