@@ -17,6 +17,7 @@ import { createLocationService, type LocationService } from './location-service.
 import { createRegistrar } from './registrar.js';
 import { loadRoutingConfig, missingDirectoryReferences, type RoutingConfig } from './routing-config.js';
 import { sendResponse, type SipRequest, type SipResponse } from './sip-message.js';
+import { dropLogger, unanswerableInvite } from './unanswerable-invite.js';
 
 export interface SipServerOptions {
   deps: FlowDeps;
@@ -86,7 +87,17 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   };
   const routes = srf as unknown as MethodRoutes;
   routes.register(guarded('REGISTER', registrar));
-  routes.invite(guarded('INVITE', (req, res) => router.handle(req, res)));
+  // An INVITE drachtio-server would abort on if answered is dropped before anything can answer
+  // it, the error path of `guarded` included (unanswerable-invite.ts).
+  const logDrop = dropLogger(deps.clock, (source, why, dropped) =>
+    log.warn({ source, why, dropped }, 'INVITE dropped without an answer: any response would abort drachtio-server'),
+  );
+  const handleInvite = guarded('INVITE', (req, res) => router.handle(req, res));
+  routes.invite((req, res) => {
+    const why = unanswerableInvite(req);
+    if (why) logDrop(req.source_address, why);
+    else handleInvite(req, res);
+  });
   // Phones and load balancers ping with OPTIONS (RFC 3261 §11).
   routes.options((_req, res) => sendResponse(res, 200, 'OK', { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY' }));
   // A BYE reaches these routes only when drachtio-srf knows no dialog for it (RFC 3261 §15.1.2: 481).

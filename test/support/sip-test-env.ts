@@ -21,8 +21,8 @@ export interface SipTestEnv {
   stop(): Promise<void>;
 }
 
-export async function startSipTestEnv(env: Record<string, string> = {}): Promise<SipTestEnv> {
-  const drachtio = await startDrachtio();
+export async function startSipTestEnv(env: Record<string, string> = {}, drachtioOptions: Parameters<typeof startDrachtio>[0] = {}): Promise<SipTestEnv> {
+  const drachtio = await startDrachtio(drachtioOptions);
   let svc: TestService;
   try {
     svc = await startTestService({
