@@ -196,13 +196,14 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
     const checks: HealthCheck[] = [{ name: 'database', required: true, check: () => store.ping() }];
 
-    // SIP: the registrar and call routing behind drachtio-server. Not required for readiness:
-    // the HTTP API keeps serving while drachtio-server is down, and the connection retries.
+    // SIP: the registrar and call routing behind drachtio-server. Required for readiness unless
+    // sip.requiredForReadiness is off: an instance that cannot take calls or registrations is not
+    // ready, though its HTTP API keeps serving and the connection retries.
     if (config.sip.enabled) {
       sip = await startSipServer({ deps, logger });
       stops.push(() => sip!.stop());
       const sipServer = sip;
-      checks.push({ name: 'sip', required: false, check: async () => sipServer.isConnected() });
+      checks.push({ name: 'sip', required: config.sip.requiredForReadiness, check: async () => sipServer.isConnected() });
       // Media (FreeSWITCH) and the customer calls on top of it; not required either: desk phone
       // registration and the API work without it, and the connection retries.
       customerCalls = startCustomerCalls({ deps, sip, logger, instance, registry: metrics.registry });

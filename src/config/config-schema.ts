@@ -22,6 +22,7 @@ export const configSchema = obj({
   log: obj({ level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } }),
   sip: obj({
     enabled: bool,
+    requiredForReadiness: bool,
     domain: nonEmpty,
     customerCallUri: { type: 'string', pattern: '^sips?:' },
     wsUrl: { type: 'string', pattern: '^wss?://' },

@@ -30,6 +30,12 @@ export interface Config {
   sip: {
     /** Run the SIP side (drachtio connection, registrar, routing). Off for an HTTP-only instance. */
     enabled: boolean;
+    /**
+     * With SIP enabled, /readyz answers 503 while drachtio-server is unreachable, so a load
+     * balancer stops sending calls' API traffic here; false keeps the instance ready (shown as
+     * degraded) for deployments where its HTTP side is what matters.
+     */
+    requiredForReadiness: boolean;
     /** The SIP domain; also the audience of pre-authentication tokens. */
     domain: string;
     /** The SIP URI the customer app calls with its token. */

@@ -1,6 +1,7 @@
 /**
- * drachtio-server goes away and comes back: the HTTP API stays up and says SIP is down, the
- * application reconnects by itself, and desk phones can register again.
+ * drachtio-server goes away and comes back: the HTTP API stays up, readiness says SIP is down
+ * (503, unless SIP is configured as not required), the application reconnects by itself, and
+ * desk phones can register again.
  */
 import assert from 'node:assert/strict';
 import { createAgent } from '../../src/flows/directory.js';
@@ -42,8 +43,8 @@ describe('SIP: drachtio-server restart', function () {
       const r = await readiness();
       return r.sip === 'down' ? r : null;
     });
-    // SIP is not required: the HTTP API stays ready.
-    assert.equal(down.status, 200);
+    // SIP is required for readiness by default: the instance says it cannot serve.
+    assert.equal(down.status, 503);
     assert.ok(env.svc.logs.some((l) => l.includes('lost the connection to drachtio-server')));
 
     await env.drachtio.restart();
@@ -55,14 +56,31 @@ describe('SIP: drachtio-server restart', function () {
 });
 
 describe('SIP: no drachtio-server at start-up', () => {
-  it('starts anyway, says drachtio-server is unreachable, and readiness shows sip down', async () => {
+  it('starts anyway, says drachtio-server is unreachable, and is not ready (503, sip down)', async () => {
     const port = await freePort();
     const svc = await startTestService({ KNOCK_SIP__ENABLED: 'true', KNOCK_SIP__DRACHTIO__PORT: String(port) });
     try {
       const r = await svc.call('GET', '/readyz');
-      assert.equal(r.status, 200);
+      assert.equal(r.status, 503);
+      assert.equal(r.body.status, 'unready');
       assert.equal(r.body.components.sip, 'down');
+      assert.equal(r.body.components.database, 'up');
+      // The HTTP API itself still answers.
+      assert.equal((await svc.call('GET', '/healthz')).status, 200);
       await waitFor('the unreachable warning', () => svc.logs.some((l) => l.includes(`drachtio-server unreachable at 127.0.0.1:${port}, retrying`)));
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('stays ready, shown as degraded, when SIP is configured as not required for readiness', async () => {
+    const port = await freePort();
+    const svc = await startTestService({ KNOCK_SIP__ENABLED: 'true', KNOCK_SIP__REQUIRED_FOR_READINESS: 'false', KNOCK_SIP__DRACHTIO__PORT: String(port) });
+    try {
+      const r = await svc.call('GET', '/readyz');
+      assert.equal(r.status, 200);
+      assert.equal(r.body.status, 'degraded');
+      assert.equal(r.body.components.sip, 'down');
     } finally {
       await svc.stop();
     }
