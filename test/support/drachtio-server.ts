@@ -104,7 +104,7 @@ function contacts(sipPort: number, wsPort: number | null): string[] {
   return list;
 }
 
-function configXml(adminPort: number, sipPort: number, wsPort: number | null, secret: string): string {
+function configXml(adminPort: number, sipPort: number, wsPort: number | null, secret: string, sofiaLogLevel: number): string {
   // Admin socket on loopback only; SIP on loopback over UDP and TCP (and WebSocket when asked).
   return `<drachtio>
   <admin port="${adminPort}" secret="${secret}">127.0.0.1</admin>
@@ -116,7 +116,7 @@ ${contacts(sipPort, wsPort).map((c) => `      <contact>${c}</contact>`).join('\n
   <cdrs>false</cdrs>
   <logging>
     <console/>
-    <sofia-loglevel>3</sofia-loglevel>
+    <sofia-loglevel>${sofiaLogLevel}</sofia-loglevel>
     <loglevel>info</loglevel>
   </logging>
 </drachtio>
@@ -130,6 +130,8 @@ export async function startDrachtio(
     ws?: boolean;
     /** drachtio-server's log level (default info, which logs every SIP message: too much under load). */
     logLevel?: 'error' | 'warning' | 'notice' | 'info' | 'debug';
+    /** sofia-sip's own log level, 0-9 (default 3). */
+    sofiaLogLevel?: number;
   } = {},
 ): Promise<DrachtioServer> {
   const dir = mkdtempSync(join(tmpdir(), 'knock-drachtio-'));
@@ -143,12 +145,13 @@ export async function startDrachtio(
     while (wsPort === sipPort || wsPort === adminPort) wsPort = await freePort();
   }
   const confFile = join(dir, 'drachtio.conf.xml');
-  writeFileSync(confFile, configXml(adminPort, sipPort, wsPort, secret));
+  writeFileSync(confFile, configXml(adminPort, sipPort, wsPort, secret, opts.sofiaLogLevel ?? 3));
 
   // Contacts on the command line override the file's; each one is its own --contact.
   const contactArgs = contacts(sipPort, wsPort).flatMap((c) => ['--contact', c]);
   const server = serverProcess('drachtio-server', drachtioBinary, [
     '-f', confFile, ...contactArgs, '--address', '127.0.0.1', '--port', String(adminPort), '--secret', secret, '--loglevel', opts.logLevel ?? 'info',
+    ...(opts.sofiaLogLevel === undefined ? [] : ['--sofia-loglevel', String(opts.sofiaLogLevel)]),
   ]);
   const ready = async () => (await accepts(adminPort)) && (await accepts(sipPort)) && (wsPort === null || (await accepts(wsPort)));
   const launch = () => server.start(ready, opts.startTimeoutMs ?? 15_000);
