@@ -33,6 +33,7 @@ export const configSchema = obj({
       defaultExpires: pos,
       maxContactsPerExtension: pos,
       failedAuthPerMinute: pos,
+      failedAuthPerMinutePerAddress: pos,
       nonceSeconds: { type: 'integer', minimum: 10, maximum: 3600 },
       digestAlgorithms: { type: 'array', items: { enum: ['SHA-256', 'MD5'] }, minItems: 1, uniqueItems: true },
     }),

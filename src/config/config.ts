@@ -49,8 +49,13 @@ export interface Config {
       maxExpires: number;
       defaultExpires: number;
       maxContactsPerExtension: number;
-      /** Failed REGISTER authentications per source address per minute before 403s. */
+      /**
+       * Failed SIP authentications (desk phone digest, app REGISTER) per source address and user
+       * per minute; past it that user is refused unchecked from that address (403).
+       */
       failedAuthPerMinute: number;
+      /** The same per source address, all users together: higher, for offices behind one NAT. */
+      failedAuthPerMinutePerAddress: number;
       /** Life of a digest nonce; an older one is answered with a fresh challenge (stale=true). */
       nonceSeconds: number;
       /** Digest algorithms offered (RFC 8760), most preferred first; one challenge each. */

@@ -10,8 +10,10 @@
  *     refused             ◄── 403 + Warning/Reason with the code (invalid, expired, replayed,
  *                             misbound: other device, call token, no or bad proof)
  *     too many refusals   ◄── 403 Too Many Failed Attempts, without checking anything, for the
- *                             rest of the minute (failure-limiter.ts, per source address; audited
- *                             once per source and minute, not per request)
+ *                             rest of the minute (sip-attempt-limits.ts: per source address and
+ *                             device, and per address; each attempt counted before the token is
+ *                             checked, given back when it is accepted; audited once per key and
+ *                             minute, not per request)
  *     WebSocket Contact not `*.invalid` ◄── 400 + Warning (RFC 7118 §5)
  *     accepted            ◄── 200 OK, Contact;expires=N; the binding is kept on the device
  *     Expires: 0          ◄── 200 OK; binding removed
@@ -32,8 +34,8 @@ import type { Logger } from 'pino';
 import { isAppError } from '../domain/errors.js';
 import { admitAppRegistration, appRegistered, appUnregistered } from '../flows/app-registration.js';
 import type { FlowDeps } from '../flows/ports.js';
-import { createFailureLimiter } from '../security/failure-limiter.js';
 import { bearerToken, deviceProof, refuseInvite } from './customer-call.js';
+import { sipAttemptLimits } from './sip-attempt-limits.js';
 import { addrSpec, fromTagOf, sendResponse, sourceOf, uriHost, uriUser, warning, type SipRequest, type SipResponse } from './sip-message.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -86,39 +88,13 @@ export function createAppRegistrar(opts: { deps: FlowDeps; logger: Logger }): (r
   const cfg = deps.config.sip.registrar;
   const domain = deps.config.sip.domain;
   const log = opts.logger.child({ component: 'app-registrar' });
-  // Refused REGISTERs per source address: past the limit the source is refused unchecked, so a
-  // flood costs neither token checks nor an audit row per request.
-  const limiter = createFailureLimiter(cfg.failedAuthPerMinute, deps.clock);
-  const blockAudited = new Map<string, number>();
-
-  /** One audit row per source and minute while it is blocked. */
-  const auditBlocked = async (address: string, source: string) => {
-    const now = deps.clock().getTime();
-    if (now - (blockAudited.get(address) ?? -Infinity) < 60_000) return;
-    if (blockAudited.size > 10_000) blockAudited.clear();
-    blockAudited.set(address, now);
-    await deps.store.audit.append({
-      actor: 'sip',
-      action: 'sip.register',
-      subject: `source:${address}`,
-      decision: 'deny',
-      reason: `more than ${cfg.failedAuthPerMinute} refused app registrations in a minute; further REGISTERs from this source are refused unchecked and not audited one by one for a minute`,
-      data: { source, code: 'too_many_failures' },
-    });
-  };
+  // Refused REGISTERs counted before the token is checked: past a limit the source is refused
+  // unchecked, so a flood costs neither token checks nor an audit row per request.
+  const limits = sipAttemptLimits(deps, 'sip-app');
 
   return async function registerApp(req, res) {
     const aorDeviceId = uriUser(addrSpec(req.has('To') ? req.get('To') : '')) ?? '';
     const source = appSourceOf(req);
-    if (limiter.blocked(req.source_address)) {
-      sendResponse(res, 403, 'Too Many Failed Attempts', {
-        Warning: warning(domain, 'too_many_failures: too many refused registrations from this address; try again in a minute'),
-        Reason: 'SIP;cause=403;text="too_many_failures"',
-      });
-      log.warn({ source }, 'app REGISTER refused: too many refused registrations from this source');
-      await auditBlocked(req.source_address, source);
-      return;
-    }
     const callId = req.get('Call-ID') ?? '';
     const contactHeader = req.has('Contact') ? req.get('Contact').trim() : '';
     if (contactHeader.includes(',') || contactHeader === '*') {
@@ -144,6 +120,26 @@ export function createAppRegistrar(opts: { deps: FlowDeps; logger: Logger }): (r
       return;
     }
 
+    const attempt = await limits.reserve(req.source_address, aorDeviceId);
+    if (!attempt.allowed) {
+      sendResponse(res, 403, 'Too Many Failed Attempts', {
+        Warning: warning(domain, 'too_many_failures: too many refused registrations from this address; try again in a minute'),
+        Reason: 'SIP;cause=403;text="too_many_failures"',
+        'Retry-After': String(attempt.retryAfterSeconds),
+      });
+      log.warn({ source, limit: attempt.scope }, 'app REGISTER refused unchecked: too many refused registrations');
+      if (attempt.firstRefusal) {
+        await deps.store.audit.append({
+          actor: 'sip',
+          action: 'sip.register',
+          subject: attempt.scope === 'user' ? `device:${aorDeviceId}` : `source:${req.source_address}`,
+          decision: 'deny',
+          reason: `too many refused app registrations ${attempt.scope === 'user' ? 'for this device from this address' : 'from this address'} in a minute; further REGISTERs are refused unchecked and not audited one by one for the rest of the minute`,
+          data: { source, code: 'too_many_failures' },
+        });
+      }
+      return;
+    }
     let device;
     try {
       device = await admitAppRegistration(deps, {
@@ -156,14 +152,16 @@ export function createAppRegistrar(opts: { deps: FlowDeps; logger: Logger }): (r
         source,
       });
     } catch (e) {
+      // Only a refused token counts; an error of ours does not.
+      if (!isAppError(e) || e.code === 'unavailable') await attempt.giveBack();
       if (!isAppError(e)) throw e;
-      limiter.recordFailure(req.source_address);
       log.info({ code: e.code, source }, 'app REGISTER refused');
       // Same answers as a refused INVITE: 401 + Bearer challenge, or 403 naming the code.
       refuseInvite(res, e, domain);
       return;
     }
 
+    await attempt.giveBack();
     if (!contactHeader) {
       // A query (RFC 3261 §10.2.3): the current binding, nothing changed.
       const current: Record<string, string> = device.sipContact ? { Contact: `<${device.sipContact}>` } : {};

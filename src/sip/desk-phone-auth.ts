@@ -4,15 +4,18 @@
  * extension and the realm is the SIP domain.
  *
  * Order of answers, so nobody learns which extensions exist: a request without credentials gets
- * 401 whatever the user; credentials for an unknown user or with a wrong password get 403; a
- * source that failed too often in the last minute gets 403 without any check. Every refusal is
- * audited and logged (never the Authorization header itself).
+ * 401 whatever the user; credentials for an unknown user or with a wrong password get 403. Every
+ * attempt with credentials is counted before they are checked (sip-attempt-limits.ts: per source
+ * address and user, and per address with a higher cap) and given back when it succeeds; over a
+ * limit the request gets 403 Too Many Failed Attempts without any check. Every refusal is audited
+ * and logged (never the Authorization header itself); refusals by the limit are audited once per
+ * key and minute, so a flood cannot fill the audit log.
  */
 import type { Logger } from 'pino';
 import type { Agent } from '../domain/model.js';
 import type { FlowDeps } from '../flows/ports.js';
-import type { FailureLimiter } from '../security/failure-limiter.js';
-import type { DigestAuth, DigestOutcome } from './digest-auth.js';
+import { parseDigestParams, type DigestAuth, type DigestOutcome } from './digest-auth.js';
+import type { SipAttemptLimits } from './sip-attempt-limits.js';
 import { sendResponse, sourceOf, type SipRequest, type SipResponse } from './sip-message.js';
 
 export interface DeskPhoneAuthenticator {
@@ -27,10 +30,10 @@ export interface DeskPhoneAuthenticator {
 export function createDeskPhoneAuthenticator(args: {
   deps: Pick<FlowDeps, 'store' | 'clock'>;
   digest: DigestAuth;
-  limiter: FailureLimiter;
+  limits: SipAttemptLimits;
   logger: Logger;
 }): DeskPhoneAuthenticator {
-  const { deps, digest, limiter } = args;
+  const { deps, digest, limits } = args;
   const log = args.logger.child({ component: 'sip-auth' });
 
   /** An HA1 lookup that keeps the agent it read, so a verified request needs no second read. */
@@ -54,10 +57,9 @@ export function createDeskPhoneAuthenticator(args: {
     action: string,
     status: number,
     reason: string,
-    detail: { username: string | null; why: string; counted: boolean },
+    detail: { username: string | null; why: string },
   ) => {
     const source = sourceOf(req);
-    if (detail.counted) limiter.recordFailure(req.source_address);
     log.warn({ action, source, username: detail.username, status, why: detail.why }, 'desk phone authentication refused');
     // Recorded before it is announced: once the phone has its answer, the audit log has it too.
     await deps.store.audit.append({
@@ -73,19 +75,49 @@ export function createDeskPhoneAuthenticator(args: {
 
   return {
     async authenticate(req, res, { action, claimedUser }) {
-      if (limiter.blocked(req.source_address)) {
-        // Refused without looking at the credentials; audited once per request would let a
-        // flood fill the audit log, so only the log line records these.
-        sendResponse(res, 403, 'Too Many Failed Attempts');
-        log.warn({ action, source: sourceOf(req) }, 'desk phone refused: too many failed authentications from this source');
-        return null;
-      }
       const headers = req.has('Authorization') ? [req.get('Authorization')] : [];
+      // Only a request that presents credentials can fail: reserve its attempt before checking.
+      const digestParams = headers.map((h) => parseDigestParams(h)).find((p) => p !== null);
+      let attempt: { giveBack(): Promise<void> } | null = null;
+      if (digestParams) {
+        const presented = digestParams.username ?? '';
+        let reserved;
+        try {
+          reserved = await limits.reserve(req.source_address, presented);
+        } catch (e) {
+          log.error({ err: e instanceof Error ? e.message : String(e) }, 'desk phone attempt could not be counted');
+          sendResponse(res, 503, 'Service Unavailable', { 'Retry-After': '5' });
+          return null;
+        }
+        if (!reserved.allowed) {
+          sendResponse(res, 403, 'Too Many Failed Attempts', { 'Retry-After': String(reserved.retryAfterSeconds) });
+          log.warn({ action, source: sourceOf(req), username: presented, limit: reserved.scope }, 'desk phone refused unchecked: too many failed authentications');
+          if (reserved.firstRefusal) {
+            await deps.store.audit.append({
+              actor: 'sip',
+              action: `sip.${action}.auth`,
+              subject: reserved.scope === 'user' ? `extension:${presented}` : `source:${req.source_address}`,
+              decision: 'deny',
+              reason:
+                reserved.scope === 'user'
+                  ? 'too many failed authentications for this extension from this address; refused unchecked for the rest of the minute'
+                  : 'too many failed authentications from this address; refused unchecked for the rest of the minute',
+              data: { source: sourceOf(req), status: 403, retryAfterSeconds: reserved.retryAfterSeconds },
+            });
+          }
+          return null;
+        }
+        attempt = reserved;
+      }
+      const giveBack = async () => {
+        await attempt?.giveBack().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'desk phone attempt could not be given back'));
+      };
       const found: { agent: Agent | null } = { agent: null };
       let outcome: DigestOutcome;
       try {
         outcome = await digest.verify({ authorization: headers, method: req.method, requestUri: req.uri, lookupHa1: ha1Lookup(found) });
       } catch (e) {
+        await giveBack();
         log.error({ err: e instanceof Error ? e.message : String(e) }, 'desk phone authentication failed unexpectedly');
         sendResponse(res, 500, 'Server Internal Error', { 'Retry-After': '5' });
         return null;
@@ -93,32 +125,35 @@ export function createDeskPhoneAuthenticator(args: {
       switch (outcome.kind) {
         case 'missing':
         case 'stale':
+          // Not a failure: the phone is asked again (for another realm, or with a fresh nonce).
+          await giveBack();
           sendResponse(res, 401, 'Unauthorized', { 'WWW-Authenticate': digest.challenge({ stale: outcome.kind === 'stale' }) });
           return null;
         case 'malformed':
-          await deny(req, res, action, 400, 'Bad Authorization Header', { username: outcome.username, why: `malformed credentials: ${outcome.reason}`, counted: true });
+          await deny(req, res, action, 400, 'Bad Authorization Header', { username: outcome.username, why: `malformed credentials: ${outcome.reason}` });
           return null;
         case 'unknown_user':
-          await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'unknown user', counted: true });
+          await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'unknown user' });
           return null;
         case 'wrong_password':
-          await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'wrong password', counted: true });
+          await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'wrong password' });
           return null;
         case 'ok':
+          // The right password: this attempt does not count, whatever is refused next.
+          await giveBack();
           break;
       }
       if (claimedUser !== null && claimedUser !== outcome.username) {
         await deny(req, res, action, 403, 'Forbidden', {
           username: outcome.username,
           why: `authenticated as ${outcome.username} but speaking for ${claimedUser}`,
-          counted: false,
         });
         return null;
       }
       // 'ok' means the lookup found this agent's HA1: found.agent is set (checked for the types).
       const agent = found.agent;
       if (!agent) {
-        await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'unknown user', counted: false });
+        await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'unknown user' });
         return null;
       }
       return agent;

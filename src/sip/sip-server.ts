@@ -8,7 +8,6 @@ import { resolve } from 'node:path';
 import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { FlowDeps } from '../flows/ports.js';
-import { createFailureLimiter } from '../security/failure-limiter.js';
 import { createDeskPhoneAuthenticator } from './desk-phone-auth.js';
 import { createDigestAuth } from './digest-auth.js';
 import { createDrachtioConnection } from './drachtio-connection.js';
@@ -16,6 +15,7 @@ import { createInviteRouter, type CustomerInviteHandler } from './invite-router.
 import { createLocationService, type LocationService } from './location-service.js';
 import { createRegistrar } from './registrar.js';
 import { loadRoutingConfig, missingDirectoryReferences, type RoutingConfig } from './routing-config.js';
+import { sipAttemptLimits } from './sip-attempt-limits.js';
 import { sendResponse, type SipRequest, type SipResponse } from './sip-message.js';
 import { dropLogger, unanswerableInvite } from './unanswerable-invite.js';
 
@@ -70,8 +70,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     algorithms: config.sip.registrar.digestAlgorithms,
     clock: deps.clock,
   });
-  const limiter = createFailureLimiter(config.sip.registrar.failedAuthPerMinute, deps.clock);
-  const auth = createDeskPhoneAuthenticator({ deps, digest, limiter, logger: opts.logger });
+  const auth = createDeskPhoneAuthenticator({ deps, digest, limits: sipAttemptLimits(deps, 'sip-digest'), logger: opts.logger });
   const locations = createLocationService(deps.store, deps.clock);
   const connection = createDrachtioConnection({ drachtio: config.sip.drachtio, logger: opts.logger });
   const srf = connection.srf;

@@ -10,7 +10,7 @@ import { createAgent, saveGroup } from '../../src/flows/directory.js';
 import type { FlowDeps } from '../../src/flows/ports.js';
 import { freePort } from '../support/drachtio-server.js';
 import { sipSkipReason, startSipTestEnv, type SipTestEnv } from '../support/sip-test-env.js';
-import { runSipp, SippError, type SippOptions } from '../support/sipp.js';
+import { runSipp, type SippOptions } from '../support/sipp.js';
 import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -140,18 +140,27 @@ describe('SIP registrar (drachtio-server + sipp)', function () {
     assert.equal((await deps.store.agents.get(ben.id))!.availability, 'offline');
   });
 
-  it('rate-limits a source after repeated failures: 403 at once, even with the right password', async () => {
-    // Earlier tests already failed twice from 127.0.0.1; fail until the limit (3) is reached.
-    for (let i = 0; i < 3; i++) {
-      try {
-        await sipp('register-refused', '1002', 'guess-' + i);
-      } catch (e) {
-        // Once the limit is reached the refusal comes without a challenge.
-        if (!(e instanceof SippError)) throw e;
-        break;
-      }
-    }
-    await sipp('register-blocked', '1002', PASSWORD);
+  it('rate-limits one extension from one address after repeated failures: refused unchecked even with the right password, while another extension at that address still registers', async () => {
+    // Fail until the limit (3) for 1002 from 127.0.0.1 is reached.
+    for (let i = 0; i < 3; i++) await sipp('register-refused', '1002', 'guess-' + i);
+    const blocked = await sipp('register-refused', '1002', PASSWORD);
+    assert.match(lastReceived(blocked.messages, /^SIP\/2.0 403/), /^SIP\/2.0 403 Too Many Failed Attempts/m);
     assert.deepEqual(await bindings('1002'), []);
+    // An office behind one NAT address: anna's phone is not locked out by ben's.
+    await deps.store.registrations.removeAll('1001');
+    await sipp('register-ok', '1001', PASSWORD);
+    assert.equal((await bindings('1001')).length, 1);
+  });
+
+  it('holds the limit under a parallel burst of wrong passwords: only the limit is checked, the rest refused unchecked, one audit row for the block', async () => {
+    await createAgent(deps, { username: 'carl', name: 'Carl Agent', extension: '1003', password: PASSWORD, groups: [] });
+    const burst = 40;
+    await sipp('register-refused', '1003', 'wrong-password', { calls: burst, timeoutMs: 20_000, extraArgs: ['-r', '400', '-l', String(burst)] });
+    const rows = (await deps.store.audit.list({ subject: 'extension:1003', limit: 500 })).filter((e) => e.action === 'sip.register.auth');
+    const checked = rows.filter((e) => e.reason === 'wrong password');
+    const blocks = rows.filter((e) => /too many failed authentications/.test(e.reason ?? ''));
+    assert.equal(checked.length, deps.config.sip.registrar.failedAuthPerMinute, `${checked.length} of ${burst} wrong passwords were checked`);
+    assert.equal(blocks.length, 1);
+    assert.deepEqual(await bindings('1003'), []);
   });
 });
