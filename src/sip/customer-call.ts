@@ -3,6 +3,7 @@
  *
  *   app ── INVITE + Authorization: Bearer <token> (RFC 8898)
  *             + Knock-Device-Proof: <device-key signature over jti|Call-ID|From tag> ──► here
+ *     body not an SDP offer ◄── 488 + Warning 305, token not spent
  *     no media server     ◄── 503 + Retry-After, token not spent (audited call.refuse)
  *     no token            ◄── 401, WWW-Authenticate: Bearer realm="<sip.domain>"
  *     token refused       ◄── 403 + Warning/Reason naming why (expired, replayed, misbound:
@@ -38,7 +39,7 @@ import {
   type Verification,
 } from './customer-call-state.js';
 import type { CustomerInviteHandler } from './invite-router.js';
-import { fromTagOf, sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
+import { fromTagOf, headerText, sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
 
 // Kept here too for the callers that read the other credentials from this module.
 export { fromTagOf };
@@ -48,6 +49,19 @@ import { takeAppAnswer } from './app-callback-ring.js';
 
 /** How long an app refused for an unreachable media server waits before calling again. */
 const MEDIA_RETRY_AFTER_SECONDS = 10;
+
+/**
+ * Why the INVITE's body cannot be answered as an SDP offer (RFC 3264), or null when it can: the
+ * call is anchored in FreeSWITCH from that offer, so anything else would fail only after the
+ * token was spent. The app always sends its offer in the INVITE.
+ */
+export function notAnSdpOffer(req: SipRequest): string | null {
+  const type = req.has('Content-Type') ? req.get('Content-Type').split(';')[0]!.trim().toLowerCase() : '';
+  if (type !== 'application/sdp') return type ? `the body is ${type.slice(0, 60)}, not application/sdp` : 'no SDP offer in the INVITE';
+  const body = req.body ?? '';
+  if (!/^v=0\r?\n/.test(body) || !/^m=audio /m.test(body)) return 'the body is not an SDP offer with an audio stream';
+  return null;
+}
 
 /** The token from `Authorization: Bearer <token>`; null when there is none. */
 export function bearerToken(req: SipRequest): string | null {
@@ -157,6 +171,13 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
   const tooSmall = sessionIntervalTooSmall(req, config.sip.sessionTimer);
   if (tooSmall !== null) {
     refuseSessionInterval(res, tooSmall);
+    return;
+  }
+  // Not an SDP offer FreeSWITCH can answer: 488 (RFC 3261 §21.4.26) before the token is spent.
+  const badBody = notAnSdpOffer(req);
+  if (badBody !== null) {
+    log.info({ why: badBody }, 'customer call refused: no usable SDP offer');
+    sendResponse(res, 488, 'Not Acceptable Here', { Warning: `305 ${config.sip.domain} "${headerText(`${badBody}; the token is not spent`)}"`, Accept: 'application/sdp' });
     return;
   }
   // The app answering a callback that rings it (Replaces, RFC 3891): outbound-callback.ts takes it.
