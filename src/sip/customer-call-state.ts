@@ -20,6 +20,7 @@ import { releaseEndpoint, type MediaEndpoint } from '../media/media-legs.js';
 import type { LocationService } from './location-service.js';
 import { reinviteGate } from './reinvite-glare.js';
 import { endedBySessionExpiry, sessionRefreshAnswerHeaders } from './session-timer.js';
+import { warning } from './sip-message.js';
 
 /** What every call flow needs from the rest of the service. */
 export interface CallContext {
@@ -154,6 +155,18 @@ export function answerReinvitesFromMedia(leg: Leg, log: Logger): void {
   });
 }
 
+/**
+ * Only agents transfer: a REFER from the customer's leg gets 403 with a Warning (RFC 3515 §2.4.2
+ * lets the recipient decline) and changes nothing. Without a listener drachtio-srf would answer
+ * 200 and ignore it, telling the app a transfer was accepted.
+ */
+export function refuseCustomerRefer(dialog: Srf.Dialog, domain: string, log: Logger): void {
+  dialog.on('refer', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    log.warn('REFER from the customer refused: customers cannot transfer calls');
+    res.send(403, 'Forbidden', { headers: { Warning: warning(domain, 'customers cannot transfer calls') } });
+  });
+}
+
 /** drachtio-srf emits 'destroy' with the BYE and, for a BYE it generated itself, its reason. */
 function onDestroy(dialog: Srf.Dialog, fn: (req: unknown, reason: unknown) => void): void {
   (dialog as unknown as NodeJS.EventEmitter).on('destroy', fn);
@@ -253,8 +266,12 @@ export class CustomerCall {
     if (this.transferClaim === claim) this.transferClaim = null;
   }
 
-  /** The customer hanging up ends the call; their re-INVITEs are answered by FreeSWITCH. */
+  /**
+   * The customer hanging up ends the call; their re-INVITEs are answered by FreeSWITCH; a REFER
+   * from them is refused (refuseCustomerRefer).
+   */
   watchCustomer(): void {
+    refuseCustomerRefer(this.customer.dialog, this.ctx.deps.config.sip.domain, this.log);
     onDestroy(this.customer.dialog, (req, reason) => {
       if (endedBySessionExpiry(req, reason)) {
         // drachtio-server hung up: the app stopped refreshing the session (RFC 4028 §10).

@@ -307,6 +307,44 @@ describe('customer calls with a pre-authentication token (drachtio-server + Free
     await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
   });
 
+  it('refuses a valid token whose INVITE body is not SDP with 488, and leaves the token unspent', async () => {
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-2011');
+    const caller = callerArgs(cc, token);
+    const r = await runSipp({ scenario: 'customer-call-not-sdp', remote: env.remote, service: 'agent', vars: caller.vars, extraArgs: caller.extraArgs, timeoutMs: 15_000 });
+    assert.match(received(r, /^SIP\/2\.0 488/), /^Warning: 305 knock\.localhost "[^"]*not application\/sdp/im);
+    assert.equal((await fsChannels(fs)).length, 0, 'a refused call must not reach FreeSWITCH');
+    const checks = (await deps.store.audit.list({ subject: `call_request:${requestId}` })).filter((e) => e.action === 'token.verify');
+    assert.deepEqual(checks, [], 'the token was not looked at');
+    // The same token then places the call.
+    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+    try {
+      await customerCall(token, 2000);
+      await anna.done;
+      const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(record!.outcome, 'completed');
+    } finally {
+      await anna.stop();
+    }
+    await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+  });
+
+  it("refuses a REFER from the customer's leg with 403: the customer cannot transfer, and the call goes on", async () => {
+    const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-2012');
+    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+    try {
+      // The scenario checks the 403 and its Warning, then hangs up normally.
+      const caller = callerArgs(cc, token);
+      await runSipp({ scenario: 'customer-call-refer', remote: env.remote, service: 'agent', vars: caller.vars, extraArgs: caller.extraArgs, timeoutMs: 30_000 });
+      await anna.done;
+      const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(record!.agentId, cc.agents.anna!.id, 'still with the agent who knocked');
+      assert.equal(record!.outcome, 'completed');
+    } finally {
+      await anna.stop();
+    }
+    await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+  });
+
   it('reports SIP and media as up in readiness', async () => {
     const ready = await env.svc.call('GET', '/readyz');
     assert.equal(ready.status, 200);
