@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createAgent } from '../../src/flows/directory.js';
-import { AGENTS, useCallCenter } from '../support/call-center.js';
+import { AGENTS, sippMessages, useCallCenter } from '../support/call-center.js';
 import { connectRawSipWebSocket, type RawSipWebSocket } from '../support/raw-sip-websocket.js';
 import { sipSkipReason, startSipTestEnv, type SipTestEnv } from '../support/sip-test-env.js';
-import { runSipp, startSippUas } from '../support/sipp.js';
+import { runSipp, SippError, startSippUas, type SippResult } from '../support/sipp.js';
 import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { callerArgs, verifiedCall } from '../support/verified-customer.js';
 import { waitFor } from '../support/wait-for.js';
@@ -19,16 +19,25 @@ import { waitFor } from '../support/wait-for.js';
 const PASSWORD = 'desk-phone-secret-1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The tagless INVITE over UDP or TCP (sipp): it must get no final response within waitMs. */
-const taglessInvite = (remote: string, transport: 'udp' | 'tcp', service = '1001', waitMs = 1500) =>
-  runSipp({
-    scenario: 'invite-no-from-tag',
-    remote,
-    service,
-    timeoutMs: waitMs + 5000,
-    vars: { wait_ms: String(waitMs) },
-    extraArgs: transport === 'tcp' ? ['-t', 't1'] : [],
-  });
+/**
+ * The tagless INVITE over UDP or TCP (sipp): it must get no final response within 1.5 s. sipp
+ * reports the wait running out as an error of its own, which is the expected outcome here; an
+ * unexpected message or a closed connection fails.
+ */
+async function taglessInvite(remote: string, transport: 'udp' | 'tcp', service = '1001'): Promise<void> {
+  let r: SippResult;
+  try {
+    r = await runSipp({ scenario: 'invite-no-from-tag', remote, service, timeoutMs: 8000, extraArgs: transport === 'tcp' ? ['-t', 't1'] : [] });
+  } catch (e) {
+    if (!(e instanceof SippError)) throw e;
+    r = e.result;
+  }
+  // sipp CANCELs the INVITE when it gives up; drachtio-server itself answers that (200 to the
+  // CANCEL, 487 to the INVITE, both statelessly, which is safe). Any other final is ours.
+  const finals = sippMessages(r).filter((m) => /message received/.test(m) && /^SIP\/2\.0 (?!487)[2-6]\d\d/m.test(m) && /^CSeq: *\d+ INVITE/im.test(m));
+  assert.deepEqual(finals, [], 'a final response was sent to the tagless INVITE');
+  assert.doesNotMatch(r.errors, /unexpected message|connection closed|broken pipe|reset by peer/i, `sipp reported:\n${r.errors}`);
+}
 
 /** A request over a raw WebSocket, as bytes; `fromTag` null leaves the tag out. */
 function wsRequest(method: 'INVITE' | 'OPTIONS', wsPort: number, fromTag: string | null): string {
@@ -85,6 +94,7 @@ describe('SIP: an INVITE without a From tag (drachtio-server + sipp)', function 
     const before = flow.received.length;
     flow.send(wsRequest('OPTIONS', env.drachtio.wsPort!, randomBytes(4).toString('hex')));
     await waitFor('an answer on the open WebSocket flow', () => flow.received.slice(before).some((m) => /^SIP\/2\.0 200/.test(m)), 5000);
+    await env.svc.service.deps.store.registrations.removeAll('1001');
     await register();
     assert.equal((await env.svc.service.deps.store.registrations.list('1001', new Date())).length, 1);
   };
