@@ -48,7 +48,7 @@ export interface CallReconcilerOptions {
   registry?: Registry;
 }
 
-type InDialogRequest = { request(opts: { method: string; stackDialogId: string; headers: Record<string, string> }): Promise<unknown> };
+type InDialogRequest = { request(uri: string, opts: { method: string; stackDialogId: string; headers: Record<string, string> }): Promise<unknown> };
 
 /** Longest wait for drachtio-server or FreeSWITCH to answer one hang-up. */
 const HANG_UP_WAIT_MS = 2000;
@@ -107,8 +107,12 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
 
   const bye = (dialogId: string, why: string) =>
     within(
-      // A request inside a dialog drachtio-server holds, by its id (drachtio-srf; not in its typings).
-      (sip.srf as unknown as InDialogRequest).request({ method: 'BYE', stackDialogId: dialogId, headers: { Reason: `SIP;cause=200;text="${why}"` } }),
+      // A request inside a dialog drachtio-server holds, by its id: drachtio-server writes its
+      // Request-URI and headers from the dialog (the URI given here is a placeholder, as
+      // drachtio-srf's own in-dialog requests use).
+      (sip.srf as unknown as InDialogRequest)
+        .request('sip:placeholder', { method: 'BYE', stackDialogId: dialogId, headers: { Reason: `SIP;cause=200;text="${why}"` } })
+        .catch((e: unknown) => log.info({ dialogId, err: e instanceof Error ? e.message : String(e) }, 'BYE for a lost call not sent (drachtio-server no longer has the dialog)')),
     );
 
   const killChannel = async (uuid: string) => {

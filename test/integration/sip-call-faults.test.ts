@@ -21,7 +21,7 @@ import { startTestService, type TestService } from '../support/test-service.js';
 import { writeUlawRtpPcap } from '../support/rtp-pcap.js';
 import { callerArgs, DESK_PHONE_PASSWORD, setUpContactCenter, verifiedCall, type ContactCenter } from '../support/verified-customer.js';
 import { waitFor } from '../support/wait-for.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -276,7 +276,7 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       }
     });
     after(async function () {
-      if (proc && this.currentTest?.state === 'failed') console.log(proc.logs().slice(-6000));
+      if (proc) writeFileSync(join(tmpdir(), 'knock-fault-service.log'), proc.logs());
       await proc?.stop();
       await svc?.stop();
       await drachtio?.stop();

@@ -43,7 +43,7 @@ export async function serviceProcess(env: Record<string, string>): Promise<Servi
     async start(until = ['database']) {
       const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'main.ts')], {
         cwd: ROOT,
-        env: { ...process.env, KNOCK_SERVER__HOST: '127.0.0.1', KNOCK_SERVER__PORT: String(port), KNOCK_LOG__LEVEL: 'info', ...env },
+        env: { ...process.env, KNOCK_SERVER__HOST: '127.0.0.1', KNOCK_SERVER__PORT: String(port), KNOCK_METRICS__LISTEN: '127.0.0.1:0', KNOCK_LOG__LEVEL: 'info', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child = proc;
