@@ -12,10 +12,9 @@
 import dns, { type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 
-// Two lists: a BlockList checks an IPv4 address as IPv4-mapped IPv6 too, so the IPv6 rules
-// (::ffff:0:0/96 above all) must only ever see IPv6 addresses.
+// IPv4: a block-list of the special-purpose ranges. A BlockList checks an IPv4 address as
+// IPv4-mapped IPv6 too, so IPv4 and IPv6 rules live in separate lists.
 const SPECIAL_V4 = new BlockList();
-const SPECIAL_V6 = new BlockList();
 for (const [net, prefix] of [
   ['0.0.0.0', 8], // "this network"
   ['10.0.0.0', 8],
@@ -33,27 +32,28 @@ for (const [net, prefix] of [
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4], // reserved, broadcast
 ] as const) SPECIAL_V4.addSubnet(net, prefix, 'ipv4');
+
+// IPv6: an allow-list, since the address space holds many ways to reach IPv4 and local networks
+// (IPv4-compatible ::/96, mapped, translated, NAT64, SRv6 SIDs, ranges assigned later). Only
+// global unicast 2000::/3 is accepted, minus the special-purpose blocks inside it.
+const GLOBAL_V6 = new BlockList();
+GLOBAL_V6.addSubnet('2000::', 3, 'ipv6');
+const SPECIAL_V6 = new BlockList();
 for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['::ffff:0:0', 96], // IPv4-mapped: any IPv4 address in IPv6 clothing
-  ['64:ff9b::', 96], // NAT64
-  ['64:ff9b:1::', 48],
-  ['100::', 64], // discard
-  ['2001::', 23], // IETF protocol assignments (Teredo, ORCHID…)
+  ['2001::', 23], // IETF protocol assignments (Teredo, which embeds IPv4; ORCHID; benchmarking…)
   ['2001:db8::', 32], // documentation
-  ['2002::', 16], // 6to4
-  ['fc00::', 7], // unique local
-  ['fe80::', 10], // link-local
-  ['fec0::', 10], // site-local (deprecated)
-  ['ff00::', 8], // multicast
+  ['2002::', 16], // 6to4, which embeds IPv4
+  ['3fff::', 20], // documentation (RFC 9637)
 ] as const) SPECIAL_V6.addSubnet(net, prefix, 'ipv6');
 
 /** True for loopback, private, link-local and other addresses that are not public unicast. */
 export function isSpecialAddress(address: string): boolean {
+  // A zone index (fe80::1%eth0) only ever scopes a link-local address.
+  if (address.includes('%')) return true;
   const family = isIP(address);
   if (family === 0) return true;
-  return family === 4 ? SPECIAL_V4.check(address, 'ipv4') : SPECIAL_V6.check(address, 'ipv6');
+  if (family === 4) return SPECIAL_V4.check(address, 'ipv4');
+  return !GLOBAL_V6.check(address, 'ipv6') || SPECIAL_V6.check(address, 'ipv6');
 }
 
 /** Origins as `new URL().origin` spells them, for exact comparison. */
@@ -74,9 +74,10 @@ export function endpointProblem(endpoint: string, allowed: ReadonlySet<string>):
   } catch {
     return 'is not a URL';
   }
+  // Credentials in the URL are refused on allowed origins too: a push endpoint never needs them.
+  if (url.username || url.password) return 'must not carry a user name or password';
   if (allowed.has(url.origin)) return null;
   if (url.protocol !== 'https:') return 'must use https';
-  if (url.username || url.password) return 'must not carry a user name or password';
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host)) return isSpecialAddress(host) ? REFUSED_ADDRESS : null;
   // RFC 6761: localhost and its subdomains are always loopback.
