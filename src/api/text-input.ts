@@ -24,25 +24,47 @@ function refuse(field: string, problem: string): AppError {
   return new AppError('invalid_text', `${field}: ${problem}; send text as valid UTF-8 without NUL characters.`, { field });
 }
 
-/** The first bad string in a parsed JSON value or query object, with its field path (a.b.0.c). */
-function findBadText(value: unknown, path: string): AppError | null {
-  if (typeof value === 'string') {
-    const problem = textProblem(value);
-    return problem ? refuse(path || 'body', problem) : null;
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const bad = findBadText(value[i], path ? `${path}.${i}` : String(i));
-      if (bad) return bad;
+/** Deeper than any body in the OpenAPI document (a few levels) by a wide margin. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * True when arrays and objects nest deeper than MAX_JSON_DEPTH. JSON.parse takes any depth, but
+ * recursive code after it (validation, canonical JSON) would run out of stack: refused first.
+ * Iterative, so the check itself cannot overflow.
+ */
+export function nestedTooDeeply(value: unknown): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [item, depth] = stack.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) return true;
+    for (const inner of Array.isArray(item) ? item : Object.values(item)) {
+      if (inner !== null && typeof inner === 'object') stack.push([inner, depth + 1]);
     }
-    return null;
   }
-  if (value !== null && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) {
+  return false;
+}
+
+/** The first bad string in a parsed JSON value or query object, with its field path (a.b.0.c); iterative, like nestedTooDeeply. */
+function findBadText(value: unknown, base: string): AppError | null {
+  // Walked in document order: the first bad field is the one named.
+  const stack: Array<[unknown, string]> = [[value, '']];
+  while (stack.length) {
+    const [item, path] = stack.pop()!;
+    if (typeof item === 'string') {
+      const problem = textProblem(item);
+      if (problem) return refuse(path || base, problem);
+      continue;
+    }
+    if (item === null || typeof item !== 'object') continue;
+    const entries: Array<[string, unknown]> = Array.isArray(item) ? item.map((v, i) => [String(i), v]) : Object.entries(item);
+    for (const [key] of entries) {
       const keyProblem = textProblem(key);
-      if (keyProblem) return refuse(path || 'body', `has a property name that ${keyProblem}`);
-      const bad = findBadText(inner, path ? `${path}.${key}` : key);
-      if (bad) return bad;
+      if (keyProblem) return refuse(path || base, `has a property name that ${keyProblem}`);
+    }
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, inner] = entries[i]!;
+      stack.push([inner, path ? `${path}.${key}` : key]);
     }
   }
   return null;
@@ -53,8 +75,12 @@ export function verifyUtf8(_req: IncomingMessage, _res: unknown, body: Buffer, e
   if (/^utf-?8$/i.test(encoding) && !isUtf8(body)) throw new AppError('invalid_text', 'body: is not valid UTF-8.', { field: 'body' });
 }
 
-/** After the body parser: the path, the query string and the JSON body. */
+/** After the body parser: the body's depth first, then the path, the query string and the JSON body. */
 export const refuseBadText: RequestHandler = (req, _res, next) => {
+  if (req.body !== undefined && nestedTooDeeply(req.body)) {
+    next(new AppError('validation_failed', `body: nested too deeply (more than ${MAX_JSON_DEPTH} levels of arrays and objects).`, { errors: ['body: nested too deeply'] }));
+    return;
+  }
   let path: string;
   try {
     path = decodeURIComponent(req.path);
@@ -66,5 +92,5 @@ export const refuseBadText: RequestHandler = (req, _res, next) => {
     next(refuse('path', problem));
     return;
   }
-  next(findBadText(req.query, '') ?? (req.body !== undefined ? findBadText(req.body, '') : null) ?? undefined);
+  next(findBadText(req.query, 'body') ?? (req.body !== undefined ? findBadText(req.body, 'body') : null) ?? undefined);
 };

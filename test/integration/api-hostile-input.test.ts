@@ -235,6 +235,28 @@ describe('the HTTP API against hostile input', function () {
     });
   });
 
+  describe('deeply nested JSON', () => {
+    it('answers 400 validation_failed, not a crash, on public and signed-in routes', async () => {
+      const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+      const cases: Array<{ method: string; path: string; token?: string; rawBody: string }> = [
+        { method: 'POST', path: '/api/v1/auth/login', rawBody: deep(4000) },
+        { method: 'POST', path: '/api/v1/auth/login', rawBody: '{"a":'.repeat(4000) + '1' + '}'.repeat(4000) },
+        { method: 'POST', path: '/api/v1/auth/login', rawBody: `{"username":${deep(4000)},"password":"x"}` },
+        { method: 'POST', path: '/api/v1/devices', rawBody: `{"label":${deep(33)}}` },
+        { method: 'POST', path: '/api/v1/customers', token: admin, rawBody: `{"name":"x","extra":${deep(20000)}}` },
+      ];
+      for (const c of cases) {
+        const res = await t.call(c.method, c.path, { rawBody: c.rawBody, headers: { 'content-type': 'application/json' }, ...(c.token ? { token: c.token } : {}) });
+        assert.equal(res.status, 400, `${c.rawBody.slice(0, 40)}: ${res.text.slice(0, 300)}`);
+        assert.equal(res.body.code, 'validation_failed', res.text.slice(0, 300));
+        assert.match(res.body.detail, /nested too deeply/);
+      }
+      // Shallow bodies are untouched: the documented ones go a few levels down at most.
+      const ok = await t.call('POST', '/api/v1/auth/login', { rawBody: `{"username":"anna","password":"anna-password-1"}`, headers: { 'content-type': 'application/json' } });
+      assert.equal(ok.status, 200, ok.text);
+    });
+  });
+
   describe('Idempotency-Key', () => {
     let customerA: string;
     let customerB: string;
