@@ -75,22 +75,63 @@ export function verifyUtf8(_req: IncomingMessage, _res: unknown, body: Buffer, e
   if (/^utf-?8$/i.test(encoding) && !isUtf8(body)) throw new AppError('invalid_text', 'body: is not valid UTF-8.', { field: 'body' });
 }
 
+/**
+ * The bytes a percent-encoded URL part stands for, or null for a malformed escape. Characters
+ * outside ASCII in the raw URL are taken as the bytes the HTTP parser read them from (latin1).
+ */
+function percentDecodedBytes(raw: string, plusIsSpace: boolean): Buffer | null {
+  const src = Buffer.from(raw, 'latin1');
+  const out = Buffer.allocUnsafe(src.length);
+  let n = 0;
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]!;
+    if (b === 0x25) {
+      const hex = src.toString('latin1', i + 1, i + 3);
+      if (!/^[0-9a-f]{2}$/i.test(hex)) return null;
+      out[n++] = parseInt(hex, 16);
+      i += 2;
+    } else out[n++] = plusIsSpace && b === 0x2b ? 0x20 : b;
+  }
+  return out.subarray(0, n);
+}
+
+/** What is wrong with the bytes of a decoded URL part, or null. */
+function bytesProblem(bytes: Buffer | null): string | null {
+  if (bytes === null) return 'has a malformed percent-escape';
+  if (bytes.includes(0)) return 'contains a NUL character';
+  // Strict: the parsers after this would replace bad bytes with U+FFFD without a word.
+  if (!isUtf8(bytes)) return 'is not valid UTF-8';
+  return null;
+}
+
+/**
+ * The raw path and query string, byte by byte, before express and the router decode them.
+ * A query value's problem names its key; a bad key is named "query".
+ */
+function urlProblem(url: string): AppError | null {
+  const q = url.indexOf('?');
+  const pathProblem = bytesProblem(percentDecodedBytes(q < 0 ? url : url.slice(0, q), false));
+  if (pathProblem) return refuse('path', pathProblem);
+  if (q < 0) return null;
+  for (const pair of url.slice(q + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const keyBytes = percentDecodedBytes(eq < 0 ? pair : pair.slice(0, eq), true);
+    // querystring keeps malformed escapes as they are: only NUL and bad UTF-8 matter there.
+    const keyProblem = keyBytes && bytesProblem(keyBytes);
+    if (keyProblem) return refuse('query', `has a parameter name that ${keyProblem}`);
+    if (eq < 0) continue;
+    const valueBytes = percentDecodedBytes(pair.slice(eq + 1), true);
+    const valueProblem = valueBytes && bytesProblem(valueBytes);
+    if (valueProblem) return refuse(keyBytes ? keyBytes.toString('utf8') : 'query', valueProblem);
+  }
+  return null;
+}
+
 /** After the body parser: the body's depth first, then the path, the query string and the JSON body. */
 export const refuseBadText: RequestHandler = (req, _res, next) => {
   if (req.body !== undefined && nestedTooDeeply(req.body)) {
     next(new AppError('validation_failed', `body: nested too deeply (more than ${MAX_JSON_DEPTH} levels of arrays and objects).`, { errors: ['body: nested too deeply'] }));
     return;
   }
-  let path: string;
-  try {
-    path = decodeURIComponent(req.path);
-  } catch {
-    path = req.path; // malformed escapes are the router's to refuse
-  }
-  const problem = textProblem(path);
-  if (problem) {
-    next(refuse('path', problem));
-    return;
-  }
-  next(findBadText(req.query, 'body') ?? (req.body !== undefined ? findBadText(req.body, 'body') : null) ?? undefined);
+  next(urlProblem(req.originalUrl) ?? (req.body !== undefined ? findBadText(req.body, 'body') : null) ?? undefined);
 };

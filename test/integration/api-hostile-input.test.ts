@@ -202,6 +202,32 @@ describe('the HTTP API against hostile input', function () {
       assert.equal(problem.code, 'invalid_text');
     });
 
+    it('checks the raw bytes of query strings and paths, which the parsers would turn into U+FFFD', async () => {
+      const cases: Array<{ path: string; field: string }> = [
+        { path: '/api/v1/customers?q=Zed%FF', field: 'q' },
+        { path: '/api/v1/customers?q=Zed%C0%AF', field: 'q' }, // overlong "/"
+        { path: '/api/v1/customers?q=Zed%ED%A0%80', field: 'q' }, // an encoded surrogate
+        { path: '/api/v1/customers?q=Zed%E2%80', field: 'q' }, // truncated
+        { path: '/api/v1/customers?q=Zed&q%FF=1', field: 'query' },
+        { path: '/api/v1/customers?q%00=a', field: 'query' },
+        { path: '/api/v1/call-requests?state=a%FF&limit=5', field: 'state' },
+        { path: '/api/v1/customers/%FF', field: 'path' },
+        { path: '/api/v1/customers/%E2%80', field: 'path' },
+        { path: '/api/v1/customers/a%zz', field: 'path' }, // a malformed escape
+      ];
+      for (const c of cases) {
+        const res = await t.call('GET', c.path, { token: admin });
+        assert.equal(res.status, 400, `${c.path}: ${res.text}`);
+        assert.equal(res.body.code, 'invalid_text', `${c.path}: ${res.text}`);
+        assert.equal(res.body.field, c.field, `${c.path}: ${res.text}`);
+      }
+      // Valid UTF-8, escaped or not, and + for a space still pass.
+      for (const path of ['/api/v1/customers?q=Z%C3%A9d', '/api/v1/customers?q=Zed+Smith', `/api/v1/customers?q=${encodeURIComponent('€😀')}`]) {
+        const res = await t.call('GET', path, { token: admin });
+        assert.equal(res.status, 200, `${path}: ${res.text}`);
+      }
+    });
+
     it('refuses a NUL in a knock reason and a schedule note before anything is written', async () => {
       const customerId = await newCustomer('Nul Customer');
       const device = await enrolledDevice(customerId);
