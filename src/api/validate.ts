@@ -89,6 +89,20 @@ export function validated(operationId: string): RequestHandler {
       }
     }
     if (checkQuery) {
+      // A scalar parameter repeated (limit=1&limit=2) or written as limit[]=… / limit[x]=… is
+      // refused, not ignored: the simple query parser keeps the brackets in the key name.
+      const notScalar = new Set<string>();
+      for (const [k, v] of Object.entries(req.query)) {
+        const name = /^([^[\]]+)\[[^\]]*\]/.exec(k)?.[1] ?? k;
+        const param = queryParams.find((p) => p.name === name);
+        const type = (param?.schema as { type?: string } | undefined)?.type;
+        if (param && type !== 'array' && type !== 'object' && (name !== k || typeof v !== 'string')) notScalar.add(name);
+      }
+      if (notScalar.size) {
+        const problems = [...notScalar].map((name) => `${name}: must be a single value, not an array or object`);
+        next(new AppError('validation_failed', `Invalid query: ${problems.join('; ')}`, { errors: problems }));
+        return;
+      }
       // Query values arrive as strings; numbers are converted before checking.
       const query: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(req.query)) query[k] = typeof v === 'string' && /^-?\d+$/.test(v) && queryParams.find((p) => p.name === k && (p.schema as { type?: string }).type === 'integer') ? Number(v) : v;

@@ -351,6 +351,13 @@ describe('the HTTP API against hostile input', function () {
       const atCap = await t.call('GET', `/api/v1/app/requests/${knock.body.id}/slots?limit=200`, { token: device.credential });
       assert.equal(atCap.body.slots.length, 200);
 
+      // A scalar parameter given as an array or an object is not quietly ignored.
+      for (const path of ['/api/v1/call-requests?limit[]=100000', '/api/v1/call-requests?limit[x]=5', '/api/v1/call-requests?limit[]=abc', '/api/v1/call-requests?limit=5&limit=6', '/api/v1/customers?q[]=Zed', '/api/v1/call-records?limit[0]=1']) {
+        const res = await t.call('GET', path, { token: admin });
+        assert.equal(res.status, 400, `${path}: ${res.text}`);
+        assert.equal(res.body.code, 'validation_failed', res.text);
+        assert.match(res.body.detail, /(limit|q): must be a single value/, res.text);
+      }
       for (const path of ['/api/v1/call-requests?limit=201', '/api/v1/call-records?limit=201', `/api/v1/customers?q=${'x'.repeat(101)}`]) {
         const res = await t.call('GET', path, { token: admin });
         assert.equal(res.status, 400, `${path}: ${res.text}`);
