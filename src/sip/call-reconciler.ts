@@ -52,6 +52,8 @@ type InDialogRequest = { request(uri: string, opts: { method: string; stackDialo
 
 /** Longest wait for drachtio-server or FreeSWITCH to answer one hang-up. */
 const HANG_UP_WAIT_MS = 2000;
+/** A call is checked against FreeSWITCH only once it is this old (its channel is surely set up). */
+const MEDIA_CHECK_AFTER_MS = 3000;
 /** A process that just started waits this long for both servers before closing dead calls without them. */
 const CONNECT_GRACE_MS = 30_000;
 
@@ -129,19 +131,19 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
     if (await closeLostCall(deps, record, cause)) found(cause);
   };
 
-  /** Live calls whose customer channel FreeSWITCH no longer has. */
+  /**
+   * Live calls whose customer channel FreeSWITCH no longer has. Asked per channel (uuid_exists
+   * looks the session up in FreeSWITCH's core): `show channels` reads a table FreeSWITCH fills in
+   * the background, where a channel just created may not be listed yet.
+   */
   const checkMedia = async () => {
     if (calls.size === 0) return;
     if (!media.isConnected()) return endLiveCalls('media_lost');
-    const body = await within(media.mediaServer().api('show channels as json'));
-    if (!body) return;
-    let uuids: Set<string>;
-    try {
-      uuids = new Set(((JSON.parse(body) as { rows?: Array<{ uuid: string }> }).rows ?? []).map((r) => r.uuid));
-    } catch {
-      return; // an answer we cannot read proves nothing
-    }
-    const gone = calls.all().filter((c) => !c.isEnded && !uuids.has(c.customer.endpoint.uuid));
+    const ms = media.mediaServer();
+    const settled = calls.all().filter((c) => !c.isEnded && Date.now() - c.startedAt >= MEDIA_CHECK_AFTER_MS);
+    const answers = await Promise.all(settled.map((c) => within(ms.api(`uuid_exists ${c.customer.endpoint.uuid}`))));
+    // Only a plain "false" proves the channel gone; no answer (a busy FreeSWITCH) proves nothing.
+    const gone = settled.filter((c, i) => answers[i]?.trim() === 'false' && !c.isEnded);
     await endLiveCalls('media_lost', gone);
   };
 

@@ -206,6 +206,8 @@ export interface TransferClaim {
 
 export class CustomerCall {
   readonly abort = new Abort();
+  /** When this process took the call (ms since the epoch). */
+  readonly startedAt = Date.now();
   agent: AgentLeg | null = null;
   recordId: string | null = null;
   /** True once the customer and an agent were bridged. */
