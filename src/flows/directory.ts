@@ -69,15 +69,24 @@ export async function loginAgent(
     audit: { actor: `login:${key}`, action: 'agent.login', subject: null, reason: `more than ${deps.config.auth.loginAttemptsPerMinute} sign-in attempts in a minute; refused unchecked` },
     message: 'Too many failed sign-ins; wait a minute and try again.',
   });
-  const agent = await deps.store.agents.getByUsername(username);
-  const secrets = agent ? await deps.store.agents.secrets(agent.id) : null;
-  dummyHash ??= hashPassword('no such agent, no such password');
-  const ok = await verifyPassword(password, secrets?.passwordHash ?? (await dummyHash));
+  let agent: Agent | null = null;
+  let ok = false;
+  let checked = false;
+  try {
+    agent = await deps.store.agents.getByUsername(username);
+    const secrets = agent ? await deps.store.agents.secrets(agent.id) : null;
+    dummyHash ??= hashPassword('no such agent, no such password');
+    ok = (await verifyPassword(password, secrets?.passwordHash ?? (await dummyHash))) && agent !== null;
+    checked = true;
+  } finally {
+    // A wrong password keeps its place; a right one clears the count. A check that never
+    // answered (the database failed) gives its place back.
+    await limit.endCheck(key, ok ? 'clear' : checked ? 'failed' : 'passed');
+  }
   if (!agent || !ok) {
     await deps.store.audit.append({ actor: `login:${key}`, action: 'agent.login', subject: null, decision: 'deny', reason: 'wrong username or password', data: {} });
     throw new AppError('unauthenticated', 'Wrong username or password.');
   }
-  await limit.reset(key);
   const token = `agt_${randomSecret(32)}`;
   const expiresAt = new Date(now.getTime() + deps.config.auth.agentLoginHours * 3_600_000);
   await deps.store.agentLogins.create(sha256Hex(token), agent.id, expiresAt);

@@ -49,7 +49,7 @@ export async function enrollDevice(deps: FlowDeps, input: EnrollInput): Promise<
   const key = importDevicePublicKey(input.publicKeyJwk);
   if (input.pin !== null) validatePinFormat(input.pin, deps.config.auth.pin.minLength);
   // Codes are short enough to guess at scale: each address gets a few wrong ones per hour,
-  // counted before the code is looked up (a right code gives its attempt back).
+  // held before the code is looked up (a right code gives its place back).
   const limit = input.source !== undefined ? enrollmentLimit(deps) : null;
   if (limit) {
     await reserveAttempt(deps, {
@@ -64,12 +64,19 @@ export async function enrollDevice(deps: FlowDeps, input: EnrollInput): Promise<
       message: 'Too many wrong enrollment codes from this network; try again later.',
     });
   }
-  const customerId = await deps.store.enrollmentCodes.consume(sha256Hex(normaliseCode(input.code)), deps.clock());
+  let customerId: string | null = null;
+  let checked = false;
+  try {
+    customerId = await deps.store.enrollmentCodes.consume(sha256Hex(normaliseCode(input.code)), deps.clock());
+    checked = true;
+  } finally {
+    // Only a wrong code keeps its place; a right one (or a look-up that failed) gives it back.
+    await limit?.endCheck(input.source!, checked && !customerId ? 'failed' : 'passed');
+  }
   if (!customerId) {
     await deps.store.audit.append({ actor: 'anonymous', action: 'device.enroll', subject: null, decision: 'deny', reason: 'enrollment code unknown, used or expired', data: input.source !== undefined ? { source: input.source } : {} });
     throw new AppError('unauthenticated', 'The enrollment code is unknown, already used or expired; ask for a new one.');
   }
-  await limit?.giveBack(input.source!);
   const credential = `dev_${randomSecret(32)}`;
   const device = await deps.store.devices.create({
     customerId,

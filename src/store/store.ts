@@ -382,7 +382,22 @@ export interface AttemptLimit {
   giveBack(key: string): Promise<void>;
   /** Forgets the key's attempts. */
   reset(key: string): Promise<void>;
+  /**
+   * Holds a place for one check, atomically, while the failures plus the checks in flight stay
+   * under the limit. A refusal takes no place and says what fills the limit: counted failures,
+   * or checks still in flight (those give their place back soon).
+   */
+  beginCheck(key: string): Promise<CheckReservation>;
+  /** The check is over: a failure keeps its place and counts; a pass gives it back ('clear' also forgets the failures). */
+  endCheck(key: string, outcome: 'failed' | 'passed' | 'clear'): Promise<void>;
 }
+
+export type CheckReservation =
+  | { allowed: true }
+  /** firstRefusal: the first refusal for failures in this window (audit that one, not every one). */
+  | { allowed: false; full: 'failures'; retryAfterSeconds: number; firstRefusal: boolean }
+  /** lastBegun: when the latest check in flight took its place (ms), to see places turn over. */
+  | { allowed: false; full: 'checks'; failures: number; inFlight: number; lastBegun: number };
 
 export interface AttemptLimitRepo {
   /** The limit named `name` (a key prefix shared by every instance). */

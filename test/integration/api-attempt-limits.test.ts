@@ -93,3 +93,91 @@ describe('attempt limits held in the database', function () {
     assert.equal((await enrol(t.url, another.code)).status, 429);
   });
 });
+
+/**
+ * Right answers are never refused or counted by the limits: a place held by an answer still
+ * being checked is waited for, refusals take no place, and a 429 says the limit is full of failures.
+ */
+describe('attempt limits never refuse right answers', function () {
+  this.timeout(120_000);
+  let t: TestService;
+  let second: RunningService;
+  let address = 0;
+
+  before(async () => {
+    // One proxy in front, so each test can send from its own address (X-Forwarded-For).
+    t = await startTestService({ KNOCK_AUTH__LOGIN_ATTEMPTS_PER_MINUTE: '10', KNOCK_AUTH__ENROLLMENT_ATTEMPTS_PER_HOUR: '20', KNOCK_SERVER__TRUST_PROXY: '1' });
+    second = await startService(t.config, { logger: pino({ level: 'silent' }), runJobs: false, instanceName: 'second' });
+  });
+  after(async () => {
+    await second?.stop();
+    await t?.stop();
+  });
+
+  const post = (base: string, path: string, body: unknown, from = '198.51.100.1') =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': from }, body: JSON.stringify(body) }).then(async (res) => ({
+      status: res.status,
+      body: (await res.json().catch(() => null)) as any,
+    }));
+  const base = (i: number) => (i % 2 ? second.url! : t.url);
+  const count = (rs: Array<{ status: number }>, status: number) => rs.filter((r) => r.status === status).length;
+  const show = (rs: Array<{ status: number; body: any }>) => rs.map((r) => `${r.status} ${r.body?.detail ?? ''}`).join('\n');
+  const login = (i: number, username: string, password: string) => post(base(i), '/api/v1/auth/login', { username, password });
+
+  it('agent sign-in: twenty right passwords at once are all signed in', async () => {
+    await createAgent(t.service.deps, { username: 'gus', name: 'Gus', extension: '1211', password: PASSWORD, groups: [] });
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => login(i, 'gus', PASSWORD)));
+    assert.equal(count(rs, 200), 20, show(rs));
+  });
+
+  it('agent sign-in: after 9 wrong passwords, twenty right ones at once are all signed in; the count is cleared', async () => {
+    await createAgent(t.service.deps, { username: 'hal', name: 'Hal', extension: '1212', password: PASSWORD, groups: [] });
+    for (let i = 0; i < 9; i++) assert.equal((await login(i, 'hal', 'wrong-password-x')).status, 401);
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => login(i, 'hal', PASSWORD)));
+    assert.equal(count(rs, 200), 20, show(rs));
+    // Cleared: ten wrong ones are checked again before the limit refuses.
+    const wrong = await Promise.all(Array.from({ length: 15 }, (_, i) => login(i, 'hal', 'wrong-password-x')));
+    assert.equal(count(wrong, 401), 10, show(wrong));
+    assert.equal(count(wrong, 429), 5, show(wrong));
+    assert.ok(wrong.filter((r) => r.status === 429).every((r) => /Too many failed sign-ins/.test(r.body.detail)), show(wrong));
+  });
+
+  const codes = async (n: number) => {
+    const customer = await createCustomer(t.service.deps, { name: 'Kim', phone: null, timeZone: null, externalRef: null });
+    return Promise.all(Array.from({ length: n }, () => issueEnrollmentCode(t.service.deps, customer.id, 'test').then((c) => c.code)));
+  };
+  const enrol = (i: number, code: string, from: string) =>
+    post(base(i), '/api/v1/devices', { enrollmentCode: code, label: 'phone', publicKeyJwk: new SoftDeviceKey().publicJwk, pin: null }, from);
+
+  it('enrollment codes: thirty right codes at once from one address are all enrolled', async () => {
+    const from = `203.0.113.${++address}`;
+    const rs = await Promise.all((await codes(30)).map((c, i) => enrol(i, c, from)));
+    assert.equal(count(rs, 201), 30, show(rs));
+  });
+
+  it('enrollment codes: after 19 wrong codes, twenty right ones at once are enrolled, and right ones still are after', async () => {
+    const from = `203.0.113.${++address}`;
+    for (let i = 0; i < 19; i++) assert.equal((await enrol(i, `AAAAA-${String(i).padStart(5, 'C')}`, from)).status, 401);
+    const rs = await Promise.all((await codes(20)).map((c, i) => enrol(i, c, from)));
+    assert.equal(count(rs, 201), 20, show(rs));
+    for (const c of await codes(3)) assert.equal((await enrol(0, c, from)).status, 201);
+    // Only wrong codes count: the 20th wrong one is checked, then the address is refused.
+    assert.equal((await enrol(0, 'AAAAA-DDDDD', from)).status, 401);
+    const refused = await enrol(1, (await codes(1))[0]!, from);
+    assert.equal(refused.status, 429);
+    assert.match(refused.body.detail, /Too many wrong enrollment codes/);
+  });
+
+  it('enrollment codes: fifty wrong codes at once check at most 20; right ones sent with them are enrolled', async () => {
+    const from = `203.0.113.${++address}`;
+    const good = await codes(10);
+    const rs = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => (i % 6 === 0 ? enrol(i, good[i / 6]!, from) : enrol(i, `AAAAA-${String(i).padStart(5, 'E')}`, from))),
+    );
+    const right = rs.filter((_, i) => i % 6 === 0);
+    const wrong = rs.filter((_, i) => i % 6 !== 0);
+    assert.equal(count(right, 201) + count(right, 429), 10, show(right));
+    assert.equal(count(wrong, 401), 20, show(wrong));
+    assert.equal(count(wrong, 429), 30, show(wrong));
+  });
+});

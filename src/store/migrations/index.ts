@@ -10,6 +10,7 @@ import * as m005 from './005-call-liveness.js';
 import * as m006 from './006-outbox.js';
 import * as m007 from './007-attempt-limits.js';
 import * as m008 from './008-idempotency-fingerprint.js';
+import * as m009 from './009-checks-in-flight.js';
 
 export interface Migration {
   version: number;
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: m006.name, sql: m006.sql },
   { version: 7, name: m007.name, sql: m007.sql },
   { version: 8, name: m008.name, sql: m008.sql },
+  { version: 9, name: m009.name, sql: m009.sql },
 ];
