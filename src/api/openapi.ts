@@ -359,7 +359,7 @@ export const openApiDocument = {
         responses: {
           '204': { description: 'Changed' },
           '403': { description: 'Wrong current PIN (attemptsLeft), wrong signature or passkey', content: { 'application/problem+json': { schema: problem } } },
-          '409': { description: 'Challenge unknown, used or expired', content: { 'application/problem+json': { schema: problem } } },
+          '409': { description: 'Challenge unknown, used or expired (challenge_invalid), or the PIN was just changed by another request since the challenge was issued (conflict; nothing counted)', content: { 'application/problem+json': { schema: problem } } },
           '423': { description: 'Locked after too many wrong PINs (lockedUntil)', content: { 'application/problem+json': { schema: problem } } },
           ...errors,
         },
@@ -420,7 +420,12 @@ export const openApiDocument = {
       get: { operationId: 'appGetRequest', security: deviceAuth, responses: { '200': ok('Details and allowed answers') } },
     },
     '/api/v1/app/requests/{id}/accept': {
-      post: { operationId: 'appAccept', security: deviceAuth, responses: { '200': ok('Challenge to answer'), ...errors } },
+      post: {
+        operationId: 'appAccept',
+        description: 'Holds the request for this device and issues a challenge. A device whose only method is its PIN is refused 423 pin_locked (lockedUntil) while it is locked, before the request is held.',
+        security: deviceAuth,
+        responses: { '200': ok('Challenge to answer'), ...errors },
+      },
     },
     '/api/v1/app/requests/{id}/authenticate': {
       post: {

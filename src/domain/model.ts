@@ -85,6 +85,8 @@ export interface DeviceSecrets {
   pinHash: string | null;
   pinFailedAttempts: number;
   pinLockedUntil: Date | null;
+  /** Bumped by every PIN change. */
+  pinVersion: number;
 }
 
 export interface CallRequest extends CallRequestSnapshot {
@@ -123,6 +125,8 @@ export interface Challenge {
   callRequestId: string | null;
   purpose: 'accept' | 'enroll_webauthn' | 'change_pin';
   value: string; // base64url random bytes
+  /** The device's PIN version when the challenge was issued (set by the store). */
+  pinVersion?: number | null;
   expiresAt: Date;
   usedAt: Date | null;
 }

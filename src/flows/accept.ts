@@ -8,7 +8,7 @@ import { tokenUseFor, type AuthMethod } from '../domain/call-request.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import type { CallRequest, Device } from '../domain/model.js';
 import { verifyDeviceSignature } from '../security/device-key.js';
-import { checkPin } from '../security/pin.js';
+import { checkPin, pinLockedError } from '../security/pin.js';
 import { issuePreauthToken, describeTokenForLog } from '../security/preauth-token.js';
 import { webAuthnAuthenticationOptions, verifyWebAuthnAssertion } from '../security/webauthn.js';
 import { newChallenge } from './challenges.js';
@@ -42,6 +42,11 @@ export async function beginAccept(deps: FlowDeps, device: Device, requestId: str
   // Refused before the request is held: a device that cannot authenticate must not take it.
   if (methods.length === 0) {
     throw new AppError('forbidden', 'This device has no biometric or PIN enrolled; enrol one before accepting calls.');
+  }
+  // Nor may a device whose only way in is a locked PIN (a passkey still works while it is locked).
+  if (!device.webauthn) {
+    const secrets = await deps.store.devices.secrets(device.id);
+    if (secrets?.pinLockedUntil && secrets.pinLockedUntil > deps.clock()) throw pinLockedError(secrets.pinLockedUntil);
   }
   // The challenge is stored with the move, in one statement, and only if the move was written.
   const challenge = newChallenge(deps, { deviceId: device.id, callRequestId: requestId, purpose: 'accept' });

@@ -8,7 +8,7 @@
 import { AppError, isAppError } from '../domain/errors.js';
 import type { Device } from '../domain/model.js';
 import { verifyDeviceSignature } from '../security/device-key.js';
-import { checkPin, hashPin, validatePinFormat } from '../security/pin.js';
+import { checkPin, hashPin, pinChangedError, validatePinFormat } from '../security/pin.js';
 import { verifyWebAuthnAssertion, webAuthnAuthenticationOptions } from '../security/webauthn.js';
 import { issueChallenge } from './challenges.js';
 import type { FlowDeps } from './ports.js';
@@ -39,17 +39,17 @@ async function audit(deps: FlowDeps, device: Device, decision: 'allow' | 'deny',
   await deps.store.audit.append({ actor: `device:${device.id}`, action: 'device.pin', subject: `device:${device.id}`, decision, reason, data });
 }
 
-async function refuseWhileLocked(deps: FlowDeps, device: Device): Promise<boolean> {
+async function refuseWhileLocked(deps: FlowDeps, device: Device): Promise<{ hasPin: boolean; pinVersion: number }> {
   const secrets = await deps.store.devices.secrets(device.id);
   if (secrets?.pinLockedUntil && secrets.pinLockedUntil > deps.clock()) {
     await audit(deps, device, 'deny', 'PIN change refused: the device is locked after too many wrong PINs', { code: 'pin_locked' });
     throw lockedError(secrets.pinLockedUntil);
   }
-  return secrets?.pinHash != null;
+  return { hasPin: secrets?.pinHash != null, pinVersion: secrets?.pinVersion ?? 0 };
 }
 
 export async function beginPinChange(deps: FlowDeps, device: Device): Promise<PinChangeChallenge> {
-  const hasPin = await refuseWhileLocked(deps, device);
+  const { hasPin } = await refuseWhileLocked(deps, device);
   const challenge = await issueChallenge(deps, { deviceId: device.id, callRequestId: null, purpose: 'change_pin' });
   const methods: PinChangeChallenge['methods'] = [];
   if (hasPin) methods.push('pin');
@@ -73,9 +73,13 @@ export async function changeDevicePin(deps: FlowDeps, device: Device, input: Pin
     await audit(deps, device, 'deny', 'PIN change refused: challenge unknown, used, expired or for something else', { code: 'challenge_invalid' });
     throw new AppError('challenge_invalid', 'The PIN change challenge is unknown, used or expired; start again.');
   }
-  const hasPin = await refuseWhileLocked(deps, device);
+  const { hasPin, pinVersion: current } = await refuseWhileLocked(deps, device);
+  // A change is made to the PIN its challenge was issued under, once: a client that sent the
+  // same change twice (or more) gets one change and conflicts, not wrong PINs and a lock-out.
+  const pinVersion = challenge.pinVersion ?? current;
   let method: string;
   try {
+    if (current !== pinVersion) throw pinChangedError();
     if (!verifyDeviceSignature(device.publicKeyJwk, challenge.value, input.signature)) {
       throw new AppError('auth_failed', 'The device signature does not match this device.');
     }
@@ -93,7 +97,7 @@ export async function changeDevicePin(deps: FlowDeps, device: Device, input: Pin
     } else if (hasPin) {
       if (input.currentPin === undefined) throw new AppError('auth_failed', 'Enter your current PIN to change it.');
       // A wrong current PIN is a wrong PIN: it counts towards the lock-out.
-      await checkPin({ store, deviceId: device.id, pin: input.currentPin, policy: config.auth.pin, now: deps.clock() });
+      await checkPin({ store, deviceId: device.id, pin: input.currentPin, policy: config.auth.pin, now: deps.clock(), pinVersion });
       method = 'current PIN';
     } else if (device.webauthn) {
       throw new AppError('auth_failed', 'Confirm with your fingerprint or face to set a PIN.');
@@ -104,6 +108,10 @@ export async function changeDevicePin(deps: FlowDeps, device: Device, input: Pin
     if (isAppError(e)) await audit(deps, device, 'deny', `PIN change refused: ${e.message}`, { code: e.code });
     throw e;
   }
-  await store.devices.setPin(device.id, await hashPin(input.pin));
+  if (!(await store.devices.setPin(device.id, await hashPin(input.pin), pinVersion))) {
+    const e = pinChangedError();
+    await audit(deps, device, 'deny', `PIN change refused: ${e.message}`, { code: e.code });
+    throw e;
+  }
   await audit(deps, device, 'allow', `PIN changed, confirmed by ${method} and the device key`, { method });
 }

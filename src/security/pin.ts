@@ -45,14 +45,21 @@ export interface CheckPinInput {
   pin: string;
   policy: PinPolicy;
   now: Date;
+  /** Check against this version of the PIN only (a PIN change); another one is a conflict. */
+  pinVersion?: number;
 }
 
-function lockedError(until: Date): AppError {
+/** 423 pin_locked, with the time the lock ends. */
+export function pinLockedError(until: Date): AppError {
   return new AppError(
     'pin_locked',
     `Too many wrong PINs: this device is locked until ${until.toISOString()}.`,
     { lockedUntil: until.toISOString(), attemptsLeft: 0 },
   );
+}
+
+export function pinChangedError(): AppError {
+  return new AppError('conflict', 'The PIN was just changed by another request; nothing was changed by this one.');
 }
 
 /** How long a reserved comparison holds its place if its process dies before answering. */
@@ -76,7 +83,7 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * the limit is never locked out by answers that turn out right too.
  */
 export async function checkPin(input: CheckPinInput): Promise<void> {
-  const { store, deviceId, pin, policy, now } = input;
+  const { store, deviceId, pin, policy, now, pinVersion } = input;
   const started = Date.now();
   // `now` is the caller's clock, moved on by the time spent waiting for a place.
   let waited = 0;
@@ -84,7 +91,7 @@ export async function checkPin(input: CheckPinInput): Promise<void> {
   let pinHash: string;
   for (;;) {
     const t = at();
-    const r = await store.devices.reservePinCheck(deviceId, policy.maxAttempts, t, new Date(t.getTime() + CHECK_LEASE_MS));
+    const r = await store.devices.reservePinCheck(deviceId, policy.maxAttempts, t, new Date(t.getTime() + CHECK_LEASE_MS), pinVersion);
     if (r.reserved) {
       pinHash = r.pinHash;
       break;
@@ -92,7 +99,9 @@ export async function checkPin(input: CheckPinInput): Promise<void> {
     const s = r.secrets;
     if (!s) throw new AppError('not_found', 'This device is not enrolled.');
     if (!s.pinHash) throw new AppError('auth_failed', 'No PIN is set on this device.');
-    if (s.pinLockedUntil && s.pinLockedUntil > t) throw lockedError(s.pinLockedUntil);
+    if (s.pinLockedUntil && s.pinLockedUntil > t) throw pinLockedError(s.pinLockedUntil);
+    // Not compared (nor counted): the answer was for a PIN that has just been replaced.
+    if (pinVersion !== undefined && s.pinVersion !== pinVersion) throw pinChangedError();
     if (Date.now() - started > MAX_WAIT_MS) {
       throw new AppError('rate_limited', 'Other PIN answers for this device are still being checked; try again in a moment.', { retryAfterSeconds: 1 });
     }
@@ -106,7 +115,7 @@ export async function checkPin(input: CheckPinInput): Promise<void> {
   const after = await store.devices.finishPinCheck(deviceId, ok, policy.maxAttempts, lockUntil, at());
   // A right PIN reserved under the limit stands even if a concurrent wrong one locked meanwhile.
   if (ok) return;
-  if (after.pinLockedUntil && after.pinLockedUntil > at()) throw lockedError(after.pinLockedUntil);
+  if (after.pinLockedUntil && after.pinLockedUntil > at()) throw pinLockedError(after.pinLockedUntil);
   const attemptsLeft = Math.max(0, policy.maxAttempts - after.pinFailedAttempts);
   throw new AppError(
     'auth_failed',

@@ -90,7 +90,11 @@ export interface DeviceRepo {
   getByCredentialHashWithRequest(hash: string, requestId: string): Promise<{ device: Device; request: CallRequest | null } | null>;
   listForCustomer(customerId: string): Promise<Device[]>; // not revoked
   secrets(id: string): Promise<DeviceSecrets | null>;
-  setPin(id: string, pinHash: string): Promise<void>;
+  /**
+   * Sets the PIN only while it is still at `pinVersion` (the one the change was checked against)
+   * and moves it to the next version; false when another change came first.
+   */
+  setPin(id: string, pinHash: string, pinVersion: number): Promise<boolean>;
   setWebAuthn(id: string, cred: WebAuthnCredential | null): Promise<void>;
   updateWebAuthnCounter(id: string, counter: number): Promise<void>;
   setPushSubscription(id: string, sub: PushSubscription | null): Promise<void>;
@@ -114,7 +118,7 @@ export interface DeviceRepo {
    * Not reserved: the secrets say why (none: unknown device; no PIN; locked; or every attempt
    * left is being compared right now).
    */
-  reservePinCheck(id: string, maxAttempts: number, now: Date, leaseUntil: Date): Promise<PinCheckReservation>;
+  reservePinCheck(id: string, maxAttempts: number, now: Date, leaseUntil: Date, pinVersion?: number): Promise<PinCheckReservation>;
   /**
    * Ends a reserved comparison. A wrong PIN counts one failure; the one that reaches maxAttempts
    * locks the device until lockUntil and restarts the count; while a lock is active nothing is

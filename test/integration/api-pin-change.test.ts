@@ -44,6 +44,8 @@ describe('changing the PIN and the PIN lock-out, through the API', function () {
 
   async function authenticate(phone: { credential: string; key: SoftDeviceKey }, requestId: string, pin: string) {
     const c = await t.call('POST', `/api/v1/app/requests/${requestId}/accept`, { token: phone.credential });
+    // A locked device with only its PIN is refused at accept already.
+    if (c.status === 423) return c;
     assert.equal(c.status, 200, c.text);
     return t.call('POST', `/api/v1/app/requests/${requestId}/authenticate`, {
       token: phone.credential,
@@ -152,5 +154,66 @@ describe('changing the PIN and the PIN lock-out, through the API', function () {
     assert.equal(statuses.filter((s) => s === 423).length, 0, statuses.join(','));
     assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(','));
     assert.ok(statuses.every((s) => s === 200 || s === 409), statuses.join(','));
+  });
+
+  /** Challenges taken one by one, then the changes sent at once, as a client submitting twice or more. */
+  async function parallelChanges(phone: { credential: string; key: SoftDeviceKey }, n: number, pin: string) {
+    const challenges = [];
+    for (let i = 0; i < n; i++) challenges.push((await pinChallenge(phone.credential)).body);
+    return Promise.all(
+      challenges.map((c) => changePin(phone.credential, { pin, currentPin: PIN, challengeId: c.challengeId, signature: phone.key.sign(c.challenge) })),
+    );
+  }
+
+  it('the same change sent twelve times at once changes the PIN once; the others are conflicts, nothing is counted or locked', async () => {
+    const phone = await pinPhone();
+    const rs = await parallelChanges(phone, 12, NEW_PIN);
+    const statuses = rs.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 204).length, 1, statuses.join(','));
+    assert.equal(statuses.filter((s) => s === 409).length, 11, statuses.join(','));
+    assert.ok(rs.filter((r) => r.status === 409).every((r) => r.body.code === 'conflict' && /just changed/.test(r.body.detail)), rs.map((r) => r.text).join('\n'));
+    const requestId = await knock(phone.customerId, 'DUP-1');
+    const ok = await authenticate(phone, requestId, NEW_PIN);
+    assert.equal(ok.status, 200, ok.text);
+  });
+
+  it('twenty changes to the same PIN at once: one is made, the others are conflicts, none is refused for waiting', async () => {
+    const phone = await pinPhone();
+    const rs = await parallelChanges(phone, 20, PIN);
+    const statuses = rs.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 204).length, 1, statuses.join(','));
+    assert.equal(statuses.filter((s) => s === 409).length, 19, statuses.join(','));
+    const requestId = await knock(phone.customerId, 'DUP-2');
+    assert.equal((await authenticate(phone, requestId, PIN)).status, 200);
+  });
+
+  async function lockWithWrongPins(phone: { credential: string; key: SoftDeviceKey }) {
+    for (let i = 0; i < 5; i++) {
+      const c = await pinChallenge(phone.credential);
+      const r = await changePin(phone.credential, { pin: NEW_PIN, currentPin: WRONG, challengeId: c.body.challengeId, signature: phone.key.sign(c.body.challenge) });
+      assert.equal(r.status, i < 4 ? 403 : 423, r.text);
+    }
+  }
+
+  it('a locked device that has only its PIN cannot accept: 423 before the request is held', async () => {
+    const phone = await pinPhone();
+    await lockWithWrongPins(phone);
+    const second = await knock(phone.customerId, 'HOLD-2');
+    const before = await t.service.deps.store.callRequests.get(second);
+    const accepted = await t.call('POST', `/api/v1/app/requests/${second}/accept`, { token: phone.credential });
+    assert.equal(accepted.status, 423, accepted.text);
+    assert.equal(accepted.body.code, 'pin_locked');
+    assert.ok(accepted.body.lockedUntil);
+    const after = await t.service.deps.store.callRequests.get(second);
+    assert.equal(after?.state, before?.state, 'the request is not held');
+  });
+
+  it('a locked device with a passkey may still accept', async () => {
+    const customer = await t.call('POST', '/api/v1/customers', { token: agent, body: { name: 'Lu', phone: null } });
+    const phone = await enrolPhone(t, agent, customer.body.id, PIN);
+    await lockWithWrongPins(phone);
+    const second = await knock(customer.body.id, 'HOLD-4');
+    const accepted = await t.call('POST', `/api/v1/app/requests/${second}/accept`, { token: phone.credential });
+    assert.equal(accepted.status, 200, accepted.text);
   });
 });

@@ -131,7 +131,7 @@ describe('security: device PIN', () => {
     const id = await newDevice();
     const results = await Promise.all(Array.from({ length: 20 }, () => outcome(check(id, PIN))));
     assert.deepEqual(results, Array(20).fill('ok'));
-    assert.deepEqual(await store.devices.secrets(id), { pinHash, pinFailedAttempts: 0, pinLockedUntil: null });
+    assert.deepEqual(await store.devices.secrets(id), { pinHash, pinFailedAttempts: 0, pinLockedUntil: null, pinVersion: 0 });
   });
 
   it('a right PIN under the limit succeeds among parallel wrong ones', async () => {

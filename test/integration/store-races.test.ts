@@ -175,10 +175,12 @@ describe('store decides races', () => {
       assert.deepEqual(s3.pinLockedUntil, lockUntil);
       assert.equal(s3.pinHash, 'scrypt$pin');
       const refused = await store.devices.reservePinCheck(device.id, 3, T, LEASE);
-      assert.deepEqual(refused, { reserved: false, secrets: { pinHash: 'scrypt$pin', pinFailedAttempts: 0, pinLockedUntil: lockUntil } });
+      assert.deepEqual(refused, { reserved: false, secrets: { pinHash: 'scrypt$pin', pinFailedAttempts: 0, pinLockedUntil: lockUntil, pinVersion: 0 } });
       // A new PIN does not lift the lock.
-      await store.devices.setPin(device.id, 'scrypt$new');
-      assert.deepEqual(await store.devices.secrets(device.id), { pinHash: 'scrypt$new', pinFailedAttempts: 0, pinLockedUntil: lockUntil });
+      assert.equal(await store.devices.setPin(device.id, 'scrypt$new', 0), true);
+      assert.deepEqual(await store.devices.secrets(device.id), { pinHash: 'scrypt$new', pinFailedAttempts: 0, pinLockedUntil: lockUntil, pinVersion: 1 });
+      // A change checked against the PIN before is not made.
+      assert.equal(await store.devices.setPin(device.id, 'scrypt$other', 0), false);
     });
 
     it('reserves no more comparisons than the attempts left, whatever the concurrency', async () => {

@@ -151,13 +151,13 @@ describe('store repositories round-trip', () => {
       assert.deepEqual(await store.devices.get(d.id), d);
       assert.deepEqual(await store.devices.getByCredentialHash(credentialHash), d);
       assert.deepEqual(await store.devices.listForCustomer(c.id), [d]);
-      assert.deepEqual(await store.devices.secrets(d.id), { pinHash: null, pinFailedAttempts: 0, pinLockedUntil: null });
+      assert.deepEqual(await store.devices.secrets(d.id), { pinHash: null, pinFailedAttempts: 0, pinLockedUntil: null, pinVersion: 0 });
     });
 
     it('updates PIN, WebAuthn, push subscription, SIP contact and last seen', async () => {
       const c = await makeCustomer(store);
       const d = await makeDevice(store, c.id);
-      await store.devices.setPin(d.id, 'scrypt$newpin');
+      assert.equal(await store.devices.setPin(d.id, 'scrypt$newpin', 0), true);
       await store.devices.setWebAuthn(d.id, { credentialId: 'c1', publicKey: 'k1', counter: 0, transports: [] });
       await store.devices.updateWebAuthnCounter(d.id, 42);
       const sub = { endpoint: 'https://push.example/2', keys: { p256dh: 'p2', auth: 'a2' } };

@@ -12,9 +12,10 @@ interface ChallengeRow {
   value: string;
   expires_at: Date;
   used_at: Date | null;
+  pin_version: number | null;
 }
 
-const COLUMNS = 'id, device_id, call_request_id, purpose, value, expires_at, used_at';
+const COLUMNS = 'id, device_id, call_request_id, purpose, value, expires_at, used_at, pin_version';
 
 function toChallenge(r: ChallengeRow): Challenge {
   return {
@@ -25,6 +26,7 @@ function toChallenge(r: ChallengeRow): Challenge {
     value: r.value,
     expiresAt: r.expires_at,
     usedAt: r.used_at,
+    pinVersion: r.pin_version,
   };
 }
 
@@ -34,8 +36,9 @@ export function challengeRepo(pool: pg.Pool): ChallengeRepo {
       const res = await prepared<ChallengeRow>(
         pool,
         'challenges_create',
-        `INSERT INTO challenges (id, device_id, call_request_id, purpose, value, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+        // A PIN change is checked against the PIN of when its challenge was issued.
+        `INSERT INTO challenges (id, device_id, call_request_id, purpose, value, expires_at, pin_version)
+         VALUES ($1, $2, $3, $4, $5, $6, (SELECT pin_version FROM devices WHERE id = $2)) RETURNING ${COLUMNS}`,
         [c.id, c.deviceId, c.callRequestId, c.purpose, c.value, c.expiresAt],
       );
       return toChallenge(res.rows[0]!);

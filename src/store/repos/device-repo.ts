@@ -25,6 +25,7 @@ interface SecretsRow {
   pin_hash: string | null;
   pin_failed_attempts: number;
   pin_locked_until: Date | null;
+  pin_version: number;
 }
 
 /** The columns toDevice reads; `t` qualifies them with a table alias, for joins. */
@@ -54,7 +55,7 @@ export function toDevice(r: DeviceRow): Device {
 }
 
 function toSecrets(r: SecretsRow): DeviceSecrets {
-  return { pinHash: r.pin_hash, pinFailedAttempts: r.pin_failed_attempts, pinLockedUntil: r.pin_locked_until };
+  return { pinHash: r.pin_hash, pinFailedAttempts: r.pin_failed_attempts, pinLockedUntil: r.pin_locked_until, pinVersion: r.pin_version };
 }
 
 export function deviceRepo(pool: pg.Pool): DeviceRepo {
@@ -65,7 +66,7 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
 
   const readSecrets = async (id: string): Promise<DeviceSecrets | null> => {
     if (!isUuid(id)) return null;
-    const res = await query<SecretsRow>(pool, 'SELECT pin_hash, pin_failed_attempts, pin_locked_until FROM devices WHERE id = $1', [id]);
+    const res = await query<SecretsRow>(pool, 'SELECT pin_hash, pin_failed_attempts, pin_locked_until, pin_version FROM devices WHERE id = $1', [id]);
     return res.rows[0] ? toSecrets(res.rows[0]) : null;
   };
 
@@ -132,8 +133,13 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
 
     secrets: readSecrets,
 
-    // Only the hash: a PIN change never clears the failure count or a lock-out.
-    setPin: (id, pinHash) => set(id, 'pin_hash = $2', [pinHash]),
+    // Only the hash and its version: a PIN change never clears the failure count or a lock-out.
+    // Compare-and-set on the version, so parallel changes checked against one PIN make one change.
+    async setPin(id, pinHash, pinVersion) {
+      if (!isUuid(id)) return false;
+      const res = await query(pool, 'UPDATE devices SET pin_hash = $2, pin_version = pin_version + 1 WHERE id = $1 AND pin_version = $3', [id, pinHash, pinVersion]);
+      return res.rowCount === 1;
+    },
     setWebAuthn: (id, cred) => set(id, 'webauthn = $2::jsonb', [json(cred)]),
     updateWebAuthnCounter: (id, counter) =>
       set(id, `webauthn = jsonb_set(webauthn, '{counter}', to_jsonb($2::bigint))`, [
@@ -188,7 +194,7 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
     },
     touch: (id, now) => set(id, 'last_seen_at = GREATEST(last_seen_at, $2::timestamptz)', [now]),
 
-    async reservePinCheck(id, maxAttempts, now, leaseUntil): Promise<PinCheckReservation> {
+    async reservePinCheck(id, maxAttempts, now, leaseUntil, pinVersion): Promise<PinCheckReservation> {
       if (!isUuid(id)) return { reserved: false, secrets: null };
       // One UPDATE: the row lock serialises concurrent reservations and each re-reads the row, so
       // failures + comparisons in flight never exceed maxAttempts. In-flight counts whose lease
@@ -200,8 +206,9 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
           WHERE id = $1 AND pin_hash IS NOT NULL
             AND (pin_locked_until IS NULL OR pin_locked_until <= $3)
             AND pin_failed_attempts + ${live} < $2
+            AND ($5::integer IS NULL OR pin_version = $5)
           RETURNING pin_hash`,
-        [id, maxAttempts, now, leaseUntil],
+        [id, maxAttempts, now, leaseUntil, pinVersion ?? null],
       );
       if (res.rows[0]) return { reserved: true, pinHash: res.rows[0].pin_hash };
       return { reserved: false, secrets: await readSecrets(id) };
@@ -226,7 +233,7 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
                                        WHEN d.pin_failed_attempts + 1 >= $3 THEN $4::timestamptz
                                        ELSE d.pin_locked_until END
              FROM before WHERE d.id = before.id
-             RETURNING d.pin_hash, d.pin_failed_attempts, d.pin_locked_until, before.was_locked`,
+             RETURNING d.pin_hash, d.pin_failed_attempts, d.pin_locked_until, d.pin_version, before.was_locked`,
             [id, right, maxAttempts, lockUntil, now],
           )
         : { rows: [] };
