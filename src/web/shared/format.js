@@ -48,3 +48,8 @@ export function clock(ms) {
   const s = total % 60;
   return `${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
 }
+
+/** "4 Jun 2024" */
+export function date(iso, zone) {
+  return fmt({ day: 'numeric', month: 'short', year: 'numeric' }, zone).format(new Date(iso));
+}

@@ -1,10 +1,12 @@
-/** "Request a call": find the customer, say why and the reference, knock. */
+/** "Request a call": find the customer (and see their devices), say why and the reference, knock. */
 import { announce, errorBox, h, replace, setBusy } from '../../shared/dom.js';
+import { customerDevicesPanel } from './customer-devices.js';
 
 export function requestCallPanel(consoleApp, { onRequested }) {
   const q = h('input', { id: 'customer-q', type: 'search', name: 'q', autocomplete: 'off', 'aria-describedby': 'customer-q-hint' });
   const searchMsg = h('div');
   const results = h('div', { class: 'results' });
+  const devices = customerDevicesPanel(consoleApp);
   const search = h(
     'form',
     { role: 'search', novalidate: true, 'aria-label': 'Customer search' },
@@ -41,6 +43,7 @@ export function requestCallPanel(consoleApp, { onRequested }) {
       const { items } = await consoleApp.call(`/api/v1/customers?q=${encodeURIComponent(q.value.trim())}`);
       if (items.length === 0) {
         replace(results);
+        devices.show(null);
         replace(searchMsg, h('p', { class: 'message info', role: 'status' }, 'No customer matches.'));
         return;
       }
@@ -52,7 +55,11 @@ export function requestCallPanel(consoleApp, { onRequested }) {
           h('label', { class: 'choice' }, h('input', { type: 'radio', name: 'customer', value: c.id, checked: i === 0 }), h('span', null, h('strong', null, c.name), detail ? ` · ${detail}` : '')),
         );
       });
+      // The chosen customer's devices follow the choice (a lost phone is removed from there).
+      const byId = new Map(items.map((c) => [c.id, c]));
+      fieldset.addEventListener('change', (e) => devices.show(byId.get(e.target.value) ?? null));
       replace(results, fieldset);
+      devices.show(items[0]);
       announce(`${items.length} customer${items.length === 1 ? '' : 's'} found.`);
     } catch (e) {
       replace(searchMsg, errorBox(e.message));
@@ -102,6 +109,6 @@ export function requestCallPanel(consoleApp, { onRequested }) {
     }
   });
 
-  const el = h('section', { class: 'card', id: 'request-call', 'aria-labelledby': 'request-call-title' }, h('h1', { id: 'request-call-title' }, 'Request a call'), search, results, knock);
+  const el = h('section', { class: 'card', id: 'request-call', 'aria-labelledby': 'request-call-title' }, h('h1', { id: 'request-call-title' }, 'Request a call'), search, results, devices.el, knock);
   return { el };
 }
