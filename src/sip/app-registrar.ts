@@ -153,7 +153,8 @@ export function createAppRegistrar(opts: { deps: FlowDeps; logger: Logger }): (r
       });
     } catch (e) {
       // Only a refused token counts; an error of ours does not.
-      if (!isAppError(e) || e.code === 'unavailable') await attempt.giveBack();
+      if (!isAppError(e) || e.code === 'unavailable') await attempt.passed();
+      else await attempt.failed();
       if (!isAppError(e)) throw e;
       log.info({ code: e.code, source }, 'app REGISTER refused');
       // Same answers as a refused INVITE: 401 + Bearer challenge, or 403 naming the code.
@@ -161,7 +162,7 @@ export function createAppRegistrar(opts: { deps: FlowDeps; logger: Logger }): (r
       return;
     }
 
-    await attempt.giveBack();
+    await attempt.passed();
     if (!contactHeader) {
       // A query (RFC 3261 §10.2.3): the current binding, nothing changed.
       const current: Record<string, string> = device.sipContact ? { Contact: `<${device.sipContact}>` } : {};

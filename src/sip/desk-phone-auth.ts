@@ -78,7 +78,7 @@ export function createDeskPhoneAuthenticator(args: {
       const headers = req.has('Authorization') ? [req.get('Authorization')] : [];
       // Only a request that presents credentials can fail: reserve its attempt before checking.
       const digestParams = headers.map((h) => parseDigestParams(h)).find((p) => p !== null);
-      let attempt: { giveBack(): Promise<void> } | null = null;
+      let attempt: { passed(): Promise<void>; failed(): Promise<void> } | null = null;
       if (digestParams) {
         const presented = digestParams.username ?? '';
         let reserved;
@@ -109,8 +109,12 @@ export function createDeskPhoneAuthenticator(args: {
         }
         attempt = reserved;
       }
+      // A check that was not a failure gives its places back; a failure keeps them (counted).
       const giveBack = async () => {
-        await attempt?.giveBack().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'desk phone attempt could not be given back'));
+        await attempt?.passed().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'desk phone attempt could not be given back'));
+      };
+      const countFailure = async () => {
+        await attempt?.failed().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'desk phone failure could not be counted'));
       };
       const found: { agent: Agent | null } = { agent: null };
       let outcome: DigestOutcome;
@@ -130,12 +134,15 @@ export function createDeskPhoneAuthenticator(args: {
           sendResponse(res, 401, 'Unauthorized', { 'WWW-Authenticate': digest.challenge({ stale: outcome.kind === 'stale' }) });
           return null;
         case 'malformed':
+          await countFailure();
           await deny(req, res, action, 400, 'Bad Authorization Header', { username: outcome.username, why: `malformed credentials: ${outcome.reason}` });
           return null;
         case 'unknown_user':
+          await countFailure();
           await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'unknown user' });
           return null;
         case 'wrong_password':
+          await countFailure();
           await deny(req, res, action, 403, 'Forbidden', { username: outcome.username, why: 'wrong password' });
           return null;
         case 'ok':
