@@ -10,8 +10,8 @@ import type { CallRequest, Device } from '../domain/model.js';
 import { verifyDeviceSignature } from '../security/device-key.js';
 import { checkPin, pinLockedError } from '../security/pin.js';
 import { issuePreauthToken, describeTokenForLog } from '../security/preauth-token.js';
-import { webAuthnAuthenticationOptions, verifyWebAuthnAssertion } from '../security/webauthn.js';
-import { newChallenge } from './challenges.js';
+import { verifyWebAuthnAssertion } from '../security/webauthn.js';
+import { newChallenge, passkeyOptionsFor } from './challenges.js';
 import { loadRequest, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
@@ -53,14 +53,7 @@ export async function beginAccept(deps: FlowDeps, device: Device, requestId: str
   await moveRequest(deps, requestId, { type: 'accept', deviceId: device.id }, `device:${device.id}`, request, (before, next, audit, effects) =>
     deps.store.callRequests.updateIssuingChallenge(requestId, before.version, next, audit, challenge, effects),
   );
-  const webauthn = device.webauthn
-    ? await webAuthnAuthenticationOptions({
-        config: deps.config.auth.webauthn,
-        credential: device.webauthn,
-        challenge: challenge.value,
-        timeoutMs: deps.config.auth.challengeLifetimeSeconds * 1000,
-      })
-    : null;
+  const webauthn = await passkeyOptionsFor(deps, device, challenge.value);
   return { challengeId: challenge.id, challenge: challenge.value, expiresAt: challenge.expiresAt, methods, webauthn };
 }
 

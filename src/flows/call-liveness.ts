@@ -72,26 +72,12 @@ async function endRequest(deps: FlowDeps, requestId: string, cause: LostCallCaus
 export async function sweepCallLeftovers(deps: FlowDeps, args: { deadOwners: string[]; staleBusyBefore: Date }): Promise<{ sessions: number; agents: number }> {
   const now = deps.clock();
   const sessions = await deps.store.sessions.revokeEnded(now);
-  for (const id of sessions) {
-    await deps.store.audit.append({
-      actor: 'system',
-      action: 'session.revoke',
-      subject: `session:${id}`,
-      decision: 'info',
-      reason: 'its call has ended',
-      data: { by: 'reconciler' },
-    });
-  }
+  const noted = (action: string, subject: string, reason: string) =>
+    deps.store.audit.append({ actor: 'system', action, subject, decision: 'info', reason, data: { by: 'reconciler' } });
+  for (const id of sessions) await noted('session.revoke', `session:${id}`, 'its call has ended');
   const agents = await deps.store.agents.freeWithoutCall(args.deadOwners, args.staleBusyBefore, now);
   for (const id of agents) {
-    await deps.store.audit.append({
-      actor: 'system',
-      action: 'agent.free',
-      subject: `agent:${id}`,
-      decision: 'info',
-      reason: 'busy without a call',
-      data: { by: 'reconciler' },
-    });
+    await noted('agent.free', `agent:${id}`, 'busy without a call');
     deps.events.publish({ type: 'agent.changed', agentId: id, availability: 'available', at: now.toISOString() });
   }
   if (sessions.length || agents.length) deps.logger.warn({ sessions: sessions.length, agents: agents.length }, 'revoked sessions and freed agents left behind by ended calls');

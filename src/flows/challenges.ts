@@ -3,7 +3,8 @@
  * bytes, bound to the device (and call request), short-lived; the store consumes them atomically.
  */
 import { randomBytes } from 'node:crypto';
-import type { Challenge } from '../domain/model.js';
+import type { Challenge, Device } from '../domain/model.js';
+import { webAuthnAuthenticationOptions } from '../security/webauthn.js';
 import type { FlowDeps } from './ports.js';
 
 type ChallengeFor = { deviceId: string; callRequestId: string | null; purpose: Challenge['purpose'] };
@@ -22,4 +23,15 @@ export function newChallenge(deps: Pick<FlowDeps, 'config' | 'clock'>, args: Cha
 
 export function issueChallenge(deps: Pick<FlowDeps, 'store' | 'config' | 'clock'>, args: ChallengeFor): Promise<Challenge> {
   return deps.store.challenges.create(newChallenge(deps, args));
+}
+
+/** The passkey assertion options for answering `challenge` with this device; null without a passkey. */
+export async function passkeyOptionsFor(deps: Pick<FlowDeps, 'config'>, device: Device, challenge: string): Promise<unknown> {
+  if (!device.webauthn) return null;
+  return webAuthnAuthenticationOptions({
+    config: deps.config.auth.webauthn,
+    credential: device.webauthn,
+    challenge,
+    timeoutMs: deps.config.auth.challengeLifetimeSeconds * 1000,
+  });
 }

@@ -9,8 +9,8 @@ import { AppError, isAppError } from '../domain/errors.js';
 import type { Device } from '../domain/model.js';
 import { verifyDeviceSignature } from '../security/device-key.js';
 import { checkPin, hashPin, pinChangedError, validatePinFormat } from '../security/pin.js';
-import { verifyWebAuthnAssertion, webAuthnAuthenticationOptions } from '../security/webauthn.js';
-import { issueChallenge } from './challenges.js';
+import { verifyWebAuthnAssertion } from '../security/webauthn.js';
+import { issueChallenge, passkeyOptionsFor } from './challenges.js';
 import type { FlowDeps } from './ports.js';
 
 export interface PinChangeChallenge {
@@ -54,14 +54,7 @@ export async function beginPinChange(deps: FlowDeps, device: Device): Promise<Pi
   const methods: PinChangeChallenge['methods'] = [];
   if (hasPin) methods.push('pin');
   if (device.webauthn) methods.push('biometric');
-  const webauthn = device.webauthn
-    ? await webAuthnAuthenticationOptions({
-        config: deps.config.auth.webauthn,
-        credential: device.webauthn,
-        challenge: challenge.value,
-        timeoutMs: deps.config.auth.challengeLifetimeSeconds * 1000,
-      })
-    : null;
+  const webauthn = await passkeyOptionsFor(deps, device, challenge.value);
   return { challengeId: challenge.id, challenge: challenge.value, expiresAt: challenge.expiresAt, methods, webauthn };
 }
 
