@@ -9,6 +9,7 @@
 import type { LostCallCause } from '../domain/call-request.js';
 import { isAppError } from '../domain/errors.js';
 import type { CallRecord } from '../domain/model.js';
+import { callbackAttemptFailed } from './call-session.js';
 import { callLeftAgent } from './call-screen.js';
 import { loadRequest, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
@@ -82,4 +83,52 @@ export async function sweepCallLeftovers(deps: FlowDeps, args: { deadOwners: str
   }
   if (sessions.length || agents.length) deps.logger.warn({ sessions: sessions.length, agents: agents.length }, 'revoked sessions and freed agents left behind by ended calls');
   return { sessions: sessions.length, agents: agents.length };
+}
+
+/**
+ * The longest a live process takes over a call's setup, by state: an agent-dialled callback
+ * waits for the app to register, rings it and the agent; a customer waits in the queue. Past it,
+ * with no open call record, the process that was setting the call up is gone.
+ */
+export function setupLimitsMs(config: FlowDeps['config']): Record<'agent_dialled' | 'connecting', number> {
+  const margin = 60;
+  return {
+    agent_dialled: (config.sip.appRegisterWaitSeconds + config.sip.appRingSeconds + config.sip.agentRingSeconds + margin) * 1000,
+    connecting: (config.media.queueTimeoutSeconds + config.sip.agentRingSeconds + margin) * 1000,
+  };
+}
+
+/**
+ * Requests whose call setup never finished (its process died while the agent's phone rang, the
+ * app was awaited or the customer queued) get a bounded end: a dialled callback counts as a failed
+ * attempt (retried per policy), a customer call ends `failed`. Each is audited. Returns how many.
+ */
+export async function endStuckSetups(deps: FlowDeps): Promise<number> {
+  const limits = setupLimitsMs(deps.config);
+  let ended = 0;
+  for (const state of ['agent_dialled', 'connecting'] as const) {
+    const before = new Date(deps.clock().getTime() - limits[state]);
+    for (const req of await deps.store.callRequests.listStuckInSetup(state, before, 100)) {
+      try {
+        // As callEnded decides: a dialled callback (or the app's answer to one) is an attempt.
+        if (state === 'agent_dialled' || req.attempts > 0) await callbackAttemptFailed(deps, req.id, 'failed', req);
+        else await moveRequest(deps, req.id, { type: 'call_ended', outcome: 'failed' }, 'system', req);
+      } catch (e) {
+        if (!isAppError(e)) throw e;
+        deps.logger.info({ requestId: req.id, state, code: e.code, err: e.message }, 'call setup left as it is: it moved meanwhile');
+        continue; // it moved meanwhile: not stuck
+      }
+      ended++;
+      await deps.store.audit.append({
+        actor: 'system',
+        action: 'call.reconcile',
+        subject: `call_request:${req.id}`,
+        decision: 'info',
+        reason: `call setup never finished (${state} since ${req.updatedAt.toISOString()}); ${state === 'agent_dialled' ? 'counted as a failed callback attempt' : 'ended'}`,
+        data: { state, by: 'reconciler' },
+      });
+      deps.logger.warn({ requestId: req.id, state }, 'call setup never finished; ended by the reconciler');
+    }
+  }
+  return ended;
 }

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LostCallCause } from '../domain/call-request.js';
 import type { CallRecord } from '../domain/model.js';
-import { closeLostCall, describeLostCall, sweepCallLeftovers } from '../flows/call-liveness.js';
+import { closeLostCall, describeLostCall, endStuckSetups, sweepCallLeftovers } from '../flows/call-liveness.js';
 import type { FlowDeps } from '../flows/ports.js';
 import type { FreeswitchConnection } from '../media/freeswitch-connection.js';
 import type { ActiveCalls } from './customer-call-state.js';
@@ -73,6 +73,8 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
     labelNames: ['cause'] as const,
     registers: opts.registry ? [opts.registry] : [],
   });
+  // Every cause is a series from the start, so a dashboard sees 0 rather than no data.
+  for (const cause of ['media_lost', 'signalling_lost', 'service_restarted', 'instance_lost'] as const) closed.inc({ cause }, 0);
   new Gauge({
     name: 'knock_calls_open',
     help: 'Calls this instance holds, by state',
@@ -182,6 +184,7 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
       staleBusyBefore: new Date(now.getTime() - cfg.busyWithoutCallSeconds * 1000),
     });
     if (left.sessions + left.agents > 0) lastFoundAt = Date.now();
+    if ((await endStuckSetups(deps)) > 0) lastFoundAt = Date.now();
     // Forgotten only once its calls are closed and the agents it made busy are free.
     if (tookOver) for (const d of dead) await deps.store.instances.remove(d.id);
   };

@@ -218,6 +218,11 @@ export interface CallRequestRepo {
   ): Promise<{ request: CallRequest; created: boolean; sameKey?: boolean }>;
   get(id: string): Promise<CallRequest | null>;
   /**
+   * Requests whose call setup never finished: in `state`, unchanged since `before`, and with no
+   * open call record (the process setting them up is gone). Oldest first, at most `limit`.
+   */
+  listStuckInSetup(state: 'agent_dialled' | 'connecting', before: Date, limit: number): Promise<CallRequest[]>;
+  /**
    * Compare-and-set: writes the new snapshot only if the stored version is still
    * expectedVersion; returns the updated request, or null when another writer got there first.
    * With `audit`, that entry is appended to the audit chain in the same statement, exactly when

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeLostCall, sweepCallLeftovers } from '../../src/flows/call-liveness.js';
+import pg from 'pg';
+import { closeLostCall, endStuckSetups, sweepCallLeftovers } from '../../src/flows/call-liveness.js';
 import type { FlowDeps } from '../../src/flows/ports.js';
 import { openStore } from '../../src/store/pg-store.js';
 import type { Store } from '../../src/store/store.js';
@@ -144,5 +145,33 @@ describe('calls left behind by a process that died (call liveness, PostgreSQL)',
     assert.ok(left.sessions >= 1);
     assert.ok((await deps.store.sessions.get(sessionId))!.revokedAt);
     assert.equal((await deps.store.callRequests.get(request.id))!.state, 'connected', 'the sweep only revokes; closing is the reconciler\'s');
+  });
+
+  it('ends a call setup whose process is gone: a dialled callback counts as a failed attempt, a queued call ends; a live one is left alone', async () => {
+    const { request: dialled } = await makeRequest(deps.store, { state: 'agent_dialled', attempts: 1, scheduledFor: new Date() });
+    const { request: queued } = await makeRequest(deps.store, { state: 'connecting', authMethod: 'pin', authenticatedAt: new Date() });
+    const { request: fresh } = await makeRequest(deps.store, { state: 'agent_dialled', attempts: 1, scheduledFor: new Date() });
+    const { request: talking, sessionId } = await connectedCallOf(deps.store);
+    // Three of them were last moved long ago, past any live process's setup.
+    const db = new pg.Client({ connectionString: t.db.url });
+    await db.connect();
+    try {
+      await db.query(`UPDATE call_requests SET updated_at = now() - interval '2 hours' WHERE id = ANY($1::uuid[])`, [[dialled.id, queued.id, talking.id]]);
+      await db.query(`UPDATE call_requests SET state = 'connecting' WHERE id = $1`, [talking.id]);
+    } finally {
+      await db.end();
+    }
+    const ended = await endStuckSetups(deps);
+    assert.equal(ended, 2, t.logs.filter((l) => l.includes('call setup')).join('\n'));
+    const d = (await deps.store.callRequests.get(dialled.id))!;
+    assert.notEqual(d.state, 'agent_dialled', 'the dialled callback moved on (retry or given up)');
+    const q = (await deps.store.callRequests.get(queued.id))!;
+    assert.equal(q.state, 'ended');
+    assert.equal(q.outcome, 'failed');
+    assert.equal((await deps.store.callRequests.get(fresh.id))!.state, 'agent_dialled', 'a setup still within its time is left alone');
+    assert.equal((await deps.store.callRequests.get(talking.id))!.state, 'connecting', 'a request with an open call record is left alone');
+    assert.equal((await deps.store.sessions.get(sessionId))!.revokedAt, null);
+    const audit = await deps.store.audit.list({ subject: `call_request:${queued.id}` });
+    assert.ok(audit.some((e) => e.action === 'call.reconcile' && /never finished/.test(e.reason)));
   });
 });

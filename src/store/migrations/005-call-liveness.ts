@@ -23,6 +23,9 @@ CREATE INDEX call_records_open_idx ON call_records (owner) WHERE ended_at IS NUL
 CREATE INDEX call_records_open_dialogs_idx ON call_records USING gin (sip_dialogs) WHERE ended_at IS NULL;
 CREATE INDEX call_records_session_idx ON call_records (session_id) WHERE session_id IS NOT NULL;
 
+-- Requests whose call setup may be left behind by a process that died (call-liveness).
+CREATE INDEX call_requests_in_setup_idx ON call_requests (state, updated_at) WHERE state IN ('agent_dialled', 'connecting');
+
 -- A call can now end because a component died under it (media_lost, signalling_lost,
 -- service_restarted, instance_lost); the request keeps that outcome.
 ALTER TABLE call_requests DROP CONSTRAINT call_requests_outcome_check;

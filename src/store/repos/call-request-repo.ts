@@ -274,6 +274,19 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
       throw new Error('call request create: conflicting request kept changing; giving up');
     },
 
+    async listStuckInSetup(state, before, limit) {
+      const res = await query<CallRequestRow>(
+        pool,
+        `SELECT ${requestColumns('r')} FROM call_requests r
+         WHERE r.state = $1 AND r.updated_at < $2
+           AND NOT EXISTS (SELECT 1 FROM call_records c WHERE c.call_request_id = r.id AND c.ended_at IS NULL)
+         ORDER BY r.updated_at
+         LIMIT $3`,
+        [state, before, clampLimit(limit)],
+      );
+      return res.rows.map(toCallRequest);
+    },
+
     async get(id) {
       if (!isUuid(id)) return null;
       const res = await prepared<CallRequestRow>(pool, 'call_requests_get', `SELECT ${COLUMNS} FROM call_requests WHERE id = $1`, [id]);
