@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LostCallCause } from '../domain/call-request.js';
 import type { CallRecord } from '../domain/model.js';
+import type { ServiceInstance } from '../store/store.js';
 import { closeLostCall, describeLostCall, endStuckSetups, sweepCallLeftovers } from '../flows/call-liveness.js';
 import type { FlowDeps } from '../flows/ports.js';
 import type { FreeswitchConnection } from '../media/freeswitch-connection.js';
@@ -149,17 +150,60 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
     await endLiveCalls('media_lost', gone);
   };
 
-  const takeOverDead = async (dead: Array<{ id: string; name: string }>) => {
+  const takeOverDead = async (dead: ServiceInstance[]) => {
     const reachable = sip.isConnected() && media.isConnected();
     // Just started: the servers may not be connected yet; hanging up needs them.
     if (!reachable && Date.now() - startedAt < CONNECT_GRACE_MS) return false;
+    const inUse = new Set((await deps.store.instances.alive(cfg.instanceDeadSeconds)).filter((i) => !dead.some((d) => d.id === i.id)).map((i) => i.mediaAddress));
+    inUse.add(mediaAddress());
     for (const d of dead) {
       const cause: LostCallCause = d.name === instance.name ? 'service_restarted' : 'instance_lost';
       const records = await deps.store.callRecords.listOpen([d.id]);
       if (records.length) log.warn({ instance: d.name, process: d.id, calls: records.length, cause }, `closing calls: ${describeLostCall(cause)}`);
       for (const r of records) await closeDeadCall(r, cause);
+      // Channels of calls still being set up (a customer queued, an agent on hold for a dialled
+      // callback) have no record; every channel FreeSWITCH made for that process carries its
+      // address. Not when a live process shares the address (a fixed outbound port reused).
+      if (d.mediaAddress && media.isConnected()) {
+        if (!inUse.has(d.mediaAddress)) {
+          await within(media.mediaServer().api(`hupall NORMAL_CLEARING sip_h_X-esl-outbound ${d.mediaAddress}`));
+          log.info({ process: d.id, mediaAddress: d.mediaAddress }, 'hung up the channels FreeSWITCH still held for a process that is gone');
+        } else if (d.mediaAddress === mediaAddress()) {
+          await killOlderChannelsAt(d.mediaAddress, d.id);
+        }
+      }
     }
     return true;
+  };
+
+  /**
+   * This process restarted on the same fixed outbound address as the dead one: its channels are
+   * those FreeSWITCH made for that address before this process started.
+   */
+  const killOlderChannelsAt = async (address: string, process: string) => {
+    const ms = media.mediaServer();
+    const body = await within(ms.api('show channels as json'));
+    let rows: Array<{ uuid: string; created_epoch?: string }> = [];
+    try {
+      rows = (JSON.parse(body ?? '{}') as { rows?: typeof rows }).rows ?? [];
+    } catch {
+      return;
+    }
+    const before = Math.floor(startedAt / 1000);
+    let killed = 0;
+    for (const r of rows.filter((x) => Number(x.created_epoch ?? Infinity) <= before)) {
+      if ((await within(ms.api(`uuid_getvar ${r.uuid} sip_h_X-esl-outbound`)))?.trim() !== address) continue;
+      await killChannel(r.uuid);
+      killed++;
+    }
+    if (killed) log.info({ process, mediaAddress: address, channels: killed }, 'hung up the channels FreeSWITCH still held for a process that is gone');
+  };
+
+  /** This process's X-esl-outbound address, once connected to FreeSWITCH. */
+  const mediaAddress = (): string | null => {
+    if (!media.isConnected()) return null;
+    const ms = media.mediaServer() as unknown as { advertisedAddress?: string; advertisedPort?: number };
+    return ms.advertisedAddress && ms.advertisedPort ? `${ms.advertisedAddress}:${ms.advertisedPort}` : null;
   };
 
   /** Another process of the same name still beating after this one started is a twin, not a past self. */
@@ -169,12 +213,12 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
   // so here a same-name process silent since this one started is taken as its past self at once.
   const ownerAlive = async (owner: string) => {
     const dead = await deps.store.instances.dead(instance, cfg.instanceDeadSeconds, firstBeat);
-    return !dead.some((d) => d.id === owner) && (await deps.store.instances.alive(owner, cfg.instanceDeadSeconds));
+    return !dead.some((d) => d.id === owner) && (await deps.store.instances.isAlive(owner, cfg.instanceDeadSeconds));
   };
 
   const pass = async () => {
     const now = deps.clock();
-    const me = await deps.store.instances.beat(instance.id, instance.name);
+    const me = await deps.store.instances.beat(instance.id, instance.name, mediaAddress());
     firstBeat ??= me.startedAt;
     await checkMedia();
     const dead = await deps.store.instances.dead(instance, cfg.instanceDeadSeconds, restartedBefore());

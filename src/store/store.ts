@@ -325,18 +325,22 @@ export interface ServiceInstance {
   name: string;
   startedAt: Date;
   heartbeatAt: Date;
+  /** The X-esl-outbound address its FreeSWITCH channels carry; null before media connected. */
+  mediaAddress: string | null;
 }
 
 export interface ServiceInstanceRepo {
   /** Records that process `id` (named `name`) is alive now; returns its row. */
-  beat(id: string, name: string): Promise<ServiceInstance>;
+  beat(id: string, name: string, mediaAddress?: string | null): Promise<ServiceInstance>;
+  /** Every process that beat within `silentSeconds`. */
+  alive(silentSeconds: number): Promise<ServiceInstance[]>;
   /**
    * Other processes that are gone: silent for `silentSeconds`, or of the same name as `self` and
    * silent since `restartedBefore` (the instance restarted as `self`).
    */
   dead(self: { id: string; name: string }, silentSeconds: number, restartedBefore: Date | null): Promise<ServiceInstance[]>;
   /** True when process `id` beat within `silentSeconds`. */
-  alive(id: string, silentSeconds: number): Promise<boolean>;
+  isAlive(id: string, silentSeconds: number): Promise<boolean>;
   remove(id: string): Promise<void>;
 }
 

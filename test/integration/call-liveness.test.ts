@@ -81,8 +81,8 @@ describe('calls left behind by a process that died (call liveness, PostgreSQL)',
     await new Promise((r) => setTimeout(r, 1100));
     dead = await deps.store.instances.dead({ id: 'proc-c', name }, 1, null);
     assert.deepEqual(dead.map((d) => d.id).sort(), ['proc-a', 'proc-b']);
-    assert.equal(await deps.store.instances.alive('proc-b', 60), true);
-    assert.equal(await deps.store.instances.alive('proc-b', 1), false);
+    assert.equal(await deps.store.instances.isAlive('proc-b', 60), true);
+    assert.equal(await deps.store.instances.isAlive('proc-b', 1), false);
     for (const id of ['proc-a', 'proc-b', 'proc-c']) await deps.store.instances.remove(id);
   });
 

@@ -29,6 +29,7 @@ const FIVE = ['1001', '1002', '1003', '1004', '1005'].map((extension, i) => {
   const username = ['anna', 'ben', 'carl', 'dora', 'eric'][i]!;
   return { username, name: `${username[0]!.toUpperCase()}${username.slice(1)} Agent`, extension };
 });
+const FRED = { username: 'fred', name: 'Fred Agent', extension: '1006' };
 /** The bound the README's Operations table states, after the component is back. */
 const CLEAN_WITHIN_MS = 15_000;
 /** Fast passes, so the suite does not wait on the production defaults. */
@@ -100,7 +101,7 @@ async function assertCleanedUp(rig: Rig, calls: LiveCalls, cause: string, since:
         for (const r of records) if (r.sessionId && !(await rig.deps.store.sessions.get(r.sessionId))?.revokedAt) return false;
         if ((await rig.deps.store.callRequests.get(id))?.state !== 'ended') return false;
       }
-      for (const a of Object.values(rig.cc.agents)) if ((await rig.deps.store.agents.get(a.id))?.availability !== 'available') return false;
+      for (const a of FIVE) if ((await rig.deps.store.agents.get(rig.cc.agents[a.username]!.id))?.availability !== 'available') return false;
       return (await fsChannels(rig.fs)).length === 0;
     },
     CLEAN_WITHIN_MS,
@@ -256,7 +257,8 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
         KNOCK_JOBS__PROCESS_EVERY_MS: '100',
       };
       proc = await serviceProcess(env);
-      const cc = await setUpContactCenter(svc, { agents: FIVE });
+      // Fred has no desk phone: a customer calling him waits in the queue while the others talk.
+      const cc = await setUpContactCenter(svc, { agents: [...FIVE, FRED] });
       await proc.start(['database', 'sip', 'media']);
       const phonePort: Record<string, number> = {};
       for (const a of FIVE) {
@@ -271,7 +273,7 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
         });
       }
       rig = { deps: svc.service.deps, cc, fs, remote: `127.0.0.1:${drachtio.sipPort}`, phonePort, pcap, svc };
-      for (const a of Object.values(cc.agents)) {
+      for (const a of FIVE.map((f) => cc.agents[f.username]!)) {
         await waitFor(`${a.username} to be available`, async () => (await rig.deps.store.agents.get(a.id))!.availability === 'available');
       }
     });
@@ -286,9 +288,14 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
 
     it('killed and started again: its calls are closed as service_restarted, their legs hung up, sessions revoked, agents free; new calls connect', async () => {
       const calls = await connectFive(rig, 'SVC-KILL');
+      // A sixth customer waits in the queue (hold music): a FreeSWITCH channel with no call record yet.
+      const { token } = await verifiedCall(rig.svc, rig.cc, 'fred', 'SVC-KILL-QUEUED');
+      const caller = callerArgs(rig.cc, token);
+      const queued = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap }, extraArgs: caller.extraArgs, timeoutMs: 20_000 }).catch((e: Error) => e);
+      await waitFor('the sixth customer queued', async () => (await fsChannels(rig.fs)).length === 11, 20_000);
       await proc!.crash();
       // Killed mid-call: the legs are still up in drachtio-server and FreeSWITCH, and nothing closed the records.
-      assert.equal((await fsChannels(rig.fs)).length, 10);
+      assert.equal((await fsChannels(rig.fs)).length, 11);
       await proc!.start(['database', 'sip', 'media']);
       const back = Date.now();
       const took = await assertCleanedUp(rig, calls, 'service_restarted', back);
@@ -296,6 +303,7 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       const customers = await Promise.all(calls.customers);
       const byes = customers.filter((r) => !(r instanceof Error) && /BYE sip:/.test(r.messages)).length;
       await endSipp(calls);
+      await queued;
       await assertNewCallWithAudio(rig, 'SVC-AFTER');
       console.log(`      service killed: 5 calls closed ${took} ms after it was back; ${byes} of 5 customers got a BYE`);
       assert.equal(byes, 5, 'every customer leg got a BYE from the restarted process');

@@ -11,7 +11,10 @@ CREATE TABLE service_instances (
   id            text PRIMARY KEY,
   name          text NOT NULL,
   started_at    timestamptz NOT NULL,
-  heartbeat_at  timestamptz NOT NULL
+  heartbeat_at  timestamptz NOT NULL,
+  -- Where FreeSWITCH connects back to this process for its channels (the X-esl-outbound value
+  -- on every channel it made): a survivor hangs up a dead process's channels by it.
+  media_address text
 );
 CREATE INDEX service_instances_name_idx ON service_instances (name);
 

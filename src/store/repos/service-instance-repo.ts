@@ -11,19 +11,20 @@ interface InstanceRow {
   name: string;
   started_at: Date;
   heartbeat_at: Date;
+  media_address: string | null;
 }
 
-const toInstance = (r: InstanceRow) => ({ id: r.id, name: r.name, startedAt: r.started_at, heartbeatAt: r.heartbeat_at });
+const toInstance = (r: InstanceRow) => ({ id: r.id, name: r.name, startedAt: r.started_at, heartbeatAt: r.heartbeat_at, mediaAddress: r.media_address });
 
 export function serviceInstanceRepo(pool: pg.Pool): ServiceInstanceRepo {
   return {
-    async beat(id, name) {
+    async beat(id, name, mediaAddress = null) {
       const res = await query<InstanceRow>(
         pool,
-        `INSERT INTO service_instances (id, name, started_at, heartbeat_at) VALUES ($1, $2, now(), now())
-         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
+        `INSERT INTO service_instances (id, name, started_at, heartbeat_at, media_address) VALUES ($1, $2, now(), now(), $3)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), media_address = COALESCE(EXCLUDED.media_address, service_instances.media_address)
          RETURNING *`,
-        [id, name],
+        [id, name, mediaAddress],
       );
       return toInstance(res.rows[0]!);
     },
@@ -38,7 +39,11 @@ export function serviceInstanceRepo(pool: pg.Pool): ServiceInstanceRepo {
       );
       return res.rows.map(toInstance);
     },
-    async alive(id, silentSeconds) {
+    async alive(silentSeconds) {
+      const res = await query<InstanceRow>(pool, `SELECT * FROM service_instances WHERE heartbeat_at >= now() - make_interval(secs => $1)`, [silentSeconds]);
+      return res.rows.map(toInstance);
+    },
+    async isAlive(id, silentSeconds) {
       const res = await query(pool, `SELECT 1 FROM service_instances WHERE id = $1 AND heartbeat_at >= now() - make_interval(secs => $2)`, [id, silentSeconds]);
       return res.rowCount === 1;
     },
