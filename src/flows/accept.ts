@@ -10,8 +10,7 @@ import type { CallRequest, Device } from '../domain/model.js';
 import { verifyDeviceSignature } from '../security/device-key.js';
 import { checkPin, pinLockedError } from '../security/pin.js';
 import { issuePreauthToken, describeTokenForLog } from '../security/preauth-token.js';
-import { verifyWebAuthnAssertion } from '../security/webauthn.js';
-import { newChallenge, passkeyOptionsFor } from './challenges.js';
+import { newChallenge, passkeyOptionsFor, verifyPasskeyAnswer } from './challenges.js';
 import { loadRequest, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
@@ -103,14 +102,7 @@ export async function completeAccept(
   try {
     if (proof.method === 'biometric') {
       if (!device.webauthn) throw new AppError('auth_failed', 'This device has no biometric credential enrolled.');
-      const { newCounter } = await verifyWebAuthnAssertion({
-        credential: device.webauthn,
-        response: proof.webauthn as Parameters<typeof verifyWebAuthnAssertion>[0]['response'],
-        expectedChallenge: challenge.value,
-        rpId: config.auth.webauthn.rpId,
-        origins: config.auth.webauthn.origins,
-      });
-      await store.devices.updateWebAuthnCounter(device.id, newCounter);
+      await verifyPasskeyAnswer(deps, { ...device, webauthn: device.webauthn }, proof.webauthn, challenge.value);
     } else {
       // The signature proves the enrolled device holds its key; the PIN proves the person.
       if (!verifyDeviceSignature(device.publicKeyJwk, challenge.value, proof.signature)) {

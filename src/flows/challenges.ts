@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Challenge, Device } from '../domain/model.js';
-import { webAuthnAuthenticationOptions } from '../security/webauthn.js';
+import { verifyWebAuthnAssertion, webAuthnAuthenticationOptions } from '../security/webauthn.js';
 import type { FlowDeps } from './ports.js';
 
 type ChallengeFor = { deviceId: string; callRequestId: string | null; purpose: Challenge['purpose'] };
@@ -34,4 +34,24 @@ export async function passkeyOptionsFor(deps: Pick<FlowDeps, 'config'>, device: 
     challenge,
     timeoutMs: deps.config.auth.challengeLifetimeSeconds * 1000,
   });
+}
+
+/**
+ * Checks the device's passkey assertion over `challenge` and keeps the authenticator's signature
+ * counter (its clone detection). The caller has checked that the device has a passkey.
+ */
+export async function verifyPasskeyAnswer(
+  deps: Pick<FlowDeps, 'config' | 'store'>,
+  device: Device & { webauthn: NonNullable<Device['webauthn']> },
+  response: unknown,
+  challenge: string,
+): Promise<void> {
+  const { newCounter } = await verifyWebAuthnAssertion({
+    credential: device.webauthn,
+    response: response as Parameters<typeof verifyWebAuthnAssertion>[0]['response'],
+    expectedChallenge: challenge,
+    rpId: deps.config.auth.webauthn.rpId,
+    origins: deps.config.auth.webauthn.origins,
+  });
+  await deps.store.devices.updateWebAuthnCounter(device.id, newCounter);
 }

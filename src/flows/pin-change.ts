@@ -9,8 +9,7 @@ import { AppError, isAppError } from '../domain/errors.js';
 import type { Device } from '../domain/model.js';
 import { verifyDeviceSignature } from '../security/device-key.js';
 import { checkPin, hashPin, pinChangedError, validatePinFormat } from '../security/pin.js';
-import { verifyWebAuthnAssertion } from '../security/webauthn.js';
-import { issueChallenge, passkeyOptionsFor } from './challenges.js';
+import { issueChallenge, passkeyOptionsFor, verifyPasskeyAnswer } from './challenges.js';
 import type { FlowDeps } from './ports.js';
 
 export interface PinChangeChallenge {
@@ -78,14 +77,7 @@ export async function changeDevicePin(deps: FlowDeps, device: Device, input: Pin
     }
     if (input.webauthn !== undefined) {
       if (!device.webauthn) throw new AppError('auth_failed', 'This device has no fingerprint or face sign-in set up.');
-      const { newCounter } = await verifyWebAuthnAssertion({
-        credential: device.webauthn,
-        response: input.webauthn as Parameters<typeof verifyWebAuthnAssertion>[0]['response'],
-        expectedChallenge: challenge.value,
-        rpId: config.auth.webauthn.rpId,
-        origins: config.auth.webauthn.origins,
-      });
-      await store.devices.updateWebAuthnCounter(device.id, newCounter);
+      await verifyPasskeyAnswer(deps, { ...device, webauthn: device.webauthn }, input.webauthn, challenge.value);
       method = 'passkey';
     } else if (hasPin) {
       if (input.currentPin === undefined) throw new AppError('auth_failed', 'Enter your current PIN to change it.');
