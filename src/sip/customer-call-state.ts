@@ -288,8 +288,9 @@ export class CustomerCall {
       if (!this.ended) {
         // FreeSWITCH's Hangup-Cause (e.g. NORMAL_CLEARING after a bridged partner hung up) when it told us.
         this.log.warn({ hangupCause: evt?.reason ?? null, agentId: this.agent?.agent.id ?? null }, 'the customer FreeSWITCH channel went away');
-        // With the event socket gone too, FreeSWITCH itself went away, not the customer.
-        const lost = !this.ctx.media.isConnected();
+        // No Hangup-Cause means the channel's event socket closed without FreeSWITCH hanging the
+        // channel up: FreeSWITCH itself went away (this socket may close before the main one does).
+        const lost = !evt?.reason || !this.ctx.media.isConnected();
         void this.end(lost ? 'media_lost' : this.connected ? 'completed' : 'failed', 'media');
       }
     });

@@ -44,6 +44,14 @@ interface Rig {
   phonePort: Record<string, number>;
   pcap: string;
   svc: TestService;
+  /** The /readyz of the process that runs the calls. */
+  readyUrl: string;
+}
+
+async function sipAndMediaUp(readyUrl: string): Promise<boolean> {
+  const res = await fetch(readyUrl).catch(() => null);
+  const body = res ? ((await res.json().catch(() => ({}))) as { components?: Record<string, string> }) : {};
+  return body.components?.sip === 'up' && body.components?.media === 'up';
 }
 
 interface LiveCalls {
@@ -57,6 +65,8 @@ interface LiveCalls {
  * bridged. The customers stay until a BYE comes, or hang up after `talkMs` when it is given.
  */
 async function connectFive(rig: Rig, ref: string, talkMs?: number): Promise<LiveCalls> {
+  // A case starts on a whole system, whatever the case before it left behind.
+  await waitFor('SIP and media up', () => sipAndMediaUp(rig.readyUrl), 30_000);
   const phones = await Promise.all(
     FIVE.map((a) => startSippUas({ scenario: 'desk-phone-answer-until-bye', localPort: rig.phonePort[a.extension], calls: 1, rtpEcho: true, timeoutMs: 150_000 })),
   );
@@ -154,7 +164,7 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
     let rig: Rig;
     before(function () {
       const c: CallCenter = center();
-      rig = { deps: c.deps, cc: c.cc, fs: c.fs, remote: c.env.remote, phonePort: c.phonePort, pcap: c.pcap, svc: c.env.svc };
+      rig = { deps: c.deps, cc: c.cc, fs: c.fs, remote: c.env.remote, phonePort: c.phonePort, pcap: c.pcap, svc: c.env.svc, readyUrl: `${c.env.svc.url}/readyz` };
     });
 
     it('FreeSWITCH killed: both legs of every call get BYE, records close as media_lost, sessions revoked, agents free; calls connect again once it is back', async () => {
@@ -201,7 +211,7 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       skipWhenMissing(this, callCenterSkipReason() ?? pgClusterSkipReason());
       cluster = await PgCluster.create();
       center = await startCallCenter({ agents: FIVE, env: { ...FAST, DATABASE_URL: cluster.url } });
-      rig = { deps: center.deps, cc: center.cc, fs: center.fs, remote: center.env.remote, phonePort: center.phonePort, pcap: center.pcap, svc: center.env.svc };
+      rig = { deps: center.deps, cc: center.cc, fs: center.fs, remote: center.env.remote, phonePort: center.phonePort, pcap: center.pcap, svc: center.env.svc, readyUrl: `${center.env.svc.url}/readyz` };
     });
     after(async () => {
       await center?.stop();
@@ -272,7 +282,7 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
           extraArgs: ['-au', a.extension, '-ap', DESK_PHONE_PASSWORD],
         });
       }
-      rig = { deps: svc.service.deps, cc, fs, remote: `127.0.0.1:${drachtio.sipPort}`, phonePort, pcap, svc };
+      rig = { deps: svc.service.deps, cc, fs, remote: `127.0.0.1:${drachtio.sipPort}`, phonePort, pcap, svc, readyUrl: `${proc!.url}/readyz` };
       for (const a of FIVE.map((f) => cc.agents[f.username]!)) {
         await waitFor(`${a.username} to be available`, async () => (await rig.deps.store.agents.get(a.id))!.availability === 'available');
       }
