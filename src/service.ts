@@ -200,7 +200,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     // sip.requiredForReadiness is off: an instance that cannot take calls or registrations is not
     // ready, though its HTTP API keeps serving and the connection retries.
     if (config.sip.enabled) {
-      sip = await startSipServer({ deps, logger });
+      sip = await startSipServer({ deps, logger, instanceName: instance.name, registry: metrics.registry });
       stops.push(() => sip!.stop());
       const sipServer = sip;
       checks.push({ name: 'sip', required: config.sip.requiredForReadiness, check: async () => sipServer.isConnected() });

@@ -14,7 +14,8 @@ import type { DeskPhoneAuthenticator } from './desk-phone-auth.js';
 import { callExtension } from './extension-call.js';
 import { runFeatureCode } from './feature-codes.js';
 import type { LocationService } from './location-service.js';
-import { matchFeatureCode, type RoutingConfig } from './routing-config.js';
+import { matchFeatureCode } from './routing-config.js';
+import type { RoutingHolder } from './routing-reload.js';
 import { addrSpec, sendResponse, uriUser, type SipRequest, type SipResponse } from './sip-message.js';
 
 /**
@@ -26,7 +27,8 @@ export type CustomerInviteHandler = (req: SipRequest, res: SipResponse) => Promi
 export interface InviteRouterContext {
   deps: FlowDeps;
   srf: Srf;
-  routing: RoutingConfig;
+  /** Read once per call: a reload while this call is routed does not change its routing. */
+  routing: Pick<RoutingHolder, 'current'>;
   locations: LocationService;
   auth: DeskPhoneAuthenticator;
   logger: Logger;
@@ -84,12 +86,13 @@ export function createInviteRouter(ctx: InviteRouterContext): InviteRouter {
         reason: `digest verified for extension ${agent.extension}`,
         data: { dialled: shown, callId: req.get('Call-ID') },
       });
-      const feature = matchFeatureCode(ctx.routing, dialled);
+      const { routing } = ctx.routing.current();
+      const feature = matchFeatureCode(routing, dialled);
       if (feature) {
         await runFeatureCode({ deps: ctx.deps, logger: ctx.logger }, req, res, agent, feature.feature, feature.rest);
         return;
       }
-      await callExtension({ deps: ctx.deps, srf: ctx.srf, routing: ctx.routing, locations: ctx.locations, logger: ctx.logger }, req, res, agent, dialled);
+      await callExtension({ deps: ctx.deps, srf: ctx.srf, routing, locations: ctx.locations, logger: ctx.logger }, req, res, agent, dialled);
     },
   };
 }

@@ -1,12 +1,13 @@
 /**
- * The SIP side of the service: reads and checks the routing file, builds the registrar and the
- * INVITE router, registers them with drachtio-srf and connects to drachtio-server (retrying
+ * The SIP side of the service: reads and checks the routing file (and holds it for reloads:
+ * routing-reload.ts), builds the registrar and the INVITE router, registers them with drachtio-srf and connects to drachtio-server (retrying
  * while it is down). The media side plugs its customer call handler in with onCustomerInvite.
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { FlowDeps } from '../flows/ports.js';
 import { createDeskPhoneAuthenticator } from './desk-phone-auth.js';
 import { createDigestAuth } from './digest-auth.js';
@@ -14,7 +15,8 @@ import { createDrachtioConnection } from './drachtio-connection.js';
 import { createInviteRouter, type CustomerInviteHandler } from './invite-router.js';
 import { createLocationService, type LocationService } from './location-service.js';
 import { createRegistrar } from './registrar.js';
-import { loadRoutingConfig, missingDirectoryReferences, type RoutingConfig } from './routing-config.js';
+import { missingDirectoryReferences } from './routing-config.js';
+import { createRoutingHolder, readRoutingFile, type RoutingHolder } from './routing-reload.js';
 import { sipAttemptLimits } from './sip-attempt-limits.js';
 import { sendResponse, type SipRequest, type SipResponse } from './sip-message.js';
 import { dropLogger, unanswerableInvite } from './unanswerable-invite.js';
@@ -22,12 +24,17 @@ import { dropLogger, unanswerableInvite } from './unanswerable-invite.js';
 export interface SipServerOptions {
   deps: FlowDeps;
   logger: Logger;
+  /** This process's name, in the audit entries of its routing reloads. */
+  instanceName?: string;
+  /** Where the routing version metrics go. */
+  registry?: Registry;
 }
 
 export interface SipServer {
   /** The drachtio-srf application object (for drachtio-fsmrf and UAC legs). */
   srf: Srf;
-  routing: RoutingConfig;
+  /** The routing in force (`current()`, read once per call) and its reload. */
+  routing: RoutingHolder;
   /** Registered desk phones of an extension (the registrar's bindings). */
   locations: LocationService;
   isConnected(): boolean;
@@ -54,8 +61,17 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   const config = deps.config;
   const log = opts.logger.child({ component: 'sip' });
 
-  const routing = loadRoutingConfig(resolve(config.sip.routingFile), config.sip.routingFile);
-  const missing = await missingDirectoryReferences(routing, {
+  const initial = await readRoutingFile(resolve(config.sip.routingFile), config.sip.routingFile);
+  const routing = createRoutingHolder({
+    deps,
+    logger: opts.logger,
+    path: resolve(config.sip.routingFile),
+    displayName: config.sip.routingFile,
+    initial,
+    instanceName: opts.instanceName ?? 'unnamed',
+    registry: opts.registry,
+  });
+  const missing = await missingDirectoryReferences(initial.routing, {
     agent: async (u) => (await deps.store.agents.getByUsername(u)) !== null,
     group: async (g) => (await deps.store.groups.get(g)) !== null,
   });
@@ -104,7 +120,8 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   routes.bye(guarded('BYE', (req, res) => strayBye(req, res)));
   connection.start();
 
-  log.info({ routingFile: routing.file, extensions: routing.extensions.size, groups: routing.groups.size, featureCodes: routing.featureCodes.map((f) => f.code) }, 'SIP routing loaded');
+  const r = initial.routing;
+  log.info({ routingFile: r.file, version: initial.version, extensions: r.extensions.size, groups: r.groups.size, featureCodes: r.featureCodes.map((f) => f.code) }, 'SIP routing loaded');
   return {
     srf,
     routing,
