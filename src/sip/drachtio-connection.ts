@@ -10,6 +10,7 @@
 import Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
+import { rememberDrachtioAddresses } from './drachtio-addresses.js';
 
 export interface DrachtioConnection {
   readonly srf: Srf;
@@ -77,6 +78,7 @@ export function createDrachtioConnection(opts: DrachtioConnectionOptions): Drach
       return;
     }
     connected = true;
+    rememberDrachtioAddresses(srf, hp);
     const outage = downSince === null ? null : Math.round((Date.now() - downSince) / 1000);
     downSince = null;
     log.info({ sip: hp, ...(outage !== null ? { downForSeconds: outage } : {}) }, `connected to drachtio-server at ${address}`);

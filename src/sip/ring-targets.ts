@@ -5,6 +5,7 @@
  * all. The A leg is not answered here: the caller answers it with the winner's SDP.
  */
 import type Srf from 'drachtio-srf';
+import { fromForConnection, transportOf } from './drachtio-addresses.js';
 
 export interface RingTarget {
   uri: string;
@@ -84,7 +85,10 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
     };
 
     targets.forEach((target, i) => {
-      const uacOpts: Srf.CreateUACOptions = { localSdp: opts.sdp, headers: { ...opts.headers } };
+      const headers = { ...opts.headers };
+      // Over a reused connection drachtio-server cannot rewrite a "localhost" From itself.
+      if (headers.From) headers.From = fromForConnection(srf, headers.From, transportOf(target.proxy ?? target.uri));
+      const uacOpts: Srf.CreateUACOptions = { localSdp: opts.sdp, headers };
       if (target.proxy) uacOpts.proxy = target.proxy;
       // drachtio-srf calls cbRequest(err, req); its typings say (req).
       const cbRequest = ((err: unknown, req?: SentRequest) => {

@@ -52,6 +52,8 @@ export interface CallCenterOptions {
   agents: Array<{ username: string; name: string; extension: string }>;
   callbackMode?: CallbackMode;
   env?: Record<string, string>;
+  /** Register a sipp desk phone for each agent and wait for them to be available (default true). */
+  registerPhones?: boolean;
 }
 
 /**
@@ -103,7 +105,7 @@ export async function startCallCenter(opts: CallCenterOptions): Promise<CallCent
     await env.svc.service.customerCalls!.media.whenConnected(20_000);
     const cc = await setUpContactCenter(env.svc, { agents: opts.agents, ...(opts.callbackMode ? { callbackMode: opts.callbackMode } : {}) });
     const phonePort: Record<string, number> = {};
-    for (const a of opts.agents) {
+    for (const a of opts.registerPhones === false ? [] : opts.agents) {
       const port = await freePort({ udp: true });
       phonePort[a.extension] = port;
       await runSipp({
@@ -115,7 +117,7 @@ export async function startCallCenter(opts: CallCenterOptions): Promise<CallCent
         extraArgs: ['-au', a.extension, '-ap', DESK_PHONE_PASSWORD],
       });
     }
-    for (const a of Object.values(cc.agents)) {
+    for (const a of opts.registerPhones === false ? [] : Object.values(cc.agents)) {
       await waitFor(`${a.username} to be available`, async () => (await deps.store.agents.get(a.id))!.availability === 'available');
     }
     return { fs, env, deps, cc, phonePort, pcap, pcapPackets, stop };
