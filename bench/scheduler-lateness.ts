@@ -83,6 +83,7 @@ export async function benchSchedulerLateness(options: LatenessOptions): Promise<
         },
         expireRequest: async () => {},
         remindCustomer: async () => {},
+        lapseHold: async () => {},
       },
     }),
   );

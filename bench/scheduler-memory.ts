@@ -114,7 +114,7 @@ export async function measureServiceMemory(target: BenchTarget, count: number): 
       logger,
       instanceName: 'bench-scheduling',
       config: { processEveryMs: 500, lockLifetimeMs: 60_000, housekeepingCron: '*/5 * * * *', staleSessionHours: 12 },
-      handlers: { callbackDue: async () => {}, expireRequest: async () => {}, remindCustomer: async () => {} },
+      handlers: { callbackDue: async () => {}, expireRequest: async () => {}, remindCustomer: async () => {}, lapseHold: async () => {} },
     });
     let peak = idle.rss;
     const sampler = setInterval(() => {

@@ -119,6 +119,7 @@ export async function seedTokenSource(deps: FlowDeps, opts: { customers: number;
           scheduledFor: null,
           scheduleNote: null,
           snoozeUntil: null,
+          holdUntil: null,
           attempts: 0,
           outcome: null,
         });

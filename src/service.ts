@@ -19,7 +19,7 @@ import { createLiveEvents } from './flows/live-events.js';
 import type { FlowDeps, SchedulerPort } from './flows/ports.js';
 import { expireDeskPhoneRegistrations } from './flows/desk-phone.js';
 import { expireAppRegistrations } from './flows/app-registration.js';
-import { callbackDue, expireUnansweredRequest, remindCustomer } from './flows/timed-steps.js';
+import { callbackDue, expireUnansweredRequest, lapseHold, remindCustomer } from './flows/timed-steps.js';
 import { runConsoleTransfer } from './flows/console-transfer.js';
 import { drainOutbox } from './flows/outbox.js';
 import { reconcileRequestJobs } from './flows/reconcile.js';
@@ -149,6 +149,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       handlers: {
         expireRequest: (id) => expireUnansweredRequest(deps, id),
         remindCustomer: (id) => remindCustomer(deps, id),
+        lapseHold: (id) => lapseHold(deps, id),
         callbackDue: (id) => callbackDue(deps, id),
         // Console transfers act on this instance's calls (the SIP side, once it has started).
         transfer: async (data, attempt) => {

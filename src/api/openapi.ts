@@ -422,7 +422,8 @@ export const openApiDocument = {
     '/api/v1/app/requests/{id}/accept': {
       post: {
         operationId: 'appAccept',
-        description: 'Holds the request for this device and issues a challenge. A device whose only method is its PIN is refused 423 pin_locked (lockedUntil) while it is locked, before the request is held.',
+        description:
+          'Holds the request for this device (for the challenge\'s life, then it goes back to the customer) and issues a challenge. Allowed again on the same device while accepted or verified, to try a failed call again with a fresh authentication. A device whose only method is its PIN is refused 423 pin_locked (lockedUntil) while it is locked, before the request is held.',
         security: deviceAuth,
         responses: { '200': ok('Challenge to answer'), ...errors },
       },
@@ -451,6 +452,8 @@ export const openApiDocument = {
     '/api/v1/app/requests/{id}/snooze': {
       post: {
         operationId: 'appSnooze',
+        description:
+          'Remind me later: minutes is one of requests.remindChoicesMinutes. The request stays answerable until the reminder (answerDeadline becomes snoozeUntil when that is later); the reminder then opens a fresh answer window.',
         security: deviceAuth,
         requestBody: body(closed({ minutes: { type: 'number', exclusiveMinimum: 0 } }, ['minutes'])),
         responses: { '200': ok('Snoozed'), ...errors },

@@ -7,8 +7,13 @@
  *   agent_dialled -> connecting   (the app answers a dialled callback: accept and authenticate
  *                                  record the device and method but the request stays
  *                                  agent_dialled, so its token can only answer that callback)
- *   notified -> snoozed -> notified
+ *   notified -> snoozed -> notified (the reminder opens a fresh answer window; until it comes the
+ *                                  snoozed request can still be accepted)
  *   notified -> expired            (schedule still allowed, accept refused)
+ *   accepted | authenticated -> accepted   (the same device accepts again: a fresh authentication)
+ *   accepted | authenticated -> notified | expired   (lapse: the hold ran out with no call set up;
+ *                                  back to the customer while the answer window is open, else
+ *                                  expired with outcome no_call)
  *   any open state -> cancelled    (by the agent)
  *
  * Pure: time is passed in, nothing is read or written. Adapters persist the result with a
@@ -56,6 +61,8 @@ export type Outcome =
   | 'busy'
   | 'failed'
   | 'gave_up'
+  /** Accepted (and maybe verified), but no call was set up before the hold and the answer window ran out. */
+  | 'no_call'
   | LostCallCause;
 
 /** A call that ended because a component under it died (call-liveness). */
@@ -63,15 +70,20 @@ export type LostCallCause = 'media_lost' | 'signalling_lost' | 'service_restarte
 
 export type CallRequestEvent =
   | { type: 'notify' }
-  | { type: 'accept'; deviceId: string }
-  | { type: 'authenticate'; deviceId: string; method: AuthMethod }
+  /** `holdUntil`: how long the request is held for the authentication (the challenge's life). */
+  | { type: 'accept'; deviceId: string; holdUntil?: Date }
+  /** `holdUntil`: how long it is held for the call (the token's life, plus a margin for call setup). */
+  | { type: 'authenticate'; deviceId: string; method: AuthMethod; holdUntil?: Date }
   /** `use`: what the presented token was issued for (preauth-token.ts); a plain call by default. */
   | { type: 'call_setup'; use?: TokenUse }
   | { type: 'call_answered' }
   | { type: 'call_ended'; outcome: Outcome }
   | { type: 'expire' }
   | { type: 'snooze'; until: Date }
-  | { type: 'remind' }
+  /** `answerDeadline`: the end of the fresh answer window the reminder opens. */
+  | { type: 'remind'; answerDeadline: Date }
+  /** The hold of an accepted or verified request ran out without a call being set up. */
+  | { type: 'lapse' }
   | { type: 'schedule'; at: Date; note: string | null }
   | { type: 'callback_due' }
   | { type: 'prompt_customer' }
@@ -90,6 +102,11 @@ export interface CallRequestSnapshot {
   scheduledFor: Date | null;
   scheduleNote: string | null;
   snoozeUntil: Date | null;
+  /**
+   * Until when an accepted or verified request is held for the customer's next step (the
+   * authentication, then the call); null in every other state. Its lapse job moves it on.
+   */
+  holdUntil: Date | null;
   attempts: number;
   outcome: Outcome | null;
 }
@@ -115,6 +132,9 @@ const SCHEDULABLE: ReadonlySet<CallRequestState> = new Set([
   'prompted',
 ]);
 
+/** States held for the customer's next step, each with a bounded hold (holdUntil). */
+export const HELD_STATES: ReadonlySet<CallRequestState> = new Set(['accepted', 'authenticated']);
+
 export const TERMINAL_STATES: ReadonlySet<CallRequestState> = new Set(['ended', 'cancelled']);
 
 export function isTerminal(state: CallRequestState): boolean {
@@ -137,6 +157,12 @@ export function applyEvent(
   event: CallRequestEvent,
   now: Date,
 ): CallRequestSnapshot {
+  const next = decide(current, event, now);
+  // A hold only lives in the states it holds; every other state drops it (and its lapse job).
+  return HELD_STATES.has(next.state) ? next : next.holdUntil === null ? next : { ...next, holdUntil: null };
+}
+
+function decide(current: CallRequestSnapshot, event: CallRequestEvent, now: Date): CallRequestSnapshot {
   const s = current.state;
   const next = (patch: Partial<CallRequestSnapshot>): CallRequestSnapshot => ({ ...current, ...patch });
 
@@ -162,13 +188,22 @@ export function applyEvent(
         }
         return next({ acceptedDeviceId: event.deviceId, authMethod: null, authenticatedAt: null });
       }
-      if (s !== 'notified' && s !== 'snoozed' && s !== 'prompted' && s !== 'accepted') {
+      if (s !== 'notified' && s !== 'snoozed' && s !== 'prompted' && s !== 'accepted' && s !== 'authenticated') {
         throw refuse(s, event.type, 'it is not waiting for an answer');
       }
-      if (s === 'accepted' && current.acceptedDeviceId !== event.deviceId) {
+      // Accepting again on the same device (a call that failed after the biometric, or a lost
+      // challenge) starts a fresh authentication; another device cannot take it meanwhile.
+      if ((s === 'accepted' || s === 'authenticated') && current.acceptedDeviceId !== event.deviceId) {
         throw new AppError('conflict', 'This call was already accepted on another device.', { state: s });
       }
-      return next({ state: 'accepted', acceptedDeviceId: event.deviceId, snoozeUntil: null });
+      return next({
+        state: 'accepted',
+        acceptedDeviceId: event.deviceId,
+        authMethod: null,
+        authenticatedAt: null,
+        snoozeUntil: null,
+        holdUntil: event.holdUntil ?? null,
+      });
 
     case 'authenticate':
       if (s !== 'accepted' && !(s === 'agent_dialled' && current.acceptedDeviceId)) throw refuse(s, event.type, 'accept the call first');
@@ -176,7 +211,12 @@ export function applyEvent(
         throw new AppError('forbidden', 'This call was accepted on another device.', { state: s });
       }
       // A dialled callback stays agent_dialled until its answer is admitted (call_setup).
-      return next({ state: s === 'agent_dialled' ? s : 'authenticated', authMethod: event.method, authenticatedAt: now });
+      return next({
+        state: s === 'agent_dialled' ? s : 'authenticated',
+        authMethod: event.method,
+        authenticatedAt: now,
+        holdUntil: event.holdUntil ?? null,
+      });
 
     case 'call_setup':
       if (s === 'agent_dialled') {
@@ -201,9 +241,22 @@ export function applyEvent(
 
     case 'expire':
       // Only a request still waiting for the customer's first answer expires; an accepted one
-      // has its own (token) lifetime.
+      // has its own hold (lapse), a snoozed one stays answerable until its reminder.
       if (s !== 'notified' && s !== 'snoozed') throw refuse(s, event.type, 'it is not waiting for an answer');
+      if (s === 'snoozed' && current.snoozeUntil && now < current.snoozeUntil) {
+        throw refuse(s, event.type, 'it stays answerable until its reminder');
+      }
       return next({ state: 'expired', snoozeUntil: null });
+
+    case 'lapse': {
+      if (!HELD_STATES.has(s)) throw refuse(s, event.type, 'it is not held for a call');
+      if (current.holdUntil && now < current.holdUntil) throw refuse(s, event.type, 'its hold has not run out');
+      const cleared = { acceptedDeviceId: null, authMethod: null, authenticatedAt: null };
+      // Back to the customer to try again with a fresh authentication while the answer window
+      // is open; after it, only scheduling is left, and the outcome says why.
+      if (now < current.answerDeadline) return next({ state: 'notified', ...cleared });
+      return next({ state: 'expired', ...cleared, outcome: 'no_call' });
+    }
 
     case 'snooze':
       if (s !== 'notified') throw refuse(s, event.type, 'only a pending notification can be put off');
@@ -213,11 +266,17 @@ export function applyEvent(
         });
       }
       if (event.until <= now) throw new AppError('validation_failed', 'The reminder time must be in the future.');
-      return next({ state: 'snoozed', snoozeUntil: event.until });
+      // The request stays answerable until the reminder, even past the original deadline; the
+      // reminder then opens a fresh answer window (remind).
+      return next({
+        state: 'snoozed',
+        snoozeUntil: event.until,
+        answerDeadline: event.until > current.answerDeadline ? event.until : current.answerDeadline,
+      });
 
     case 'remind':
       if (s !== 'snoozed') throw refuse(s, event.type, 'no reminder is pending');
-      return next({ state: 'notified', snoozeUntil: null });
+      return next({ state: 'notified', snoozeUntil: null, answerDeadline: event.answerDeadline });
 
     case 'schedule':
       if (!SCHEDULABLE.has(s)) throw refuse(s, event.type, 'it can no longer be scheduled');

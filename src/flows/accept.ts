@@ -14,6 +14,9 @@ import { newChallenge, passkeyOptionsFor, verifyPasskeyAnswer } from './challeng
 import { loadRequest, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
 
+/** A call placed with a token in its last second still reaches call setup within this margin. */
+const CALL_SETUP_MARGIN_SECONDS = 15;
+
 /**
  * A device only ever sees its own customer's requests; others are "not found", not "forbidden".
  * `known` is the request as the caller read it with the device (authenticateDeviceWithRequest),
@@ -49,7 +52,9 @@ export async function beginAccept(deps: FlowDeps, device: Device, requestId: str
   }
   // The challenge is stored with the move, in one statement, and only if the move was written.
   const challenge = newChallenge(deps, { deviceId: device.id, callRequestId: requestId, purpose: 'accept' });
-  await moveRequest(deps, requestId, { type: 'accept', deviceId: device.id }, `device:${device.id}`, request, (before, next, audit, effects) =>
+  // Held for the authentication as long as its challenge lives; then the lapse job moves it on.
+  const holdUntil = challenge.expiresAt;
+  await moveRequest(deps, requestId, { type: 'accept', deviceId: device.id, holdUntil }, `device:${device.id}`, request, (before, next, audit, effects) =>
     deps.store.callRequests.updateIssuingChallenge(requestId, before.version, next, audit, challenge, effects),
   );
   const webauthn = await passkeyOptionsFor(deps, device, challenge.value);
@@ -121,7 +126,9 @@ export async function completeAccept(
     throw e;
   }
 
-  await moveRequest(deps, requestId, { type: 'authenticate', deviceId: device.id, method: proof.method }, actor, request);
+  // Held for the call while its token lives, plus a margin for a call set up in its last second.
+  const holdUntil = new Date(now.getTime() + (config.tokens.lifetimeSeconds + CALL_SETUP_MARGIN_SECONDS) * 1000);
+  await moveRequest(deps, requestId, { type: 'authenticate', deviceId: device.id, method: proof.method, holdUntil }, actor, request);
 
   const issued = await issueCallToken(deps, request, device, proof.method, now);
   await store.audit.append({

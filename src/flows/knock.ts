@@ -64,6 +64,7 @@ export async function requestCall(deps: FlowDeps, input: KnockInput, retried = f
     scheduledFor: null,
     scheduleNote: null,
     snoozeUntil: null,
+    holdUntil: null,
     attempts: 0,
     outcome: null,
   };

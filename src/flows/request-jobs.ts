@@ -5,7 +5,10 @@
  * (reconcile.ts) finds any open request that lacks one.
  *
  *   notified  -> request.expire at answerDeadline
- *   snoozed   -> request.remind at snoozeUntil, and request.expire at answerDeadline
+ *   snoozed   -> request.remind at snoozeUntil (answerable until then; the reminder opens a
+ *                fresh answer window, so no expiry while snoozed)
+ *   accepted, authenticated -> request.lapse at holdUntil (the authentication or the call did
+ *                not come in time: back to the customer, or expired)
  *   scheduled -> callback.due   at scheduledFor
  *   any other -> none (a pending one is dropped by the move)
  */
@@ -15,20 +18,22 @@ import type { JobRule, MoveEffects, RequestJobKind } from '../store/store.js';
 export const JOB_RULES: readonly JobRule[] = [
   { state: 'notified', job: 'request.expire', dueColumn: 'answer_deadline' },
   { state: 'snoozed', job: 'request.remind', dueColumn: 'snooze_until' },
-  { state: 'snoozed', job: 'request.expire', dueColumn: 'answer_deadline' },
+  { state: 'accepted', job: 'request.lapse', dueColumn: 'hold_until' },
+  { state: 'authenticated', job: 'request.lapse', dueColumn: 'hold_until' },
   { state: 'scheduled', job: 'callback.due', dueColumn: 'scheduled_for' },
 ];
 
-const ALL_KINDS: readonly RequestJobKind[] = ['request.expire', 'request.remind', 'callback.due'];
+const ALL_KINDS: readonly RequestJobKind[] = ['request.expire', 'request.remind', 'request.lapse', 'callback.due'];
 
-const FIELD: Record<JobRule['dueColumn'], 'answerDeadline' | 'snoozeUntil' | 'scheduledFor'> = {
+const FIELD: Record<JobRule['dueColumn'], 'answerDeadline' | 'snoozeUntil' | 'scheduledFor' | 'holdUntil'> = {
   answer_deadline: 'answerDeadline',
   snooze_until: 'snoozeUntil',
+  hold_until: 'holdUntil',
   scheduled_for: 'scheduledFor',
 };
 
 /** The jobs a request in this snapshot must have pending, with their due times. */
-export function jobsNeeded(s: Pick<CallRequestSnapshot, 'state' | 'answerDeadline' | 'snoozeUntil' | 'scheduledFor'>): Map<RequestJobKind, Date> {
+export function jobsNeeded(s: Pick<CallRequestSnapshot, 'state' | 'answerDeadline' | 'snoozeUntil' | 'scheduledFor' | 'holdUntil'>): Map<RequestJobKind, Date> {
   const out = new Map<RequestJobKind, Date>();
   for (const rule of JOB_RULES) {
     const at = rule.state === s.state ? s[FIELD[rule.dueColumn]] : null;
@@ -49,8 +54,8 @@ export function statesNeedingJobs(): Set<CallRequestState> {
  * writes none and stays one statement.
  */
 export function jobChanges(
-  before: Pick<CallRequestSnapshot, 'state' | 'answerDeadline' | 'snoozeUntil' | 'scheduledFor'> | null,
-  next: Pick<CallRequestSnapshot, 'state' | 'answerDeadline' | 'snoozeUntil' | 'scheduledFor'>,
+  before: Pick<CallRequestSnapshot, 'state' | 'answerDeadline' | 'snoozeUntil' | 'scheduledFor' | 'holdUntil'> | null,
+  next: Pick<CallRequestSnapshot, 'state' | 'answerDeadline' | 'snoozeUntil' | 'scheduledFor' | 'holdUntil'>,
 ): Pick<MoveEffects, 'setJobs' | 'dropJobs'> {
   const had = before ? jobsNeeded(before) : new Map<RequestJobKind, Date>();
   const needs = jobsNeeded(next);

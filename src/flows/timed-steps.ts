@@ -38,9 +38,26 @@ export async function expireUnansweredRequest(deps: FlowDeps, id: string): Promi
   }
 }
 
-/** SPEC step 5: the snoozed notification comes back. */
+/**
+ * SPEC step 5: the snoozed notification comes back, with a fresh answer window (the request was
+ * answerable all along; the reminder gives the customer the usual time to answer again).
+ */
 export async function remindCustomer(deps: FlowDeps, id: string): Promise<void> {
-  await moveIfStillDue(deps, id, { type: 'remind' }, 'request.remind', 'reminder');
+  const answerDeadline = new Date(deps.clock().getTime() + deps.config.requests.answerTimeLimitSeconds * 1000);
+  await moveIfStillDue(deps, id, { type: 'remind', answerDeadline }, 'request.remind', 'reminder');
+}
+
+/**
+ * An accepted or verified request whose authentication or call did not come before its hold ran
+ * out (the app closed, the network dropped, the call failed before reaching the server): back to
+ * the customer to try again while the answer window is open, else expired with outcome no_call
+ * (the customer is told that only scheduling is left).
+ */
+export async function lapseHold(deps: FlowDeps, id: string): Promise<void> {
+  const current = await deps.store.callRequests.get(id);
+  if (!current) return;
+  const backToCustomer = deps.clock() < current.answerDeadline;
+  await moveIfStillDue(deps, id, { type: 'lapse' }, 'request.lapse', backToCustomer ? undefined : 'expired');
 }
 
 /**

@@ -7,6 +7,8 @@ export const JOB_NAMES = {
   expire: 'request.expire',
   /** SPEC core flow 1 step 5: "Remind me later" comes due. */
   remind: 'request.remind',
+  /** An accepted or verified request's hold ran out with no call set up (never stuck there). */
+  lapse: 'request.lapse',
   /** SPEC core flow 1 step 4: a scheduled callback comes due. */
   callback: 'callback.due',
   /** SPEC core flow 2: a transfer started by a scheduled job. */

@@ -21,7 +21,7 @@ export const JOBS_TABLE = 'agenda_jobs';
 export const JOBS_CHANNEL = 'agenda_jobs';
 
 /** Index predicate: the kinds that are unique per request (not transfers). */
-const REQUEST_KINDS = `name IN ('${JOB_NAMES.expire}', '${JOB_NAMES.remind}', '${JOB_NAMES.callback}')`;
+const REQUEST_KINDS = `name IN ('${JOB_NAMES.expire}', '${JOB_NAMES.remind}', '${JOB_NAMES.lapse}', '${JOB_NAMES.callback}')`;
 
 export interface PendingJob {
   name: JobName;

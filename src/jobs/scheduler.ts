@@ -31,6 +31,7 @@ export type { PendingJob } from './job-table.js';
 export interface JobHandlers {
   expireRequest(id: string): Promise<void>;
   remindCustomer(id: string): Promise<void>;
+  lapseHold(id: string): Promise<void>;
   callbackDue(id: string): Promise<void>;
   /**
    * Without it this instance does not run transfer jobs (another instance may). `attempt.last`:
@@ -233,6 +234,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     };
     requestJob(JOB_NAMES.expire, (id) => handlers.expireRequest(id));
     requestJob(JOB_NAMES.remind, (id) => handlers.remindCustomer(id));
+    requestJob(JOB_NAMES.lapse, (id) => handlers.lapseHold(id));
     requestJob(JOB_NAMES.callback, (id) => handlers.callbackDue(id));
     const transfer = handlers.transfer;
     if (transfer) {

@@ -157,7 +157,7 @@ export type NewCallRequest = Omit<CallRequest, 'id' | 'version' | 'updatedAt'> &
 };
 
 /** A kind of job that belongs to one request (at most one pending per kind). */
-export type RequestJobKind = 'request.expire' | 'request.remind' | 'callback.due';
+export type RequestJobKind = 'request.expire' | 'request.remind' | 'request.lapse' | 'callback.due';
 
 /**
  * What a move implies besides the row and its audit entries, written in the same transaction:
@@ -183,7 +183,7 @@ export interface JobGap {
 export interface JobRule {
   state: CallRequestState;
   job: RequestJobKind;
-  dueColumn: 'answer_deadline' | 'snooze_until' | 'scheduled_for';
+  dueColumn: 'answer_deadline' | 'snooze_until' | 'scheduled_for' | 'hold_until';
 }
 
 export interface OutboxEntry {

@@ -141,9 +141,11 @@ describe('customer app and agent console in the browser', function () {
     const failed = phone.page.getByRole('alert');
     await failed.filter({ hasText: 'Call failed' }).waitFor();
     assert.equal(await failed.textContent(), 'Call failed: this verification was already used for another call.');
-    await heading(phone.page, 'Verified — call failed');
+    await heading(phone.page, 'Call failed');
+    // The request is still this phone's: it can try again with a fresh confirmation.
+    await phone.page.getByRole('link', { name: 'Try again' }).waitFor();
 
-    // Without the SIP server nothing ends the verified request: the agent closes it.
+    // The agent closes the verified request (left alone, its hold would run out).
     await consoleRow(desk.page, 'CASE-1001').getByRole('button', { name: 'Cancel request CASE-1001' }).click();
     await consoleRow(desk.page, 'CASE-1001').locator('.state', { hasText: 'Cancelled' }).waitFor();
 
@@ -184,7 +186,7 @@ describe('customer app and agent console in the browser', function () {
     assert.equal(await phone.page.evaluate('document.activeElement.textContent'), 'In 30 minutes');
     await phone.page.keyboard.press('Enter');
     await card.locator('.message.info', { hasText: /We will remind you at \d\d:\d\d/ }).waitFor();
-    await consoleRow(desk.page, 'CASE-1002').locator('.state', { hasText: /Remind me later — until \d\d:\d\d/ }).waitFor();
+    await consoleRow(desk.page, 'CASE-1002').locator('.state', { hasText: /Remind me later — reminder at \d\d:\d\d/ }).waitFor();
     const call = desk.page.locator('#history li', { hasText: 'CASE-1001' });
     await call.waitFor();
     assert.match((await call.textContent()) ?? '', /Chris Customer · CASE-1001 · incoming\s*Outcome: failed · verified by biometric/);

@@ -244,6 +244,6 @@ describe('a real WebRTC call from the customer app (chromium + drachtio-server +
     const alert = phone.page.getByRole('alert').filter({ hasText: 'Call failed' });
     await alert.waitFor();
     assert.equal(await alert.textContent(), 'Call failed: the call server could not be reached.');
-    await heading(phone.page, 'Verified — call failed');
+    await heading(phone.page, 'Call failed');
   });
 });

@@ -64,6 +64,7 @@ describe('jobs scheduler (PostgreSQL)', function () {
     return {
       expireRequest: record('expire'),
       remindCustomer: record('remind'),
+      lapseHold: record('lapse'),
       callbackDue: record('callback'),
       async transfer(data) {
         fired.push({ kind: 'transfer', id: String(data.ref), instance });

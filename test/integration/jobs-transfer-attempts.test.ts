@@ -36,7 +36,7 @@ describe('transfer job attempts (PostgreSQL)', function () {
       logger: pino({ level: 'silent' }),
       instanceName,
       retry: { maxRetries, initialDelayMs: 50 },
-      handlers: { expireRequest: async () => {}, remindCustomer: async () => {}, callbackDue: async () => {}, transfer },
+      handlers: { expireRequest: async () => {}, remindCustomer: async () => {}, lapseHold: async () => {}, callbackDue: async () => {}, transfer },
     });
   }
 

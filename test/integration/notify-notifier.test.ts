@@ -121,6 +121,7 @@ describe('notify: notifier (real store, push service and Twilio doubles)', () =>
       scheduledFor: null,
       scheduleNote: null,
       snoozeUntil: null,
+      holdUntil: null,
       attempts: 0,
       outcome: null,
       reference,

@@ -73,6 +73,7 @@ async function createFixture(store: Store): Promise<Fixture> {
     scheduledFor: null,
     scheduleNote: null,
     snoozeUntil: null,
+    holdUntil: null,
     attempts: 0,
     outcome: null,
     requestedAt: T0,

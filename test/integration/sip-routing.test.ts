@@ -221,6 +221,7 @@ describe('SIP routing: desk phone calls and feature codes (drachtio-server + sip
       scheduledFor: new Date(now.getTime() - 60_000),
       scheduleNote: null,
       snoozeUntil: null,
+      holdUntil: null,
       attempts: 0,
       outcome: null,
     });

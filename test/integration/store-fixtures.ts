@@ -115,6 +115,7 @@ export function newRequest(agentId: string, customerId: string, overrides: Parti
     scheduledFor: null,
     scheduleNote: null,
     snoozeUntil: null,
+    holdUntil: null,
     attempts: 0,
     outcome: null,
     requestedAt: now,

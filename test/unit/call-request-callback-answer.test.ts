@@ -18,6 +18,7 @@ function dialled(patch: Partial<CallRequestSnapshot> = {}): CallRequestSnapshot 
     scheduledFor: later(-5),
     scheduleNote: null,
     snoozeUntil: null,
+    holdUntil: null,
     attempts: 1,
     outcome: null,
     ...patch,

@@ -16,6 +16,7 @@ function fresh(patch: Partial<CallRequestSnapshot> = {}): CallRequestSnapshot {
     scheduledFor: null,
     scheduleNote: null,
     snoozeUntil: null,
+    holdUntil: null,
     attempts: 0,
     outcome: null,
     ...patch,
@@ -63,13 +64,58 @@ describe('call request state machine', () => {
     refusedWith(() => applyEvent(accepted, { type: 'call_setup' }, later(2)), 'illegal_transition');
   });
 
-  it('snoozes and reminds, and a second expiry is refused', () => {
+  it('keeps a snoozed request answerable until the reminder, which opens a fresh answer window', () => {
+    // Answer limit 300 s, reminder in 30 min: accept still works at 20 min, past the first deadline.
     const snoozed = applyEvent(fresh(), { type: 'snooze', until: later(1800) }, later(5));
     assert.equal(snoozed.state, 'snoozed');
-    assert.equal(applyEvent(snoozed, { type: 'remind' }, later(1800)).state, 'notified');
-    const expired = applyEvent(snoozed, { type: 'expire' }, later(300));
-    refusedWith(() => applyEvent(expired, { type: 'expire' }, later(301)), 'illegal_transition');
-    refusedWith(() => applyEvent(expired, { type: 'remind' }, later(1800)), 'illegal_transition');
+    assert.deepEqual(snoozed.answerDeadline, later(1800));
+    assert.equal(allowedAnswers(snoozed, later(1200)).accept, true);
+    assert.equal(applyEvent(snoozed, { type: 'accept', deviceId: 'd1' }, later(1200)).state, 'accepted');
+    // No expiry before the reminder.
+    refusedWith(() => applyEvent(snoozed, { type: 'expire' }, later(300)), 'illegal_transition');
+    const reminded = applyEvent(snoozed, { type: 'remind', answerDeadline: later(2100) }, later(1800));
+    assert.equal(reminded.state, 'notified');
+    assert.deepEqual(reminded.answerDeadline, later(2100));
+    assert.equal(reminded.snoozeUntil, null);
+    const expired = applyEvent(reminded, { type: 'expire' }, later(2100));
+    refusedWith(() => applyEvent(expired, { type: 'expire' }, later(2101)), 'illegal_transition');
+    refusedWith(() => applyEvent(expired, { type: 'remind', answerDeadline: later(2400) }, later(2101)), 'illegal_transition');
+    // A snooze shorter than the answer limit keeps the original deadline.
+    assert.deepEqual(applyEvent(fresh(), { type: 'snooze', until: later(60) }, later(5)).answerDeadline, later(300));
+  });
+
+  it('holds an accepted or verified request only until its hold runs out', () => {
+    const accepted = applyEvent(fresh(), { type: 'accept', deviceId: 'd1', holdUntil: later(70) }, later(10));
+    assert.deepEqual(accepted.holdUntil, later(70));
+    refusedWith(() => applyEvent(accepted, { type: 'lapse' }, later(69)), 'illegal_transition');
+    const verified = applyEvent(accepted, { type: 'authenticate', deviceId: 'd1', method: 'pin', holdUntil: later(155) }, later(20));
+    assert.deepEqual(verified.holdUntil, later(155));
+    // The call set up in time: the hold goes with the state.
+    assert.equal(applyEvent(verified, { type: 'call_setup' }, later(30)).holdUntil, null);
+    // No call in time, answer window still open: back to the customer, who must verify again.
+    const back = applyEvent(verified, { type: 'lapse' }, later(155));
+    assert.equal(back.state, 'notified');
+    assert.equal(back.acceptedDeviceId, null);
+    assert.equal(back.authMethod, null);
+    assert.equal(back.authenticatedAt, null);
+    assert.equal(back.holdUntil, null);
+    assert.deepEqual(allowedAnswers(back, later(156)), { accept: true, schedule: true, snooze: true });
+    // After the answer window: expired with the reason, scheduling still open.
+    const late = fresh({ ...verified, answerDeadline: later(100) });
+    const ended = applyEvent(late, { type: 'lapse' }, later(155));
+    assert.equal(ended.state, 'expired');
+    assert.equal(ended.outcome, 'no_call');
+    assert.equal(allowedAnswers(ended, later(156)).schedule, true);
+    // A lapse of anything else is refused (the job came late).
+    refusedWith(() => applyEvent(back, { type: 'lapse' }, later(200)), 'illegal_transition');
+  });
+
+  it('lets the verified device try again at once with a fresh authentication', () => {
+    const verified = applyEvent(applyEvent(fresh(), { type: 'accept', deviceId: 'd1' }, later(1)), { type: 'authenticate', deviceId: 'd1', method: 'biometric' }, later(2));
+    const again = applyEvent(verified, { type: 'accept', deviceId: 'd1', holdUntil: later(62) }, later(3));
+    assert.equal(again.state, 'accepted');
+    assert.equal(again.authenticatedAt, null);
+    refusedWith(() => applyEvent(verified, { type: 'accept', deviceId: 'd2' }, later(3)), 'conflict');
   });
 
   it('refuses scheduling in the past', () => {

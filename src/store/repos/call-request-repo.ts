@@ -55,6 +55,7 @@ export interface CallRequestRow {
   scheduled_for: Date | null;
   schedule_note: string | null;
   snooze_until: Date | null;
+  hold_until: Date | null;
   attempts: number;
   outcome: Outcome | null;
   requested_at: Date;
@@ -79,6 +80,7 @@ export function toCallRequest(r: CallRequestRow): CallRequest {
     scheduledFor: r.scheduled_for,
     scheduleNote: r.schedule_note,
     snoozeUntil: r.snooze_until,
+    holdUntil: r.hold_until,
     attempts: r.attempts,
     outcome: r.outcome,
     requestedAt: r.requested_at,
@@ -100,7 +102,7 @@ const PENDING_CALLBACK_STATES = ['scheduled', 'due', 'prompted', 'agent_dialled'
  */
 const COLUMNS = `id, reference, reason, customer_id, group_id, agent_id, state, answer_deadline, accepted_device_id,
   auth_method, authenticated_at, scheduled_for, schedule_note, snooze_until, attempts, outcome, requested_at,
-  created_by, version, updated_at`;
+  created_by, version, updated_at, hold_until`;
 
 /**
  * The same columns of a table aliased `alias`, for statements that join call_requests; with
@@ -124,14 +126,14 @@ export function unprefixedRequestRow(row: Record<string, unknown>, prefix: strin
 /** The id is chosen by the caller ($19), so an audit entry written with the row can name it. */
 const INSERT = `INSERT INTO call_requests (reference, reason, customer_id, group_id, agent_id, state, answer_deadline,
      accepted_device_id, auth_method, authenticated_at, scheduled_for, schedule_note, snooze_until,
-     attempts, outcome, requested_at, created_by, idempotency_key, id, idempotency_fingerprint)
-   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+     attempts, outcome, requested_at, created_by, idempotency_key, id, idempotency_fingerprint, hold_until)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
    ON CONFLICT DO NOTHING
    RETURNING ${COLUMNS}`;
 
-/** INSERT that also appends `n` audit entries (parameters from $21), only for the row it inserted. */
+/** INSERT that also appends `n` audit entries (parameters from $22), only for the row it inserted. */
 function insertAudited(n: number): string {
-  return `WITH ins AS (${INSERT}), ${auditSteps('ins', 21, n)} SELECT ins.* FROM ins, a${n - 1}`;
+  return `WITH ins AS (${INSERT}), ${auditSteps('ins', 22, n)} SELECT ins.* FROM ins, a${n - 1}`;
 }
 
 /**
@@ -145,43 +147,43 @@ function auditSteps(from: string, first: number, n: number): string {
   );
 }
 
-/** Compare-and-set on version ($1 id, $2 version, $3-$13 the snapshot), plus `also` as a further condition. */
+/** Compare-and-set on version ($1 id, $2 version, $3-$14 the snapshot), plus `also` as a further condition. */
 function updateStatement(also = ''): string {
   return `UPDATE call_requests SET
      state = $3, answer_deadline = $4, agent_id = $5, accepted_device_id = $6, auth_method = $7,
      authenticated_at = $8, scheduled_for = $9, schedule_note = $10, snooze_until = $11, attempts = $12,
-     outcome = $13, version = version + 1, updated_at = now()
+     outcome = $13, hold_until = $14, version = version + 1, updated_at = now()
    WHERE id = $1 AND version = $2${also}
    RETURNING ${COLUMNS}`;
 }
 const UPDATE = updateStatement();
 
 /**
- * Call setup in one statement: the token ($14 jti, $15 dialog, $16 now) is spent as
+ * Call setup in one statement: the token ($15 jti, $16 dialog, $17 now) is spent as
  * TokenRepo.consume spends it, and only if it was, the request moves (compare-and-set) and `n`
- * audit entries (from $17) are appended. One row: whether the token was spent, and the moved
+ * audit entries (from $18) are appended. One row: whether the token was spent, and the moved
  * request's columns (NULL when the compare-and-set lost or the token was not spent).
  */
 function updateSpendingToken(n: number): string {
   return `WITH spent AS (
-      UPDATE issued_tokens SET consumed_at = $16, dialog_id = $15
-      WHERE jti = $14 AND consumed_at IS NULL AND expires_at > $16
+      UPDATE issued_tokens SET consumed_at = $17, dialog_id = $16
+      WHERE jti = $15 AND consumed_at IS NULL AND expires_at > $17
       RETURNING jti),
     moved AS (${updateStatement(' AND EXISTS (SELECT 1 FROM spent)')}),
-    ${auditSteps('moved', 17, n)}
+    ${auditSteps('moved', 18, n)}
     SELECT EXISTS (SELECT 1 FROM spent) AS spent, done.*
       FROM (SELECT 1) AS one LEFT JOIN (SELECT moved.* FROM moved, a${n - 1}) AS done ON true`;
 }
 
 /**
- * An accept in one statement: the compare-and-set update with its audit entry (from $14), and the
- * challenge (from $22) inserted once per row the update wrote.
+ * An accept in one statement: the compare-and-set update with its audit entry (from $15), and the
+ * challenge (from $23) inserted once per row the update wrote.
  */
 const UPDATE_ISSUING_CHALLENGE = `WITH moved AS (${UPDATE}),
-    ${auditSteps('moved', 14, 1)},
+    ${auditSteps('moved', 15, 1)},
     issued AS (
       INSERT INTO challenges (id, device_id, call_request_id, purpose, value, expires_at)
-      SELECT $22, $23, moved.id, $24, $25, $26 FROM moved, a0
+      SELECT $23, $24, moved.id, $25, $26, $27 FROM moved, a0
       RETURNING id)
   SELECT moved.* FROM moved, issued`;
 
@@ -200,6 +202,7 @@ function updateValues(id: string, expectedVersion: number, next: CallRequestSnap
     next.snoozeUntil,
     next.attempts,
     next.outcome,
+    next.holdUntil ?? null,
   ];
 }
 
@@ -230,6 +233,7 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
           r.idempotencyKey,
           id,
           r.idempotencyFingerprint ?? null,
+          r.holdUntil ?? null,
         ];
         const entries = audit?.(id) ?? [];
         const implied = effects?.(id);
@@ -312,7 +316,7 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
         ? await prepared<CallRequestRow>(
             pool,
             'call_requests_update_audited',
-            `WITH moved AS (${UPDATE}) SELECT moved.*, (${auditAppendCall(14)}).seq AS audit_seq FROM moved`,
+            `WITH moved AS (${UPDATE}) SELECT moved.*, (${auditAppendCall(15)}).seq AS audit_seq FROM moved`,
             [...values, ...auditAppendArgs(audit).args],
           )
         : await prepared<CallRequestRow>(pool, 'call_requests_update', UPDATE, values);
@@ -375,7 +379,8 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
          CROSS JOIN LATERAL (
            SELECT u.job, CASE u.col WHEN 'answer_deadline' THEN r.answer_deadline
                                     WHEN 'snooze_until' THEN r.snooze_until
-                                    WHEN 'scheduled_for' THEN r.scheduled_for END AS due
+                                    WHEN 'scheduled_for' THEN r.scheduled_for
+                                    WHEN 'hold_until' THEN r.hold_until END AS due
            FROM unnest($1::text[], $2::text[], $3::text[]) AS u(state, job, col)
            WHERE u.state = r.state) g
          WHERE r.state = ANY($1::text[]) AND g.due IS NOT NULL

@@ -96,11 +96,16 @@ export function inCallPanel(opts) {
       finish();
       focusTitle();
     },
-    failed(reason, title = 'Call failed') {
+    /** `retry`: where the customer can try again (a fresh confirmation), when they still can. */
+    failed(reason, title = 'Call failed', retry = null) {
       if (over) return;
       opts.title.textContent = title;
       status.textContent = 'The call could not be connected.';
-      replace(failure, h('p', { class: 'message error', role: 'alert' }, `Call failed: ${reason}.`));
+      replace(
+        failure,
+        h('p', { class: 'message error', role: 'alert' }, `Call failed: ${reason}.`),
+        retry ? h('p', null, h('a', { class: 'button primary', href: retry }, 'Try again')) : null,
+      );
       finish();
       // Hang up (which may have had focus) is hidden now: focus must not fall to the page.
       focusTitle();

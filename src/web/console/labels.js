@@ -15,7 +15,7 @@ export function stateLabel(r) {
     case 'notified':
       return { text: `Notified — answer by ${time(r.answerDeadline)}`, tone: 'info' };
     case 'snoozed':
-      return { text: `Remind me later — until ${time(r.snoozeUntil)}`, tone: 'info' };
+      return { text: `Remind me later — reminder at ${time(r.snoozeUntil)}, can accept until then`, tone: 'info' };
     case 'accepted':
       return { text: 'Accepted — customer verifying', tone: 'info' };
     case 'authenticated':
@@ -27,6 +27,8 @@ export function stateLabel(r) {
     case 'ended':
       return { text: `Ended${r.outcome ? ` — ${r.outcome.replace(/_/g, ' ')}` : ''}`, tone: '' };
     case 'expired':
+      if (r.outcome === 'no_call') return { text: 'Expired — verified, but no call came in time', tone: 'warn' };
+      if (r.outcome === 'gave_up') return { text: 'Expired — callback attempts used up', tone: 'warn' };
       return { text: 'Expired — no answer in time', tone: 'warn' };
     case 'scheduled':
       return { text: `Scheduled for ${dateTime(r.scheduledFor)}`, tone: 'info' };

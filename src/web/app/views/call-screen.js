@@ -82,7 +82,8 @@ export async function showCall(app, [id], root) {
       checkAnswered();
     },
     onEnded: (text) => panel.ended(text),
-    onFailed: (reason) => panel.failed(reason, 'Verified — call failed'),
+    // The request stays with this phone: trying again asks for the fingerprint or PIN afresh.
+    onFailed: (reason) => panel.failed(reason, 'Call failed', `#/requests/${id}/verify`),
   });
   // Only the call holds the token from here on.
   issued.token = null;

@@ -48,12 +48,11 @@ export function requestCard(app, view, opts) {
     const timer = setInterval(tick, 1000);
     timers.push(timer);
     tick();
-    status = h(
-      'div',
-      null,
-      view.state === 'snoozed' && view.snoozeUntil ? h('p', { class: 'message info' }, `We will remind you at ${time(view.snoozeUntil, zone)}.`) : null,
-      h('p', { class: 'deadline' }, `Please answer by ${time(view.answerDeadline, zone)}`, left),
-    );
+    // Snoozed: the request stays answerable until the reminder, which brings a fresh answer time.
+    status =
+      view.state === 'snoozed' && view.snoozeUntil
+        ? h('p', { class: 'message info' }, `We will remind you at ${time(view.snoozeUntil, zone)}. You can still accept the call until then.`)
+        : h('p', { class: 'deadline' }, `Please answer by ${time(view.answerDeadline, zone)}`, left);
   } else if (view.state === 'accepted') {
     status = h('p', { class: 'message info' }, 'You accepted this call. Confirm it is you to connect.');
   } else if (view.state === 'scheduled' && view.scheduledFor) {
@@ -65,7 +64,9 @@ export function requestCard(app, view, opts) {
     );
   } else if (view.state === 'prompted') {
     status = h('p', { class: 'message info' }, 'It is time for your scheduled call.');
-  } else if (['authenticated', 'connecting', 'connected'].includes(view.state)) {
+  } else if (view.state === 'authenticated') {
+    status = h('p', { class: 'message info' }, 'You are verified. If your call did not start, try again.');
+  } else if (['connecting', 'connected'].includes(view.state)) {
     status = h('p', { class: 'message ok' }, 'You are verified. The call is being connected.');
   } else if (view.state === 'due' || view.state === 'agent_dialled') {
     status = h('p', { class: 'message info' }, 'Your scheduled call is starting: your adviser will call you.');
@@ -82,6 +83,10 @@ export function requestCard(app, view, opts) {
   }
   if (view.state === 'accepted') {
     actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, 'Confirm it is you'));
+  }
+  if (view.state === 'authenticated') {
+    // The call did not start (or was lost): a fresh confirmation gives a new token.
+    actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, 'Try the call again'));
   }
   if (view.actions.schedule) {
     const label = view.state === 'scheduled' ? 'Change time' : view.state === 'prompted' ? 'Reschedule' : 'Schedule a call';

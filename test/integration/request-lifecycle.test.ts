@@ -1,0 +1,161 @@
+/**
+ * No request is left stuck, and "Remind me later" keeps its word, timed by the real job runner
+ * on the real database. The job runner keeps real time while the service's clock can be shifted:
+ * a step taken with the clock set back writes its job due that much earlier in real time, so a
+ * hold of two minutes or a reminder in 30 minutes comes due within a second.
+ */
+import assert from 'node:assert/strict';
+import { setUpContactCenter, type ContactCenter } from '../support/verified-customer.js';
+import { startTestService, type TestService } from '../support/test-service.js';
+import { waitFor } from '../support/wait-for.js';
+
+describe('call request life cycle: bounded holds and reminders', function () {
+  this.timeout(60_000);
+  let t: TestService;
+  let cc: ContactCenter;
+  let anna: string;
+  /** The hold of a verified request: the token's life plus the call-setup margin. */
+  let verifiedHoldMs: number;
+  let answerMs: number;
+
+  before(async () => {
+    t = await startTestService({ KNOCK_REQUESTS__REMIND_CHOICES_MINUTES: '[30,60,1440]' });
+    cc = await setUpContactCenter(t, { agents: [{ username: 'anna', name: 'Anna Smith', extension: '1001' }] });
+    anna = cc.consoleTokens.anna!;
+    verifiedHoldMs = (t.config.tokens.lifetimeSeconds + 15) * 1000;
+    answerMs = t.config.requests.answerTimeLimitSeconds * 1000;
+  });
+
+  after(async () => {
+    await t?.stop();
+  });
+
+  /** Runs `step` with the service's clock set back by `ms`, then puts it right again. */
+  async function withClockBack<T>(ms: number, step: () => Promise<T>): Promise<T> {
+    t.advance(-ms);
+    try {
+      return await step();
+    } finally {
+      t.advance(ms);
+    }
+  }
+
+  async function knock(reference: string) {
+    const res = await t.call('POST', '/api/v1/call-requests', { token: anna, body: { customerId: cc.customerId, reason: 'Card payment check', reference } });
+    assert.equal(res.status, 201, res.text);
+    return res.body as { id: string; answerDeadline: string };
+  }
+
+  async function verify(id: string) {
+    const challenge = await t.call('POST', `/api/v1/app/requests/${id}/accept`, { token: cc.deviceCredential });
+    assert.equal(challenge.status, 200, challenge.text);
+    const issued = await t.call('POST', `/api/v1/app/requests/${id}/authenticate`, {
+      token: cc.deviceCredential,
+      body: { challengeId: challenge.body.challengeId, method: 'biometric', webauthn: cc.authenticator.assert(challenge.body.webauthn) },
+    });
+    assert.equal(issued.status, 200, issued.text);
+    return issued.body as { token: string };
+  }
+
+  const agentView = async (id: string) => (await t.call('GET', `/api/v1/call-requests/${id}`, { token: anna })).body;
+  const appView = async (id: string) => (await t.call('GET', `/api/v1/app/requests/${id}`, { token: cc.deviceCredential })).body;
+  const jobsOf = async (id: string) => (await t.service.scheduler.pending(id)).map((j) => j.name);
+
+  it('gives a verified request with no call back to the customer when its hold runs out, to verify again', async () => {
+    const req = await knock('HOLD-1');
+    // Verified with the clock set back by the hold: the lapse job is due now in real time.
+    await withClockBack(verifiedHoldMs, () => verify(req.id));
+
+    await waitFor('the request back with the customer', async () => (await agentView(req.id)).state === 'notified');
+    const view = await agentView(req.id);
+    assert.equal(view.verification ?? null, null, 'no longer shown as verified');
+    assert.equal((await appView(req.id)).actions.accept, true);
+    assert.deepEqual(await jobsOf(req.id), ['request.expire']);
+    const lapse = (await t.service.deps.store.audit.list({ subject: `call_request:${req.id}` })).find((e) => e.action === 'request.lapse');
+    assert.equal(lapse?.reason, 'authenticated -> notified');
+
+    // The customer tries again: a fresh biometric, a new token.
+    await verify(req.id);
+    assert.equal((await agentView(req.id)).state, 'authenticated');
+    await t.call('POST', `/api/v1/call-requests/${req.id}/cancel`, { token: anna });
+  });
+
+  it('lets the verified phone start again at once, with a fresh authentication', async () => {
+    const req = await knock('HOLD-2');
+    await verify(req.id);
+    const again = await t.call('POST', `/api/v1/app/requests/${req.id}/accept`, { token: cc.deviceCredential });
+    assert.equal(again.status, 200, again.text);
+    assert.equal((await agentView(req.id)).state, 'accepted');
+    await t.call('POST', `/api/v1/call-requests/${req.id}/cancel`, { token: anna });
+  });
+
+  it('expires a verified request with no call once the answer window has closed, saying why', async () => {
+    const req = await knock('HOLD-3');
+    // The lapse job comes due in about a second; by then the clock is past the answer window.
+    await withClockBack(verifiedHoldMs - 1_000, () => verify(req.id));
+    t.advance(answerMs);
+    try {
+      await waitFor('the request expired', async () => (await agentView(req.id)).state === 'expired');
+    } finally {
+      t.advance(-answerMs);
+    }
+    const view = await agentView(req.id);
+    assert.equal(view.outcome, 'no_call');
+    const app = await appView(req.id);
+    assert.deepEqual(app.actions, { accept: false, schedule: true, snooze: false });
+    assert.deepEqual(await jobsOf(req.id), []);
+    // The customer is told only scheduling is left.
+    const delivered = await t.service.deps.store.notifications.listFor(req.id);
+    assert.ok(delivered.some((n) => n.kind === 'expired' && n.status === 'sent'), JSON.stringify(delivered.map((n) => n.kind)));
+    // And the pair is free for a new knock.
+    const next = await knock('HOLD-3b');
+    assert.notEqual(next.id, req.id);
+    await t.call('POST', `/api/v1/call-requests/${next.id}/cancel`, { token: anna });
+  });
+
+  it('returns an accepted request whose authentication never came', async () => {
+    const req = await knock('HOLD-4');
+    const challengeMs = t.config.auth.challengeLifetimeSeconds * 1000;
+    await withClockBack(challengeMs, async () => {
+      const c = await t.call('POST', `/api/v1/app/requests/${req.id}/accept`, { token: cc.deviceCredential });
+      assert.equal(c.status, 200, c.text);
+    });
+    await waitFor('the request back with the customer', async () => (await agentView(req.id)).state === 'notified');
+    await t.call('POST', `/api/v1/call-requests/${req.id}/cancel`, { token: anna });
+  });
+
+  it('keeps a snoozed request answerable until the reminder, which opens a fresh answer window', async () => {
+    const req = await knock('SNOOZE-1');
+    const snoozed = await t.call('POST', `/api/v1/app/requests/${req.id}/snooze`, { token: cc.deviceCredential, body: { minutes: 30 } });
+    assert.equal(snoozed.status, 200, snoozed.text);
+    const remindAt = new Date(snoozed.body.snoozeUntil).getTime();
+    // Answerable until the reminder, not just until the first deadline.
+    assert.equal(new Date(snoozed.body.answerDeadline).getTime(), remindAt);
+    assert.deepEqual(await jobsOf(req.id), ['request.remind']);
+    t.advance(answerMs + 60_000);
+    try {
+      assert.equal((await appView(req.id)).actions.accept, true, 'past the first deadline, before the reminder');
+    } finally {
+      t.advance(-(answerMs + 60_000));
+    }
+    await t.call('POST', `/api/v1/call-requests/${req.id}/cancel`, { token: anna });
+
+    // A reminder that comes due: snoozed with the clock 30 minutes back, so it fires now.
+    const other = await knock('SNOOZE-2');
+    const pushesBefore = (await t.service.deps.store.notifications.listFor(other.id)).length;
+    await withClockBack(30 * 60_000 - 500, async () => {
+      const r = await t.call('POST', `/api/v1/app/requests/${other.id}/snooze`, { token: cc.deviceCredential, body: { minutes: 30 } });
+      assert.equal(r.status, 200, r.text);
+    });
+    await waitFor('the reminder', async () => (await agentView(other.id)).state === 'notified');
+    const view = await agentView(other.id);
+    const deadline = new Date(view.answerDeadline).getTime();
+    assert.ok(Math.abs(deadline - (Date.now() + answerMs)) < 10_000, `a fresh answer window: ${view.answerDeadline}`);
+    const sent = (await t.service.deps.store.notifications.listFor(other.id)).slice(pushesBefore);
+    assert.ok(sent.some((n) => n.kind === 'reminder' && n.status === 'sent'));
+    assert.deepEqual(await jobsOf(other.id), ['request.expire']);
+    const accept = await t.call('POST', `/api/v1/app/requests/${other.id}/accept`, { token: cc.deviceCredential });
+    assert.equal(accept.status, 200, accept.text);
+    await t.call('POST', `/api/v1/call-requests/${other.id}/cancel`, { token: anna });
+  });
+});
