@@ -1,6 +1,6 @@
 /**
  * `npm start`: loads and validates the configuration, starts the service, and stops it cleanly
- * on SIGINT/SIGTERM.
+ * on SIGINT/SIGTERM; SIGHUP reloads the routing file.
  */
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config/load-config.js';
@@ -33,6 +33,15 @@ async function main(): Promise<void> {
       },
     );
   };
+  // SIGHUP re-reads this host's routing file (as `reloadxml` does): checked first, swapped only
+  // when valid, audited; this instance only (the admin API's reload reaches every instance).
+  process.on('SIGHUP', () => {
+    if (!service.sip) {
+      logger.warn('SIGHUP: this instance does not route calls (sip.enabled is off); nothing to reload');
+      return;
+    }
+    service.sip.routing.reload({ actor: 'signal:SIGHUP', how: 'signal' }).catch((err: unknown) => logger.error({ err }, 'SIGHUP: routing reload failed'));
+  });
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }

@@ -30,6 +30,7 @@ import { ensureVapidKeys } from './notify/vapid-keys.js';
 import { createWebPushChannel } from './notify/webpush-channel.js';
 import { KeyRing } from './security/signing-keys.js';
 import { startCustomerCalls, type CustomerCallService } from './sip/customer-call-service.js';
+import { createRoutingCluster, routingAdmin, type RoutingCluster } from './sip/routing-cluster.js';
 import { startSipServer, type SipServer } from './sip/sip-server.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded-postgres.js';
 import { openStore } from './store/pg-store.js';
@@ -59,6 +60,8 @@ export interface RunningService {
   sip: SipServer | null;
   /** Customer calls and the FreeSWITCH connection; null when sip.enabled is false. */
   customerCalls: CustomerCallService | null;
+  /** Routing reloads on every instance (LISTEN/NOTIFY); null when sip.enabled is false. */
+  routingCluster: RoutingCluster | null;
   stop(): Promise<void>;
 }
 
@@ -128,6 +131,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
     let sip: SipServer | null = null;
     let customerCalls: CustomerCallService | null = null;
+    let routingCluster: RoutingCluster | null = null;
     // The scheduler's handlers call the flows, and the flows schedule through the scheduler.
     let scheduler: Scheduler | null = null;
     const schedulerPort: SchedulerPort = {
@@ -204,6 +208,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       sip = await startSipServer({ deps, logger, instanceName: instance.name, registry: metrics.registry });
       stops.push(() => sip!.stop());
       const sipServer = sip;
+      // A reload asked on any instance reaches this one (and its answer goes back) over the database.
+      routingCluster = createRoutingCluster({ holder: sip.routing, store, instance, logger, instanceDeadSeconds: config.calls.instanceDeadSeconds });
+      stops.push(() => routingCluster!.stop());
+      await routingCluster.start();
       checks.push({ name: 'sip', required: config.sip.requiredForReadiness, check: async () => sipServer.isConnected() });
       // Media (FreeSWITCH) and the customer calls on top of it; not required either: desk phone
       // registration and the API work without it, and the connection retries.
@@ -217,7 +225,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     }
     let url: string | null = null;
     if (options.listen !== false) {
-      const app = createHttpApp({ deps, metrics, checks, version: VERSION, staticDir: webDir(), vapidPublicKey: vapid.publicKey });
+      const routing = sip && routingCluster ? routingAdmin(sip.routing, routingCluster, instance.name) : null;
+      const app = createHttpApp({ deps, metrics, checks, version: VERSION, staticDir: webDir(), vapidPublicKey: vapid.publicKey, routing });
       const server: Server = createServer(app);
       await new Promise<void>((ok, fail) => {
         server.once('error', fail);
@@ -241,7 +250,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       stops.push(() => listener.close());
       metricsUrl = listener.url;
     }
-    return { deps, scheduler, metrics, url, metricsUrl, databaseUrl, sip, customerCalls, stop: stopAll };
+    return { deps, scheduler, metrics, url, metricsUrl, databaseUrl, sip, customerCalls, routingCluster, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

@@ -14,6 +14,7 @@ import { appEventsRoutes } from './routes/app-events-routes.js';
 import { appRoutes } from './routes/app-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
 import { opsRoutes, type HealthCheck } from './routes/ops-routes.js';
+import { routingRoutes, type RoutingAdmin } from './routes/routing-routes.js';
 import { staffRoutes } from './routes/staff-routes.js';
 
 export interface HttpAppOptions {
@@ -25,6 +26,8 @@ export interface HttpAppOptions {
   staticDir?: string;
   /** The Web Push public key the push channel signs with, for the app to subscribe. */
   vapidPublicKey: string;
+  /** The routing in force and its reload; null when this instance does not route calls. */
+  routing?: RoutingAdmin | null;
 }
 
 export function createHttpApp(opts: HttpAppOptions): Express {
@@ -39,8 +42,9 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   app.use(opts.metrics.httpMiddleware);
   app.use(express.json({ limit: '64kb', verify: verifyUtf8 }));
   app.use(refuseBadText);
-  app.use(opsRoutes({ checks: opts.checks, metrics: opts.metrics, keyRing: deps.keyRing, version: opts.version, metricsToken: deps.config.metrics.token }));
+  app.use(opsRoutes({ checks: opts.checks, metrics: opts.metrics, keyRing: deps.keyRing, version: opts.version, metricsToken: deps.config.metrics.token, routing: opts.routing ? () => opts.routing!.active() : null }));
   app.use('/api/v1', staffRoutes(deps));
+  app.use('/api/v1', routingRoutes(deps, opts.routing ?? null));
   app.use('/api/v1', appRoutes(deps));
   app.use(appEventsRoutes(deps, opts.vapidPublicKey), consoleRoutes(deps));
   if (opts.staticDir) app.use(express.static(opts.staticDir, { index: 'index.html' }));

@@ -60,6 +60,29 @@ export const openApiDocument = {
           field: { type: 'string', description: 'invalid_text: the field, query parameter or "path" with the bad text' },
         },
       },
+      RoutingVersion: {
+        type: 'object',
+        description: 'The routing file in force on one instance.',
+        required: ['version', 'loadedAt', 'file', 'extensions', 'groups', 'featureCodes'],
+        properties: {
+          version: { type: 'string', pattern: '^[0-9a-f]{16}$', description: "The first 16 hex digits of the SHA-256 of the file's bytes (as `npm run admin -- check-routing` prints it)" },
+          loadedAt: dateTime,
+          file: { type: 'string', description: 'The file as configured (sip.routingFile)' },
+          extensions: { type: 'integer', description: 'Numbers under extensions' },
+          groups: { type: 'integer' },
+          featureCodes: { type: 'array', items: { type: 'string' } },
+        },
+      },
+      RoutingChanges: {
+        type: 'object',
+        description: 'Keys added, removed and changed: numbers (extensions), group ids, feature codes.',
+        properties: Object.fromEntries(
+          ['extensions', 'groups', 'featureCodes'].map((k) => [
+            k,
+            { type: 'object', properties: { added: { type: 'array', items: { type: 'string' } }, removed: { type: 'array', items: { type: 'string' } }, changed: { type: 'array', items: { type: 'string' } } } },
+          ]),
+        ),
+      },
       WeeklyHours: {
         type: 'object',
         propertyNames: { pattern: '^[1-7]$' },
@@ -310,6 +333,81 @@ export const openApiDocument = {
     '/api/v1/audit/verify': {
       get: { operationId: 'verifyAudit', security: agentAuth, responses: { '200': ok('Chain verification result') } },
     },
+    '/api/v1/routing': {
+      get: {
+        operationId: 'getRouting',
+        summary: 'The routing file in force on this instance (admin)',
+        security: agentAuth,
+        responses: {
+          '200': {
+            description: 'Version, when it was loaded, and what it holds',
+            content: { 'application/json': { schema: { allOf: [{ $ref: '#/components/schemas/RoutingVersion' }], properties: { instance: { type: 'string' } } } } },
+          },
+          '409': { description: 'This instance does not route calls (sip.enabled is off)', content: { 'application/problem+json': { schema: problem } } },
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/routing/reload': {
+      post: {
+        operationId: 'reloadRouting',
+        summary: 'Reload the routing file on every instance, without a restart (admin)',
+        description:
+          "This instance reads its routing file (sip.routingFile) and checks it as start-up does. With any problem nothing changes anywhere: 422 `routing_invalid` lists every problem as `file:line:column: path: message`. Otherwise the new routing replaces the old at once for new calls (calls already set up or ringing keep theirs), the reload is audited (`routing.reload`, with what changed), and every other live instance is told over the database to reload its own file; the answer lists what each answered within a few seconds. The same reload, on one instance only, is `kill -HUP <pid>`.",
+        security: agentAuth,
+        responses: {
+          '200': {
+            description: 'Reloaded (or the file is unchanged) here; what the other instances answered',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['instance', 'status', 'active', 'previousVersion', 'changes', 'summary', 'warnings', 'instances', 'notAnswered'],
+                  properties: {
+                    instance: { type: 'string', description: 'This instance (server.instanceName)' },
+                    status: { enum: ['reloaded', 'unchanged'] },
+                    active: { $ref: '#/components/schemas/RoutingVersion' },
+                    previousVersion: { type: 'string' },
+                    changes: { $ref: '#/components/schemas/RoutingChanges' },
+                    summary: { type: 'string', description: 'e.g. "numbers: 1 added (2200), 1 removed (2100)"' },
+                    warnings: { type: 'array', items: { type: 'string' }, description: 'Agents or groups the file names that the directory does not have (yet)' },
+                    instances: {
+                      type: 'array',
+                      description: 'The other instances that answered: each reloaded its own file',
+                      items: {
+                        type: 'object',
+                        required: ['instance', 'status', 'version', 'loadedAt'],
+                        properties: {
+                          instance: { type: 'string' },
+                          status: { enum: ['reloaded', 'unchanged', 'refused'] },
+                          version: { type: 'string' },
+                          loadedAt: dateTime,
+                          problems: { type: 'array', items: { type: 'string' }, description: 'refused: the first problems of its file (it keeps its routing)' },
+                        },
+                      },
+                    },
+                    notAnswered: { type: 'array', items: { type: 'string' }, description: 'Live instances that did not answer in time' },
+                  },
+                },
+              },
+            },
+          },
+          '409': { description: 'This instance does not route calls (sip.enabled is off)', content: { 'application/problem+json': { schema: problem } } },
+          '422': {
+            description: 'routing_invalid: the file has problems; the routing in force stays on every instance',
+            content: {
+              'application/problem+json': {
+                schema: {
+                  allOf: [problem],
+                  properties: { problems: { type: 'array', items: { type: 'string' } }, instance: { type: 'string' }, active: { $ref: '#/components/schemas/RoutingVersion' } },
+                },
+              },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
     '/api/v1/devices': {
       get: { operationId: 'listMyDevices', summary: "The devices of this device's customer (not revoked), `current` marking this one", security: deviceAuth, responses: { '200': ok('Devices') } },
       post: {
@@ -489,7 +587,13 @@ export const openApiDocument = {
       get: { operationId: 'jwks', responses: { '200': ok('Public keys of pre-authentication tokens') } },
     },
     '/healthz': { get: { operationId: 'health', responses: { '200': ok('Alive') } } },
-    '/readyz': { get: { operationId: 'ready', responses: { '200': ok('Ready'), '503': ok('Not ready') } } },
+    '/readyz': {
+      get: {
+        operationId: 'ready',
+        description: 'status (ready, degraded, unready), components up or down, and with SIP the routing file in force (`routing.version`, `routing.loadedAt`).',
+        responses: { '200': ok('Ready'), '503': ok('Not ready') },
+      },
+    },
     '/metrics': {
       get: {
         operationId: 'metrics',

@@ -36,6 +36,7 @@ const STATUS: Record<ErrorCode, number> = {
   no_agent_available: 503,
   no_reachable_device: 422,
   rate_limited: 429,
+  routing_invalid: 422,
   unavailable: 503,
   internal: 500,
 };

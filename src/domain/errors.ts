@@ -31,6 +31,8 @@ export type ErrorCode =
   | 'no_agent_available'
   | 'no_reachable_device'
   | 'rate_limited'
+  /** A routing file with problems (each `file:line:column: path: message`); the old routing stays. */
+  | 'routing_invalid'
   | 'unavailable'
   | 'internal';
 

@@ -36,6 +36,8 @@ export interface ReloadTrigger {
   /** Who asked, as the audit log names actors: `agent:<id>`, `apikey:<name>`, `signal:SIGHUP`, `cluster:<instance>`. */
   actor: string;
   how: 'api' | 'signal' | 'cluster';
+  /** For `cluster`: the instance the reload was asked on. */
+  origin?: string;
 }
 
 export type ReloadOutcome =
@@ -134,7 +136,7 @@ export function createRoutingHolder(opts: RoutingHolderOptions): RoutingHolder {
 
   const audit = (trigger: ReloadTrigger, decision: 'allow' | 'deny', reason: string, data: Record<string, unknown>) =>
     deps.store.audit
-      .append({ actor: trigger.actor, action: 'routing.reload', subject: `routing:${opts.displayName}`, decision, reason, data: { instance: opts.instanceName, how: trigger.how, ...data } })
+      .append({ actor: trigger.actor, action: 'routing.reload', subject: `routing:${opts.displayName}`, decision, reason, data: { instance: opts.instanceName, how: trigger.how, ...(trigger.origin ? { origin: trigger.origin } : {}), ...data } })
       .catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'routing reload not audited'));
 
   async function reloadNow(trigger: ReloadTrigger): Promise<ReloadOutcome> {

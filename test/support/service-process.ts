@@ -16,6 +16,8 @@ export interface ServiceProcess {
   start(until?: string[]): Promise<void>;
   /** kill -9: nothing is hung up, closed or written on the way out. */
   crash(): Promise<void>;
+  /** Sends a signal to the running process (e.g. SIGHUP to reload the routing file). */
+  signal(sig: NodeJS.Signals): void;
   stop(): Promise<void>;
   logs(): string;
 }
@@ -67,6 +69,10 @@ export async function serviceProcess(env: Record<string, string>): Promise<Servi
         await exited;
       }
       child = null;
+    },
+    signal(sig) {
+      if (!child || child.exitCode !== null) throw new Error('the service process is not running');
+      child.kill(sig);
     },
     async stop() {
       if (child && child.exitCode === null) {

@@ -30,7 +30,15 @@ function checkMetricsToken(req: Request, token: string): void {
   if (!given || !sameToken(given, token)) throw new AppError('unauthenticated', 'Metrics need the scrape token (Authorization: Bearer <metrics.token>).');
 }
 
-export function opsRoutes(args: { checks: HealthCheck[]; metrics: Metrics; keyRing: KeyRing; version: string; metricsToken: string }): Router {
+export function opsRoutes(args: {
+  checks: HealthCheck[];
+  metrics: Metrics;
+  keyRing: KeyRing;
+  version: string;
+  metricsToken: string;
+  /** The routing file in force (version, loaded at), shown by /readyz; null without SIP. */
+  routing?: (() => { version: string; loadedAt: string }) | null;
+}): Router {
   const r = Router();
   r.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', version: args.version });
@@ -48,7 +56,8 @@ export function opsRoutes(args: { checks: HealthCheck[]; metrics: Metrics; keyRi
     );
     // Degraded: serving, but an optional component is down (no calls while SIP or media is).
     const degraded = Object.values(components).includes('down');
-    res.status(ready ? 200 : 503).json({ status: ready ? (degraded ? 'degraded' : 'ready') : 'unready', components });
+    const routing = args.routing ? (({ version, loadedAt }) => ({ version, loadedAt }))(args.routing()) : undefined;
+    res.status(ready ? 200 : 503).json({ status: ready ? (degraded ? 'degraded' : 'ready') : 'unready', components, ...(routing ? { routing } : {}) });
   });
   r.get('/metrics', async (req, res) => {
     checkMetricsToken(req, args.metricsToken);
