@@ -43,6 +43,7 @@ export const configSchema = obj({
     appRingSeconds: { type: 'integer', minimum: 5, maximum: 300 },
     // RFC 4028 §4: Min-SE is never below 90 seconds.
     sessionTimer: obj({ expiresSeconds: { type: 'integer', minimum: 90, maximum: 86400 }, minSeconds: { type: 'integer', minimum: 90, maximum: 86400 } }),
+    subscriptions: obj({ minExpires: pos, maxExpires: { type: 'integer', minimum: 1, maximum: 86400 }, defaultExpires: pos }),
   }),
   media: obj({
     freeswitch: obj({ host: nonEmpty, port, secret: nonEmpty }),

@@ -74,6 +74,12 @@ export interface Config {
      * asks for and answers with, and the smallest it accepts (below it: 422 with Min-SE).
      */
     sessionTimer: { expiresSeconds: number; minSeconds: number };
+    /**
+     * Desk phones' event subscriptions (message-summary, dialog, presence): the expiry granted
+     * (seconds). Below minExpires: 423 with Min-Expires; above maxExpires: cut to it; none asked
+     * for: defaultExpires.
+     */
+    subscriptions: { minExpires: number; maxExpires: number; defaultExpires: number };
   };
   media: {
     /** FreeSWITCH event socket that drachtio-fsmrf drives. */

@@ -137,6 +137,9 @@ function semanticChecks(c: Config): string[] {
       `sip.sessionTimer.expiresSeconds: ${c.sip.sessionTimer.expiresSeconds} is below sip.sessionTimer.minSeconds (${c.sip.sessionTimer.minSeconds}); raise expiresSeconds or lower minSeconds`,
     );
   }
+  if (c.sip.subscriptions.minExpires > c.sip.subscriptions.maxExpires) {
+    problems.push(`sip.subscriptions.minExpires: ${c.sip.subscriptions.minExpires} is above sip.subscriptions.maxExpires (${c.sip.subscriptions.maxExpires})`);
+  }
   if (c.calls.instanceDeadSeconds < 3 * c.calls.reconcileSeconds) {
     // Every instance beats once per reconcile pass: a few missed beats, not one, make it dead.
     problems.push(

@@ -1,6 +1,6 @@
 /**
  * Who is this desk phone? Digest authentication (RFC 3261 §22, RFC 7616/8760) of REGISTER and of
- * INVITEs from desk phones, against the agents' stored HA1. The SIP user is the agent's
+ * INVITEs and SUBSCRIBEs from desk phones, against the agents' stored HA1. The SIP user is the agent's
  * extension and the realm is the SIP domain.
  *
  * Order of answers, so nobody learns which extensions exist: a request without credentials gets
@@ -22,9 +22,9 @@ export interface DeskPhoneAuthenticator {
   /**
    * Resolves with the authenticated agent, or null after it has answered the request itself
    * (401 challenge, 403, 400). `claimedUser` is the user the request speaks for (To of a
-   * REGISTER, From of an INVITE); credentials for another user are refused.
+   * REGISTER, From of an INVITE or SUBSCRIBE); credentials for another user are refused.
    */
-  authenticate(req: SipRequest, res: SipResponse, opts: { action: 'register' | 'invite'; claimedUser: string | null }): Promise<Agent | null>;
+  authenticate(req: SipRequest, res: SipResponse, opts: { action: 'register' | 'invite' | 'subscribe'; claimedUser: string | null }): Promise<Agent | null>;
 }
 
 export function createDeskPhoneAuthenticator(args: {

@@ -9,16 +9,19 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { FlowDeps } from '../flows/ports.js';
+import { followAgentLines } from './busy-lamps.js';
 import { createDeskPhoneAuthenticator } from './desk-phone-auth.js';
 import { createDigestAuth } from './digest-auth.js';
 import { createDrachtioConnection } from './drachtio-connection.js';
 import { createInviteRouter, type CustomerInviteHandler } from './invite-router.js';
 import { createLocationService, type LocationService } from './location-service.js';
+import { answerOtherMethods } from './method-answers.js';
 import { createRegistrar } from './registrar.js';
 import { missingDirectoryReferences } from './routing-config.js';
 import { createRoutingHolder, readRoutingFile, type RoutingHolder } from './routing-reload.js';
 import { sipAttemptLimits } from './sip-attempt-limits.js';
 import { sendResponse, type SipRequest, type SipResponse } from './sip-message.js';
+import { startSubscriptions, type Subscriptions } from './subscriptions.js';
 import { dropLogger, unanswerableInvite } from './unanswerable-invite.js';
 
 export interface SipServerOptions {
@@ -37,6 +40,8 @@ export interface SipServer {
   routing: RoutingHolder;
   /** Registered desk phones of an extension (the registrar's bindings). */
   locations: LocationService;
+  /** Desk phones' SUBSCRIBE dialogs (message-summary, busy lamps) and their NOTIFYs. */
+  subscriptions: Subscriptions;
   isConnected(): boolean;
   /** Calls `fn` whenever the drachtio-server connection comes (true) or goes (false). */
   onConnectionChange(fn: (connected: boolean) => void): void;
@@ -54,7 +59,7 @@ const NONCE_KEY_SETTING = 'sip.digestNonceKey';
 
 type Handler = (req: SipRequest, res: SipResponse) => void;
 /** Per-method registration exists on Srf at run time but not in its typings. */
-type MethodRoutes = { register(h: Handler): void; invite(h: Handler): void; options(h: Handler): void; bye(h: Handler): void };
+type MethodRoutes = { register(h: Handler): void; invite(h: Handler): void; bye(h: Handler): void };
 
 export async function startSipServer(opts: SipServerOptions): Promise<SipServer> {
   const { deps } = opts;
@@ -113,8 +118,13 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     if (why) logDrop(req.source_address, why);
     else handleInvite(req, res);
   });
-  // Phones and load balancers ping with OPTIONS (RFC 3261 §11).
-  routes.options((_req, res) => sendResponse(res, 200, 'OK', { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY' }));
+  // OPTIONS (phones and load balancers ping with it), and 405/481 for what is not taken here.
+  answerOtherMethods(srf);
+  // SUBSCRIBE: message-summary and the busy lamps, which follow agents' live events.
+  let subscriptions: Subscriptions | null = null;
+  const lamps = followAgentLines(deps, async (extension, line) => subscriptions?.lineChanged(extension, line));
+  subscriptions = startSubscriptions({ deps, srf, auth, lineOf: (ext) => lamps.lineOf(ext), logger: opts.logger });
+  const subs = subscriptions;
   // A BYE reaches these routes only when drachtio-srf knows no dialog for it (RFC 3261 §15.1.2: 481).
   let strayBye = async (_req: SipRequest, res: SipResponse) => sendResponse(res, 481, 'Call/Transaction Does Not Exist');
   routes.bye(guarded('BYE', (req, res) => strayBye(req, res)));
@@ -126,12 +136,17 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     srf,
     routing,
     locations,
+    subscriptions: subs,
     isConnected: () => connection.isConnected(),
     onConnectionChange: (fn) => connection.onChange(fn),
     onCustomerInvite: (handler) => router.onCustomerInvite(handler),
     onStrayBye: (handler) => {
       strayBye = handler;
     },
-    stop: () => connection.stop(),
+    stop: () => {
+      lamps.stop();
+      subs.stop();
+      return connection.stop();
+    },
   };
 }

@@ -24,6 +24,7 @@ import { serviceInstanceRepo } from './repos/service-instance-repo.js';
 import { sessionRepo } from './repos/session-repo.js';
 import { disablePreparedStatements, translateDbError } from './repos/sql.js';
 import { settingRepo } from './repos/setting-repo.js';
+import { sipSubscriptionRepo } from './repos/sip-subscription-repo.js';
 import { signingKeyRepo } from './repos/signing-key-repo.js';
 import { tokenRepo } from './repos/token-repo.js';
 import type { Store } from './store.js';
@@ -82,6 +83,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     registrations: registrationRepo(pool),
     outbox: outboxRepo(pool),
     attemptLimits: attemptLimitRepo(pool),
+    sipSubscriptions: sipSubscriptionRepo(pool),
     url: opts.url,
 
     async ping() {

@@ -460,6 +460,47 @@ export interface RegistrationRepo {
   purgeExpired(now: Date): Promise<number>;
 }
 
+/** A desk phone's event subscription (RFC 6665), one per subscription dialog. */
+export interface SipSubscription {
+  /** drachtio-server's id of the subscription dialog (in-dialog requests and NOTIFYs use it). */
+  dialogId: string;
+  event: 'message-summary' | 'dialog' | 'presence';
+  /** The subscribing phone's extension (authenticated). */
+  subscriber: string;
+  /** The watched extension. */
+  target: string;
+  /** The watched resource's URI, as the NOTIFY bodies name it. */
+  entity: string;
+  /** NOTIFYs sent in it so far (the last document's version). */
+  version: number;
+  /** The state the last NOTIFY reported; null before the first. */
+  reported: string | null;
+  expiresAt: Date;
+}
+
+export interface SipSubscriptionRepo {
+  /** Adds a subscription, or replaces the one of the same dialog. */
+  create(s: Omit<SipSubscription, 'version' | 'reported'>, now: Date): Promise<void>;
+  /** The unexpired subscription of a dialog. */
+  get(dialogId: string, now: Date): Promise<SipSubscription | null>;
+  /** Unexpired subscriptions of a subscribing or a watched extension, oldest first. */
+  list(filter: { subscriber?: string; target?: string }, now: Date): Promise<SipSubscription[]>;
+  /** A refresh: the new expiry of an unexpired subscription; null when there is none. */
+  refresh(dialogId: string, expiresAt: Date, now: Date): Promise<SipSubscription | null>;
+  /** Ends a subscription; the row it had, or null. */
+  remove(dialogId: string): Promise<SipSubscription | null>;
+  /** The next NOTIFY of one subscription, whatever it reported before: its version and state. */
+  nextNotify(dialogId: string, reported: string, now: Date): Promise<SipSubscription | null>;
+  /**
+   * The unexpired subscriptions to `event` of `target` that have not yet reported `reported`,
+   * each moved to it with its next version (one atomic statement: a change seen by two instances
+   * is sent once).
+   */
+  report(target: string, event: SipSubscription['event'], reported: string, now: Date): Promise<SipSubscription[]>;
+  /** Removes and returns subscriptions that expired (at most `limit`): each gets its final NOTIFY. */
+  takeExpired(now: Date, limit: number): Promise<SipSubscription[]>;
+}
+
 /** Small named values the service keeps for itself (VAPID keys, "demo data loaded", …). */
 export interface SettingRepo {
   get(key: string): Promise<string | null>;
@@ -488,6 +529,7 @@ export interface Store {
   registrations: RegistrationRepo;
   outbox: OutboxRepo;
   attemptLimits: AttemptLimitRepo;
+  sipSubscriptions: SipSubscriptionRepo;
   /** postgres:// URL of the database, for components that open their own connections (Agenda). */
   readonly url: string;
   /** True when the database answers; used by the readiness endpoint. */
