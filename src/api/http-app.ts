@@ -8,6 +8,7 @@ import type { FlowDeps } from '../flows/ports.js';
 import type { Metrics } from './metrics.js';
 import { problemHandler, sendProblem } from './problem.js';
 import { requestLog } from './request-log.js';
+import { responseCheck } from './response-check.js';
 import { securityHeaders } from './security-headers.js';
 import { refuseBadText, verifyUtf8 } from './text-input.js';
 import { appEventsRoutes } from './routes/app-events-routes.js';
@@ -40,6 +41,8 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   // Request ids and one line per request; health and metrics scrapes are not logged.
   app.use(requestLog(deps.logger, { quiet: (url) => url === '/healthz' || url === '/metrics' }));
   app.use(opts.metrics.httpMiddleware);
+  // JSON answers checked against the OpenAPI document (logged in production, 500 in tests).
+  app.use(responseCheck(deps.config.server.responseCheck, deps.logger));
   app.use(express.json({ limit: '64kb', verify: verifyUtf8 }));
   app.use(refuseBadText);
   app.use(opsRoutes({ checks: opts.checks, metrics: opts.metrics, keyRing: deps.keyRing, version: opts.version, metricsToken: deps.config.metrics.token, routing: opts.routing ? () => opts.routing!.active() : null }));

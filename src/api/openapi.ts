@@ -16,9 +16,17 @@ function body(schema: Record<string, unknown>) {
 function closed(properties: Record<string, unknown>, required: string[]) {
   return { type: 'object', properties, required, additionalProperties: false };
 }
-function ok(description: string) {
-  return { description, content: { 'application/json': { schema: { type: 'object' } } } };
+/** A JSON answer with its schema (most name a component below). */
+function ok(description: string, schema: Record<string, unknown>) {
+  return { description, content: { 'application/json': { schema } } };
 }
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` }) as const;
+const nullable = (schema: Record<string, unknown>) => ({ oneOf: [schema, { type: 'null' }] });
+const nullableDate = { type: ['string', 'null'], format: 'date-time' } as const;
+const nullableText = { type: ['string', 'null'] } as const;
+const itemsOf = (schema: Record<string, unknown>) => closed({ items: { type: 'array', items: schema } }, ['items']);
+/** WebAuthn options as @simplewebauthn builds them (W3C WebAuthn Level 3 JSON forms). */
+const webauthnOptions = { type: 'object', required: ['challenge'], properties: { challenge: { type: 'string' } } } as const;
 const errors = {
   '400': {
     description: 'Invalid input: validation_failed (every problem listed), or invalid_text (a NUL character or invalid UTF-8; `field` names where)',
@@ -26,6 +34,41 @@ const errors = {
   },
   '401': { description: 'Not authenticated', content: { 'application/problem+json': { schema: problem } } },
 };
+
+const callRequestProps = {
+  id: uuid,
+  state: ref('RequestState'),
+  reference: { type: 'string' },
+  reason: { type: 'string' },
+  customerId: uuid,
+  agentId: uuid,
+  groupId: nullableText,
+  requestedAt: dateTime,
+  answerDeadline: dateTime,
+  scheduledFor: nullableDate,
+  scheduleNote: nullableText,
+  snoozeUntil: nullableDate,
+  verification: nullable(closed({ method: { enum: ['biometric', 'pin'] }, at: nullableDate }, ['method', 'at'])),
+  attempts: { type: 'integer', minimum: 0 },
+  outcome: ref('Outcome'),
+  allowedAnswers: ref('AllowedAnswers'),
+  updatedAt: dateTime,
+};
+const callRequestRequired = ['id', 'state', 'reference', 'reason', 'customerId', 'agentId', 'groupId', 'requestedAt', 'answerDeadline', 'scheduledFor', 'scheduleNote', 'snoozeUntil', 'verification', 'attempts', 'outcome', 'allowedAnswers', 'updatedAt'];
+const appRequestProps = {
+  id: uuid,
+  state: ref('RequestState'),
+  agentName: { type: 'string' },
+  reference: { type: 'string' },
+  reason: { type: 'string' },
+  answerDeadline: dateTime,
+  scheduledFor: nullableDate,
+  scheduleNote: nullableText,
+  snoozeUntil: nullableDate,
+  actions: ref('AllowedAnswers'),
+  remindChoicesMinutes: { type: 'array', items: { type: 'number' } },
+};
+const appRequestRequired = ['id', 'state', 'agentName', 'reference', 'reason', 'answerDeadline', 'scheduledFor', 'scheduleNote', 'snoozeUntil', 'actions', 'remindChoicesMinutes'];
 
 const agentAuth = [{ agentBearer: [] }, { apiKey: [] }];
 const deviceAuth = [{ deviceCredential: [] }];
@@ -88,6 +131,151 @@ export const openApiDocument = {
         propertyNames: { pattern: '^[1-7]$' },
         additionalProperties: { type: 'array', items: { type: 'string', pattern: '^\\d\\d:\\d\\d-\\d\\d:\\d\\d$' } },
       },
+      Agent: closed(
+        {
+          id: uuid,
+          username: { type: 'string' },
+          name: { type: 'string' },
+          extension: { type: 'string' },
+          groups: { type: 'array', items: { type: 'string' } },
+          availability: { enum: ['available', 'away', 'busy', 'offline'] },
+          idleSince: nullableDate,
+          role: { enum: ['agent', 'supervisor', 'admin'] },
+        },
+        ['id', 'username', 'name', 'extension', 'groups', 'availability', 'idleSince', 'role'],
+      ),
+      Customer: closed(
+        { id: uuid, name: { type: 'string' }, phone: nullableText, timeZone: nullableText, externalRef: nullableText },
+        ['id', 'name', 'phone', 'timeZone', 'externalRef'],
+      ),
+      AllowedAnswers: closed({ accept: { type: 'boolean' }, schedule: { type: 'boolean' }, snooze: { type: 'boolean' } }, ['accept', 'schedule', 'snooze']),
+      RequestState: {
+        enum: ['requested', 'notified', 'snoozed', 'accepted', 'authenticated', 'connecting', 'connected', 'ended', 'expired', 'scheduled', 'due', 'prompted', 'agent_dialled', 'cancelled'],
+      },
+      Outcome: {
+        type: ['string', 'null'],
+        description: 'How the request ended (or why its last callback attempt failed): completed, cancelled, abandoned, no_answer, busy, failed, gave_up, media_lost, signalling_lost, service_restarted, instance_lost.',
+      },
+      CallRequest: { description: 'A call request as agents see it.', ...closed(callRequestProps, callRequestRequired) },
+      Notification: closed(
+        {
+          id: uuid,
+          kind: { type: 'string' },
+          replaces: { type: ['string', 'null'] },
+          channel: { type: 'string' },
+          status: { type: 'string' },
+          error: nullableText,
+          at: dateTime,
+        },
+        ['id', 'kind', 'replaces', 'channel', 'status', 'error', 'at'],
+      ),
+      AppRequest: { description: "A call request as the customer's app sees it: the agent's name, not their id.", ...closed(appRequestProps, appRequestRequired) },
+      Device: {
+        type: 'object',
+        properties: {
+          id: uuid,
+          customerId: uuid,
+          label: { type: 'string' },
+          keyThumbprint: { type: 'string' },
+          passkey: { type: 'boolean' },
+          pin: { type: 'boolean' },
+          push: { type: 'boolean' },
+          createdAt: dateTime,
+          lastSeenAt: nullableDate,
+          current: { type: 'boolean', description: 'GET /api/v1/devices only: this is the calling device' },
+        },
+        required: ['id', 'customerId', 'label', 'keyThumbprint', 'passkey', 'pin', 'push', 'createdAt', 'lastSeenAt'],
+        additionalProperties: false,
+      },
+      Group: closed(
+        {
+          id: { type: 'string' },
+          name: { type: 'string' },
+          timeZone: { type: 'string' },
+          businessHours: ref('WeeklyHours'),
+          slotCapacity: { type: ['integer', 'null'] },
+          slotMinutes: { type: 'integer' },
+          callbackMode: { enum: ['customer_calls', 'agent_calls'] },
+        },
+        ['id', 'name', 'timeZone', 'businessHours', 'slotCapacity', 'slotMinutes', 'callbackMode'],
+      ),
+      Challenge: closed(
+        {
+          challengeId: uuid,
+          challenge: { type: 'string', description: 'Sign its UTF-8 bytes with the device key (ES256, IEEE P1363 r‖s, base64url) for the PIN method' },
+          expiresAt: dateTime,
+          methods: { type: 'array', items: { enum: ['biometric', 'pin'] } },
+          webauthn: nullable(webauthnOptions),
+        },
+        ['challengeId', 'challenge', 'expiresAt', 'methods', 'webauthn'],
+      ),
+      CallCredential: closed(
+        {
+          token: { type: 'string', description: 'Pre-authentication token (ES256 JWT), single use' },
+          expiresAt: dateTime,
+          authMethod: { enum: ['biometric', 'pin'] },
+          sipUri: { type: 'string' },
+          wsUrl: { type: 'string' },
+          reference: { type: 'string' },
+        },
+        ['token', 'expiresAt', 'authMethod', 'sipUri', 'wsUrl', 'reference'],
+      ),
+      CallOnScreen: closed(
+        {
+          requestId: uuid,
+          agentId: uuid,
+          customerId: uuid,
+          customerName: { type: 'string' },
+          reference: { type: 'string' },
+          reason: { type: 'string' },
+          verification: nullable(closed({ method: { type: 'string' }, at: { type: 'string' }, via: { enum: ['token', 'session'] } }, ['method', 'at', 'via'])),
+          at: { type: 'string' },
+        },
+        ['requestId', 'agentId', 'customerId', 'customerName', 'reference', 'reason', 'verification', 'at'],
+      ),
+      CallRecord: closed(
+        {
+          id: uuid,
+          direction: { enum: ['inbound', 'outbound'] },
+          callRequestId: { type: ['string', 'null'] },
+          reference: nullableText,
+          customerId: { type: ['string', 'null'] },
+          customerName: nullableText,
+          agentId: { type: ['string', 'null'] },
+          startedAt: dateTime,
+          answeredAt: nullableDate,
+          endedAt: nullableDate,
+          outcome: ref('Outcome'),
+          verification: { type: ['string', 'null'], description: 'e.g. token:biometric, session' },
+        },
+        ['id', 'direction', 'callRequestId', 'reference', 'customerId', 'customerName', 'agentId', 'startedAt', 'answeredAt', 'endedAt', 'outcome', 'verification'],
+      ),
+      Slots: closed(
+        {
+          timeZone: { type: 'string', description: "The customer's zone (the app shows times in it)" },
+          businessTimeZone: { type: 'string', description: 'The zone the business hours are written in' },
+          slotMinutes: { type: 'integer' },
+          horizon: dateTime,
+          slots: { type: 'array', items: closed({ start: dateTime, end: dateTime }, ['start', 'end']) },
+        },
+        ['timeZone', 'businessTimeZone', 'slotMinutes', 'horizon', 'slots'],
+      ),
+      Transfer: closed(
+        { transferId: uuid, requestId: uuid, fromAgentId: uuid, toAgentId: { type: ['string', 'null'] }, toGroup: nullableText, state: { const: 'requested' } },
+        ['transferId', 'requestId', 'fromAgentId', 'toAgentId', 'toGroup', 'state'],
+      ),
+      ApiKey: closed(
+        { id: uuid, name: { type: 'string' }, scopes: { type: 'array', items: { type: 'string' } }, createdAt: dateTime, revokedAt: nullableDate },
+        ['id', 'name', 'scopes', 'createdAt', 'revokedAt'],
+      ),
+      Readiness: closed(
+        {
+          status: { enum: ['ready', 'degraded', 'unready'] },
+          components: { type: 'object', additionalProperties: { enum: ['up', 'down'] } },
+          routing: closed({ version: { type: 'string' }, loadedAt: dateTime }, ['version', 'loadedAt']),
+        },
+        ['status', 'components'],
+      ),
       Jwk: {
         type: 'object',
         required: ['kty', 'crv', 'x', 'y'],
@@ -101,21 +289,21 @@ export const openApiDocument = {
         operationId: 'login',
         summary: 'Agent sign-in',
         requestBody: body(closed({ username: text(64), password: text(200) }, ['username', 'password'])),
-        responses: { '200': ok('Token and agent'), ...errors },
+        responses: { '200': ok('Token and agent', closed({ token: { type: 'string' }, expiresAt: dateTime, agent: ref('Agent') }, ['token', 'expiresAt', 'agent'])), ...errors },
       },
     },
     '/api/v1/auth/logout': {
       post: { operationId: 'logout', security: agentAuth, responses: { '204': { description: 'Signed out' } } },
     },
     '/api/v1/me': {
-      get: { operationId: 'me', security: agentAuth, responses: { '200': ok('The signed-in agent') } },
+      get: { operationId: 'me', security: agentAuth, responses: { '200': ok('The signed-in agent', ref('Agent')) } },
     },
     '/api/v1/me/availability': {
       put: {
         operationId: 'setAvailability',
         security: agentAuth,
         requestBody: body(closed({ availability: { enum: ['available', 'away'] } }, ['availability'])),
-        responses: { '200': ok('Agent'), ...errors },
+        responses: { '200': ok('Agent', ref('Agent')), ...errors },
       },
     },
     '/api/v1/call-requests': {
@@ -147,8 +335,8 @@ export const openApiDocument = {
           ),
         ),
         responses: {
-          '201': ok('Created and notified'),
-          '200': ok('Existing request returned'),
+          '201': ok('Created and notified', ref('CallRequest')),
+          '200': ok('Existing request returned', ref('CallRequest')),
           '422': { description: 'idempotency_key_reused, or no_reachable_device', content: { 'application/problem+json': { schema: problem } } },
           ...errors,
         },
@@ -161,14 +349,14 @@ export const openApiDocument = {
           { name: 'scope', in: 'query', schema: { enum: ['mine', 'group', 'all'] } },
           { name: 'limit', in: 'query', description: 'At most 200; 100 when not given.', schema: { type: 'integer', minimum: 1, maximum: 200, default: 100 } },
         ],
-        responses: { '200': ok('Requests') },
+        responses: { '200': ok('Requests', itemsOf(ref('CallRequest'))) },
       },
     },
     '/api/v1/call-requests/{id}': {
-      get: { operationId: 'getCallRequest', security: agentAuth, responses: { '200': ok('Request with its notifications') } },
+      get: { operationId: 'getCallRequest', security: agentAuth, responses: { '200': ok('Request with its notifications', closed({ ...callRequestProps, notifications: { type: 'array', items: ref('Notification') } }, [...callRequestRequired, 'notifications'])) } },
     },
     '/api/v1/call-requests/{id}/cancel': {
-      post: { operationId: 'cancelCallRequest', security: agentAuth, responses: { '200': ok('Cancelled'), ...errors } },
+      post: { operationId: 'cancelCallRequest', security: agentAuth, responses: { '200': ok('Cancelled', ref('CallRequest')), ...errors } },
     },
     '/api/v1/call-requests/{id}/transfer': {
       post: {
@@ -181,7 +369,7 @@ export const openApiDocument = {
           oneOf: [closed({ toAgentId: uuid }, ['toAgentId']), closed({ toGroup: text(64) }, ['toGroup'])],
         }),
         responses: {
-          '202': ok('Transfer scheduled: transferId, requestId, fromAgentId, toAgentId, toGroup, state "requested"'),
+          '202': ok('Transfer scheduled: transferId, requestId, fromAgentId, toAgentId, toGroup, state "requested"', ref('Transfer')),
           '403': { description: 'Not your call', content: { 'application/problem+json': { schema: problem } } },
           '404': { description: 'No such request, agent or group', content: { 'application/problem+json': { schema: problem } } },
           '409': { description: 'No verified call in progress (ended, or not connected)', content: { 'application/problem+json': { schema: problem } } },
@@ -194,7 +382,7 @@ export const openApiDocument = {
         operationId: 'myCall',
         summary: "The signed-in agent's verified call in progress (the console's call screen after a reload)",
         security: agentAuth,
-        responses: { '200': ok('Same fields as the call.connected event'), '204': { description: 'Not on a verified call' } },
+        responses: { '200': ok('Same fields as the call.connected event', ref('CallOnScreen')), '204': { description: 'Not on a verified call' } },
       },
     },
     '/api/v1/call-requests/{id}/call-now': {
@@ -205,7 +393,7 @@ export const openApiDocument = {
           '"agent calls" mode: the signed-in agent (for an integration: the request\'s agent) is reserved and the SIP server dials them, then the customer. "customer calls" mode: the customer is prompted to place the call now. The callback\'s scheduled job is dropped.',
         security: agentAuth,
         responses: {
-          '200': ok('The request (agent_dialled or prompted), with mode and customerNotified'),
+          '200': ok('The request (agent_dialled or prompted), with mode and customerNotified', closed({ ...callRequestProps, mode: { enum: ['customer_calls', 'agent_calls'] }, customerNotified: { type: ['boolean', 'null'], description: 'customer_calls: whether a notification reached the customer; null in agent_calls mode' } }, [...callRequestRequired, 'mode', 'customerNotified'])),
           '403': { description: 'Not your callback', content: { 'application/problem+json': { schema: problem } } },
           '409': { description: 'Not a callback waiting to be made, or the agent is not available', content: { 'application/problem+json': { schema: problem } } },
           ...errors,
@@ -213,10 +401,10 @@ export const openApiDocument = {
       },
     },
     '/api/v1/callbacks': {
-      get: { operationId: 'listCallbacks', security: agentAuth, responses: { '200': ok('Scheduled callbacks') } },
+      get: { operationId: 'listCallbacks', security: agentAuth, responses: { '200': ok('Scheduled callbacks, soonest first', itemsOf(ref('CallRequest'))) } },
     },
     '/api/v1/queues': {
-      get: { operationId: 'listQueues', security: agentAuth, responses: { '200': ok('Waiting work per group, oldest first') } },
+      get: { operationId: 'listQueues', security: agentAuth, responses: { '200': ok('Waiting work per group, oldest first', itemsOf(closed({ groupId: { type: 'string' }, name: { type: 'string' }, waiting: { type: 'array', items: ref('CallRequest') } }, ['groupId', 'name', 'waiting']))) } },
     },
     '/api/v1/events': {
       get: { operationId: 'events', security: agentAuth, description: 'Server-Sent Events: request.changed, agent.changed; for the call screen call.ringing, call.connected (customer name, reference, verification method/time/via), call.ended; transfer.changed (requested, ringing, completed, failed with reason). Agents get their own events only.', responses: { '200': { description: 'text/event-stream' } } },
@@ -226,7 +414,7 @@ export const openApiDocument = {
         operationId: 'searchCustomers',
         security: agentAuth,
         parameters: [{ name: 'q', in: 'query', required: true, description: 'Name, phone or external reference; the first 50 matches.', schema: { type: 'string', minLength: 1, maxLength: 100 } }],
-        responses: { '200': ok('Customers') },
+        responses: { '200': ok('Customers', itemsOf(ref('Customer'))) },
       },
       post: {
         operationId: 'createCustomer',
@@ -237,11 +425,11 @@ export const openApiDocument = {
             ['name'],
           ),
         ),
-        responses: { '201': ok('Customer'), ...errors },
+        responses: { '201': ok('Customer', ref('Customer')), ...errors },
       },
     },
     '/api/v1/customers/{id}': {
-      get: { operationId: 'getCustomer', security: agentAuth, responses: { '200': ok('Customer'), ...errors } },
+      get: { operationId: 'getCustomer', security: agentAuth, responses: { '200': ok('Customer', ref('Customer')), ...errors } },
     },
     '/api/v1/call-records': {
       get: {
@@ -249,11 +437,11 @@ export const openApiDocument = {
         summary: 'Call history with outcomes (agents see their own calls)',
         security: agentAuth,
         parameters: [{ name: 'limit', in: 'query', description: 'At most 200; 50 when not given.', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } }],
-        responses: { '200': ok('Call records, newest first') },
+        responses: { '200': ok('Call records, newest first', itemsOf(ref('CallRecord'))) },
       },
     },
     '/api/v1/customers/{id}/devices': {
-      get: { operationId: 'listCustomerDevices', summary: "The customer's devices that are not revoked", security: agentAuth, responses: { '200': ok('Devices'), ...errors } },
+      get: { operationId: 'listCustomerDevices', summary: "The customer's devices that are not revoked", security: agentAuth, responses: { '200': ok('Devices', itemsOf(ref('Device'))), ...errors } },
     },
     '/api/v1/customers/{id}/devices/{deviceId}': {
       delete: {
@@ -266,10 +454,10 @@ export const openApiDocument = {
       },
     },
     '/api/v1/customers/{id}/enrollment-codes': {
-      post: { operationId: 'createEnrollmentCode', security: agentAuth, responses: { '201': ok('One-time code'), ...errors } },
+      post: { operationId: 'createEnrollmentCode', security: agentAuth, responses: { '201': ok('One-time code', closed({ code: { type: 'string' }, expiresAt: dateTime }, ['code', 'expiresAt'])), ...errors } },
     },
     '/api/v1/agents': {
-      get: { operationId: 'listAgents', security: agentAuth, responses: { '200': ok('Agents') } },
+      get: { operationId: 'listAgents', security: agentAuth, responses: { '200': ok('Agents', itemsOf(ref('Agent'))) } },
       post: {
         operationId: 'createAgent',
         security: agentAuth,
@@ -286,7 +474,7 @@ export const openApiDocument = {
             ['username', 'name', 'extension', 'password'],
           ),
         ),
-        responses: { '201': ok('Agent'), ...errors },
+        responses: { '201': ok('Agent', ref('Agent')), ...errors },
       },
     },
     '/api/v1/groups/{id}': {
@@ -306,20 +494,20 @@ export const openApiDocument = {
             ['name', 'timeZone', 'businessHours'],
           ),
         ),
-        responses: { '200': ok('Group'), ...errors },
+        responses: { '200': ok('Group', ref('Group')), ...errors },
       },
     },
     '/api/v1/groups': {
-      get: { operationId: 'listGroups', security: agentAuth, responses: { '200': ok('Groups') } },
+      get: { operationId: 'listGroups', security: agentAuth, responses: { '200': ok('Groups', itemsOf(ref('Group'))) } },
     },
     '/api/v1/api-keys': {
       post: {
         operationId: 'createApiKey',
         security: agentAuth,
         requestBody: body(closed({ name: text(100), scopes: { type: 'array', items: { type: 'string', maxLength: 40 }, minItems: 1, maxItems: 10 } }, ['name', 'scopes'])),
-        responses: { '201': ok('The key (shown once)'), ...errors },
+        responses: { '201': ok('The key (shown once)', closed({ key: { type: 'string' }, id: uuid, name: { type: 'string' }, scopes: { type: 'array', items: { type: 'string' } } }, ['key', 'id', 'name', 'scopes'])), ...errors },
       },
-      get: { operationId: 'listApiKeys', summary: 'API keys (admin): id, name, scopes, createdAt, revokedAt; never the key', security: agentAuth, responses: { '200': ok('API keys') } },
+      get: { operationId: 'listApiKeys', summary: 'API keys (admin): id, name, scopes, createdAt, revokedAt; never the key', security: agentAuth, responses: { '200': ok('API keys', itemsOf(ref('ApiKey'))) } },
     },
     '/api/v1/api-keys/{id}': {
       delete: {
@@ -331,7 +519,7 @@ export const openApiDocument = {
       },
     },
     '/api/v1/audit/verify': {
-      get: { operationId: 'verifyAudit', security: agentAuth, responses: { '200': ok('Chain verification result') } },
+      get: { operationId: 'verifyAudit', security: agentAuth, responses: { '200': ok('Chain verification result', closed({ ok: { type: 'boolean' }, entries: { type: 'integer' }, firstBadSeq: { type: ['integer', 'null'] }, problem: nullableText }, ['ok', 'entries', 'firstBadSeq', 'problem'])) } },
     },
     '/api/v1/routing': {
       get: {
@@ -409,7 +597,7 @@ export const openApiDocument = {
       },
     },
     '/api/v1/devices': {
-      get: { operationId: 'listMyDevices', summary: "The devices of this device's customer (not revoked), `current` marking this one", security: deviceAuth, responses: { '200': ok('Devices') } },
+      get: { operationId: 'listMyDevices', summary: "The devices of this device's customer (not revoked), `current` marking this one", security: deviceAuth, responses: { '200': ok('Devices', itemsOf(ref('Device'))) } },
       post: {
         operationId: 'enrollDevice',
         summary: 'Enrol a customer device with a one-time code',
@@ -419,11 +607,11 @@ export const openApiDocument = {
             ['enrollmentCode', 'label', 'publicKeyJwk'],
           ),
         ),
-        responses: { '201': ok('Device and its credential (shown once)'), ...errors },
+        responses: { '201': ok('Device and its credential (shown once)', closed({ device: ref('Device'), credential: { type: 'string' } }, ['device', 'credential'])), ...errors },
       },
     },
     '/api/v1/devices/me': {
-      get: { operationId: 'getDevice', security: deviceAuth, responses: { '200': ok('This device') } },
+      get: { operationId: 'getDevice', security: deviceAuth, responses: { '200': ok('This device', ref('Device')) } },
     },
     '/api/v1/devices/{id}': {
       delete: {
@@ -441,7 +629,7 @@ export const openApiDocument = {
         description:
           'challengeId, challenge (to sign with the device key), expiresAt, methods (what confirms the change: "pin" = the current PIN, "biometric" = a passkey assertion; empty before a first PIN) and webauthn (assertion options when a passkey is set up). 423 pin_locked while the device is locked.',
         security: deviceAuth,
-        responses: { '200': ok('Challenge to answer'), '423': { description: 'Locked after too many wrong PINs (lockedUntil)', content: { 'application/problem+json': { schema: problem } } }, ...errors },
+        responses: { '200': ok('Challenge to answer', ref('Challenge')), '423': { description: 'Locked after too many wrong PINs (lockedUntil)', content: { 'application/problem+json': { schema: problem } } }, ...errors },
       },
     },
     '/api/v1/devices/me/pin': {
@@ -501,7 +689,7 @@ export const openApiDocument = {
       },
     },
     '/api/v1/devices/me/passkey/options': {
-      post: { operationId: 'passkeyOptions', security: deviceAuth, responses: { '200': ok('WebAuthn registration options') } },
+      post: { operationId: 'passkeyOptions', security: deviceAuth, responses: { '200': ok('WebAuthn registration options', closed({ challengeId: uuid, options: webauthnOptions }, ['challengeId', 'options'])) } },
     },
     '/api/v1/devices/me/passkey': {
       post: {
@@ -512,10 +700,10 @@ export const openApiDocument = {
       },
     },
     '/api/v1/app/requests': {
-      get: { operationId: 'appListRequests', security: deviceAuth, responses: { '200': ok("The customer's open requests") } },
+      get: { operationId: 'appListRequests', security: deviceAuth, responses: { '200': ok("The customer's open requests", itemsOf(ref('AppRequest'))) } },
     },
     '/api/v1/app/requests/{id}': {
-      get: { operationId: 'appGetRequest', security: deviceAuth, responses: { '200': ok('Details and allowed answers') } },
+      get: { operationId: 'appGetRequest', security: deviceAuth, responses: { '200': ok('Details and allowed answers', ref('AppRequest')) } },
     },
     '/api/v1/app/requests/{id}/accept': {
       post: {
@@ -523,7 +711,7 @@ export const openApiDocument = {
         description:
           'Holds the request for this device (for the challenge\'s life, then it goes back to the customer) and issues a challenge. Allowed again on the same device while accepted or verified, to try a failed call again with a fresh authentication. A device whose only method is its PIN is refused 423 pin_locked (lockedUntil) while it is locked, before the request is held.',
         security: deviceAuth,
-        responses: { '200': ok('Challenge to answer'), ...errors },
+        responses: { '200': ok('Challenge to answer', ref('Challenge')), ...errors },
       },
     },
     '/api/v1/app/requests/{id}/authenticate': {
@@ -536,7 +724,7 @@ export const openApiDocument = {
             closed({ challengeId: uuid, method: { const: 'pin' }, pin: text(12), signature: text(200) }, ['challengeId', 'method', 'pin', 'signature']),
           ],
         }),
-        responses: { '200': ok('Pre-authentication token and where to call'), ...errors },
+        responses: { '200': ok('Pre-authentication token and where to call', ref('CallCredential')), ...errors },
       },
     },
     '/api/v1/app/requests/{id}/schedule': {
@@ -544,7 +732,7 @@ export const openApiDocument = {
         operationId: 'appSchedule',
         security: deviceAuth,
         requestBody: body(closed({ at: dateTime, note: { type: ['string', 'null'], maxLength: 500 } }, ['at'])),
-        responses: { '200': ok('Scheduled'), ...errors },
+        responses: { '200': ok('Scheduled', closed({ ...appRequestProps, calendar: { type: 'string', description: 'Path of the .ics entry' } }, [...appRequestRequired, 'calendar'])), ...errors },
       },
     },
     '/api/v1/app/requests/{id}/snooze': {
@@ -554,7 +742,7 @@ export const openApiDocument = {
           'Remind me later: minutes is one of requests.remindChoicesMinutes. The request stays answerable until the reminder (answerDeadline becomes snoozeUntil when that is later); the reminder then opens a fresh answer window.',
         security: deviceAuth,
         requestBody: body(closed({ minutes: { type: 'number', exclusiveMinimum: 0 } }, ['minutes'])),
-        responses: { '200': ok('Snoozed'), ...errors },
+        responses: { '200': ok('Snoozed', ref('AppRequest')), ...errors },
       },
     },
     '/api/v1/app/requests/{id}/callback.ics': {
@@ -566,11 +754,11 @@ export const openApiDocument = {
         summary: 'Open callback slots, in business hours and within the horizon',
         security: deviceAuth,
         parameters: [{ name: 'limit', in: 'query', description: 'At most 200; 100 when not given.', schema: { type: 'integer', minimum: 1, maximum: 200, default: 100 } }],
-        responses: { '200': ok("Slots and the customer's time zone"), ...errors },
+        responses: { '200': ok("Slots and the customer's time zone", ref('Slots')), ...errors },
       },
     },
     '/api/v1/app/requests/{id}/cancel': {
-      post: { operationId: 'appCancelCallback', summary: 'Cancel a scheduled callback', security: deviceAuth, responses: { '200': ok('Cancelled'), ...errors } },
+      post: { operationId: 'appCancelCallback', summary: 'Cancel a scheduled callback', security: deviceAuth, responses: { '200': ok('Cancelled', ref('AppRequest')), ...errors } },
     },
     '/api/v1/app/events': {
       get: {
@@ -581,17 +769,20 @@ export const openApiDocument = {
       },
     },
     '/api/v1/push/vapid-public-key': {
-      get: { operationId: 'vapidPublicKey', summary: 'The applicationServerKey for Web Push subscriptions', responses: { '200': ok('VAPID public key (base64url)') } },
+      get: { operationId: 'vapidPublicKey', summary: 'The applicationServerKey for Web Push subscriptions', responses: { '200': ok('VAPID public key (base64url)', closed({ publicKey: { type: 'string' } }, ['publicKey'])) } },
     },
     '/.well-known/jwks.json': {
-      get: { operationId: 'jwks', responses: { '200': ok('Public keys of pre-authentication tokens') } },
+      get: { operationId: 'jwks', responses: { '200': ok('Public keys of pre-authentication tokens', { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object', required: ['kty', 'kid'], properties: { kty: { type: 'string' }, kid: { type: 'string' } } } } } }) } },
     },
-    '/healthz': { get: { operationId: 'health', responses: { '200': ok('Alive') } } },
+    '/api/openapi.json': {
+      get: { operationId: 'openApiDocument', summary: 'This document', responses: { '200': ok('OpenAPI 3.1 document', { type: 'object', required: ['openapi', 'info', 'paths'], properties: { openapi: { type: 'string' } } }) } },
+    },
+    '/healthz': { get: { operationId: 'health', responses: { '200': ok('Alive', closed({ status: { const: 'ok' }, version: { type: 'string' } }, ['status', 'version'])) } } },
     '/readyz': {
       get: {
         operationId: 'ready',
         description: 'status (ready, degraded, unready), components up or down, and with SIP the routing file in force (`routing.version`, `routing.loadedAt`).',
-        responses: { '200': ok('Ready'), '503': ok('Not ready') },
+        responses: { '200': ok('Ready, or degraded (serving; an optional component is down)', ref('Readiness')), '503': ok('Not ready: a required component is down', ref('Readiness')) },
       },
     },
     '/metrics': {

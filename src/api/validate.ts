@@ -14,7 +14,8 @@ type Operation = {
   parameters?: ReadonlyArray<{ name: string; in: string; required?: boolean; description?: string; schema: object }>;
 };
 
-const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: false });
+/** Shared with response-check.ts: one compiled copy of the document's components. */
+export const ajv = new Ajv2020({ allErrors: true, strict: false, coerceTypes: false });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
 ajv.addSchema({ $id: 'knock', components: openApiDocument.components } as object);
 

@@ -13,7 +13,7 @@ function obj(properties: Record<string, unknown>) {
 const hhmm = { type: 'array', items: { type: 'string' } } as const;
 
 export const configSchema = obj({
-  server: obj({ host: nonEmpty, port, publicUrl: { type: 'string', pattern: '^https?://' }, trustProxy: nonNeg, instanceName: { type: 'string', maxLength: 200 } }),
+  server: obj({ host: nonEmpty, port, publicUrl: { type: 'string', pattern: '^https?://' }, trustProxy: nonNeg, instanceName: { type: 'string', maxLength: 200 }, responseCheck: { enum: ['off', 'log', 'fail'] } }),
   database: obj({
     url: str,
     poolSize: pos,

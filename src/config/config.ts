@@ -19,6 +19,8 @@ export interface Config {
      * one that died closes the calls it left at once. Empty: the host name.
      */
     instanceName: string;
+    /** JSON answers checked against the OpenAPI document: off, log (a mismatch is logged once), fail (tests: 500). */
+    responseCheck: 'off' | 'log' | 'fail';
   };
   database: {
     /** postgres://… of a PostgreSQL server; empty = embedded PostgreSQL (PGlite). */

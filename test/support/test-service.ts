@@ -52,6 +52,8 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     KNOCK_SCHEDULING__DEFAULT_TIME_ZONE: 'UTC',
     // Suites that need SIP turn it on with their own drachtio-server (sip-test-env.ts).
     KNOCK_SIP__ENABLED: 'false',
+    // Every answer is checked against the OpenAPI document: a mismatch is a 500 and fails the test.
+    KNOCK_SERVER__RESPONSE_CHECK: process.env.KNOCK_SERVER__RESPONSE_CHECK ?? 'fail',
     // Suites run side by side: each metrics listener on a free loopback port.
     KNOCK_METRICS__LISTEN: '127.0.0.1:0',
     // The push service double listens on plain HTTP on loopback.
