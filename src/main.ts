@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { RoutingConfigError } from './sip/routing-config.js';
-import { startService } from './service.js';
+import { startService, type RunningService } from './service.js';
 
 async function main(): Promise<void> {
   let config;
@@ -19,13 +19,29 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = pino({ level: config.log.level, base: { service: 'knock' } });
-  const service = await startService(config, { logger });
+  // SIGHUP re-reads this host's routing file (as `reloadxml` does): checked first, swapped only
+  // when valid, audited; this instance only (the admin API's reload reaches every instance).
+  // Installed before start-up, so an early SIGHUP is not the default action (exit).
+  let service: RunningService | null = null;
+  process.on('SIGHUP', () => {
+    if (!service) {
+      logger.warn('SIGHUP during start-up: ignored; send it again once the service is ready');
+      return;
+    }
+    if (!service.sip) {
+      logger.warn('SIGHUP: this instance does not route calls (sip.enabled is off); nothing to reload');
+      return;
+    }
+    service.sip.routing.reload({ actor: 'signal:SIGHUP', how: 'signal' }).catch((err: unknown) => logger.error({ err }, 'SIGHUP: routing reload failed'));
+  });
+  const running = await startService(config, { logger });
+  service = running;
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
-    service.stop().then(
+    running.stop().then(
       () => process.exit(0),
       (err) => {
         logger.error({ err }, 'unclean stop');
@@ -33,15 +49,6 @@ async function main(): Promise<void> {
       },
     );
   };
-  // SIGHUP re-reads this host's routing file (as `reloadxml` does): checked first, swapped only
-  // when valid, audited; this instance only (the admin API's reload reaches every instance).
-  process.on('SIGHUP', () => {
-    if (!service.sip) {
-      logger.warn('SIGHUP: this instance does not route calls (sip.enabled is off); nothing to reload');
-      return;
-    }
-    service.sip.routing.reload({ actor: 'signal:SIGHUP', how: 'signal' }).catch((err: unknown) => logger.error({ err }, 'SIGHUP: routing reload failed'));
-  });
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }

@@ -99,6 +99,13 @@ export function describeChanges(c: RoutingChanges): string {
   return parts.length > 0 ? parts.join('; ') : 'no change';
 }
 
+/** The audit entry keeps counts and the first keys of each list: a file of thousands stays small. */
+function capChanges(c: RoutingChanges, max = 100): Record<string, Record<string, string[] | number>> {
+  const cap = (d: RoutingChanges['extensions']) =>
+    Object.fromEntries((['added', 'removed', 'changed'] as const).flatMap((k) => (d[k].length > max ? [[k, d[k].slice(0, max)], [`${k}Count`, d[k].length]] : [[k, d[k]]])));
+  return { extensions: cap(c.extensions), groups: cap(c.groups), featureCodes: cap(c.featureCodes) };
+}
+
 export interface RoutingHolderOptions {
   deps: FlowDeps;
   logger: Logger;
@@ -174,7 +181,7 @@ export function createRoutingHolder(opts: RoutingHolderOptions): RoutingHolder {
       extensions: active.routing.extensions.size,
       groups: active.routing.groups.size,
       featureCodes: active.routing.featureCodes.length,
-      changes,
+      changes: capChanges(changes),
     });
     return { status: 'reloaded', active, previousVersion: before.version, changes, warnings };
   }
