@@ -154,7 +154,7 @@ export const openApiDocument = {
       },
       Outcome: {
         type: ['string', 'null'],
-        description: 'How the request ended (or why its last callback attempt failed): completed, cancelled, abandoned, no_answer, busy, failed, gave_up, media_lost, signalling_lost, service_restarted, instance_lost.',
+        description: 'How the request ended (or why its last callback attempt failed): completed, cancelled, abandoned, no_answer, busy, failed, gave_up, no_call (accepted or verified, but no call before the answer window closed), media_lost, signalling_lost, service_restarted, instance_lost.',
       },
       CallRequest: { description: 'A call request as agents see it.', ...closed(callRequestProps, callRequestRequired) },
       Notification: closed(
@@ -310,7 +310,8 @@ export const openApiDocument = {
       post: {
         operationId: 'createCallRequest',
         summary: 'Knock: ask a customer for a call',
-        description: 'Send an Idempotency-Key header to make retries safe. At most one open request exists per customer and agent; asking again returns it (200).',
+        description:
+          'Send an Idempotency-Key header to make retries safe. At most one answerable request exists per customer and agent: a knock while one stands is not made and gets 409 request_already_open naming it (requestId, state, reference, answerDeadline); the agent cancels it to knock again. A request the customer can no longer answer (expired, or past its deadline or hold with its job late) is closed and never blocks a new knock.',
         security: agentAuth,
         parameters: [
           {
@@ -318,7 +319,7 @@ export const openApiDocument = {
             in: 'header',
             required: false,
             description:
-              'must be 1 to 255 printable ASCII characters. The same key with the same body returns the first request (200); with another body: 422 idempotency_key_reused. Keys belong to the caller (agent or API key).',
+              'must be 1 to 255 printable ASCII characters. The same key with the same body returns the first request (200, with Idempotent-Replayed: true); with another body: 422 idempotency_key_reused. Keys belong to the caller (agent or API key).',
             schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' },
           },
         ],
@@ -336,7 +337,11 @@ export const openApiDocument = {
         ),
         responses: {
           '201': ok('Created and notified', ref('CallRequest')),
-          '200': ok('Existing request returned', ref('CallRequest')),
+          '200': {
+            ...ok('A replay: the same Idempotency-Key and body as an earlier knock, answered with its request', ref('CallRequest')),
+            headers: { 'Idempotent-Replayed': { description: 'Always true: nothing new was made or sent', schema: { const: 'true' } } },
+          },
+          '409': { description: 'request_already_open: the customer still has an answerable request from this agent (requestId, state, reference, answerDeadline)', content: { 'application/problem+json': { schema: problem } } },
           '422': { description: 'idempotency_key_reused, or no_reachable_device', content: { 'application/problem+json': { schema: problem } } },
           ...errors,
         },

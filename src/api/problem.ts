@@ -15,6 +15,7 @@ const STATUS: Record<ErrorCode, number> = {
   idempotency_key_reused: 422,
   not_found: 404,
   conflict: 409,
+  request_already_open: 409,
   illegal_transition: 409,
   request_expired: 410,
   unauthenticated: 401,

@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'idempotency_key_reused'
   | 'not_found'
   | 'conflict'
+  /** A knock while the customer still has an answerable request from the same agent (named in the details). */
+  | 'request_already_open'
   | 'illegal_transition'
   | 'request_expired'
   | 'unauthenticated'

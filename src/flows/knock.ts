@@ -3,7 +3,7 @@
  * customer's devices are notified and the answer clock starts.
  */
 import { AppError, isAppError } from '../domain/errors.js';
-import { applyEvent } from '../domain/call-request.js';
+import { applyEvent, HELD_STATES } from '../domain/call-request.js';
 import type { Agent, CallRequest } from '../domain/model.js';
 import type { NewCallRequest } from '../store/store.js';
 import { announceMove, moveRequest } from './move-request.js';
@@ -28,6 +28,7 @@ export interface KnockInput {
 
 export interface KnockResult {
   request: CallRequest;
+  /** False only for a replay: the same Idempotency-Key with the same request, answered as before. */
   created: boolean;
 }
 
@@ -91,10 +92,16 @@ export async function requestCall(deps: FlowDeps, input: KnockInput, retried = f
     () => ({ ...jobChanges(null, notified), notify: [knockNote] }),
   );
   if (!created) {
-    // A retry of the same knock, or an open request the customer can still answer: that one.
-    if (sameKey || retried || !canNoLongerBeAccepted(request, now)) return { request, created };
-    await supersede(deps, request, input.createdBy);
-    return requestCall(deps, input, true);
+    // A retry of the same knock (same key, same request): the same answer.
+    if (sameKey) return { request, created };
+    // An open request the customer can no longer answer never blocks a new knock.
+    if (!retried && canNoLongerBeAccepted(request, now)) {
+      await supersede(deps, request, input.createdBy);
+      return requestCall(deps, input, true);
+    }
+    // One the customer can still answer: the new knock is not made, and the answer says which
+    // request stands in its way (the agent may cancel it and knock again).
+    throw alreadyOpen(request);
   }
   announceMove(deps, { from: fresh.state, after: request, event: notify, actor: 'system', now });
 
@@ -115,7 +122,17 @@ export async function requestCall(deps: FlowDeps, input: KnockInput, retried = f
  */
 function canNoLongerBeAccepted(request: CallRequest, now: Date): boolean {
   if (request.state === 'expired') return true;
+  // Held for a call that never came and whose answer window is over (its lapse is late).
+  if (HELD_STATES.has(request.state)) return request.holdUntil !== null && now >= request.holdUntil && now >= request.answerDeadline;
   return (request.state === 'notified' || request.state === 'snoozed') && now >= request.answerDeadline;
+}
+
+function alreadyOpen(request: CallRequest): AppError {
+  return new AppError(
+    'request_already_open',
+    `This customer already has an open call request from this agent (${request.reference}, ${request.state.replace('_', ' ')}); cancel it to knock again.`,
+    { requestId: request.id, state: request.state, reference: request.reference, answerDeadline: request.answerDeadline.toISOString() },
+  );
 }
 
 /**
@@ -126,7 +143,9 @@ function canNoLongerBeAccepted(request: CallRequest, now: Date): boolean {
 async function supersede(deps: FlowDeps, request: CallRequest, actor: string): Promise<void> {
   try {
     let current = request;
-    if (current.state !== 'expired') current = (await moveRequest(deps, current.id, { type: 'expire' }, 'system:repair', current)).after;
+    // A late lapse or expiry is first done as its job would have done it (no notice: the new knock follows).
+    const repair = HELD_STATES.has(current.state) ? ({ type: 'lapse' } as const) : ({ type: 'expire' } as const);
+    if (current.state !== 'expired') current = (await moveRequest(deps, current.id, repair, 'system:repair', current)).after;
     await moveRequest(deps, current.id, { type: 'cancel', by: actor }, actor, current);
   } catch (e) {
     if (!isAppError(e) || (e.code !== 'illegal_transition' && e.code !== 'request_expired')) throw e;

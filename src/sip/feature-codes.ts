@@ -37,6 +37,7 @@ const KNOCK_REFUSALS = new Map<string, [number, string]>([
   ['validation_failed', [484, 'Address Incomplete']],
   ['not_found', [404, 'Customer Not Found']],
   ['conflict', [485, 'Ambiguous']],
+  ['request_already_open', [480, 'Knock Already Pending']],
   ['no_reachable_device', [480, 'Customer Unreachable']],
 ]);
 

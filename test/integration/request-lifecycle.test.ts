@@ -5,6 +5,7 @@
  * hold of two minutes or a reminder in 30 minutes comes due within a second.
  */
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { setUpContactCenter, type ContactCenter } from '../support/verified-customer.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 import { waitFor } from '../support/wait-for.js';
@@ -157,5 +158,66 @@ describe('call request life cycle: bounded holds and reminders', function () {
     const accept = await t.call('POST', `/api/v1/app/requests/${other.id}/accept`, { token: cc.deviceCredential });
     assert.equal(accept.status, 200, accept.text);
     await t.call('POST', `/api/v1/call-requests/${other.id}/cancel`, { token: anna });
+  });
+
+  describe('a second knock', () => {
+    const post = (body: object, key?: string) =>
+      t.call('POST', '/api/v1/call-requests', { token: anna, headers: key ? { 'Idempotency-Key': key } : {}, body: { customerId: cc.customerId, ...body } });
+    const sentFor = async (id: string) => (await t.service.deps.store.notifications.listFor(id)).length;
+
+    it('answers a new knock while one is answerable with 409 naming it, and a replay with the same answer', async () => {
+      const first = await post({ reason: 'Card payment check', reference: 'TWICE-1' }, 'twice-1');
+      assert.equal(first.status, 201, first.text);
+      const replay = await post({ reference: 'TWICE-1', reason: 'Card payment check' }, 'twice-1');
+      assert.equal(replay.status, 200, replay.text);
+      assert.equal(replay.body.id, first.body.id);
+      assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+      const pushes = await sentFor(first.body.id);
+
+      const second = await post({ reason: 'Address change', reference: 'TWICE-2' }, 'twice-2');
+      assert.equal(second.status, 409, second.text);
+      assert.equal(second.body.code, 'request_already_open');
+      assert.equal(second.body.requestId, first.body.id);
+      assert.equal(second.body.reference, 'TWICE-1');
+      assert.equal(second.body.state, 'notified');
+      assert.match(second.body.detail, /TWICE-1/);
+      // Nothing was sent or stored for it; the same key and body get the same refusal.
+      assert.equal(await sentFor(first.body.id), pushes);
+      assert.equal((await t.service.deps.store.callRequests.list({ customerId: cc.customerId })).filter((r) => r.reference === 'TWICE-2').length, 0);
+      assert.equal((await post({ reason: 'Address change', reference: 'TWICE-2' }, 'twice-2')).status, 409);
+      // Without a key too.
+      assert.equal((await post({ reason: 'Address change', reference: 'TWICE-3' })).status, 409);
+
+      // Once the agent cancels it, the knock goes through.
+      await t.call('POST', `/api/v1/call-requests/${first.body.id}/cancel`, { token: anna });
+      const third = await post({ reason: 'Address change', reference: 'TWICE-2' }, 'twice-2');
+      assert.equal(third.status, 201, third.text);
+      await t.call('POST', `/api/v1/call-requests/${third.body.id}/cancel`, { token: anna });
+    });
+
+    it('is not blocked by a verified request whose call never came and whose window closed, even with its lapse job lost', async () => {
+      const stuck = await knock('STUCK-1');
+      await verify(stuck.id);
+      const db = new pg.Client({ connectionString: t.db.url });
+      await db.connect();
+      try {
+        await db.query(`DELETE FROM agenda_jobs WHERE data->>'requestId' = $1`, [stuck.id]); // the lost job
+      } finally {
+        await db.end();
+      }
+      t.advance(answerMs + verifiedHoldMs);
+      try {
+        const fresh = await post({ reason: 'Card payment check', reference: 'STUCK-2' });
+        assert.equal(fresh.status, 201, fresh.text);
+        assert.notEqual(fresh.body.id, stuck.id);
+        const old = await agentView(stuck.id);
+        assert.equal(old.state, 'cancelled');
+        const actions = (await t.service.deps.store.audit.list({ subject: `call_request:${stuck.id}` })).map((e) => `${e.action}:${e.decision}`);
+        assert.deepEqual(actions.slice(-2), ['request.lapse:allow', 'request.cancel:allow']);
+        await t.call('POST', `/api/v1/call-requests/${fresh.body.id}/cancel`, { token: anna });
+      } finally {
+        t.advance(-(answerMs + verifiedHoldMs));
+      }
+    });
   });
 });

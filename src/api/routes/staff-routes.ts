@@ -89,6 +89,9 @@ export function staffRoutes(deps: FlowDeps): Router {
       createdBy: p.actor,
       ...(p.kind === 'agent' ? { agent: p.agent } : {}),
     });
+    // Not created: a replay of the same Idempotency-Key and body, answered with the same request.
+    // (A knock while another answerable request stands is refused 409 request_already_open.)
+    if (!created) res.set('Idempotent-Replayed', 'true');
     res.status(created ? 201 : 200).location(`/api/v1/call-requests/${request.id}`).json(requestView(request, deps.clock()));
   }));
 

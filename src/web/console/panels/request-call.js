@@ -1,4 +1,5 @@
 /** "Request a call": find the customer (and see their devices), say why and the reference, knock. */
+import { ApiError } from '../../shared/api.js';
 import { announce, errorBox, h, replace, setBusy } from '../../shared/dom.js';
 import { customerDevicesPanel } from './customer-devices.js';
 
@@ -91,19 +92,19 @@ export function requestCallPanel(consoleApp, { onRequested }) {
       });
       idempotencyKey = crypto.randomUUID();
       const name = await consoleApp.customerName(chosen.value);
-      const asked = reference.value.trim();
-      replace(
-        knockMsg,
-        request.reference === asked
-          ? h('p', { class: 'message ok', role: 'status' }, `Call request sent to ${name} (${request.reference}). Their answer shows under “Your call requests”.`)
-          : // One open request per customer and agent: the server returned the one already open.
-            h('p', { class: 'message warn', role: 'status' }, `${name} already has an open call request from you (${request.reference}); it is shown under “Your call requests”.`),
-      );
+      replace(knockMsg, h('p', { class: 'message ok', role: 'status' }, `Call request sent to ${name} (${request.reference}). Their answer shows under “Your call requests”.`));
       reason.value = '';
       reference.value = '';
       onRequested(request);
     } catch (e) {
-      replace(knockMsg, errorBox(e.message));
+      if (e instanceof ApiError && e.code === 'request_already_open') {
+        // One answerable request per customer and agent: no new knock was sent; the form keeps its text.
+        const name = await consoleApp.customerName(chosen.value).catch(() => 'This customer');
+        replace(
+          knockMsg,
+          h('p', { class: 'message warn', role: 'alert' }, `Not sent: ${name} already has an open call request from you (${e.problem.reference}). Cancel it under “Your call requests” to knock again.`),
+        );
+      } else replace(knockMsg, errorBox(e.message));
     } finally {
       setBusy(knock, false);
     }
