@@ -12,6 +12,11 @@
  *   SUBSCRIBE in the dialog    ──►  refresh: 200 + NOTIFY;  Expires: 0: 200 + NOTIFY terminated
  *   no refresh in time            ◄── NOTIFY terminated;reason=timeout
  *
+ * Lamps follow agents' live events at once (busy-lamps.ts). Events stay in the process that made
+ * the change, so every 10 s each instance also compares what the lamps last showed with the
+ * agents' availability in the database, in one read, and tells those that differ: a change made
+ * by an instance without SIP, or one whose process died before telling, shows within seconds.
+ *
  * Where subscriptions live: in PostgreSQL (migration 011), keyed by drachtio-server's dialog id,
  * not in drachtio-srf Dialog objects in this process. drachtio-server holds the dialog itself
  * (its route set and CSeq), and any application connected to it can send a request inside it by
@@ -30,6 +35,7 @@ import {
   EVENT_CONTENT_TYPE,
   grantedExpiry,
   isEventPackage,
+  lineStateOf,
   notifyContent,
   reportedState,
   type EventPackage,
@@ -41,7 +47,10 @@ import type { DeskPhoneAuthenticator } from './desk-phone-auth.js';
 import { ALLOW_EVENTS } from './method-answers.js';
 import { addrSpec, sendResponse, uriUser, type SipRequest, type SipResponse } from './sip-message.js';
 
-/** How often expired subscriptions are looked for (each gets its final NOTIFY). */
+/**
+ * How often expired subscriptions are looked for (each gets its final NOTIFY), and lamps a missed
+ * event left wrong are put right.
+ */
 const SWEEP_MS = 10_000;
 /** Expired subscriptions ended per statement of a sweep. */
 const SWEEP_BATCH = 100;
@@ -51,6 +60,11 @@ export interface Subscriptions {
   lineChanged(extension: string, line: LineState): Promise<void>;
   /** Ends expired subscriptions with a final NOTIFY; how many. */
   sweepExpired(now?: Date): Promise<number>;
+  /**
+   * Tells the lamps that show something else than the database says now (a change made by an
+   * instance without SIP, or whose events were lost with its process); how many extensions.
+   */
+  catchUp(now?: Date): Promise<number>;
   stop(): void;
 }
 
@@ -224,6 +238,25 @@ export function startSubscriptions(args: {
     else await subscribe(req, res, event, expires);
   };
 
+  const tell = async (extension: string, line: LineState, events: ReadonlyArray<'dialog' | 'presence'> = ['dialog', 'presence'], now = deps.clock()) => {
+    for (const event of events) {
+      const changed = await deps.store.sipSubscriptions.report(extension, event, reportedState(event, line), now);
+      await Promise.all(changed.map((sub) => notify(sub, line, 'active', undefined, now)));
+    }
+  };
+
+  const catchUp = async (now = deps.clock()) => {
+    const stale = new Map<string, Set<'dialog' | 'presence'>>();
+    for (const w of await deps.store.sipSubscriptions.watchedLines(now)) {
+      const wanted = reportedState(w.event, w.availability ? lineStateOf(w.availability, false) : 'offline');
+      // A call ringing is known only to the instance ringing it: its `early` stands for busy.
+      if (w.reported === wanted || (w.reported === 'early' && wanted === 'confirmed')) continue;
+      stale.set(w.target, (stale.get(w.target) ?? new Set()).add(w.event));
+    }
+    for (const [target, events] of stale) await tell(target, (await args.lineOf(target)) ?? 'offline', [...events], now);
+    return stale.size;
+  };
+
   const sweepExpired = async (now = deps.clock()) => {
     let ended = 0;
     for (;;) {
@@ -243,19 +276,16 @@ export function startSubscriptions(args: {
     });
   });
   const timer = setInterval(() => {
-    sweepExpired().catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'expired subscriptions not swept'));
+    sweepExpired()
+      .then(() => catchUp())
+      .catch((e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'subscriptions not swept'));
   }, SWEEP_MS);
   timer.unref();
 
   return {
-    async lineChanged(extension, line) {
-      const now = deps.clock();
-      for (const event of ['dialog', 'presence'] as const) {
-        const changed = await deps.store.sipSubscriptions.report(extension, event, reportedState(event, line), now);
-        await Promise.all(changed.map((sub) => notify(sub, line, 'active', undefined, now)));
-      }
-    },
+    lineChanged: (extension, line) => tell(extension, line),
     sweepExpired,
+    catchUp,
     stop: () => clearInterval(timer),
   };
 }

@@ -497,6 +497,12 @@ export interface SipSubscriptionRepo {
    * is sent once).
    */
   report(target: string, event: SipSubscription['event'], reported: string, now: Date): Promise<SipSubscription[]>;
+  /**
+   * What each unexpired busy-lamp subscription (dialog, presence) last reported, with the watched
+   * agent's availability now (null when no agent has the extension): one read, so a sweep finds
+   * the lamps a missed event left wrong.
+   */
+  watchedLines(now: Date): Promise<Array<{ target: string; event: 'dialog' | 'presence'; reported: string | null; availability: Availability | null }>>;
   /** Removes and returns subscriptions that expired (at most `limit`): each gets its final NOTIFY. */
   takeExpired(now: Date, limit: number): Promise<SipSubscription[]>;
 }

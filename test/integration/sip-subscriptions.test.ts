@@ -105,8 +105,9 @@ describe('desk phone subscriptions and other methods (drachtio-server + FreeSWIT
     }
   });
 
-  it("tells a colleague's presence (PIDF open) and ends the subscription with reason=timeout once it runs out", async () => {
-    const { env } = center();
+  it("tells a colleague's presence (PIDF), puts right a lamp a change without an event left wrong, and ends it with reason=timeout once it runs out", async () => {
+    const { env, deps, cc } = center();
+    const subscriptions = env.svc.service.sip!.subscriptions;
     const watcher = await startSippUas({
       scenario: 'subscribe-presence',
       remote: env.remote,
@@ -115,17 +116,28 @@ describe('desk phone subscriptions and other methods (drachtio-server + FreeSWIT
       extraArgs: ['-au', '1002', '-ap', DESK_PHONE_PASSWORD, '-auth_uri', `1001@${env.remote}`],
       timeoutMs: 30_000,
     });
+    const anna = cc.agents.anna!;
     try {
       await waitFor('the presence subscription and its first NOTIFY', async () => (await subscriptionsOf('1002')).some((s) => s.event === 'presence' && s.version >= 1));
+      assert.equal(await subscriptions.catchUp(), 0, 'the lamp is right');
+      // Anna goes away through a process that publishes no event here (an instance without SIP).
+      await deps.store.agents.setAvailability(anna.id, 'away', new Date());
+      // (The service's own sweep may get there first: either way one NOTIFY, counted below.)
+      await subscriptions.catchUp();
+      assert.equal(await subscriptions.catchUp(), 0, 'nothing left to tell');
       // Seen from two minutes later it has run out without a refresh.
-      assert.equal(await env.svc.service.sip!.subscriptions.sweepExpired(new Date(Date.now() + 120_000)), 1);
-      const r = await watcher.done;
-      const first = received(r, /^NOTIFY /);
-      assert.match(first, /^Content-Type: application\/pidf\+xml/im);
-      assert.match(first, /<presence [^>]*entity="sip:1001@knock\.localhost"/);
-      assert.match(first, /<dm:note>Available<\/dm:note>/);
+      assert.equal(await subscriptions.sweepExpired(new Date(Date.now() + 120_000)), 1);
+      const notifies = allReceived(await watcher.done, /^NOTIFY /);
+      assert.equal(notifies.length, 3);
+      assert.match(notifies[0]!, /^Content-Type: application\/pidf\+xml/im);
+      assert.match(notifies[0]!, /<presence [^>]*entity="sip:1001@knock\.localhost"/);
+      assert.match(notifies[0]!, /<basic>open<\/basic>[\s\S]*<dm:note>Available<\/dm:note>/);
+      assert.match(notifies[1]!, /^Subscription-State: active;/im);
+      assert.match(notifies[1]!, /<basic>closed<\/basic>[\s\S]*<dm:note>Away<\/dm:note>/);
+      assert.match(notifies[2]!, /^Subscription-State: terminated;reason=timeout/im);
       assert.deepEqual(await subscriptionsOf('1002'), []);
     } finally {
+      await deps.store.agents.setAvailability(anna.id, 'available', new Date());
       await watcher.stop();
     }
   });

@@ -4,6 +4,7 @@
  * already are left alone, so the same change seen twice is sent once.
  */
 import type pg from 'pg';
+import type { Availability } from '../../domain/model.js';
 import type { SipSubscription, SipSubscriptionRepo } from '../store.js';
 import { query } from './sql.js';
 
@@ -90,6 +91,16 @@ export function sipSubscriptionRepo(pool: pg.Pool): SipSubscriptionRepo {
         [target, event, reported, now],
       );
       return res.rows.map(toSubscription);
+    },
+    async watchedLines(now) {
+      const res = await query<{ target: string; event: 'dialog' | 'presence'; reported: string | null; availability: Availability | null }>(
+        pool,
+        `SELECT DISTINCT s.target, s.event, s.reported, a.availability
+         FROM sip_subscriptions s LEFT JOIN agents a ON a.extension = s.target
+         WHERE s.event IN ('dialog', 'presence') AND s.expires_at > $1`,
+        [now],
+      );
+      return res.rows;
     },
     async takeExpired(now, limit) {
       const res = await query<SubscriptionRow>(
