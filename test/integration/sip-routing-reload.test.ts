@@ -2,7 +2,8 @@
  * A routing reload under live calls, on real servers (drachtio-server, FreeSWITCH, sipp as the
  * customer's app and the desk phones): a verified customer call and a desk phone call routed by
  * the old file stay up through the reload and end normally; new calls route by the new file; a
- * broken file is refused (422, with positions) and the routing in force keeps routing.
+ * broken file is refused (422, with positions) and the routing in force keeps routing; a call
+ * still ringing during a reload overflows by the routing it started with.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ describe('routing reload under live calls (drachtio-server + FreeSWITCH + sipp)'
   const dir = mkdtempSync(join(tmpdir(), 'knock-sip-routing-reload-'));
   const file = join(dir, 'routing.yaml');
   writeFileSync(file, V1);
-  const center = useCallCenter({ agents: [AGENTS.anna, AGENTS.ben, AGENTS.carl], env: { KNOCK_SIP__ROUTING_FILE: file } });
+  const center = useCallCenter({ agents: [AGENTS.anna, AGENTS.ben, AGENTS.carl], env: { KNOCK_SIP__ROUTING_FILE: file, KNOCK_SIP__AGENT_RING_SECONDS: '6' } });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const reload = () => center().env.svc.call('POST', '/api/v1/routing/reload', { token: center().cc.consoleTokens.anna });
@@ -123,5 +124,44 @@ describe('routing reload under live calls (drachtio-server + FreeSWITCH + sipp)'
       await ben.stop();
     }
     assert.equal(finalStatus((await carlDials('2300', 'feature-code')).messages), 404);
+  });
+  it('a call ringing when the routing changes keeps the routing it started with: its overflow still goes where the old file said', async () => {
+    const { env, deps, cc, phonePort } = center();
+    const OLD = 'extensions:\n  "2000":\n    agent: ben\n    overflow: "2100"\n  "2100":\n    agent: anna\n';
+    const NEW = 'extensions:\n  "2000":\n    agent: ben\n';
+    writeFileSync(file, OLD);
+    assert.equal((await reload()).status, 200);
+    for (const a of ['anna', 'ben']) await waitFor(`${a} to be free`, async () => (await deps.store.agents.get(cc.agents[a]!.id))!.availability === 'available');
+
+    const dialledBefore = (await deps.store.audit.list({ subject: `agent:${cc.agents.carl!.id}`, limit: 1000 })).filter((e) => e.action === 'sip.invite.auth' && e.data.dialled === '2000').length;
+    // Ben's phone rings and is not answered (sip.agentRingSeconds is 6 here); meanwhile 2100 goes.
+    const ben = await startSippUas({ scenario: 'desk-phone-ring', localPort: phonePort['1002']!, calls: 1, timeoutMs: 30_000 });
+    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001']!, calls: 1, timeoutMs: 30_000 });
+    try {
+      const call = carlDials('2000', 'desk-phone-call');
+      // Carl's INVITE is authenticated (audited) just before it is routed; ben's phone then rings 6 s.
+      await waitFor('carl\'s call to 2000 to be routed', async () => (await deps.store.audit.list({ subject: `agent:${cc.agents.carl!.id}`, limit: 1000 })).filter((e) => e.action === 'sip.invite.auth' && e.data.dialled === '2000').length > dialledBefore);
+      await new Promise((r) => setTimeout(r, 1_500));
+      writeFileSync(file, NEW);
+      const r = await reload();
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body.changes.extensions, { added: [], removed: ['2100'], changed: ['2000'] });
+      // The ringing call overflows to anna (2100) by the routing it started with, and connects.
+      await call;
+      await ben.done;
+      await anna.done;
+    } finally {
+      await ben.stop();
+      await anna.stop();
+    }
+    // A new call to 2000 has no overflow any more: unanswered, it ends 480.
+    await waitFor('anna to be free', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+    const benAgain = await startSippUas({ scenario: 'desk-phone-ring', localPort: phonePort['1002']!, calls: 1, timeoutMs: 30_000 });
+    try {
+      assert.equal(finalStatus((await carlDials('2000', 'feature-code')).messages), 480);
+      await benAgain.done;
+    } finally {
+      await benAgain.stop();
+    }
   });
 });
