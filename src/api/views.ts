@@ -2,7 +2,10 @@
 import { allowedAnswers } from '../domain/call-request.js';
 import type { Agent, CallRequest, Customer, Device, NotificationRecord } from '../domain/model.js';
 
-export function agentView(a: Agent) {
+/** The agent's desk phone as the registrar sees it: live, registered but unreachable, or none. */
+export type PhoneState = 'registered' | 'unreachable' | 'none';
+
+export function agentView(a: Agent, phone?: PhoneState) {
   return {
     id: a.id,
     username: a.username,
@@ -12,6 +15,7 @@ export function agentView(a: Agent) {
     availability: a.availability,
     idleSince: a.idleSince,
     role: a.role,
+    ...(phone ? { phone } : {}),
   };
 }
 

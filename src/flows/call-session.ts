@@ -14,6 +14,7 @@ import type { AuthSession, CallRecord, CallRequest } from '../domain/model.js';
 import { verifyDeviceProof } from '../security/device-proof.js';
 import { describeTokenForLog, verifyPreauthToken, type PreauthClaims } from '../security/preauth-token.js';
 import type { AdmissionContext, ConsumeResult, NewAuditEntry } from '../store/store.js';
+import { releaseAgent } from './agent-availability.js';
 import { announceConnected, callLeftAgent } from './call-screen.js';
 import { announceMove, loadRequest, moveAuditEntry, moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
@@ -253,8 +254,7 @@ export async function callEnded(
   }
   if (args.agentId) {
     callLeftAgent(deps, { requestId: args.requestId, agentId: args.agentId, outcome: args.outcome });
-    await deps.store.agents.setAvailability(args.agentId, 'available', now);
-    deps.events.publish({ type: 'agent.changed', agentId: args.agentId, availability: 'available', at: now.toISOString() });
+    await releaseAgent(deps, args.agentId);
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import type { CallRecord } from '../domain/model.js';
 import type { CallLegIds } from './call-session.js';
+import { releaseAgent } from './agent-availability.js';
 import { announceTransferred } from './call-screen.js';
 import { loadRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
@@ -36,11 +37,7 @@ export async function transferAnswered(
     ...args.legs,
   });
   if (args.previousRecordId) await deps.store.callRecords.close(args.previousRecordId, now, 'transferred');
-  const from = await deps.store.agents.get(args.fromAgentId);
-  if (from && from.availability === 'busy') {
-    await deps.store.agents.setAvailability(from.id, 'available', now);
-    deps.events.publish({ type: 'agent.changed', agentId: from.id, availability: 'available', at: now.toISOString() });
-  }
+  await releaseAgent(deps, args.fromAgentId);
   await deps.store.audit.append({
     actor: 'sip',
     action: 'call.transfer',

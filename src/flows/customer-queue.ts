@@ -6,6 +6,7 @@
  */
 import { rankAgents } from '../domain/agent-selection.js';
 import type { Agent, CallRequest } from '../domain/model.js';
+import { releaseAgent } from './agent-availability.js';
 import { callLeftAgent } from './call-screen.js';
 import type { FlowDeps } from './ports.js';
 
@@ -53,11 +54,8 @@ export async function reserveAgent(deps: FlowDeps, agentId: string): Promise<boo
  */
 export async function agentDidNotAnswer(deps: FlowDeps, args: { requestId: string; agentId: string; outcome: string }): Promise<void> {
   callLeftAgent(deps, args); // the console's ringing screen closes
+  await releaseAgent(deps, args.agentId);
   const agent = await deps.store.agents.get(args.agentId);
-  if (agent && agent.availability === 'busy') {
-    await deps.store.agents.setAvailability(agent.id, 'available', deps.clock());
-    deps.events.publish({ type: 'agent.changed', agentId: agent.id, availability: 'available', at: deps.clock().toISOString() });
-  }
   await deps.store.audit.append({
     actor: 'sip',
     action: 'call.offer',

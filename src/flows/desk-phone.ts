@@ -7,40 +7,19 @@
  * keeps that state when their phone re-registers.
  */
 import type { Agent } from '../domain/model.js';
+import { followPhones, releaseAgent } from './agent-availability.js';
 import type { FlowDeps } from './ports.js';
 
-type Deps = Pick<FlowDeps, 'store' | 'clock' | 'events' | 'logger'>;
-
-async function announce(deps: Deps, agent: Agent, reason: string): Promise<void> {
-  const now = deps.clock();
-  deps.events.publish({ type: 'agent.changed', agentId: agent.id, availability: agent.availability, at: now.toISOString() });
-  await deps.store.audit.append({
-    actor: 'sip',
-    action: 'agent.availability',
-    subject: `agent:${agent.id}`,
-    decision: 'info',
-    reason,
-    data: { extension: agent.extension, availability: agent.availability },
-  });
-  deps.logger.info({ agentId: agent.id, extension: agent.extension, availability: agent.availability }, reason);
-}
+type Deps = Pick<FlowDeps, 'store' | 'clock' | 'events' | 'logger' | 'config'>;
 
 /** The extension now has at least one binding where it had none. */
 export async function deskPhoneRegistered(deps: Deps, extension: string): Promise<Agent | null> {
-  const agent = await deps.store.agents.getByExtension(extension);
-  if (!agent || agent.availability !== 'offline') return agent;
-  const after = await deps.store.agents.setAvailability(agent.id, 'available', deps.clock());
-  if (after) await announce(deps, after, 'desk phone registered: agent available');
-  return after;
+  return followPhones(deps, extension, 'desk phone registered');
 }
 
-/** The extension's last binding is gone (de-registered or expired). */
+/** The extension's last binding is gone (de-registered, expired or unreachable). */
 export async function deskPhoneUnregistered(deps: Deps, extension: string): Promise<Agent | null> {
-  const agent = await deps.store.agents.getByExtension(extension);
-  if (!agent || agent.availability === 'offline') return agent;
-  const after = await deps.store.agents.setAvailability(agent.id, 'offline', deps.clock());
-  if (after) await announce(deps, after, 'desk phone unregistered: agent offline');
-  return after;
+  return followPhones(deps, extension, 'desk phone unregistered');
 }
 
 /**
@@ -55,8 +34,8 @@ export async function expireDeskPhoneRegistrations(deps: Deps): Promise<number> 
   const purged = await deps.store.registrations.purgeExpired(now);
   for (const extension of withRows) {
     if (live.has(extension)) continue;
-    // It may have registered again since: only a phone with no binding goes offline.
-    if ((await deps.store.registrations.list(extension, deps.clock())).length === 0) await deskPhoneUnregistered(deps, extension);
+    // It may have registered again since: the transition looks at the bindings itself.
+    await deskPhoneUnregistered(deps, extension);
   }
   return purged;
 }
@@ -79,11 +58,6 @@ export async function deskPhoneCallStarted(deps: Deps, agentIds: string[]): Prom
 
 /** The call between desk phones ended: the agents it made busy are available again. */
 export async function deskPhoneCallEnded(deps: Deps, agentIds: string[]): Promise<void> {
-  for (const id of agentIds) {
-    const agent = await deps.store.agents.get(id);
-    // Someone else may have changed it meanwhile (went offline, took a customer call): leave it.
-    if (!agent || agent.availability !== 'busy') continue;
-    await deps.store.agents.setAvailability(id, 'available', deps.clock());
-    deps.events.publish({ type: 'agent.changed', agentId: id, availability: 'available', at: deps.clock().toISOString() });
-  }
+  // Compare-and-set on busy: someone else may have changed it meanwhile (went offline).
+  for (const id of agentIds) await releaseAgent(deps, id);
 }

@@ -54,7 +54,7 @@ export type LiveEvent =
       reason: string;
       at: string;
     }
-  | { type: 'agent.changed'; agentId: string; availability: string; at: string }
+  | { type: 'agent.changed'; agentId: string; availability: string; at: string; phone?: 'registered' | 'unreachable' | 'none' }
   | {
       type: 'callback.dial';
       requestId: string;

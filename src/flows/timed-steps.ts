@@ -8,6 +8,7 @@ import type { CallRequestEvent } from '../domain/call-request.js';
 import { rankAgents } from '../domain/agent-selection.js';
 import { isAppError } from '../domain/errors.js';
 import type { CallRequest, NotificationKind } from '../domain/model.js';
+import { releaseAgent } from './agent-availability.js';
 import { policyFor } from './group-policy.js';
 import { moveRequest } from './move-request.js';
 import type { FlowDeps } from './ports.js';
@@ -31,11 +32,7 @@ export async function expireUnansweredRequest(deps: FlowDeps, id: string): Promi
   const after = await moveIfStillDue(deps, id, { type: 'expire' }, 'request.expire', 'expired');
   if (!after) return;
   // The agent has moved on: free them for the next customer and tell the console.
-  const agent = await deps.store.agents.get(after.agentId);
-  if (agent && agent.availability === 'busy') {
-    await deps.store.agents.setAvailability(agent.id, 'available', deps.clock());
-    deps.events.publish({ type: 'agent.changed', agentId: agent.id, availability: 'available', at: deps.clock().toISOString() });
-  }
+  await releaseAgent(deps, after.agentId);
 }
 
 /**

@@ -15,7 +15,7 @@ import type { Agent, CallRequest } from '../domain/model.js';
 import { agentDidNotAnswer, reserveNextAgent } from '../flows/customer-queue.js';
 import { answerEndpoint, openOfferingEndpoint, releaseEndpoint } from '../media/media-legs.js';
 import type { Abort, AgentLeg, CallContext, Verification } from './customer-call-state.js';
-import { routeToBinding } from './location-service.js';
+import { markPhonesUnreachable, routeToBinding } from './location-service.js';
 import { ringTargets, type RingTarget } from './ring-targets.js';
 import { sessionTimerOfferHeaders } from './session-timer.js';
 import { headerText } from './sip-message.js';
@@ -63,7 +63,7 @@ export type RingAgentResult = { kind: 'answered'; leg: AgentLeg } | { kind: 'fai
 export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<string, string>, abort: Abort): Promise<RingAgentResult> {
   const bindings = await ctx.locations.bindings(agent.extension);
   if (bindings.length === 0) return { kind: 'failed', outcome: 'failed', status: 480 };
-  const targets: RingTarget[] = bindings.map((b) => ({ ...routeToBinding(b), agentId: agent.id }));
+  const targets: RingTarget[] = bindings.map((b) => ({ ...routeToBinding(b), agentId: agent.id, binding: { extension: b.extension, contact: b.contact } }));
   const endpoint = await openOfferingEndpoint(ctx.media.mediaServer());
   let unregister: () => void = () => undefined;
   const result = await ringTargets(ctx.srf, targets, {
@@ -77,6 +77,8 @@ export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<
     },
   });
   unregister();
+  // Before the agent is released: with no live phone left they go offline, not available.
+  await markPhonesUnreachable(ctx.deps, ctx.logger.child({ component: 'agent-leg' }), result.unreachable);
   if (result.kind !== 'answered') {
     await releaseEndpoint(endpoint);
     if (result.kind === 'caller_gone') return { kind: 'gone' };

@@ -31,7 +31,7 @@ import { deskPhoneCallEnded, deskPhoneCallStarted } from '../flows/desk-phone.js
 import { policyFor } from '../flows/group-policy.js';
 import type { FlowDeps } from '../flows/ports.js';
 import { bridgeDialogs } from './bridge-dialogs.js';
-import { routeToBinding, type LocationService } from './location-service.js';
+import { markPhonesUnreachable, routeToBinding, type LocationService } from './location-service.js';
 import { ringTargets, type RingResult, type RingTarget } from './ring-targets.js';
 import { ringingCalls, type RingingCall } from './ringing-calls.js';
 import type { GroupRoute, RoutingConfig } from './routing-config.js';
@@ -57,7 +57,7 @@ const MAX_OVERFLOW_HOPS = 5;
 
 async function agentTargets(ctx: ExtensionCallContext, agent: Agent): Promise<RingTarget[]> {
   const bindings = await ctx.locations.bindings(agent.extension);
-  return bindings.map((b) => ({ ...routeToBinding(b), agentId: agent.id }));
+  return bindings.map((b) => ({ ...routeToBinding(b), agentId: agent.id, binding: { extension: b.extension, contact: b.contact } }));
 }
 
 async function groupPlan(ctx: ExtensionCallContext, group: GroupRoute, caller: Agent, overflow: string | null): Promise<Plan> {
@@ -236,6 +236,7 @@ async function ringNumber(
           line.abort = fn;
         },
       });
+      await markPhonesUnreachable(ctx.deps, log, result.unreachable);
       if (result.kind === 'caller_gone') return null;
       if (result.kind === 'answered') return result;
       failure = { status: result.status, reason: result.reason, why: plan.unavailable };

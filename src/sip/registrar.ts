@@ -209,8 +209,12 @@ export function createRegistrar(opts: RegistrarOptions): (req: SipRequest, res: 
       });
     }
     try {
-      if (before.length === 0 && after.length > 0) await deskPhoneRegistered(deps, extension);
-      else if (before.length > 0 && after.length === 0) await deskPhoneUnregistered(deps, extension);
+      // Every change goes through the one guarded transition, which reads the bindings itself:
+      // a REGISTER racing another phone's, a hang-up or an expiry cannot leave it wrong.
+      if (parsed.kind !== 'query') {
+        if (after.length > 0) await deskPhoneRegistered(deps, extension);
+        else await deskPhoneUnregistered(deps, extension);
+      }
     } catch (e) {
       log.error({ extension, err: e instanceof Error ? e.message : String(e) }, 'could not update agent availability after REGISTER');
     }

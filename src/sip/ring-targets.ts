@@ -13,12 +13,29 @@ export interface RingTarget {
   proxy: string | null;
   /** The agent whose phone this is, if any. */
   agentId: string | null;
+  /** The registered binding rung, to mark it when it cannot be reached. */
+  binding?: { extension: string; contact: string };
 }
 
-export type RingResult =
+export type RingResult = (
   | { kind: 'answered'; dialog: Srf.Dialog; target: RingTarget }
   | { kind: 'failed'; status: number; reason: string }
-  | { kind: 'caller_gone' };
+  | { kind: 'caller_gone' }
+) & {
+  /** Targets the request could not reach at all (see `unreachable()`), known when it settled. */
+  unreachable: RingTarget[];
+};
+
+/**
+ * True when a request failed before any phone answered it: drachtio-server could not build or
+ * send it (no SIP status), or its own SIP stack made up the answer (no network source address:
+ * 503 when the address refuses, 410 when the phone's connection has closed, 408 when nothing
+ * ever came back). A phone's own refusal has a source address; a 487 follows our CANCEL.
+ */
+export function unreachable(err: { status?: number; res?: { source_address?: string } }): boolean {
+  if (!err.status) return true;
+  return err.status !== 487 && !!err.res && !err.res.source_address;
+}
 
 export interface RingOptions {
   /** SDP offer for the B legs (the caller's offer). */
@@ -46,12 +63,14 @@ function worse(a: { status: number; reason: string } | null, b: { status: number
   return rank(b.status) > rank(a.status) ? b : a;
 }
 
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
 interface SentRequest {
   cancel(cb?: (err: unknown) => void): void;
 }
 
 export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOptions): Promise<RingResult> {
-  if (targets.length === 0) return { kind: 'failed', status: 480, reason: 'Temporarily Unavailable' };
+  if (targets.length === 0) return { kind: 'failed', status: 480, reason: 'Temporarily Unavailable', unreachable: [] };
   let settled = false;
   let rang = false;
   let timedOut = false;
@@ -77,11 +96,12 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
       cancelAll();
     });
 
-    const finish = (result: RingResult) => {
+    const lost: RingTarget[] = [];
+    const finish = (result: DistributiveOmit<RingResult, 'unreachable'>) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve(result);
+      resolve({ ...result, unreachable: lost } as RingResult);
     };
 
     targets.forEach((target, i) => {
@@ -124,7 +144,8 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
           sent[i] = null;
           cancelAll();
         })
-        .catch((err: { status?: number; reason?: string; message?: string }) => {
+        .catch((err: { status?: number; reason?: string; message?: string; res?: { source_address?: string } }) => {
+          if (unreachable(err)) lost.push(target);
           failure = worse(failure, { status: err.status ?? 480, reason: err.reason ?? 'Temporarily Unavailable' });
           if (--pending === 0) {
             if (opts.callerGone()) finish({ kind: 'caller_gone' });

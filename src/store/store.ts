@@ -54,6 +54,19 @@ export interface AgentRepo {
    * available any more (someone else reserved them first).
    */
   reserve(id: string): Promise<boolean>;
+  /**
+   * Availability follows the extension's live bindings (unexpired, reachable), in one guarded
+   * transition under the agent's row lock: none → offline; some → an offline agent becomes
+   * available (away and busy stay). Returns the agent when its availability changed.
+   */
+  followPhones(extension: string, now: Date): Promise<Agent | null>;
+  /**
+   * A busy agent's call or ringing is over: available, or offline when `requirePhone` and no
+   * binding is live (the phone went while they talked). Compare-and-set on busy, under the row
+   * lock, so an unregister racing the hang-up cannot leave them available without a phone.
+   * Returns the agent when it changed.
+   */
+  release(id: string, now: Date, requirePhone: boolean): Promise<Agent | null>;
 }
 
 export interface GroupRepo {
@@ -446,6 +459,8 @@ export interface Registration {
   userAgent: string | null;
   expiresAt: Date;
   updatedAt: Date;
+  /** Set when a request to it failed before the phone could answer; cleared by its next REGISTER. */
+  unreachableSince?: Date | null;
 }
 
 export interface RegistrationRepo {
@@ -457,6 +472,10 @@ export interface RegistrationRepo {
   list(extension: string, now: Date): Promise<Registration[]>;
   /** Extensions that have at least one unexpired binding. */
   registeredExtensions(now: Date): Promise<string[]>;
+  /** Marks an unexpired binding unreachable; false when it was already marked (or is gone). */
+  markUnreachable(extension: string, contact: string, now: Date): Promise<boolean>;
+  /** Per extension with unexpired bindings: 'registered' (one is live) or 'unreachable' (none is). */
+  phoneStates(now: Date): Promise<Map<string, 'registered' | 'unreachable'>>;
   purgeExpired(now: Date): Promise<number>;
 }
 

@@ -5,6 +5,7 @@
  * is answered on each transport with audio both ways.
  */
 import assert from 'node:assert/strict';
+import { deskPhoneUnregistered } from '../../src/flows/desk-phone.js';
 import { rtpCounters, type RtpCounters } from '../../src/media/media-stats.js';
 import { baresipAvailable, startBaresip, type Baresip } from '../support/baresip.js';
 import { AGENTS, callCenterSkipReason, carriesAudio, fsChannels, received, useCallCenter } from '../support/call-center.js';
@@ -15,7 +16,7 @@ import { waitFor } from '../support/wait-for.js';
 describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)', function () {
   this.timeout(90_000);
   const center = useCallCenter({
-    agents: [AGENTS.anna],
+    agents: [AGENTS.anna, AGENTS.ben],
     registerPhones: false,
     alsoNeeds: () => callCenterSkipReason() ?? (baresipAvailable() ? `baresip tests skipped: ${baresipAvailable()}` : null),
   });
@@ -67,7 +68,63 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
       } finally {
         await phone?.stop();
         await deps.store.registrations.removeAll(AGENTS.anna.extension);
+        await deskPhoneUnregistered(deps, AGENTS.anna.extension);
       }
     });
   }
+
+  it('marks a TCP phone whose connection is gone unreachable at once, warns once, shows it, and gives the call to the next agent', async () => {
+    const { fs, env, deps, cc, pcap } = center();
+    const [anna, ben] = [cc.agents.anna!, cc.agents.ben!];
+    const phones: Baresip[] = [];
+    try {
+      phones.push(await startBaresip({ user: AGENTS.anna.extension, password: DESK_PHONE_PASSWORD, registrar: env.remote, transport: 'tcp' }));
+      phones.push(await startBaresip({ user: AGENTS.ben.extension, password: DESK_PHONE_PASSWORD, registrar: env.remote, transport: 'udp' }));
+      for (const a of [anna, ben]) {
+        await waitFor(`${a.username}'s binding`, async () => (await deps.store.registrations.list(a.extension, new Date())).length > 0);
+        await waitFor(`${a.username} to be available`, async () => (await deps.store.agents.get(a.id))!.availability === 'available');
+      }
+      // Anna's phone dies: its TCP connection closes, it never says goodbye.
+      await phones[0]!.kill();
+
+      const logsBefore = env.svc.logs.length;
+      const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-gone');
+      const caller = callerArgs(cc, token);
+      const call = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '5000' }, extraArgs: caller.extraArgs, timeoutMs: 45_000 });
+      await waitFor(
+        'RTP both ways with ben',
+        async () => {
+          const channels = await fsChannels(fs);
+          if (channels.length !== 2) return null;
+          const c = await Promise.all(channels.map((ch) => rtpCounters((cmd) => fs.api(cmd), ch.uuid)));
+          return c.every((x) => carriesAudio(x, 25));
+        },
+        25_000,
+      );
+      await call;
+      const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(record!.agentId, ben.id, 'the next agent took the call');
+
+      const logs = env.svc.logs.slice(logsBefore);
+      const rangAnna = logs.filter((l) => l.includes('"ringing agent"') && l.includes(anna.id));
+      const warned = logs.filter((l) => l.includes('desk phone unreachable: not rung again'));
+      console.log(`      anna's phone rung ${rangAnna.length} time(s), warned ${warned.length} time(s)`);
+      assert.equal(rangAnna.length, 1, 'the unreachable phone is tried once, not every second');
+      assert.equal(warned.length, 1);
+      assert.match(warned[0]!, /"level":40/);
+      assert.equal((await deps.store.agents.get(anna.id))!.availability, 'offline');
+      const [binding] = await deps.store.registrations.list(AGENTS.anna.extension, new Date());
+      assert.ok(binding?.unreachableSince, 'the binding is marked unreachable');
+      const listed = await env.svc.call('GET', '/api/v1/agents', { token: cc.consoleTokens.ben });
+      assert.equal(listed.status, 200, listed.text);
+      const shown = (listed.body.items as Array<{ id: string; phone: string; availability: string }>).find((a) => a.id === anna.id)!;
+      assert.deepEqual({ availability: shown.availability, phone: shown.phone }, { availability: 'offline', phone: 'unreachable' });
+    } finally {
+      for (const p of phones) await p.stop();
+      for (const a of [AGENTS.anna, AGENTS.ben]) {
+        await deps.store.registrations.removeAll(a.extension);
+        await deskPhoneUnregistered(deps, a.extension);
+      }
+    }
+  });
 });

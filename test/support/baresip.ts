@@ -74,6 +74,8 @@ export interface Baresip {
   waitForEvent(what: string, match: (e: BaresipEvent) => boolean, timeoutMs?: number): Promise<BaresipEvent>;
   /** What baresip printed so far. */
   output(): string;
+  /** Kills baresip without a goodbye (no de-registration): its connections just close. */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -230,6 +232,12 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
     },
     waitForEvent,
     output: () => out,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
     stop,
   };
 }

@@ -68,7 +68,8 @@ export function staffRoutes(deps: FlowDeps): Router {
     res.status(204).end();
   }));
   r.get('/me', read, wrap(async (_req, res) => {
-    res.json(agentView(requireAgentPrincipal(res)));
+    const me = requireAgentPrincipal(res);
+    res.json(agentView(me, (await deps.store.registrations.phoneStates(deps.clock())).get(me.extension) ?? 'none'));
   }));
   r.put('/me/availability', read, validated('setAvailability'), wrap(async (req, res) => {
     const agent = requireAgentPrincipal(res);
@@ -189,7 +190,8 @@ export function staffRoutes(deps: FlowDeps): Router {
   }));
 
   r.get('/agents', dir, wrap(async (_req, res) => {
-    res.json({ items: (await deps.store.agents.list()).map(agentView) });
+    const phones = await deps.store.registrations.phoneStates(deps.clock());
+    res.json({ items: (await deps.store.agents.list()).map((a) => agentView(a, phones.get(a.extension) ?? 'none')) });
   }));
   r.post('/agents', admin, validated('createAgent'), wrap(async (req, res) => {
     const agent = await createAgent(deps, { ...req.body, groups: req.body.groups ?? [] });

@@ -11,6 +11,7 @@ import * as m006 from './006-outbox.js';
 import * as m007 from './007-attempt-limits.js';
 import * as m008 from './008-idempotency-fingerprint.js';
 import * as m009 from './009-checks-in-flight.js';
+import * as m010 from './010-phone-reachability.js';
 import * as m011 from './011-sip-subscriptions.js';
 import * as m013 from './013-request-holds.js';
 
@@ -30,6 +31,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: m007.name, sql: m007.sql },
   { version: 8, name: m008.name, sql: m008.sql },
   { version: 9, name: m009.name, sql: m009.sql },
+  { version: 10, name: m010.name, sql: m010.sql },
   { version: 11, name: m011.name, sql: m011.sql },
   { version: 13, name: m013.name, sql: m013.sql },
 ];

@@ -57,6 +57,14 @@ async function getOne(db: Db, where: string, value: string): Promise<Agent | nul
   return res.rows[0] ? toAgent(res.rows[0]) : null;
 }
 
+/** A live binding of agent `a`'s extension at time $2: unexpired and reachable. */
+const LIVE_BINDING = `EXISTS (SELECT 1 FROM registrations r WHERE r.extension = a.extension AND r.expires_at > $2 AND r.unreachable_since IS NULL)`;
+
+/** The agent columns of an `UPDATE … RETURNING` named u. */
+const AGENT_FROM_U = `SELECT u.id, u.username, u.name, u.extension, u.availability, u.idle_since, u.role, u.created_at,
+         ARRAY(SELECT m.group_id FROM agent_group_members m WHERE m.agent_id = u.id ORDER BY m.position) AS groups
+  FROM u`;
+
 /** `owner`: this process's id, stamped on every agent it makes busy (see freeWithoutCall). */
 export function agentRepo(pool: pg.Pool, owner: string | null = null): AgentRepo {
   return {
@@ -161,6 +169,48 @@ export function agentRepo(pool: pg.Pool, owner: string | null = null): AgentRepo
       );
       return res.rowCount === 1;
     },
+
+    followPhones: (extension, now) =>
+      transaction(pool, async (c) => {
+        // The row lock first: the next statement's snapshot then sees every binding change
+        // committed before it, so of two racing transitions the later one decides.
+        const locked = await query<{ id: string }>(c, 'SELECT id FROM agents WHERE extension = $1 FOR UPDATE', [extension]);
+        if (!locked.rows[0]) return null;
+        const res = await query<AgentRow>(
+          c,
+          `WITH u AS (
+             UPDATE agents a SET
+               availability = CASE WHEN ${LIVE_BINDING} THEN 'available' ELSE 'offline' END,
+               idle_since = CASE WHEN ${LIVE_BINDING} THEN $2::timestamptz ELSE a.idle_since END,
+               busy_owner = NULL, busy_since = NULL
+             WHERE a.id = $1
+               AND (CASE WHEN ${LIVE_BINDING} THEN a.availability = 'offline' ELSE a.availability <> 'offline' END)
+             RETURNING a.*)
+           ${AGENT_FROM_U}`,
+          [locked.rows[0].id, now],
+        );
+        return res.rows[0] ? toAgent(res.rows[0]) : null;
+      }),
+
+    release: (id, now, requirePhone) =>
+      isUuid(id)
+        ? transaction(pool, async (c) => {
+            const locked = await query(c, `SELECT id FROM agents WHERE id = $1 AND availability = 'busy' FOR UPDATE`, [id]);
+            if (!locked.rows[0]) return null;
+            const res = await query<AgentRow>(
+              c,
+              `WITH u AS (
+                 UPDATE agents a SET
+                   availability = CASE WHEN $3 AND NOT ${LIVE_BINDING} THEN 'offline' ELSE 'available' END,
+                   idle_since = $2::timestamptz, busy_owner = NULL, busy_since = NULL
+                 WHERE a.id = $1 AND a.availability = 'busy'
+                 RETURNING a.*)
+               ${AGENT_FROM_U}`,
+              [id, now, requirePhone],
+            );
+            return res.rows[0] ? toAgent(res.rows[0]) : null;
+          })
+        : Promise.resolve(null),
 
     async freeWithoutCall(deadOwners, staleBefore, now) {
       // Busy is derived: it needs an open call record, or a live owner that reserved the agent

@@ -15,6 +15,7 @@ interface RegistrationRow {
   user_agent: string | null;
   expires_at: Date;
   updated_at: Date;
+  unreachable_since: Date | null;
 }
 
 function toRegistration(r: RegistrationRow): Registration {
@@ -27,6 +28,7 @@ function toRegistration(r: RegistrationRow): Registration {
     userAgent: r.user_agent,
     expiresAt: r.expires_at,
     updatedAt: r.updated_at,
+    unreachableSince: r.unreachable_since,
   };
 }
 
@@ -40,7 +42,8 @@ export function registrationRepo(pool: pg.Pool): RegistrationRepo {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (extension, contact) DO UPDATE SET
            source = EXCLUDED.source, call_id = EXCLUDED.call_id, cseq = EXCLUDED.cseq,
-           user_agent = EXCLUDED.user_agent, expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at
+           user_agent = EXCLUDED.user_agent, expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at,
+           unreachable_since = NULL
          WHERE NOT (registrations.call_id = EXCLUDED.call_id AND registrations.cseq > EXCLUDED.cseq)`,
         [r.extension, r.contact, r.source, r.callId, r.cseq, r.userAgent, r.expiresAt, now],
       );
@@ -68,6 +71,24 @@ export function registrationRepo(pool: pg.Pool): RegistrationRepo {
         [now],
       );
       return res.rows.map((r) => r.extension);
+    },
+    async markUnreachable(extension, contact, now) {
+      const res = await query(
+        pool,
+        `UPDATE registrations SET unreachable_since = $3
+         WHERE extension = $1 AND contact = $2 AND expires_at > $3 AND unreachable_since IS NULL`,
+        [extension, contact, now],
+      );
+      return (res.rowCount ?? 0) > 0;
+    },
+    async phoneStates(now) {
+      const res = await query<{ extension: string; live: boolean }>(
+        pool,
+        `SELECT extension, bool_or(unreachable_since IS NULL) AS live
+         FROM registrations WHERE expires_at > $1 GROUP BY extension`,
+        [now],
+      );
+      return new Map(res.rows.map((r) => [r.extension, r.live ? 'registered' : 'unreachable'] as const));
     },
     async purgeExpired(now) {
       const res = await query(pool, 'DELETE FROM registrations WHERE expires_at <= $1', [now]);

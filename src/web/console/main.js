@@ -128,10 +128,13 @@ function availabilityControl() {
   }
   // Busy (on a call) and offline (no desk phone registered) are set by the SIP side, not here.
   const other = h('span', { class: 'badge' });
-  const set = (availability) => {
+  let phone = consoleApp.agent.phone;
+  const set = (availability, phoneNow) => {
+    if (phoneNow) phone = phoneNow;
     for (const [value, input] of Object.entries(radios)) input.checked = value === availability;
     other.hidden = availability === 'available' || availability === 'away';
-    other.textContent = availability === 'busy' ? 'On a call' : availability === 'offline' ? 'Offline — no desk phone' : availability;
+    const offline = phone === 'unreachable' ? 'Offline — desk phone unreachable' : 'Offline — no desk phone';
+    other.textContent = availability === 'busy' ? 'On a call' : availability === 'offline' ? offline : availability;
   };
   fieldset.append(other);
   set(consoleApp.agent.availability);
@@ -205,7 +208,7 @@ async function showWorkspace() {
         if (label) announce(label);
         refreshSoon();
       } else if (type === 'agent.changed' && data.agentId === consoleApp.agent.id) {
-        availability.set(data.availability);
+        availability.set(data.availability, data.phone);
       } else if (type.startsWith('call.') || type === 'transfer.changed') {
         // Supervisors receive everyone's events; the call screen is the signed-in agent's own.
         if (data.agentId === consoleApp.agent.id) onCall.onEvent(type, data);
