@@ -141,6 +141,10 @@ export const openApiDocument = {
           availability: { enum: ['available', 'away', 'busy', 'offline'] },
           idleSince: nullableDate,
           role: { enum: ['agent', 'supervisor', 'admin'] },
+          phone: {
+            enum: ['registered', 'unreachable', 'none'],
+            description: 'The desk phone as the registrar sees it (in GET /me and GET /agents): a live binding, only bindings a call could not reach (the agent is offline until the phone registers again), or none.',
+          },
         },
         ['id', 'username', 'name', 'extension', 'groups', 'availability', 'idleSince', 'role'],
       ),
