@@ -88,6 +88,11 @@ export interface BaresipOptions {
   transport: 'udp' | 'tcp';
   /** Registration interval asked for (seconds). */
   regint?: number;
+  /**
+   * Extensions whose presence the phone watches (its contact list with `;presence=p2p`, the
+   * presence module: SUBSCRIBE presence, RFC 3856); it prints "<uri> changed status from … to …".
+   */
+  watch?: string[];
 }
 
 /** Starts baresip and waits for its control socket; the account registers by itself. */
@@ -116,6 +121,7 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
       'module aubridge.so',
       'module_tmp account.so',
       'module_app ctrl_tcp.so',
+      ...(opts.watch?.length ? ['module_app contact.so', 'module_app presence.so'] : []),
       `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
       '',
     ].join('\n'),
@@ -126,7 +132,7 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
     join(dir, 'accounts'),
     `<${aor}>;auth_user=${opts.user};auth_pass=${opts.password};answermode=auto;regint=${opts.regint ?? 600};audio_codecs=PCMU\n`,
   );
-  writeFileSync(join(dir, 'contacts'), '');
+  writeFileSync(join(dir, 'contacts'), (opts.watch ?? []).map((ext) => `<sip:${ext}@${host}:${port};transport=${opts.transport}>;presence=p2p\n`).join(''));
 
   const child: ChildProcess = spawn(baresipBinary(), ['-f', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
