@@ -239,10 +239,9 @@ export function startSubscriptions(args: {
   };
 
   const tell = async (extension: string, line: LineState, events: ReadonlyArray<'dialog' | 'presence'> = ['dialog', 'presence'], now = deps.clock()) => {
-    for (const event of events) {
-      const changed = await deps.store.sipSubscriptions.report(extension, event, reportedState(event, line), now);
-      await Promise.all(changed.map((sub) => notify(sub, line, 'active', undefined, now)));
-    }
+    const states = Object.fromEntries(events.map((event) => [event, reportedState(event, line)]));
+    const changed = await deps.store.sipSubscriptions.report(extension, states, now);
+    await Promise.all(changed.map((sub) => notify(sub, line, 'active', undefined, now)));
   };
 
   const catchUp = async (now = deps.clock()) => {

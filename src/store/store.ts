@@ -511,11 +511,11 @@ export interface SipSubscriptionRepo {
   /** The next NOTIFY of one subscription, whatever it reported before: its version and state. */
   nextNotify(dialogId: string, reported: string, now: Date): Promise<SipSubscription | null>;
   /**
-   * The unexpired subscriptions to `event` of `target` that have not yet reported `reported`,
-   * each moved to it with its next version (one atomic statement: a change seen by two instances
-   * is sent once).
+   * The unexpired subscriptions of `target` to the packages in `states` that have not yet
+   * reported their package's state, each moved to it with its next version (one atomic statement
+   * for all packages: a change seen by two instances is sent once).
    */
-  report(target: string, event: SipSubscription['event'], reported: string, now: Date): Promise<SipSubscription[]>;
+  report(target: string, states: Partial<Record<'dialog' | 'presence', string>>, now: Date): Promise<SipSubscription[]>;
   /**
    * What each unexpired busy-lamp subscription (dialog, presence) last reported, with the watched
    * agent's availability now (null when no agent has the extension): one read, so a sweep finds

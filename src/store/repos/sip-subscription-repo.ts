@@ -82,13 +82,17 @@ export function sipSubscriptionRepo(pool: pg.Pool): SipSubscriptionRepo {
       );
       return res.rows[0] ? toSubscription(res.rows[0]) : null;
     },
-    async report(target, event, reported, now) {
+    async report(target, states, now) {
+      const events = Object.keys(states);
+      if (events.length === 0) return [];
+      // The state wanted for each row's package; packages not in `states` are not touched.
+      const wanted = `(CASE event WHEN 'dialog' THEN $2::text WHEN 'presence' THEN $3::text END)`;
       const res = await query<SubscriptionRow>(
         pool,
-        `UPDATE sip_subscriptions SET version = version + 1, reported = $3, updated_at = $4
-         WHERE target = $1 AND event = $2 AND expires_at > $4 AND reported IS DISTINCT FROM $3
+        `UPDATE sip_subscriptions SET version = version + 1, reported = ${wanted}, updated_at = $5
+         WHERE target = $1 AND event = ANY($4::text[]) AND expires_at > $5 AND reported IS DISTINCT FROM ${wanted}
          RETURNING ${COLUMNS}`,
-        [target, event, reported, now],
+        [target, states.dialog ?? null, states.presence ?? null, events, now],
       );
       return res.rows.map(toSubscription);
     },
