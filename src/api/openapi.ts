@@ -35,6 +35,21 @@ const errors = {
   '401': { description: 'Not authenticated', content: { 'application/problem+json': { schema: problem } } },
 };
 
+const agentProps = {
+  id: uuid,
+  username: { type: 'string' },
+  name: { type: 'string' },
+  extension: { type: 'string' },
+  groups: { type: 'array', items: { type: 'string' } },
+  availability: { enum: ['available', 'away', 'busy', 'offline'] },
+  idleSince: nullableDate,
+  role: { enum: ['agent', 'supervisor', 'admin'] },
+  phone: {
+    enum: ['registered', 'unreachable', 'none'],
+    description: 'The desk phone as the registrar sees it (in GET /me and GET /agents): a live binding, only bindings a call could not reach (the agent is offline until the phone registers again), or none.',
+  },
+};
+const agentRequired = ['id', 'username', 'name', 'extension', 'groups', 'availability', 'idleSince', 'role'];
 const callRequestProps = {
   id: uuid,
   state: ref('RequestState'),
@@ -131,23 +146,18 @@ export const openApiDocument = {
         propertyNames: { pattern: '^[1-7]$' },
         additionalProperties: { type: 'array', items: { type: 'string', pattern: '^\\d\\d:\\d\\d-\\d\\d:\\d\\d$' } },
       },
-      Agent: closed(
-        {
-          id: uuid,
-          username: { type: 'string' },
-          name: { type: 'string' },
-          extension: { type: 'string' },
-          groups: { type: 'array', items: { type: 'string' } },
-          availability: { enum: ['available', 'away', 'busy', 'offline'] },
-          idleSince: nullableDate,
-          role: { enum: ['agent', 'supervisor', 'admin'] },
-          phone: {
-            enum: ['registered', 'unreachable', 'none'],
-            description: 'The desk phone as the registrar sees it (in GET /me and GET /agents): a live binding, only bindings a call could not reach (the agent is offline until the phone registers again), or none.',
+      Agent: closed(agentProps, agentRequired),
+      Me: {
+        description: 'The signed-in agent, whether their desk phone is registered now, and a warning when they are available without one (customer calls would reach nobody).',
+        ...closed(
+          {
+            ...agentProps,
+            deskPhoneRegistered: { type: 'boolean' },
+            warning: nullableText,
           },
-        },
-        ['id', 'username', 'name', 'extension', 'groups', 'availability', 'idleSince', 'role'],
-      ),
+          [...agentRequired, 'deskPhoneRegistered', 'warning'],
+        ),
+      },
       Customer: closed(
         { id: uuid, name: { type: 'string' }, phone: nullableText, timeZone: nullableText, externalRef: nullableText },
         ['id', 'name', 'phone', 'timeZone', 'externalRef'],
@@ -300,14 +310,15 @@ export const openApiDocument = {
       post: { operationId: 'logout', security: agentAuth, responses: { '204': { description: 'Signed out' } } },
     },
     '/api/v1/me': {
-      get: { operationId: 'me', security: agentAuth, responses: { '200': ok('The signed-in agent', ref('Agent')) } },
+      get: { operationId: 'me', security: agentAuth, responses: { '200': ok('The signed-in agent and their desk phone', ref('Me')) } },
     },
     '/api/v1/me/availability': {
       put: {
         operationId: 'setAvailability',
         security: agentAuth,
+        description: 'Available without a registered desk phone is allowed (the phone may register next) but the answer says so in `warning`.',
         requestBody: body(closed({ availability: { enum: ['available', 'away'] } }, ['availability'])),
-        responses: { '200': ok('Agent', ref('Agent')), ...errors },
+        responses: { '200': ok('The agent and their desk phone', ref('Me')), ...errors },
       },
     },
     '/api/v1/call-requests': {
@@ -413,7 +424,16 @@ export const openApiDocument = {
       get: { operationId: 'listCallbacks', security: agentAuth, responses: { '200': ok('Scheduled callbacks, soonest first', itemsOf(ref('CallRequest'))) } },
     },
     '/api/v1/queues': {
-      get: { operationId: 'listQueues', security: agentAuth, responses: { '200': ok('Waiting work per group, oldest first', itemsOf(closed({ groupId: { type: 'string' }, name: { type: 'string' }, waiting: { type: 'array', items: ref('CallRequest') } }, ['groupId', 'name', 'waiting']))) } },
+      get: {
+        operationId: 'listQueues',
+        security: agentAuth,
+        responses: {
+          '200': ok(
+            'Work per group, oldest first: waiting (notified, accepted, authenticated, due, prompted) and, apart, snoozed (the customer asked to be reminded later)',
+            itemsOf(closed({ groupId: { type: 'string' }, name: { type: 'string' }, waiting: { type: 'array', items: ref('CallRequest') }, snoozed: { type: 'array', items: ref('CallRequest') } }, ['groupId', 'name', 'waiting', 'snoozed'])),
+          ),
+        },
+      },
     },
     '/api/v1/events': {
       get: { operationId: 'events', security: agentAuth, description: 'Server-Sent Events: request.changed, agent.changed; for the call screen call.ringing, call.connected (customer name, reference, verification method/time/via), call.ended; transfer.changed (requested, ringing, completed, failed with reason). Agents get their own events only.', responses: { '200': { description: 'text/event-stream' } } },

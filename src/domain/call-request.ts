@@ -63,7 +63,15 @@ export type Outcome =
   | 'gave_up'
   /** Accepted (and maybe verified), but no call was set up before the hold and the answer window ran out. */
   | 'no_call'
+  | CancelOutcome
   | LostCallCause;
+
+/**
+ * Why a request was cancelled: `cancelled` by an agent (or a supervisor, an integration),
+ * `cancelled_by_customer` (a scheduled callback called off in the app), `unreachable` (no channel
+ * could notify the customer), `superseded` (closed for the agent's newer knock).
+ */
+export type CancelOutcome = 'cancelled' | 'cancelled_by_customer' | 'unreachable' | 'superseded';
 
 /** A call that ended because a component under it died (call-liveness). */
 export type LostCallCause = 'media_lost' | 'signalling_lost' | 'service_restarted' | 'instance_lost';
@@ -89,7 +97,7 @@ export type CallRequestEvent =
   | { type: 'prompt_customer' }
   | { type: 'dial_agent'; agentId: string }
   | { type: 'callback_failed'; outcome: Outcome; retryAt: Date | null }
-  | { type: 'cancel'; by: string };
+  | { type: 'cancel'; by: string; outcome?: CancelOutcome };
 
 /** The part of a stored request the machine reads and changes. */
 export interface CallRequestSnapshot {
@@ -316,7 +324,7 @@ function decide(current: CallRequestSnapshot, event: CallRequestEvent, now: Date
 
     case 'cancel':
       if (!OPEN_FOR_CANCEL.has(s)) throw refuse(s, event.type, 'it is already finished or in a call');
-      return next({ state: 'cancelled', outcome: 'cancelled', snoozeUntil: null });
+      return next({ state: 'cancelled', outcome: event.outcome ?? 'cancelled', snoozeUntil: null });
   }
 }
 

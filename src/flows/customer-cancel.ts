@@ -16,6 +16,6 @@ export async function cancelScheduledCallback(deps: FlowDeps, device: Device, re
   }
   const actor = `device:${device.id}`;
   // The callback job goes with the move.
-  const { after } = await moveRequest(deps, requestId, { type: 'cancel', by: actor }, actor, request);
+  const { after } = await moveRequest(deps, requestId, { type: 'cancel', by: actor, outcome: 'cancelled_by_customer' }, actor, request);
   return after;
 }

@@ -111,6 +111,22 @@ export async function setAgentAvailability(deps: FlowDeps, agentId: string, avai
   return agent;
 }
 
+/**
+ * Whether the agent's desk phone is registered now, and what to tell an agent who is available
+ * without one: customer calls ring the desk phone, so they would reach nobody.
+ */
+export function deskPhoneStatus(deps: Pick<FlowDeps, 'config'>, agent: Agent, phone: 'registered' | 'unreachable' | 'none'): { deskPhoneRegistered: boolean; warning: string | null } {
+  const registered = phone === 'registered';
+  const where = `sip:${agent.extension}@${deps.config.sip.domain}`;
+  const warning =
+    agent.availability !== 'available' || registered
+      ? null
+      : phone === 'unreachable'
+        ? `The desk phone of extension ${agent.extension} cannot be reached, so customer calls cannot reach you. Check the phone (it registers as ${where}), or choose Away.`
+        : `No desk phone is registered for extension ${agent.extension}, so customer calls cannot reach you. Register your desk phone as ${where}, or choose Away.`;
+  return { deskPhoneRegistered: registered, warning };
+}
+
 export async function createApiKey(deps: Pick<FlowDeps, 'store'>, name: string, scopes: string[]): Promise<{ key: string; apiKey: ApiKey }> {
   const bad = scopes.filter((s) => !(API_SCOPES as readonly string[]).includes(s));
   if (bad.length) throw new AppError('validation_failed', `Unknown scopes: ${bad.join(', ')}. Known: ${API_SCOPES.join(', ')}.`);

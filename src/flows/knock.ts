@@ -110,7 +110,7 @@ export async function requestCall(deps: FlowDeps, input: KnockInput, retried = f
   const sent = await sendKnock(deps, knockNote.id, { request, customer, devices, history: [], agentName: agent.name });
   if (sent === 'unreachable') {
     // Nobody can answer: close the request now so the agent is free and not left waiting.
-    await moveRequest(deps, request.id, { type: 'cancel', by: 'system' }, 'system');
+    await moveRequest(deps, request.id, { type: 'cancel', by: 'system', outcome: 'unreachable' }, 'system');
     throw new AppError('no_reachable_device', 'The customer could not be notified on any channel.');
   }
   return { request, created: true };
@@ -146,7 +146,7 @@ async function supersede(deps: FlowDeps, request: CallRequest, actor: string): P
     // A late lapse or expiry is first done as its job would have done it (no notice: the new knock follows).
     const repair = HELD_STATES.has(current.state) ? ({ type: 'lapse' } as const) : ({ type: 'expire' } as const);
     if (current.state !== 'expired') current = (await moveRequest(deps, current.id, repair, 'system:repair', current)).after;
-    await moveRequest(deps, current.id, { type: 'cancel', by: actor }, actor, current);
+    await moveRequest(deps, current.id, { type: 'cancel', by: actor, outcome: 'superseded' }, actor, current);
   } catch (e) {
     if (!isAppError(e) || (e.code !== 'illegal_transition' && e.code !== 'request_expired')) throw e;
   }

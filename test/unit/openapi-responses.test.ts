@@ -29,10 +29,13 @@ describe('OpenAPI response bodies', () => {
     assert.match(responseMismatch('GET', '/healthz', 201, health) ?? '', /health documents no 201 answer/);
     assert.match(responseMismatch('GET', '/nowhere', 200, {}) ?? '', /no operation in the OpenAPI document/);
     const agent = { id: '8b0c3c62-4f4e-4a36-9d0e-2d3f1b9f6b11', username: 'anna', name: 'Anna', extension: '1001', groups: [], availability: 'available', idleSince: null, role: 'agent' };
-    assert.equal(responseMismatch('GET', '/api/v1/me', 200, agent), null);
+    assert.equal(responseMismatch('GET', '/api/v1/agents', 200, { items: [agent] }), null);
+    const me = { ...agent, deskPhoneRegistered: false, warning: null };
+    assert.equal(responseMismatch('GET', '/api/v1/me', 200, me), null);
+    assert.match(responseMismatch('GET', '/api/v1/me', 200, agent) ?? '', /must have required property 'deskPhoneRegistered'/);
     // Path templates: /api/v1/me/call is its own operation, not /api/v1/me.
-    assert.match(responseMismatch('GET', '/api/v1/me/call', 200, agent) ?? '', /myCall/);
-    assert.match(responseMismatch('GET', '/api/v1/me', 200, { ...agent, availability: 'asleep' }) ?? '', /\/availability must be equal to one of the allowed values/);
+    assert.match(responseMismatch('GET', '/api/v1/me/call', 200, me) ?? '', /myCall/);
+    assert.match(responseMismatch('GET', '/api/v1/me', 200, { ...me, availability: 'asleep' }) ?? '', /\/availability must be equal to one of the allowed values/);
   });
 
   it('checks every error as a problem document', () => {

@@ -4,12 +4,17 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { queueOrder } from '../../domain/agent-selection.js';
+
+/** Requests someone is waiting on: the customer's answer, their call, or a callback that is due. */
+const WAITING_STATES = ['notified', 'accepted', 'authenticated', 'due', 'prompted'] as const;
 import { CALL_REQUEST_STATES, type CallRequestState } from '../../domain/call-request.js';
+import type { Agent } from '../../domain/model.js';
 import { AppError } from '../../domain/errors.js';
 import {
   createAgent,
   createApiKey,
   createCustomer,
+  deskPhoneStatus,
   loginAgent,
   logoutAgent,
   saveGroup,
@@ -67,13 +72,17 @@ export function staffRoutes(deps: FlowDeps): Router {
     if (token) await logoutAgent(deps, token);
     res.status(204).end();
   }));
+  // The agent plus their desk phone: "available" without a registered phone is said, not hidden.
+  const me = async (agent: Agent) => {
+    const phone = (await deps.store.registrations.phoneStates(deps.clock())).get(agent.extension) ?? 'none';
+    return { ...agentView(agent, phone), ...deskPhoneStatus(deps, agent, phone) };
+  };
   r.get('/me', read, wrap(async (_req, res) => {
-    const me = requireAgentPrincipal(res);
-    res.json(agentView(me, (await deps.store.registrations.phoneStates(deps.clock())).get(me.extension) ?? 'none'));
+    res.json(await me(requireAgentPrincipal(res)));
   }));
   r.put('/me/availability', read, validated('setAvailability'), wrap(async (req, res) => {
     const agent = requireAgentPrincipal(res);
-    res.json(agentView(await setAgentAvailability(deps, agent.id, req.body.availability)));
+    res.json(await me(await setAgentAvailability(deps, agent.id, req.body.availability)));
   }));
 
   r.post('/call-requests', write, validated('createCallRequest'), wrap(async (req, res) => {
@@ -138,15 +147,11 @@ export function staffRoutes(deps: FlowDeps): Router {
 
   r.get('/queues', read, wrap(async (_req, res) => {
     const groups = await deps.store.groups.list();
-    const waiting = await deps.store.callRequests.list({ states: ['notified', 'snoozed', 'accepted', 'authenticated', 'due', 'prompted'], limit: 1000 });
+    const open = await deps.store.callRequests.list({ states: [...WAITING_STATES, 'snoozed'], limit: 1000 });
     const now = deps.clock();
-    res.json({
-      items: groups.map((g) => ({
-        groupId: g.id,
-        name: g.name,
-        waiting: queueOrder(waiting.filter((w) => w.groupId === g.id)).map((x) => requestView(x, now)),
-      })),
-    });
+    // A snoozed request is not waiting: the customer asked to be reminded later. It is listed apart.
+    const of = (g: string, waiting: boolean) => queueOrder(open.filter((w) => w.groupId === g && (w.state !== 'snoozed') === waiting)).map((x) => requestView(x, now));
+    res.json({ items: groups.map((g) => ({ groupId: g.id, name: g.name, waiting: of(g.id, true), snoozed: of(g.id, false) })) });
   }));
 
   r.get('/events', read, (req, res) => {

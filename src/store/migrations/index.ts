@@ -14,6 +14,7 @@ import * as m009 from './009-checks-in-flight.js';
 import * as m010 from './010-phone-reachability.js';
 import * as m011 from './011-sip-subscriptions.js';
 import * as m013 from './013-request-holds.js';
+import * as m014 from './014-cancel-reasons.js';
 
 export interface Migration {
   version: number;
@@ -34,4 +35,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: m010.name, sql: m010.sql },
   { version: 11, name: m011.name, sql: m011.sql },
   { version: 13, name: m013.name, sql: m013.sql },
+  { version: 14, name: m014.name, sql: m014.sql },
 ];

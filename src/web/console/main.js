@@ -106,6 +106,12 @@ function showSignIn(message) {
 function availabilityControl() {
   const fieldset = h('fieldset', { class: 'availability' }, h('legend', null, 'Status'));
   const msg = h('span', { class: 'visually-hidden', role: 'status' });
+  // Available without a registered desk phone: customer calls would reach nobody; said, not hidden.
+  const warning = h('p', { class: 'message warn desk-phone-warning', role: 'alert', hidden: true });
+  const warn = (agent) => {
+    warning.hidden = !agent.warning;
+    warning.textContent = agent.warning || '';
+  };
   const radios = {};
   for (const [value, label] of [
     ['available', 'Available'],
@@ -118,7 +124,8 @@ function availabilityControl() {
         const agent = await consoleApp.call('/api/v1/me/availability', { method: 'PUT', body: { availability: value } });
         consoleApp.agent = agent;
         saveSession();
-        msg.textContent = `You are ${label.toLowerCase()}.`;
+        warn(agent);
+        msg.textContent = agent.warning ? `You are ${label.toLowerCase()}, but no desk phone is registered.` : `You are ${label.toLowerCase()}.`;
       } catch (e) {
         msg.textContent = e.message;
         set(consoleApp.agent.availability);
@@ -138,8 +145,18 @@ function availabilityControl() {
   };
   fieldset.append(other);
   set(consoleApp.agent.availability);
+  warn(consoleApp.agent);
   fieldset.append(msg);
-  return { el: fieldset, set };
+  /** The desk phone may have registered or gone since: ask again. */
+  const recheck = () =>
+    consoleApp.call('/api/v1/me').then(
+      (agent) => {
+        consoleApp.agent = agent;
+        warn(agent);
+      },
+      () => {},
+    );
+  return { el: fieldset, warning, set, recheck };
 }
 
 async function showWorkspace() {
@@ -187,6 +204,7 @@ async function showWorkspace() {
       h('a', { href: '#queues' }, 'Queues'),
       h('a', { href: '#history' }, 'Call history'),
     ),
+    availability.warning,
     h('div', { class: 'workspace' }, h('div', { class: 'side' }, requestCall.el, queues.el), h('div', { class: 'wide' }, onCall.el, requests.el, callbacks.el, history.el)),
   );
   focusHeading(requestCall.el);
@@ -209,6 +227,7 @@ async function showWorkspace() {
         refreshSoon();
       } else if (type === 'agent.changed' && data.agentId === consoleApp.agent.id) {
         availability.set(data.availability, data.phone);
+        availability.recheck();
       } else if (type.startsWith('call.') || type === 'transfer.changed') {
         // Supervisors receive everyone's events; the call screen is the signed-in agent's own.
         if (data.agentId === consoleApp.agent.id) onCall.onEvent(type, data);
@@ -218,7 +237,10 @@ async function showWorkspace() {
     onStatus: (status) => {
       live.dataset.status = status;
       live.textContent = status === 'live' ? 'Live' : status === 'reconnecting' ? 'Reconnecting…' : 'Signed out';
-      if (status === 'live') refreshAll();
+      if (status === 'live') {
+        refreshAll();
+        availability.recheck();
+      }
       if (status === 'unauthorized') signOut('Your sign-in has ended. Please sign in again.');
     },
   });

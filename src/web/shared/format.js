@@ -9,6 +9,14 @@ export function time(iso, zone) {
   return fmt({ hour: '2-digit', minute: '2-digit' }, zone).format(new Date(iso));
 }
 
+/**
+ * A moment as a list shows it: "14:05" today, "Tue 4 June, 14:05" any other day (a time alone
+ * would read as today's). `now` for tests.
+ */
+export function when(iso, zone, now = new Date()) {
+  return dayKey(iso, zone) === dayKey(now.toISOString(), zone) ? time(iso, zone) : dateTime(iso, zone);
+}
+
 /** "Tue 4 June" */
 export function day(iso, zone) {
   return fmt({ weekday: 'short', day: 'numeric', month: 'long' }, zone).format(new Date(iso));

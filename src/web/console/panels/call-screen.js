@@ -5,13 +5,13 @@
  * named by its request id.
  */
 import { announce, errorBox, h, replace, setBusy } from '../../shared/dom.js';
-import { time } from '../../shared/format.js';
+import { when } from '../../shared/format.js';
 
 const METHOD = { biometric: 'fingerprint or face (biometric)', pin: 'PIN' };
 
 function verificationText(v) {
   if (!v) return 'Not verified on this call';
-  const how = `Verified by ${METHOD[v.method] || v.method} at ${time(v.at)}`;
+  const how = `Verified by ${METHOD[v.method] || v.method} at ${when(v.at)}`;
   return v.via === 'session' ? `${how} — carried over from the previous agent` : how;
 }
 

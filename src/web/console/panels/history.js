@@ -1,6 +1,7 @@
 /** "Call history": recent calls with their outcome and how the customer was verified. */
 import { errorBox, h, replace } from '../../shared/dom.js';
 import { dateTime } from '../../shared/format.js';
+import { outcomeText } from '../labels.js';
 
 const VERIFICATION = { 'token:biometric': 'verified by biometric', 'token:pin': 'verified by PIN', session: 'verified (transferred)' };
 
@@ -21,7 +22,7 @@ export function historyPanel(consoleApp) {
             null,
             h('strong', null, dateTime(c.startedAt)),
             ` · ${c.customerName || 'Unknown caller'}${c.reference ? ` · ${c.reference}` : ''} · ${c.direction === 'inbound' ? 'incoming' : 'outgoing'}`,
-            h('div', { class: 'muted' }, [c.outcome ? `Outcome: ${c.outcome.replace(/_/g, ' ')}` : 'In progress', c.verification ? VERIFICATION[c.verification] || c.verification : null].filter(Boolean).join(' · ')),
+            h('div', { class: 'muted' }, [c.outcome ? `Outcome: ${outcomeText(c.outcome)}` : c.endedAt ? 'Ended' : 'In progress', c.verification ? VERIFICATION[c.verification] || c.verification : null].filter(Boolean).join(' · ')),
           ),
         ),
       );

@@ -1,6 +1,6 @@
 /** "Your call requests": each request the agent made, with its state kept live. */
 import { errorBox, h, replace } from '../../shared/dom.js';
-import { time } from '../../shared/format.js';
+import { when } from '../../shared/format.js';
 import { OPEN_STATES, stateLabel } from '../labels.js';
 
 /** The states the server lets an agent cancel (the domain's open states). */
@@ -26,7 +26,7 @@ export function requestsPanel(consoleApp) {
       h('td', { 'data-label': 'Reference' }, r.reference),
       h('td', { 'data-label': 'Reason' }, r.reason),
       h('td', { 'data-label': 'State', class: 'state' }, h('span', { class: `badge ${label.tone}` }, label.text), r.scheduleNote ? h('div', { class: 'muted' }, `Note: ${r.scheduleNote}`) : null),
-      h('td', { 'data-label': 'Changed' }, time(r.updatedAt)),
+      h('td', { 'data-label': 'Changed' }, h('time', { datetime: r.updatedAt }, when(r.updatedAt))),
       h('td', { 'data-label': '' }, CANCELLABLE.has(r.state) ? cancel(r) : null),
     ];
     const tr = h('tr', { 'data-request-id': r.id, 'data-state': r.state }, cells);
