@@ -34,6 +34,7 @@ const STATUS: Record<ErrorCode, number> = {
   in_the_past: 422,
   beyond_horizon: 422,
   slot_full: 409,
+  not_a_slot: 422,
   no_agent_available: 503,
   no_reachable_device: 422,
   rate_limited: 429,

@@ -82,6 +82,9 @@ export const configSchema = obj({
     },
     slotMinutes: { type: 'integer', minimum: 5, maximum: 240 },
     slotCapacity: nonNeg,
+    slotStartsOnly: bool,
+    closedDates: { type: 'array', items: { type: 'string' } },
+    groupClosedDates: { type: 'object', propertyNames: { pattern: '^[A-Za-z0-9_-]{1,40}$' }, additionalProperties: { type: 'array', items: { type: 'string' } } },
     retry: obj({
       attempts: nonNeg,
       spacingMinutes: pos,

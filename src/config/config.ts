@@ -131,6 +131,12 @@ export interface Config {
     slotMinutes: number;
     /** Callbacks per slot per group; 0 = unlimited. */
     slotCapacity: number;
+    /** Callbacks only at slot starts (09:00, 09:30 with 30-minute slots); false: any minute in business hours. */
+    slotStartsOnly: boolean;
+    /** Days closed for every group (public holidays), `YYYY-MM-DD` in each group's zone. */
+    closedDates: string[];
+    /** Days closed for one group, by group id, on top of closedDates. */
+    groupClosedDates: Record<string, string[]>;
     retry: { attempts: number; spacingMinutes: number; retryOn: Outcome[] };
     /** What a callback whose time passed while it could not be placed becomes. */
     missedWindow: 'next_open_slot' | 'ask_customer';

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { isValidTimeZone, validateWeeklyHours } from '../domain/callback-schedule.js';
+import { closedDateProblems, isValidTimeZone, validateWeeklyHours } from '../domain/callback-schedule.js';
 import { isAppError } from '../domain/errors.js';
 import type { Config } from './config.js';
 import { configSchema } from './config-schema.js';
@@ -130,6 +130,10 @@ function semanticChecks(c: Config): string[] {
     validateWeeklyHours(c.scheduling.businessHours);
   } catch (e) {
     problems.push(`scheduling.businessHours: ${isAppError(e) ? e.message : String(e)}`);
+  }
+  for (const p of closedDateProblems(c.scheduling.closedDates)) problems.push(`scheduling.closedDates${p}`);
+  for (const [group, dates] of Object.entries(c.scheduling.groupClosedDates)) {
+    for (const p of closedDateProblems(dates)) problems.push(`scheduling.groupClosedDates.${group}${p}`);
   }
   if (c.sip.sessionTimer.expiresSeconds < c.sip.sessionTimer.minSeconds) {
     // RFC 4028 §4: the interval asked for can never be below the minimum this server accepts.

@@ -1,6 +1,7 @@
 /**
  * Rules for when a callback may be scheduled (SPEC core flow 1, step 4): not in the past, not
- * beyond the horizon, inside the group's business hours (in the group's time zone), and inside a
+ * beyond the horizon, inside the group's business hours (in the group's time zone) and not on one
+ * of its closed dates (public holidays), at the start of a slot of the group's grid, and inside a
  * slot that still has room. Pure: "now" and the slot counts are passed in.
  */
 import { DateTime, IANAZone } from 'luxon';
@@ -11,6 +12,8 @@ import type { WeeklyHours } from './model.js';
 export interface Hours {
   timeZone: string;
   weekly: WeeklyHours;
+  /** Whole days closed whatever the weekday says (public holidays): `YYYY-MM-DD` in timeZone. */
+  closedDates?: readonly string[];
 }
 
 interface Range {
@@ -36,6 +39,17 @@ export function isValidTimeZone(zone: string): boolean {
   return IANAZone.isValidZone(zone);
 }
 
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Problems with a list of closed dates (`YYYY-MM-DD`, real calendar days), each naming its entry. */
+export function closedDateProblems(dates: readonly string[]): string[] {
+  const problems: string[] = [];
+  dates.forEach((d, i) => {
+    if (!ISO_DATE.test(d) || !DateTime.fromISO(d).isValid) problems.push(`[${i}] "${d}" is not a calendar date written YYYY-MM-DD (e.g. 2026-12-25)`);
+  });
+  return problems;
+}
+
 /** Validates a whole weekly table; returns it unchanged when sound. */
 export function validateWeeklyHours(weekly: WeeklyHours): WeeklyHours {
   for (const [day, ranges] of Object.entries(weekly)) {
@@ -47,7 +61,12 @@ export function validateWeeklyHours(weekly: WeeklyHours): WeeklyHours {
   return weekly;
 }
 
+function isClosedDate(hours: Hours, day: DateTime): boolean {
+  return hours.closedDates?.includes(day.toISODate() ?? '') ?? false;
+}
+
 function rangesFor(hours: Hours, day: DateTime): Range[] {
+  if (isClosedDate(hours, day)) return [];
   const key = String(day.weekday) as keyof WeeklyHours;
   return (hours.weekly[key] ?? []).map(parseRange);
 }
@@ -58,10 +77,14 @@ export function isWithinBusinessHours(at: Date, hours: Hours): boolean {
   return rangesFor(hours, local).some((r) => minute >= r.start && minute < r.end);
 }
 
-/** The first instant at or after `from` that is inside business hours; null if none in 14 days. */
+/**
+ * The first instant at or after `from` that is inside business hours; null if none in 14 days
+ * (plus one day for each closed date, so a long holiday does not read as "never open").
+ */
 export function nextOpenTime(from: Date, hours: Hours): Date | null {
   let day = DateTime.fromJSDate(from, { zone: hours.timeZone }).startOf('day');
-  for (let i = 0; i < 14; i++, day = day.plus({ days: 1 })) {
+  const days = 14 + (hours.closedDates?.length ?? 0);
+  for (let i = 0; i < days; i++, day = day.plus({ days: 1 })) {
     for (const r of rangesFor(hours, day).sort((a, b) => a.start - b.start)) {
       const start = day.plus({ minutes: r.start });
       const end = day.plus({ minutes: r.end });
@@ -84,6 +107,8 @@ export interface SchedulePolicy {
   hours: Hours;
   horizonDays: number;
   slotMinutes: number;
+  /** Callbacks only at slot starts of the grid (09:00, 09:30 with 30-minute slots); false: any minute in business hours. */
+  slotStartsOnly?: boolean;
 }
 
 /**
@@ -101,9 +126,25 @@ export function checkCallbackTime(at: Date, now: Date, policy: SchedulePolicy): 
   }
   if (!isWithinBusinessHours(at, policy.hours)) {
     const next = nextOpenTime(at, policy.hours);
-    throw new AppError('outside_business_hours', 'The chosen time is outside business hours.', {
-      timeZone: policy.hours.timeZone,
-      nextOpen: next?.toISOString() ?? null,
+    const local = DateTime.fromJSDate(at, { zone: policy.hours.timeZone });
+    const closed = isClosedDate(policy.hours, local);
+    throw new AppError(
+      'outside_business_hours',
+      closed ? `We are closed on ${local.toFormat('cccc d LLLL yyyy')}; pick another day.` : 'The chosen time is outside business hours.',
+      { timeZone: policy.hours.timeZone, nextOpen: next?.toISOString() ?? null, ...(closed ? { closedDate: local.toISODate() } : {}) },
+    );
+  }
+  const start = slotStart(at, policy.slotMinutes, policy.hours.timeZone);
+  if (policy.slotStartsOnly !== false && start.getTime() !== at.getTime()) {
+    // Only slot starts are offered; a time between them would book a slot nobody chose.
+    const zone = policy.hours.timeZone;
+    const nearest = [start, new Date(start.getTime() + policy.slotMinutes * 60_000)].filter((s) => s > now && isWithinBusinessHours(s, policy.hours));
+    const hhmm = (d: Date) => DateTime.fromJSDate(d, { zone }).toFormat('HH:mm');
+    const named = nearest.length ? `; the nearest ${nearest.length === 1 ? 'is' : 'are'} ${nearest.map(hhmm).join(' and ')} (${zone})` : '';
+    throw new AppError('not_a_slot', `Callbacks start every ${policy.slotMinutes} minutes: ${hhmm(at)} is not a slot start${named}.`, {
+      slotMinutes: policy.slotMinutes,
+      timeZone: zone,
+      nearest: nearest.map((d) => d.toISOString()),
     });
   }
 }
@@ -120,8 +161,8 @@ export function upcomingSlots(from: Date, now: Date, policy: SchedulePolicy, cou
     const open = nextOpenTime(cursor, policy.hours);
     if (!open || open.getTime() > horizon) break;
     const start = slotStart(open, policy.slotMinutes, policy.hours.timeZone);
-    const candidate = start < open ? open : start;
-    if (candidate > now) out.push(candidate);
+    // Only slot starts: hours opening between two (09:10) offer the next one (09:30).
+    if (start >= open && start > now && isWithinBusinessHours(start, policy.hours)) out.push(start);
     cursor = new Date(start.getTime() + policy.slotMinutes * 60_000);
   }
   return out;

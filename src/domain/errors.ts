@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'in_the_past'
   | 'beyond_horizon'
   | 'slot_full'
+  /** A callback time between two slot starts of the group's grid (`nearest` names the slots around it). */
+  | 'not_a_slot'
   | 'no_agent_available'
   | 'no_reachable_device'
   | 'rate_limited'

@@ -189,7 +189,7 @@ describe('customer app and agent console in the browser', function () {
     await consoleRow(desk.page, 'CASE-1002').locator('.state', { hasText: /Remind me later — reminder at \d\d:\d\d/ }).waitFor();
     const call = desk.page.locator('#history li', { hasText: 'CASE-1001' });
     await call.waitFor();
-    assert.match((await call.textContent()) ?? '', /Chris Customer · CASE-1001 · incoming\s*Outcome: failed · verified by biometric/);
+    assert.match((await call.textContent()) ?? '', /Chris Customer · CASE-1001 · incoming\s*Outcome: the call failed · verified by biometric/);
   });
 
   it('Schedule: the picker offers open times in the customer’s zone; booking gives an .ics and a callback in the console; it can be changed and cancelled', async () => {

@@ -50,6 +50,10 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     // Seven days open around the clock, so tests do not depend on when they run.
     KNOCK_SCHEDULING__BUSINESS_HOURS: JSON.stringify(Object.fromEntries(['1', '2', '3', '4', '5', '6', '7'].map((d) => [d, ['00:00-24:00']]))),
     KNOCK_SCHEDULING__DEFAULT_TIME_ZONE: 'UTC',
+    // No holidays, and callbacks at any minute: suites schedule callbacks seconds ahead. The
+    // scheduling suites turn both on (test/integration/api-scheduling-calendar.test.ts).
+    KNOCK_SCHEDULING__CLOSED_DATES: '[]',
+    KNOCK_SCHEDULING__SLOT_STARTS_ONLY: 'false',
     // Suites that need SIP turn it on with their own drachtio-server (sip-test-env.ts).
     KNOCK_SIP__ENABLED: 'false',
     // Every answer is checked against the OpenAPI document: a mismatch is a 500 and fails the test.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { rankAgents, pickAgent, queueOrder } from '../../src/domain/agent-selection.js';
-import { checkCallbackTime, isWithinBusinessHours, nextOpenTime, nextRetryTime, upcomingSlots, validateWeeklyHours, type SchedulePolicy } from '../../src/domain/callback-schedule.js';
+import { checkCallbackTime, closedDateProblems, isWithinBusinessHours, nextOpenTime, nextRetryTime, upcomingSlots, validateWeeklyHours, type SchedulePolicy } from '../../src/domain/callback-schedule.js';
 import { AppError } from '../../src/domain/errors.js';
 import type { Agent } from '../../src/domain/model.js';
 
@@ -57,6 +57,56 @@ describe('callback scheduling rules', () => {
   it('lists upcoming slots inside hours only', () => {
     const slots = upcomingSlots(new Date('2026-03-02T11:15:00Z'), monday9, policy, 3).map((d) => d.toISOString());
     assert.deepEqual(slots, ['2026-03-02T11:30:00.000Z', '2026-03-02T13:00:00.000Z', '2026-03-02T13:30:00.000Z']);
+  });
+
+  it('never offers nor accepts a closed date (a public holiday), and names the day', () => {
+    // Tuesday 3 March 2026 closed: Monday's last slots, then Wednesday... no: Wednesday has no hours; next Monday.
+    const holiday: SchedulePolicy = { ...policy, hours: { ...policy.hours, closedDates: ['2026-03-03'] } };
+    assert.equal(isWithinBusinessHours(new Date('2026-03-03T10:00:00Z'), holiday.hours), false);
+    const slots = upcomingSlots(new Date('2026-03-02T17:00:00Z'), monday9, holiday, 2).map((d) => d.toISOString());
+    assert.deepEqual(slots, ['2026-03-02T17:30:00.000Z', '2026-03-09T08:00:00.000Z']);
+    try {
+      checkCallbackTime(new Date('2026-03-03T10:00:00Z'), monday9, holiday);
+      assert.fail('should refuse');
+    } catch (e) {
+      assert.ok(e instanceof AppError);
+      assert.equal(e.code, 'outside_business_hours');
+      assert.equal(e.message, 'We are closed on Tuesday 3 March 2026; pick another day.');
+      assert.equal(e.details?.closedDate, '2026-03-03');
+      assert.equal(e.details?.nextOpen, '2026-03-09T08:00:00.000Z');
+    }
+    // Closed dates are days of the group's zone: 23:30Z on 2 March is already 3 March in Tokyo.
+    const tokyo: SchedulePolicy = { ...policy, hours: { timeZone: 'Asia/Tokyo', weekly: { '2': ['00:00-24:00'] }, closedDates: ['2026-03-03'] } };
+    assert.equal(isWithinBusinessHours(new Date('2026-03-02T23:30:00Z'), tokyo.hours), false);
+    assert.deepEqual(closedDateProblems(['2026-12-25', '2026-02-30', '25/12/2026']), [
+      '[1] "2026-02-30" is not a calendar date written YYYY-MM-DD (e.g. 2026-12-25)',
+      '[2] "25/12/2026" is not a calendar date written YYYY-MM-DD (e.g. 2026-12-25)',
+    ]);
+  });
+
+  it('accepts slot starts only, naming the nearest slots of a time between them', () => {
+    assert.equal(code(() => checkCallbackTime(new Date('2026-03-02T09:30:00Z'), monday9, policy)), null);
+    const refusal = (now: Date) => {
+      try {
+        checkCallbackTime(new Date('2026-03-02T09:10:00Z'), now, policy);
+      } catch (e) {
+        assert.ok(e instanceof AppError);
+        assert.equal(e.code, 'not_a_slot');
+        return e;
+      }
+      return assert.fail('should refuse');
+    };
+    const early = refusal(new Date('2026-03-02T08:00:00Z'));
+    assert.equal(early.message, 'Callbacks start every 30 minutes: 09:10 is not a slot start; the nearest are 09:00 and 09:30 (Europe/London).');
+    assert.deepEqual(early.details?.nearest, ['2026-03-02T09:00:00.000Z', '2026-03-02T09:30:00.000Z']);
+    // At 09:00 the slot before has begun: only the next one is named.
+    assert.equal(refusal(monday9).message, 'Callbacks start every 30 minutes: 09:10 is not a slot start; the nearest is 09:30 (Europe/London).');
+    // Seconds count too: 14:00:30 is not 14:00.
+    assert.equal(code(() => checkCallbackTime(new Date('2026-03-02T14:00:30Z'), monday9, policy)), 'not_a_slot');
+    assert.equal(code(() => checkCallbackTime(new Date('2026-03-02T09:10:00Z'), monday9, { ...policy, slotStartsOnly: false })), null);
+    // Hours opening between two slot starts offer the next start, never the opening minute.
+    const odd: SchedulePolicy = { ...policy, hours: { timeZone: 'Europe/London', weekly: { '1': ['09:10-11:00'] } } };
+    assert.deepEqual(upcomingSlots(monday9, new Date('2026-03-02T08:00:00Z'), odd, 2).map((d) => d.toISOString()), ['2026-03-02T09:30:00.000Z', '2026-03-02T10:00:00.000Z']);
   });
 
   it('validates weekly tables', () => {

@@ -31,6 +31,13 @@ describe('configuration', () => {
     assert.match(problems({ KNOCK_NOPE: '1' })[0]!, /KNOCK_NOPE: no such configuration key/);
     assert.match(problems({ KNOCK_NOTIFY__SMS__ENABLED: 'true' })[0]!, /notify.sms: enabled, but accountSid/);
   });
+  it('refuses closed dates that are not calendar days, naming the key and the entry', () => {
+    assert.deepEqual(problems({ KNOCK_SCHEDULING__CLOSED_DATES: '["2026-12-25","2026-13-01"]', KNOCK_SCHEDULING__GROUP_CLOSED_DATES: '{"support":["Christmas"]}' }), [
+      'scheduling.closedDates[1] "2026-13-01" is not a calendar date written YYYY-MM-DD (e.g. 2026-12-25)',
+      'scheduling.groupClosedDates.support[0] "Christmas" is not a calendar date written YYYY-MM-DD (e.g. 2026-12-25)',
+    ]);
+    assert.ok(loadConfig({}).scheduling.closedDates.includes('2026-12-25'), 'the default closes Christmas Day');
+  });
   it('refuses a session timer interval below its own minimum, naming both keys', () => {
     const found = problems({ KNOCK_SIP__SESSION_TIMER__EXPIRES_SECONDS: '300', KNOCK_SIP__SESSION_TIMER__MIN_SECONDS: '600' });
     assert.equal(found.length, 1);
