@@ -760,6 +760,8 @@ export const openApiDocument = {
       post: {
         operationId: 'appSchedule',
         security: deviceAuth,
+        description:
+          'at must be a slot start of the group\'s grid (GET …/slots lists them), inside business hours, not on a closed date (holiday), within the horizon. Refusals: 422 in_the_past, beyond_horizon (latest), outside_business_hours (nextOpen; closedDate on a holiday), not_a_slot (nearest: the slot starts around it); 409 slot_full (alternatives).',
         requestBody: body(closed({ at: dateTime, note: { type: ['string', 'null'], maxLength: 500 } }, ['at'])),
         responses: { '200': ok('Scheduled', closed({ ...appRequestProps, calendar: { type: 'string', description: 'Path of the .ics entry' } }, [...appRequestRequired, 'calendar'])), ...errors },
       },
