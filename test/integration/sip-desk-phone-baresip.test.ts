@@ -2,7 +2,9 @@
  * A real softphone as the agent's desk phone (baresip, answering by itself, speaking a tone from
  * a WAV file), with the default configuration, on real drachtio-server and FreeSWITCH: it
  * registers with digest over UDP and over TCP, and a verified customer call (sipp as the app)
- * is answered on each transport with audio both ways.
+ * is answered on each transport with audio both ways; a TCP phone whose connection is gone is
+ * marked unreachable at once and the call goes to the next agent; the phone's own blind transfer
+ * from a UDP phone to a TCP phone keeps the customer connected and verified.
  */
 import assert from 'node:assert/strict';
 import { deskPhoneUnregistered } from '../../src/flows/desk-phone.js';
@@ -119,6 +121,56 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
       assert.equal(listed.status, 200, listed.text);
       const shown = (listed.body.items as Array<{ id: string; phone: string; availability: string }>).find((a) => a.id === anna.id)!;
       assert.deepEqual({ availability: shown.availability, phone: shown.phone }, { availability: 'offline', phone: 'unreachable' });
+    } finally {
+      for (const p of phones) await p.stop();
+      for (const a of [AGENTS.anna, AGENTS.ben]) {
+        await deps.store.registrations.removeAll(a.extension);
+        await deskPhoneUnregistered(deps, a.extension);
+      }
+    }
+  });
+
+  it("blind-transfers from a UDP phone's transfer to a TCP phone: the customer stays connected and verified", async () => {
+    const { fs, env, deps, cc, pcap } = center();
+    const [anna, ben] = [cc.agents.anna!, cc.agents.ben!];
+    const phones: Baresip[] = [];
+    try {
+      phones.push(await startBaresip({ user: AGENTS.anna.extension, password: DESK_PHONE_PASSWORD, registrar: env.remote, transport: 'udp' }));
+      phones.push(await startBaresip({ user: AGENTS.ben.extension, password: DESK_PHONE_PASSWORD, registrar: env.remote, transport: 'tcp' }));
+      for (const a of [anna, ben]) {
+        await waitFor(`${a.username}'s binding`, async () => (await deps.store.registrations.list(a.extension, new Date())).length > 0);
+        await waitFor(`${a.username} to be available`, async () => (await deps.store.agents.get(a.id))!.availability === 'available');
+      }
+      const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-xfer');
+      const caller = callerArgs(cc, token);
+      const call = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '12000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
+      await phones[0]!.waitForEvent('anna to answer', (e) => e.event === true && e.type === 'CALL_ESTABLISHED');
+      // Connected on our side too (bridged, record open) before she presses transfer.
+      await waitFor('anna connected to the customer', async () => (await deps.store.callRecords.list({ callRequestId: requestId })).some((r) => r.agentId === anna.id));
+      // Anna presses transfer and dials Ben's extension.
+      const [host, port] = env.remote.split(':');
+      const sent = await phones[0]!.command('transfer', `sip:${AGENTS.ben.extension}@${host}:${port}`);
+      assert.equal(sent.ok, true, JSON.stringify(sent));
+      await phones[1]!.waitForEvent('ben to answer', (e) => e.event === true && e.type === 'CALL_ESTABLISHED');
+      const records = await waitFor('the customer bridged to Ben', async () => {
+        const list = await deps.store.callRecords.list({ callRequestId: requestId });
+        return list.some((r) => r.agentId === ben.id) ? list : null;
+      });
+      const counters = await waitFor(
+        'RTP both ways between the customer and Ben',
+        async () => {
+          const channels = await fsChannels(fs);
+          if (channels.length !== 2) return null;
+          const c = await Promise.all(channels.map((ch) => rtpCounters((cmd) => fs.api(cmd), ch.uuid)));
+          return c.every((x) => carriesAudio(x, 25)) ? (c as RtpCounters[]) : null;
+        },
+        20_000,
+      );
+      console.log(`      after the transfer to the TCP phone, RTP in/out per FreeSWITCH channel: ${counters.map((c) => `${c.inPackets}/${c.outPackets}`).join(', ')}`);
+      assert.equal(records.find((r) => r.agentId === anna.id)!.outcome, 'transferred');
+      assert.equal(records.find((r) => r.agentId === ben.id)!.verification, 'session');
+      const customer = await call;
+      assert.ok(received(customer, /^SIP\/2\.0 200/));
     } finally {
       for (const p of phones) await p.stop();
       for (const a of [AGENTS.anna, AGENTS.ben]) {

@@ -120,6 +120,7 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
       'module aufile.so',
       'module aubridge.so',
       'module_tmp account.so',
+      'module_app menu.so', // the commands ctrl_tcp runs (transfer, hangup, …)
       'module_app ctrl_tcp.so',
       ...(opts.watch?.length ? ['module_app contact.so', 'module_app presence.so'] : []),
       `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
