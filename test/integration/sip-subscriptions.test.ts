@@ -53,6 +53,13 @@ describe('desk phone subscriptions and other methods (drachtio-server + FreeSWIT
     assert.deepEqual(await subscriptionsOf('1002'), [], 'unsubscribed: nothing kept');
   });
 
+  it('answers a one-time fetch (Expires: 0) with 200 and one NOTIFY that ends it, keeping nothing', async () => {
+    const r = await phone('subscribe-fetch', { user: '1002' });
+    assert.match(received(r, /^SIP\/2\.0 200/), /^Expires: 0\s*$/im);
+    assert.match(received(r, /^NOTIFY /), /^Subscription-State: terminated;reason=timeout/im);
+    assert.deepEqual(await subscriptionsOf('1002'), []);
+  });
+
   it('challenges a SUBSCRIBE without credentials (401 with a digest challenge), like REGISTER', async () => {
     const r = await phone('subscribe-refused', { user: '1002', target: '1001', event: 'dialog', expires: '600' }, { credentials: false });
     assert.match(received(r, /^SIP\/2\.0 401/), /^WWW-Authenticate: Digest realm="knock\.localhost"/im);
