@@ -36,6 +36,11 @@ export const configSchema = obj({
       failedAuthPerMinutePerAddress: pos,
       nonceSeconds: { type: 'integer', minimum: 10, maximum: 3600 },
       digestAlgorithms: { type: 'array', items: { enum: ['SHA-256', 'MD5'] }, minItems: 1, uniqueItems: true },
+      digestAlgorithmsByExtension: {
+        type: 'object',
+        propertyNames: { pattern: '^[0-9]{2,10}$' },
+        additionalProperties: { type: 'array', items: { enum: ['SHA-256', 'MD5'] }, minItems: 1, uniqueItems: true },
+      },
     }),
     routingFile: nonEmpty,
     agentRingSeconds: { type: 'integer', minimum: 3, maximum: 300 },

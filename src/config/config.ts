@@ -62,6 +62,8 @@ export interface Config {
       nonceSeconds: number;
       /** Digest algorithms offered (RFC 8760), most preferred first; one challenge each. */
       digestAlgorithms: Array<'SHA-256' | 'MD5'>;
+      /** Per extension, instead of digestAlgorithms: e.g. `{ "1001": [SHA-256, MD5] }` for a phone that copes. */
+      digestAlgorithmsByExtension: Record<string, Array<'SHA-256' | 'MD5'>>;
     };
     /** Routing file (extensions, groups, feature codes, overflow), relative to the project root. */
     routingFile: string;

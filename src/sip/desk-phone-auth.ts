@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import type { Agent } from '../domain/model.js';
 import type { FlowDeps } from '../flows/ports.js';
-import { parseDigestParams, type DigestAuth, type DigestOutcome } from './digest-auth.js';
+import { parseDigestParams, type DigestAlgorithm, type DigestAuth, type DigestOutcome } from './digest-auth.js';
 import type { SipAttemptLimits } from './sip-attempt-limits.js';
 import { sendResponse, sourceOf, type SipRequest, type SipResponse } from './sip-message.js';
 
@@ -32,8 +32,10 @@ export function createDeskPhoneAuthenticator(args: {
   digest: DigestAuth;
   limits: SipAttemptLimits;
   logger: Logger;
+  /** Digest algorithms offered to an extension (sip.registrar.digestAlgorithmsByExtension). */
+  algorithmsFor?: (extension: string) => readonly DigestAlgorithm[];
 }): DeskPhoneAuthenticator {
-  const { deps, digest, limits } = args;
+  const { deps, digest, limits, algorithmsFor } = args;
   const log = args.logger.child({ component: 'sip-auth' });
 
   /** An HA1 lookup that keeps the agent it read, so a verified request needs no second read. */
@@ -119,7 +121,7 @@ export function createDeskPhoneAuthenticator(args: {
       const found: { agent: Agent | null } = { agent: null };
       let outcome: DigestOutcome;
       try {
-        outcome = await digest.verify({ authorization: headers, method: req.method, requestUri: req.uri, lookupHa1: ha1Lookup(found) });
+        outcome = await digest.verify({ authorization: headers, method: req.method, requestUri: req.uri, lookupHa1: ha1Lookup(found), ...(algorithmsFor ? { algorithmsFor } : {}) });
       } catch (e) {
         await giveBack();
         log.error({ err: e instanceof Error ? e.message : String(e) }, 'desk phone authentication failed unexpectedly');
@@ -131,7 +133,9 @@ export function createDeskPhoneAuthenticator(args: {
         case 'stale':
           // Not a failure: the phone is asked again (for another realm, or with a fresh nonce).
           await giveBack();
-          sendResponse(res, 401, 'Unauthorized', { 'WWW-Authenticate': digest.challenge({ stale: outcome.kind === 'stale' }) });
+          sendResponse(res, 401, 'Unauthorized', {
+            'WWW-Authenticate': digest.challenge({ stale: outcome.kind === 'stale', ...(algorithmsFor && claimedUser ? { algorithms: algorithmsFor(claimedUser) } : {}) }),
+          });
           return null;
         case 'malformed':
           await countFailure();

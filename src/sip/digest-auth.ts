@@ -133,13 +133,23 @@ export interface DigestAuthOptions {
 
 export interface DigestAuth {
   readonly realm: string;
-  /** WWW-Authenticate values, one per algorithm, each with a fresh nonce. */
-  challenge(opts?: { stale?: boolean }): string[];
+  /**
+   * WWW-Authenticate values, one per algorithm, each with a fresh nonce. `algorithms` overrides
+   * the configured ones (an extension whose phone is offered SHA-256).
+   */
+  challenge(opts?: { stale?: boolean; algorithms?: readonly DigestAlgorithm[] }): string[];
   /**
    * Checks the Authorization header values of a request. `requestUri` is the Request-URI the
    * digest `uri` must name.
    */
-  verify(args: { authorization: string[]; method: string; requestUri: string; lookupHa1: Ha1Lookup }): Promise<DigestOutcome>;
+  verify(args: {
+    authorization: string[];
+    method: string;
+    requestUri: string;
+    lookupHa1: Ha1Lookup;
+    /** The algorithms offered to this user, when not the configured ones. */
+    algorithmsFor?: (username: string) => readonly DigestAlgorithm[];
+  }): Promise<DigestOutcome>;
 }
 
 export function createDigestAuth(opts: DigestAuthOptions): DigestAuth {
@@ -189,13 +199,13 @@ export function createDigestAuth(opts: DigestAuthOptions): DigestAuth {
 
   return {
     realm,
-    challenge({ stale = false } = {}) {
-      return opts.algorithms.map(
+    challenge({ stale = false, algorithms = opts.algorithms } = {}) {
+      return algorithms.map(
         (alg) => `Digest realm="${realm}", nonce="${issueNonce()}", algorithm=${alg}, qop="auth"${stale ? ', stale=true' : ''}`,
       );
     },
 
-    async verify({ authorization, method, requestUri, lookupHa1 }) {
+    async verify({ authorization, method, requestUri, lookupHa1, algorithmsFor }) {
       // Several Authorization headers may be present (other realms); take the one for ours.
       let params: Record<string, string> | null = null;
       for (const value of authorization) {
@@ -208,7 +218,7 @@ export function createDigestAuth(opts: DigestAuthOptions): DigestAuth {
       if (!params) return { kind: 'missing' };
       const creds = toCredentials(params);
       if (typeof creds === 'string') return { kind: 'malformed', username: params.username ?? null, reason: creds };
-      if (!opts.algorithms.includes(creds.algorithm)) {
+      if (!(algorithmsFor?.(creds.username) ?? opts.algorithms).includes(creds.algorithm)) {
         return { kind: 'malformed', username: creds.username, reason: `algorithm ${creds.algorithm} is not offered` };
       }
       const nonce = nonceState(creds.nonce);

@@ -91,7 +91,14 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     algorithms: config.sip.registrar.digestAlgorithms,
     clock: deps.clock,
   });
-  const auth = createDeskPhoneAuthenticator({ deps, digest, limits: sipAttemptLimits(deps, 'sip-digest'), logger: opts.logger });
+  const byExtension = config.sip.registrar.digestAlgorithmsByExtension ?? {};
+  const auth = createDeskPhoneAuthenticator({
+    deps,
+    digest,
+    limits: sipAttemptLimits(deps, 'sip-digest'),
+    logger: opts.logger,
+    algorithmsFor: (extension) => byExtension[extension] ?? config.sip.registrar.digestAlgorithms,
+  });
   const locations = createLocationService(deps.store, deps.clock);
   const connection = createDrachtioConnection({ drachtio: config.sip.drachtio, logger: opts.logger });
   const srf = connection.srf;

@@ -83,5 +83,17 @@ describe('SIP digest authentication (RFC 7616 / 8760)', () => {
       const elsewhere = await verify([answer(auth.challenge()[0]!, { algorithm: 'SHA-256', uri: 'sip:other.example' })]);
       assert.equal(elsewhere.kind, 'malformed');
     });
+
+    it('offers SHA-256 to one extension while the deployment offers MD5 alone, and holds each user to what it was offered', async () => {
+      const md5Only = createDigestAuth({ realm, key: Buffer.alloc(32, 7), nonceSeconds: 300, algorithms: ['MD5'], clock: () => now });
+      const algorithmsFor = (user: string): DigestAlgorithm[] => (user === '1001' ? ['SHA-256', 'MD5'] : ['MD5']);
+      const lookup = async (user: string, alg: DigestAlgorithm) => (user === '1001' || user === '1002' ? digestHa1(alg, user, realm, password) : null);
+      assert.deepEqual(md5Only.challenge().map((c) => /algorithm=([\w-]+)/.exec(c)![1]), ['MD5']);
+      const [sha] = md5Only.challenge({ algorithms: algorithmsFor('1001') });
+      assert.match(sha!, /algorithm=SHA-256/);
+      const check = (authorization: string) => md5Only.verify({ authorization: [authorization], method: 'REGISTER', requestUri: 'sip:knock.localhost', lookupHa1: lookup, algorithmsFor });
+      assert.deepEqual(await check(answer(sha!, { algorithm: 'SHA-256' })), { kind: 'ok', username: '1001', algorithm: 'SHA-256' });
+      assert.equal((await check(answer(sha!, { algorithm: 'SHA-256', user: '1002', nc: '00000002' }))).kind, 'malformed', 'SHA-256 was not offered to 1002');
+    });
   });
 });
