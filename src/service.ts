@@ -25,6 +25,7 @@ import { drainOutbox } from './flows/outbox.js';
 import { reconcileRequestJobs } from './flows/reconcile.js';
 import { startHousekeeping } from './jobs/housekeeping.js';
 import { createScheduler, type Scheduler } from './jobs/scheduler.js';
+import { createAppChannel } from './notify/app-channel.js';
 import { createNotifier } from './notify/notifier.js';
 import { ensureVapidKeys } from './notify/vapid-keys.js';
 import { createWebPushChannel } from './notify/webpush-channel.js';
@@ -118,11 +119,15 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     const vapid = await ensureVapidKeys(config.notify.webpush, store.settings);
     const webpush = createWebPushChannel({ vapid, logger, allowedEndpointOrigins: config.notify.webpush.allowedEndpointOrigins });
     stops.push(() => webpush.close());
+    // Open apps, reached over their live event stream (held by this process).
+    const appChannel = createAppChannel({ store, owner: instance.id, logger });
+    stops.push(() => appChannel.close());
     const notifier = createNotifier({
       store,
       config,
       logger,
       channels: {
+        app: appChannel,
         webpush,
         // The Twilio SDK (~20 MB resident) is loaded only when SMS is configured.
         ...(config.notify.sms.enabled ? { sms: (await import('./notify/sms-channel.js')).createSmsChannel({ sms: config.notify.sms, logger }) } : {}),
@@ -226,7 +231,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     let url: string | null = null;
     if (options.listen !== false) {
       const routing = sip && routingCluster ? routingAdmin(sip.routing, routingCluster, instance.name) : null;
-      const app = createHttpApp({ deps, metrics, checks, version: VERSION, staticDir: webDir(), vapidPublicKey: vapid.publicKey, routing });
+      const app = createHttpApp({ deps, metrics, checks, version: VERSION, staticDir: webDir(), vapidPublicKey: vapid.publicKey, appChannel, routing });
       const server: Server = createServer(app);
       await new Promise<void>((ok, fail) => {
         server.once('error', fail);

@@ -12,6 +12,7 @@ import { responseCheck } from './response-check.js';
 import { securityHeaders } from './security-headers.js';
 import { refuseBadText, verifyUtf8 } from './text-input.js';
 import { appEventsRoutes } from './routes/app-events-routes.js';
+import type { AppChannel } from '../notify/app-channel.js';
 import { appRoutes } from './routes/app-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
 import { opsRoutes, type HealthCheck } from './routes/ops-routes.js';
@@ -27,6 +28,8 @@ export interface HttpAppOptions {
   staticDir?: string;
   /** The Web Push public key the push channel signs with, for the app to subscribe. */
   vapidPublicKey: string;
+  /** Open apps' live streams, which also carry their notifications. */
+  appChannel?: AppChannel;
   /** The routing in force and its reload; null when this instance does not route calls. */
   routing?: RoutingAdmin | null;
 }
@@ -49,7 +52,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   app.use('/api/v1', staffRoutes(deps));
   app.use('/api/v1', routingRoutes(deps, opts.routing ?? null));
   app.use('/api/v1', appRoutes(deps));
-  app.use(appEventsRoutes(deps, opts.vapidPublicKey), consoleRoutes(deps));
+  app.use(appEventsRoutes(deps, opts.vapidPublicKey, opts.appChannel), consoleRoutes(deps));
   if (opts.staticDir) app.use(express.static(opts.staticDir, { index: 'index.html' }));
   app.use((req, res) => sendProblem(res, new AppError('not_found', `No such endpoint: ${req.method} ${req.path}.`), req.originalUrl));
   app.use(problemHandler);

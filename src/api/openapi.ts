@@ -351,7 +351,10 @@ export const openApiDocument = {
           ),
         ),
         responses: {
-          '201': ok('Created and notified', ref('CallRequest')),
+          '201': ok(
+            'Created and notified. reachedBy: the channels that reached the customer (app: the open app over its live stream; webpush; sms), empty when the notification was left to the outbox to send shortly',
+            closed({ ...callRequestProps, reachedBy: { type: 'array', items: { enum: ['app', 'webpush', 'sms'] } } }, [...callRequestRequired, 'reachedBy']),
+          ),
           '200': {
             ...ok('A replay: the same Idempotency-Key and body as an earlier knock, answered with its request', ref('CallRequest')),
             headers: { 'Idempotent-Replayed': { description: 'Always true: nothing new was made or sent', schema: { const: 'true' } } },

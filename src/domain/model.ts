@@ -104,7 +104,8 @@ export interface CallRequest extends CallRequestSnapshot {
 
 /** 'callback_incoming': an agent is calling the customer back now; the app registers to ring. */
 export type NotificationKind = 'knock' | 'expired' | 'reminder' | 'callback_prompt' | 'callback_agent' | 'callback_incoming';
-export type ChannelName = 'webpush' | 'sms';
+/** 'app': the customer's open app, over its live event stream. */
+export type ChannelName = 'webpush' | 'sms' | 'app';
 
 export interface NotificationRecord {
   id: string;

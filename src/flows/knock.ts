@@ -4,7 +4,7 @@
  */
 import { AppError, isAppError } from '../domain/errors.js';
 import { applyEvent, HELD_STATES } from '../domain/call-request.js';
-import type { Agent, CallRequest } from '../domain/model.js';
+import type { Agent, CallRequest, ChannelName } from '../domain/model.js';
 import type { NewCallRequest } from '../store/store.js';
 import { announceMove, moveRequest } from './move-request.js';
 import { outboxEntry, sendKnock } from './outbox.js';
@@ -30,6 +30,11 @@ export interface KnockResult {
   request: CallRequest;
   /** False only for a replay: the same Idempotency-Key with the same request, answered as before. */
   created: boolean;
+  /**
+   * For a new knock, the channels that reached the customer: 'app' (the open app, over its live
+   * stream), 'webpush', 'sms'; empty when the send was left to the outbox (tried again shortly).
+   */
+  reachedBy?: ChannelName[];
 }
 
 export async function requestCall(deps: FlowDeps, input: KnockInput, retried = false): Promise<KnockResult> {
@@ -108,12 +113,13 @@ export async function requestCall(deps: FlowDeps, input: KnockInput, retried = f
   // Sent only now that the request has committed. A failure other than "nobody can be reached"
   // leaves the notification to the outbox drainer; the knock stands.
   const sent = await sendKnock(deps, knockNote.id, { request, customer, devices, history: [], agentName: agent.name });
-  if (sent === 'unreachable') {
+  if (sent !== 'deferred' && 'unreachable' in sent) {
     // Nobody can answer: close the request now so the agent is free and not left waiting.
     await moveRequest(deps, request.id, { type: 'cancel', by: 'system', outcome: 'unreachable' }, 'system');
-    throw new AppError('no_reachable_device', 'The customer could not be notified on any channel.');
+    // The notifier's sentence says what was missing (no device open or subscribed, no SMS…).
+    throw new AppError('no_reachable_device', sent.unreachable);
   }
-  return { request, created: true };
+  return { request, created: true, reachedBy: sent === 'deferred' ? [] : sent.sent };
 }
 
 /**

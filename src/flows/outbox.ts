@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CallRequestState } from '../domain/call-request.js';
 import { isAppError } from '../domain/errors.js';
-import type { CallRequest, NotificationKind } from '../domain/model.js';
+import type { CallRequest, ChannelName, NotificationKind } from '../domain/model.js';
 import type { OutboxEntry } from '../store/store.js';
 import type { FlowDeps, NotifyCustomerArgs, NotifyResult } from './ports.js';
 
@@ -82,17 +82,17 @@ async function sendOne(deps: FlowDeps, entry: OutboxEntry, known: Known = {}): P
  * The knock's own send: like sendNow, but tells the caller when nobody could be reached, so the
  * agent hears it at once. A send that failed otherwise is left to the drainer (the knock stands).
  */
-export async function sendKnock(deps: FlowDeps, id: string, known: Known): Promise<'sent' | 'unreachable' | 'deferred'> {
+export async function sendKnock(deps: FlowDeps, id: string, known: Known): Promise<{ unreachable: string } | 'deferred' | { sent: ChannelName[] }> {
   let entry: OutboxEntry | undefined;
   try {
     [entry] = await deps.store.outbox.claim([id], deps.clock());
     if (!entry) return 'deferred';
-    await deliver(deps, entry, known);
-    return 'sent';
+    const result = await deliver(deps, entry, known);
+    return result ? { sent: result.delivered } : 'deferred';
   } catch (e) {
     if (isAppError(e) && e.code === 'no_reachable_device') {
       if (entry) await deps.store.outbox.done(entry.id).catch(() => undefined);
-      return 'unreachable';
+      return { unreachable: e.message };
     }
     deps.logger.warn({ requestId: known.request?.id, err: isAppError(e) ? e.message : String(e) }, 'knock notification left for the outbox drainer');
     return 'deferred';

@@ -2,9 +2,11 @@
  * Tells a customer about a call request (SPEC core flow 1, step 2; reminders step 5; the
  * "agent has moved on" notice step 6; the callback prompt step 4).
  *
- * Order of attempts: web push to every enrolled, non-revoked device that has a subscription;
- * when none of them could be reached, one SMS with the link (if the customer has a number and
- * SMS is enabled). Every send is recorded (store.notifications). When nothing at all reached the
+ * Order of attempts: the open app (every enrolled, non-revoked device whose app holds its live
+ * event stream on this process gets the notification down that stream, and counts as reached);
+ * web push to every device that has a subscription, open or not (an open app may be a background
+ * tab: the push is what shows a system notification); when none of them could be reached, one
+ * SMS with the link (if the customer has a number and SMS is enabled). Every send is recorded (store.notifications). When nothing at all reached the
  * customer the call fails with `no_reachable_device` so the agent is told at once.
  *
  * Replacement: each device gets its own notification id; a new notification names, in
@@ -18,6 +20,7 @@ import { AppError } from '../domain/errors.js';
 import type { CallRequest, ChannelName, Device, NotificationKind, NotificationRecord } from '../domain/model.js';
 import type { NotifyCustomerArgs } from '../flows/ports.js';
 import type { Store } from '../store/store.js';
+import type { AppChannel } from './app-channel.js';
 import type { DeliveryFailure, DeliveryResult, SmsChannel, WebPushChannel } from './channel.js';
 import { buildNotificationPayload, type CustomerNotificationKind } from './notification-payload.js';
 import { maskPhone } from './redact.js';
@@ -33,7 +36,7 @@ export interface NotifierConfig {
 
 export interface NotifierDeps {
   store: Store;
-  channels: { webpush?: WebPushChannel; sms?: SmsChannel };
+  channels: { webpush?: WebPushChannel; sms?: SmsChannel; app?: AppChannel };
   config: NotifierConfig;
   logger: Logger;
 }
@@ -179,15 +182,23 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     }
 
     const sends: SendOutcome[] = [];
+    // The open app first: a device whose app is open on this process is reached over its stream.
+    const open = channels.app?.connected(customer.id) ?? new Set<string>();
+    const live = devices.filter((d) => d.revokedAt === null && open.has(d.id));
+    for (const device of live) {
+      const notificationId = randomUUID();
+      const replaces = previousFor(history, 'app', device.id);
+      sends.push(await recordSend(notificationId, 'app', device.id, replaces, await channels.app!.send(device.id, payloadFor(notificationId, replaces), now)));
+    }
     const subscribed = devices.filter((d) => d.revokedAt === null && d.pushSubscription !== null);
     if (channels.webpush && subscribed.length > 0) {
       const webpush = channels.webpush;
       sends.push(...(await Promise.all(subscribed.map((d) => pushTo(d, webpush)))));
     }
 
-    const reachedByPush = sends.some((s) => s.delivered);
+    const reachedOnline = sends.some((s) => s.delivered);
     const smsOn = config.notify.sms.enabled && channels.sms !== undefined;
-    if (!reachedByPush && smsOn && customer.phoneE164) {
+    if (!reachedOnline && smsOn && customer.phoneE164) {
       const notificationId = randomUUID();
       const replaces = previousFor(history, 'sms', null);
       const result = await channels.sms!.send(customer.phoneE164, payloadFor(notificationId, replaces), now);
@@ -199,7 +210,10 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       .map((s) => ({ channel: s.channel, deviceId: s.deviceId, detail: s.detail ?? '' }));
     const first = sends.find((s) => s.delivered);
     if (!first) {
+      // Honest about what this process cannot do: an app open on another process is not reached.
+      const elsewhere = channels.app ? (await channels.app.openAnywhere(customer.id).catch(() => [])).filter((s) => !s.here).length : 0;
       const why = whyUnreachable({
+        openElsewhere: elsewhere > 0,
         devices: devices.length,
         subscribed: subscribed.length,
         pushAvailable: channels.webpush !== undefined,
@@ -230,13 +244,14 @@ export function createNotifier(deps: NotifierDeps): Notifier {
 }
 
 /** A sentence the agent can act on: what was missing or what went wrong. */
-function whyUnreachable(f: { devices: number; subscribed: number; pushAvailable: boolean; phone: boolean; smsOn: boolean }): string {
+function whyUnreachable(f: { openElsewhere: boolean; devices: number; subscribed: number; pushAvailable: boolean; phone: boolean; smsOn: boolean }): string {
   const push =
     f.devices === 0
       ? 'no enrolled device'
       : f.subscribed === 0 || !f.pushAvailable
-        ? 'no device accepts push notifications'
-        : 'no device could be reached by push';
+        ? 'no device is open in the app or accepts push notifications'
+        : 'no device is open in the app or could be reached by push';
   const sms = !f.phone ? 'no phone number on file' : !f.smsOn ? 'SMS is not enabled' : 'the SMS could not be sent';
-  return `${push}, and ${sms}`;
+  const elsewhere = f.openElsewhere ? ' (the app is open, but connected to another server process, which this one cannot reach yet)' : '';
+  return `${push}${elsewhere}, and ${sms}`;
 }

@@ -533,6 +533,16 @@ export interface SettingRepo {
   setIfAbsent(key: string, value: string): Promise<string>;
 }
 
+/** A customer app's open live event stream, held by one service process (`owner`). */
+export interface AppStreamRepo {
+  open(stream: { id: string; deviceId: string; customerId: string; owner: string }): Promise<void>;
+  close(id: string): Promise<void>;
+  /** Refreshes every stream `owner` holds; forgets rows of any process silent that long. Returns how many it refreshed. */
+  touch(owner: string, forgetAfterSeconds: number): Promise<number>;
+  /** The customer's streams refreshed within `freshSeconds`, on any process. */
+  live(customerId: string, freshSeconds: number): Promise<Array<{ deviceId: string; owner: string; seenAt: Date }>>;
+}
+
 export interface Store {
   agents: AgentRepo;
   groups: GroupRepo;
@@ -555,6 +565,7 @@ export interface Store {
   outbox: OutboxRepo;
   attemptLimits: AttemptLimitRepo;
   sipSubscriptions: SipSubscriptionRepo;
+  appStreams: AppStreamRepo;
   /** postgres:// URL of the database, for components that open their own connections (Agenda). */
   readonly url: string;
   /** True when the database answers; used by the readiness endpoint. */

@@ -351,7 +351,7 @@ describe('notify: notifier (real store, push service and Twilio doubles)', () =>
       notifier({ smsEnabled: false }).notifyCustomer({ request, agentName: 'Anna', kind: 'knock', now: t0 }),
     );
 
-    assert.equal(err.message, 'The customer could not be notified: no device accepts push notifications, and SMS is not enabled.');
+    assert.equal(err.message, 'The customer could not be notified: no device is open in the app or accepts push notifications, and SMS is not enabled.');
     assert.equal(twilio.requests.length, requestsBefore, 'Twilio was not called');
   });
 });

@@ -64,15 +64,16 @@ describe('call request life cycle: bounded holds and reminders', function () {
 
   it('gives a verified request with no call back to the customer when its hold runs out, to verify again', async () => {
     const req = await knock('HOLD-1');
-    // Verified with the clock set back by the hold: the lapse job is due now in real time.
-    await withClockBack(verifiedHoldMs, () => verify(req.id));
+    // Verified with the clock set back by the hold (less a second, so the job cannot fire before
+    // the clock is put right): the lapse job comes due a second from now in real time.
+    await withClockBack(verifiedHoldMs - 1_000, () => verify(req.id));
 
     await waitFor('the request back with the customer', async () => (await agentView(req.id)).state === 'notified');
     const view = await agentView(req.id);
     assert.equal(view.verification ?? null, null, 'no longer shown as verified');
     assert.equal((await appView(req.id)).actions.accept, true);
     assert.deepEqual(await jobsOf(req.id), ['request.expire']);
-    const lapse = (await t.service.deps.store.audit.list({ subject: `call_request:${req.id}` })).find((e) => e.action === 'request.lapse');
+    const lapse = (await t.service.deps.store.audit.list({ subject: `call_request:${req.id}` })).find((e) => e.action === 'request.lapse' && e.decision === 'allow');
     assert.equal(lapse?.reason, 'authenticated -> notified');
 
     // The customer tries again: a fresh biometric, a new token.
@@ -117,7 +118,7 @@ describe('call request life cycle: bounded holds and reminders', function () {
   it('returns an accepted request whose authentication never came', async () => {
     const req = await knock('HOLD-4');
     const challengeMs = t.config.auth.challengeLifetimeSeconds * 1000;
-    await withClockBack(challengeMs, async () => {
+    await withClockBack(challengeMs - 1_000, async () => {
       const c = await t.call('POST', `/api/v1/app/requests/${req.id}/accept`, { token: cc.deviceCredential });
       assert.equal(c.status, 200, c.text);
     });
@@ -144,7 +145,7 @@ describe('call request life cycle: bounded holds and reminders', function () {
     // A reminder that comes due: snoozed with the clock 30 minutes back, so it fires now.
     const other = await knock('SNOOZE-2');
     const pushesBefore = (await t.service.deps.store.notifications.listFor(other.id)).length;
-    await withClockBack(30 * 60_000 - 500, async () => {
+    await withClockBack(30 * 60_000 - 1_000, async () => {
       const r = await t.call('POST', `/api/v1/app/requests/${other.id}/snooze`, { token: cc.deviceCredential, body: { minutes: 30 } });
       assert.equal(r.status, 200, r.text);
     });

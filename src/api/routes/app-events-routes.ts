@@ -15,6 +15,7 @@ import type { FlowDeps } from '../../flows/ports.js';
 import { openSlotsForDevice } from '../../flows/slots.js';
 import { deviceOf, requestOf, requireDevice, requireDeviceRequest, wrap } from '../auth.js';
 import { validated } from '../validate.js';
+import type { AppChannel } from '../../notify/app-channel.js';
 
 const KEEP_ALIVE_MS = 15_000;
 
@@ -24,7 +25,7 @@ function sipJsDir(): string {
 }
 
 /** `vapidPublicKey`: the pair the push channel signs with (configured, or the one kept in the database). */
-export function appEventsRoutes(deps: FlowDeps, vapidPublicKey: string): Router {
+export function appEventsRoutes(deps: FlowDeps, vapidPublicKey: string, appChannel?: AppChannel): Router {
   const r = Router();
   const device = requireDevice(deps);
 
@@ -42,10 +43,14 @@ export function appEventsRoutes(deps: FlowDeps, vapidPublicKey: string): Router 
       // The app re-reads the request for what it shows; the event only says which and what.
       res.write(`event: request.changed\ndata: ${JSON.stringify({ requestId: e.requestId, state: e.state, at: e.at })}\n\n`);
     });
+    // While the stream is open the app is reachable here: notifications (knocks, reminders…)
+    // come down it as `notification`, with the payload a push would carry.
+    const detach = appChannel?.attach(deviceOf(res), (payload) => res.write(`event: notification\ndata: ${JSON.stringify(payload)}\n\n`));
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
     req.on('close', () => {
       clearInterval(keepAlive);
       unsubscribe();
+      detach?.();
     });
   });
 

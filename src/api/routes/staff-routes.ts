@@ -88,7 +88,7 @@ export function staffRoutes(deps: FlowDeps): Router {
   r.post('/call-requests', write, validated('createCallRequest'), wrap(async (req, res) => {
     const p = principalOf(res);
     const idempotencyKey = req.get('idempotency-key') ?? null;
-    const { request, created } = await requestCall(deps, {
+    const { request, created, reachedBy } = await requestCall(deps, {
       agentId: actingAgentId(res, req.body.agentId),
       customerId: req.body.customerId,
       reason: req.body.reason,
@@ -102,7 +102,9 @@ export function staffRoutes(deps: FlowDeps): Router {
     // Not created: a replay of the same Idempotency-Key and body, answered with the same request.
     // (A knock while another answerable request stands is refused 409 request_already_open.)
     if (!created) res.set('Idempotent-Replayed', 'true');
-    res.status(created ? 201 : 200).location(`/api/v1/call-requests/${request.id}`).json(requestView(request, deps.clock()));
+    const view = requestView(request, deps.clock());
+    // A new knock says which channels reached the customer (the open app, push, SMS).
+    res.status(created ? 201 : 200).location(`/api/v1/call-requests/${request.id}`).json(created ? { ...view, reachedBy: reachedBy ?? [] } : view);
   }));
 
   r.get('/call-requests', read, validated('listCallRequests'), wrap(async (req, res) => {

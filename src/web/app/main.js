@@ -6,6 +6,10 @@
  * device credential stays in the Authorization header. Every change of one of the customer's
  * requests arrives as `request.changed`; screens re-read what they show. After a reconnect they
  * re-read everything, since missed events are not replayed.
+ *
+ * The same channel carries `notification`: while the app is open the server counts it as
+ * reaching the customer (with notifications denied, or no Web Push at all), so the app shows it
+ * in the page as a notice with a link to the request.
  */
 import { api, ApiError } from '../shared/api.js';
 import { errorBox, focusHeading, h, replace } from '../shared/dom.js';
@@ -22,6 +26,7 @@ import { showVerify } from './views/verify.js';
 
 const main = document.getElementById('main');
 const liveStatus = document.getElementById('live-status');
+const notices = document.getElementById('in-app-notices');
 const settingsLink = document.getElementById('settings-link');
 
 const listeners = new Set();
@@ -93,6 +98,7 @@ function startLive() {
     token: app.device.credential,
     onEvent: (type, data) => {
       if (type === 'request.changed') notify(data);
+      if (type === 'notification') showNotice(data);
     },
     onStatus: async (status) => {
       liveStatus.hidden = false;
@@ -102,6 +108,23 @@ function startLive() {
       if (status === 'unauthorized') await deviceRemoved();
     },
   });
+}
+
+/** A notification that came over the live channel: one notice per request, the newest replacing older ones. */
+function showNotice(p) {
+  if (!notices || !p?.callRequestId) return;
+  notices.querySelector(`[data-request-id="${CSS.escape(p.callRequestId)}"]`)?.remove();
+  const close = h('button', { type: 'button', class: 'link', 'aria-label': 'Dismiss' }, 'Dismiss');
+  const notice = h(
+    'div',
+    { class: 'message info in-app-notice', role: 'status', 'data-request-id': p.callRequestId, 'data-kind': p.kind },
+    h('strong', null, p.title),
+    h('p', null, p.body),
+    h('p', null, h('a', { class: 'button primary', href: `#/requests/${p.callRequestId}` }, 'Open'), ' ', close),
+  );
+  close.addEventListener('click', () => notice.remove());
+  notice.querySelector('a').addEventListener('click', () => notice.remove());
+  notices.prepend(notice);
 }
 
 async function deviceRemoved() {

@@ -3,6 +3,14 @@ import { ApiError } from '../../shared/api.js';
 import { announce, errorBox, h, replace, setBusy } from '../../shared/dom.js';
 import { customerDevicesPanel } from './customer-devices.js';
 
+const CHANNEL_TEXT = { app: 'in their open app', webpush: 'by push notification', sms: 'by text message' };
+
+/** ", reached in their open app and by push notification"; empty when the sending was deferred. */
+function reachedText(channels) {
+  const parts = (channels || []).map((c) => CHANNEL_TEXT[c] || c);
+  return parts.length ? `, reached ${parts.join(' and ')}` : ', to be delivered shortly';
+}
+
 export function requestCallPanel(consoleApp, { onRequested }) {
   const q = h('input', { id: 'customer-q', type: 'search', name: 'q', autocomplete: 'off', 'aria-describedby': 'customer-q-hint' });
   const searchMsg = h('div');
@@ -92,7 +100,10 @@ export function requestCallPanel(consoleApp, { onRequested }) {
       });
       idempotencyKey = crypto.randomUUID();
       const name = await consoleApp.customerName(chosen.value);
-      replace(knockMsg, h('p', { class: 'message ok', role: 'status' }, `Call request sent to ${name} (${request.reference}). Their answer shows under “Your call requests”.`));
+      replace(
+        knockMsg,
+        h('p', { class: 'message ok', role: 'status' }, `Call request sent to ${name} (${request.reference})${reachedText(request.reachedBy)}. Their answer shows under “Your call requests”.`),
+      );
       reason.value = '';
       reference.value = '';
       onRequested(request);
