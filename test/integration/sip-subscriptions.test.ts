@@ -152,36 +152,38 @@ describe('desk phone subscriptions and other methods (drachtio-server + FreeSWIT
     }
   });
 
-  it("a real softphone (baresip's presence module) watching a colleague sees them go busy on a customer call and free after", async function () {
-    skipWhenMissing(this, baresipAvailable() ? `baresip test skipped: ${baresipAvailable()}` : null);
-    const { env, cc, pcap, phonePort } = center();
-    let watcher: Baresip | null = null;
-    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
-    try {
-      watcher = await startBaresip({ user: '1002', password: DESK_PHONE_PASSWORD, registrar: env.remote, transport: 'udp', watch: ['1001'] });
-      // The phone's contact list says what it last heard of Anna (colours stripped).
-      const annaOnPhone = async () => {
+  for (const transport of ['udp', 'tcp'] as const) {
+    it(`a real softphone (baresip's presence module) over ${transport.toUpperCase()} watching a colleague sees them go busy on a customer call and free after`, async function () {
+      skipWhenMissing(this, baresipAvailable() ? `baresip test skipped: ${baresipAvailable()}` : null);
+      const { env, cc, pcap, phonePort } = center();
+      let watcher: Baresip | null = null;
+      const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+      try {
+        watcher = await startBaresip({ user: '1002', password: DESK_PHONE_PASSWORD, registrar: env.remote, transport, watch: ['1001'] });
+        // The phone's contact list says what it last heard of Anna (colours stripped).
+        const annaOnPhone = async () => {
+          // eslint-disable-next-line no-control-regex
+          const list = String((await watcher!.command('contacts')).data ?? '').replace(/\x1b\[[0-9;]*m/g, '');
+          return /(\w+)\s+<sip:1001@/.exec(list)?.[1] ?? 'none';
+        };
+        const until = (status: string) =>
+          waitFor(`baresip to see anna ${status}`, async () => (await annaOnPhone()) === status, 20_000).catch(async (e: Error) => {
+            throw new Error(`${e.message} (it shows ${await annaOnPhone()})\n${watcher!.output().slice(-3000)}`);
+          });
+        await until('Online');
+        const { token } = await verifiedCall(env.svc, cc, 'anna', `CASE-BLF-${transport}`);
+        const caller = callerArgs(cc, token);
+        const call = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '4000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
+        await until('Busy');
+        await call;
+        await anna.done;
+        await until('Online');
         // eslint-disable-next-line no-control-regex
-        const list = String((await watcher!.command('contacts')).data ?? '').replace(/\x1b\[[0-9;]*m/g, '');
-        return /(\w+)\s+<sip:1001@/.exec(list)?.[1] ?? 'none';
-      };
-      const until = (status: string) =>
-        waitFor(`baresip to see anna ${status}`, async () => (await annaOnPhone()) === status, 20_000).catch(async (e: Error) => {
-          throw new Error(`${e.message} (it shows ${await annaOnPhone()})\n${watcher!.output().slice(-3000)}`);
-        });
-      await until('Online');
-      const { token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-BARESIP-BLF');
-      const caller = callerArgs(cc, token);
-      const call = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '4000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
-      await until('Busy');
-      await call;
-      await anna.done;
-      await until('Online');
-      // eslint-disable-next-line no-control-regex
-      console.log(`      baresip: ${(watcher.output().replace(/\x1b\[[0-9;]*m/g, '').match(/changed status from \w+ to \w+/g) ?? []).join(', ')}`);
-    } finally {
-      await watcher?.stop();
-      await anna.stop();
-    }
-  });
+        console.log(`      baresip (${transport}): ${(watcher.output().replace(/\x1b\[[0-9;]*m/g, '').match(/changed status from \w+ to \w+/g) ?? []).join(', ')}`);
+      } finally {
+        await watcher?.stop();
+        await anna.stop();
+      }
+    });
+  }
 });
