@@ -9,6 +9,7 @@
  *     busy or not registered moves on to the next, until someone answers, the customer hangs up
  *     or the queue time runs out.
  */
+import type Srf from 'drachtio-srf';
 import type { Config } from '../config/config.js';
 import type { Outcome } from '../domain/call-request.js';
 import type { Agent, CallRequest } from '../domain/model.js';
@@ -85,6 +86,19 @@ export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<
     const outcome: Outcome = result.status === 486 || result.status === 600 ? 'busy' : result.reason === 'No Answer' ? 'no_answer' : 'failed';
     return { kind: 'failed', outcome, status: result.status };
   }
+  // Without a listener drachtio-srf answers a REFER 200 and drops it: a transfer key pressed
+  // just after answering would do nothing. Hold such REFERs until transfers are taken.
+  const held: Array<[Srf.SrfRequest, Srf.SrfResponse]> = [];
+  const hold = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    held.push([req, res]);
+  };
+  result.dialog.on('refer', hold);
+  const earlyRefers = {
+    stop: () => {
+      result.dialog.off('refer', hold);
+      return held.splice(0);
+    },
+  };
   try {
     await answerEndpoint(endpoint, result.dialog.remote.sdp);
   } catch (e) {
@@ -92,7 +106,7 @@ export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<
     await releaseEndpoint(endpoint);
     throw e;
   }
-  return { kind: 'answered', leg: { agent, dialog: result.dialog, endpoint } };
+  return { kind: 'answered', leg: { agent, dialog: result.dialog, endpoint, earlyRefers } };
 }
 
 /**

@@ -40,6 +40,11 @@ export interface Leg {
 
 export interface AgentLeg extends Leg {
   agent: Agent;
+  /**
+   * REFERs the phone sent between its answer and the call being connected (bridge, record):
+   * held, not answered, until `stop()` hands them to whoever takes transfers on this leg.
+   */
+  earlyRefers?: { stop(): Array<[Srf.SrfRequest, Srf.SrfResponse]> };
 }
 
 /** How the customer was verified, as the agent legs announce it. */

@@ -98,6 +98,8 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
     if (agentRing.kind !== 'answered') return fail(agentRing.kind === 'gone' ? 'failed' : agentRing.outcome, 'agent did not answer');
     const leg = agentRing.leg;
     agentLeg = leg;
+    // A callback's agent leg takes no transfers: answered as drachtio-srf would have.
+    for (const [, res] of leg.earlyRefers?.stop() ?? []) res.send(200);
     log.info({ agentId: agent.id }, 'agent answered; calling the customer');
     startHoldMusic(leg.endpoint, config.media.holdMusic, log);
     leg.dialog.on('destroy', () => abort.abort());

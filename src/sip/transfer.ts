@@ -41,14 +41,19 @@ export function notify(dialog: Srf.Dialog, status: string, final: boolean): void
 
 /** Listens for REFER on an agent leg of a connected customer call. */
 export function handleTransferRequests(call: CustomerCall, leg: AgentLeg): void {
-  leg.dialog.on('refer', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+  const onRefer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     const referTo = req.has('Refer-To') ? req.get('Refer-To') : '';
     const handler = replacesOf(referTo) ? attendedTransfer : blindTransfer;
     void handler(call, leg, req, res).catch((e: unknown) => {
       call.log.error({ err: e instanceof Error ? e.message : String(e) }, 'transfer failed');
       if (!res.finalResponseSent) res.send(500);
     });
-  });
+  };
+  leg.dialog.on('refer', onRefer);
+  // REFERs that came while the call was being connected, in the order they came.
+  const early = leg.earlyRefers?.stop() ?? [];
+  if (early.length) call.log.info({ agentId: leg.agent.id, refers: early.length }, 'REFER sent while the call was being connected: handled now');
+  for (const [req, res] of early) onRefer(req, res);
 }
 
 async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {

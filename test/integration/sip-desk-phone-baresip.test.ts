@@ -145,8 +145,8 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
       const caller = callerArgs(cc, token);
       const call = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '12000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
       await phones[0]!.waitForEvent('anna to answer', (e) => e.event === true && e.type === 'CALL_ESTABLISHED');
-      // Connected on our side too (bridged, record open) before she presses transfer.
-      await waitFor('anna connected to the customer', async () => (await deps.store.callRecords.list({ callRequestId: requestId })).some((r) => r.agentId === anna.id));
+      // She presses transfer at once: the REFER may come while the call is still being
+      // connected on our side (bridge, record), and must not be lost.
       // Anna presses transfer and dials Ben's extension.
       const [host, port] = env.remote.split(':');
       const sent = await phones[0]!.command('transfer', `sip:${AGENTS.ben.extension}@${host}:${port}`);
@@ -167,6 +167,7 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
         20_000,
       );
       console.log(`      after the transfer to the TCP phone, RTP in/out per FreeSWITCH channel: ${counters.map((c) => `${c.inPackets}/${c.outPackets}`).join(', ')}`);
+      console.log(`      REFER held while connecting: ${env.svc.logs.some((l) => l.includes('REFER sent while the call was being connected'))}`);
       assert.equal(records.find((r) => r.agentId === anna.id)!.outcome, 'transferred');
       assert.equal(records.find((r) => r.agentId === ben.id)!.verification, 'session');
       const customer = await call;
