@@ -5,6 +5,7 @@
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventsPort } from '../flows/ports.js';
+import { routeTemplate } from './response-check.js';
 
 export interface Metrics {
   registry: Registry;
@@ -45,8 +46,10 @@ export function createMetrics(events: EventsPort): Metrics {
   const httpMiddleware: RequestHandler = (req, res, next) => {
     const end = duration.startTimer();
     res.on('finish', () => {
-      // The matched route pattern, not the raw URL, keeps label cardinality bounded.
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      // The OpenAPI path template, not the raw URL, keeps label cardinality bounded; unlike
+      // express's matched route it is the same whether the route answered or an error handler
+      // did (where req.baseUrl is already gone).
+      const route = routeTemplate(req.method, req.originalUrl.split('?')[0]!) ?? 'unmatched';
       requests.inc({ method: req.method, route, status: String(res.statusCode) });
       end({ method: req.method, route });
     });

@@ -34,6 +34,14 @@ for (const [template, item] of Object.entries(openApiDocument.paths)) {
 }
 routes.sort((a, b) => (a.template.match(/\{/g)?.length ?? 0) - (b.template.match(/\{/g)?.length ?? 0));
 
+/**
+ * The OpenAPI path template of a request (`/api/v1/call-requests/{id}`), or null when the
+ * document has none: a stable name for the route whatever the outcome (metrics label by it).
+ */
+export function routeTemplate(method: string, path: string): string | null {
+  return routes.find((r) => r.method === method && r.pattern.test(path))?.template ?? null;
+}
+
 const compiled = new Map<object, ReturnType<typeof ajv.compile>>();
 function checker(schema: object) {
   let check = compiled.get(schema);

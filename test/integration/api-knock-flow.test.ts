@@ -263,11 +263,16 @@ describe('knock before calling, through the HTTP API', function () {
     assert.equal(res.body.code, 'no_reachable_device');
     const list = await t.service.deps.store.callRequests.list({ customerId: created.body.id });
     assert.equal(list[0]?.state, 'cancelled');
+    assert.equal(list[0]?.outcome, 'unreachable');
   });
 
-  it('exposes metrics on the metrics listener', async () => {
+  it('exposes metrics on the metrics listener, each route under one name whatever the answer', async () => {
     const m = { text: await (await fetch(`${t.service.metricsUrl}/metrics`)).text() };
     assert.match(m.text, /knock_call_request_transitions_total\{state="notified"\} \d+/);
-    assert.match(m.text, /knock_http_requests_total/);
+    // The knock answered 201 and 422 above: both under the document's path.
+    assert.match(m.text, /knock_http_requests_total\{method="POST",route="\/api\/v1\/call-requests",status="201"\} \d+/);
+    assert.match(m.text, /knock_http_requests_total\{method="POST",route="\/api\/v1\/call-requests",status="422"\} \d+/);
+    assert.doesNotMatch(m.text, /route="\/call-requests"/);
+    assert.match(m.text, /knock_http_requests_total\{method="GET",route="\/api\/v1\/call-requests\/\{id\}",status="200"\} \d+/);
   });
 });
