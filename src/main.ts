@@ -2,8 +2,8 @@
  * `npm start`: loads and validates the configuration, starts the service, and stops it cleanly
  * on SIGINT/SIGTERM; SIGHUP reloads the routing file.
  */
-import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config/load-config.js';
+import { createLogger } from './runtime/logger.js';
 import { RoutingConfigError } from './sip/routing-config.js';
 import { startService, type RunningService } from './service.js';
 
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const logger = pino({ level: config.log.level, base: { service: 'knock' } });
+  const logger = createLogger(config);
   // SIGHUP re-reads this host's routing file (as `reloadxml` does): checked first, swapped only
   // when valid, audited; this instance only (the admin API's reload reaches every instance).
   // Installed before start-up, so an early SIGHUP is not the default action (exit).

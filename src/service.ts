@@ -209,6 +209,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     // SIP: the registrar and call routing behind drachtio-server. Required for readiness unless
     // sip.requiredForReadiness is off: an instance that cannot take calls or registrations is not
     // ready, though its HTTP API keeps serving and the connection retries.
+    // One line, so a person running it without SIP knows what they have.
+    if (!config.sip.enabled) logger.info('SIP is off (sip.enabled=false): the API, the console and the app work; calls, desk phones and callbacks placed by phone do not');
     if (config.sip.enabled) {
       sip = await startSipServer({ deps, logger, instanceName: instance.name, registry: metrics.registry });
       stops.push(() => sip!.stop());

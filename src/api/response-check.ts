@@ -65,8 +65,10 @@ function mismatchOf(method: string, path: string, status: number, body: unknown)
   const where = `${method} ${path} → ${status}`;
   let schema: object | undefined;
   if (status >= 400) {
-    // Every error is a problem document, whether or not the operation lists that status.
-    schema = route?.responses[String(status)]?.content?.['application/problem+json']?.schema ?? problemSchema;
+    // Every error is a problem document, whether or not the operation lists that status, unless
+    // the document gives that status a JSON body of its own (/readyz's 503).
+    const content = route?.responses[String(status)]?.content;
+    schema = content?.['application/problem+json']?.schema ?? content?.['application/json']?.schema ?? problemSchema;
   } else {
     if (!route) return found(`${where}: no operation in the OpenAPI document for this path`);
     const response = route.responses[String(status)];

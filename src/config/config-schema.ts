@@ -19,7 +19,7 @@ export const configSchema = obj({
     poolSize: pos,
     embedded: obj({ dataDir: nonEmpty, host: nonEmpty, port }),
   }),
-  log: obj({ level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } }),
+  log: obj({ level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, format: { enum: ['auto', 'pretty', 'json'] } }),
   sip: obj({
     enabled: bool,
     requiredForReadiness: bool,

@@ -28,7 +28,11 @@ export interface Config {
     poolSize: number;
     embedded: { dataDir: string; host: string; port: number };
   };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  log: {
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    /** auto: readable lines on a terminal, JSON otherwise; or always pretty / json. */
+    format: 'auto' | 'pretty' | 'json';
+  };
   sip: {
     /** Run the SIP side (drachtio connection, registrar, routing). Off for an HTTP-only instance. */
     enabled: boolean;

@@ -19,7 +19,10 @@ export const DEMO = {
 export async function loadDemoData(deps: FlowDeps): Promise<boolean> {
   const marker = `loading:${process.pid}:${Date.now()}`;
   const winner = await deps.store.settings.setIfAbsent('demo.loaded', marker);
-  if (winner !== marker) return false;
+  if (winner !== marker) {
+    await offerDemoEnrollment(deps);
+    return false;
+  }
   const s = deps.config.scheduling;
   await saveGroup(deps, {
     id: DEMO.group,
@@ -33,10 +36,27 @@ export async function loadDemoData(deps: FlowDeps): Promise<boolean> {
   await createAgent(deps, { ...DEMO.admin, name: 'Demo Admin', groups: [], role: 'admin' });
   for (const a of DEMO.agents) await createAgent(deps, { ...a, groups: [DEMO.group] });
   const customer = await createCustomer(deps, { ...DEMO.customer, timeZone: s.defaultTimeZone });
-  const { code, expiresAt } = await issueEnrollmentCode(deps, customer.id, 'system');
-  deps.logger.info(
-    { customerId: customer.id, enrollmentCode: code, expiresAt },
-    'demo data loaded: agents anna/ben (passwords in README), admin, customer Chris Customer with this enrollment code',
-  );
+  deps.logger.info({ customerId: customer.id }, 'demo data loaded: agents anna and ben, an admin (passwords in the README), customer Chris Customer');
+  await offerDemoEnrollment(deps);
   return true;
+}
+
+/**
+ * Every start while the demo customer has no enrolled device: a fresh enrollment code, on one line
+ * of its own that says where to use it and how to get another.
+ */
+async function offerDemoEnrollment(deps: FlowDeps): Promise<void> {
+  const [customer] = await deps.store.customers.search(DEMO.customer.externalRef, 1);
+  if (!customer) return;
+  const again = `npm run admin -- enrollment-code --customer ${customer.id}`;
+  if ((await deps.store.devices.listForCustomer(customer.id)).length > 0) {
+    deps.logger.info({ customerId: customer.id }, `${customer.name}'s app is enrolled; to enrol another device: ${again}`);
+    return;
+  }
+  const { code, expiresAt } = await issueEnrollmentCode(deps, customer.id, 'system');
+  const minutes = Math.round((expiresAt.getTime() - deps.clock().getTime()) / 60_000);
+  deps.logger.info(
+    { customerId: customer.id, expiresAt },
+    `Enrollment code for ${customer.name}'s app: ${code} (open ${deps.config.server.publicUrl}/app/; valid ${minutes} minutes, once; a new one: ${again})`,
+  );
 }

@@ -26,7 +26,7 @@ export interface DrachtioConnectionOptions {
   logger: Logger;
   /** Longest wait between reconnection attempts. */
   retryMaxDelayMs?: number;
-  /** How often a continuing outage is logged again. */
+  /** How often a continuing outage is logged again; by default never (one line per outage, then quiet). */
   stillDownLogMs?: number;
 }
 
@@ -51,14 +51,17 @@ export function createDrachtioConnection(opts: DrachtioConnectionOptions): Drach
   let stopped = false;
   let downSince: number | null = null;
   let lastDownLog = 0;
-  const stillDownLogMs = opts.stillDownLogMs ?? 60_000;
+  const stillDownLogMs = opts.stillDownLogMs ?? Number.POSITIVE_INFINITY;
 
   const reportDown = (why: string) => {
     const now = Date.now();
     if (downSince === null) {
       downSince = now;
       lastDownLog = now;
-      log.warn({ reason: why }, `drachtio-server unreachable at ${address}, retrying`);
+      log.warn(
+        { reason: why },
+        `drachtio-server is not reachable at ${address} (${why}): no calls or desk phones until it is; retrying quietly, a line comes when it connects (to run without SIP: sip.enabled=false)`,
+      );
     } else if (now - lastDownLog >= stillDownLogMs) {
       lastDownLog = now;
       log.warn({ reason: why, downForSeconds: Math.round((now - downSince) / 1000) }, `drachtio-server still unreachable at ${address}, retrying`);

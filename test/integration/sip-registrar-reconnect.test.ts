@@ -61,13 +61,18 @@ describe('SIP: no drachtio-server at start-up', () => {
     const svc = await startTestService({ KNOCK_SIP__ENABLED: 'true', KNOCK_SIP__DRACHTIO__PORT: String(port) });
     try {
       const r = await svc.call('GET', '/readyz');
-      assert.equal(r.status, 503);
+      assert.equal(r.status, 503, r.text);
       assert.equal(r.body.status, 'unready');
       assert.equal(r.body.components.sip, 'down');
       assert.equal(r.body.components.database, 'up');
       // The HTTP API itself still answers.
       assert.equal((await svc.call('GET', '/healthz')).status, 200);
-      await waitFor('the unreachable warning', () => svc.logs.some((l) => l.includes(`drachtio-server unreachable at 127.0.0.1:${port}, retrying`)));
+      const warning = `drachtio-server is not reachable at 127.0.0.1:${port}`;
+      await waitFor('the unreachable warning', () => svc.logs.some((l) => l.includes(warning)));
+      // Then quiet: it keeps retrying, but says so once per outage (a debug line per attempt).
+      await waitFor('a few more attempts', () => svc.logs.filter((l) => l.includes('drachtio-server connection attempt failed')).length >= 2, 15_000);
+      assert.equal(svc.logs.filter((l) => l.includes(warning)).length, 1);
+      assert.match(svc.logs.find((l) => l.includes(warning))!, /no calls or desk phones until it is; retrying quietly.*sip\.enabled=false/);
     } finally {
       await svc.stop();
     }
