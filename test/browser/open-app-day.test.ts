@@ -3,7 +3,8 @@
  * the app is open: the agent knocks in the console, the open app shows the knock over its live
  * channel, the customer picks Remind me later, the reminder comes back (the test moves the
  * service's clock so the 30-minute reminder is due within seconds), and the customer accepts with
- * the fingerprint; the app's call reaches a SIP-over-WebSocket stand-in with its token.
+ * the fingerprint; the app's call reaches a SIP-over-WebSocket stand-in with its token, fails,
+ * and the customer tries again with a fresh fingerprint and a new token.
  */
 import assert from 'node:assert/strict';
 import { addVirtualAuthenticator, browserSkipReason, DESK, openBrowser, PHONE, type BrowserSession } from '../support/browser.js';
@@ -25,7 +26,7 @@ import {
   type People,
 } from '../support/web-pages.js';
 
-describe('an open app with notifications denied: knock, remind me later, accept', function () {
+describe('an open app with notifications denied: knock, remind me later, accept, try again', function () {
   this.timeout(120_000);
   let svc: PagesService;
   let people: People;
@@ -99,6 +100,19 @@ describe('an open app with notifications denied: knock, remind me later, accept'
     assert.match(invite.header('Authorization') ?? '', /^Bearer \S+$/);
     await waitFor('the request verified', async () => (await svc.t.service.deps.store.callRequests.get(requestId))?.state === 'authenticated');
     await consoleRow(desk.page, 'CASE-5001').locator('.state', { hasText: /Verified \(biometric/ }).waitFor();
+
+    // The call fails: the app says so and offers to try again, which asks for the fingerprint
+    // afresh and calls with a new token.
     invite.reject(503, 'Service Unavailable');
+    await heading(phone.page, 'Call failed');
+    await phone.page.getByRole('link', { name: 'Try again' }).click();
+    await heading(phone.page, 'Verified — calling…');
+    const again = await sip.nextInvite();
+    const first = (invite.header('Authorization') ?? '').slice(7);
+    const second = (again.header('Authorization') ?? '').slice(7);
+    assert.ok(second && second !== first, 'a new token for the new try');
+    const accepts = (await svc.t.service.deps.store.audit.list({ subject: `call_request:${requestId}` })).filter((e) => e.action === 'request.accept' && e.decision === 'allow');
+    assert.equal(accepts.length, 2, 'accepted twice, each with its own authentication');
+    again.reject(503, 'Service Unavailable');
   });
 });

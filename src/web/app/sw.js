@@ -113,7 +113,7 @@ async function snoozeFromNotification(data) {
   const view = await res.json();
   const at = new Date(view.snoozeUntil).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   await self.registration.showNotification(`Reminder set: case ${data.reference}`, {
-    body: `We will remind you about ${data.agentName}'s call at ${at}.`,
+    body: `We will remind you about ${data.agentName}'s call at ${at}. You can still accept it until then.`,
     tag: `call-request-${data.callRequestId}`,
     silent: true,
     data,
