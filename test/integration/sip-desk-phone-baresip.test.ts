@@ -1,8 +1,8 @@
 /**
  * A real softphone as the agent's desk phone (baresip, answering by itself, speaking a tone from
  * a WAV file), with the default configuration, on real drachtio-server and FreeSWITCH: it
- * registers with digest over UDP and over TCP, and a verified customer call (sipp as the app)
- * is answered on each transport with audio both ways; a TCP phone whose connection is gone is
+ * registers with digest over UDP, TCP and TLS (drachtio-server with a certificate from a throwaway
+ * CA), and a verified customer call (sipp as the app) is answered on each with audio both ways; a TCP phone whose connection is gone is
  * marked unreachable at once and the call goes to the next agent; the phone's own blind transfer
  * from a UDP phone to a TCP phone keeps the customer connected and verified.
  */
@@ -13,23 +13,31 @@ import { baresipAvailable, startBaresip, type Baresip } from '../support/baresip
 import { AGENTS, callCenterSkipReason, carriesAudio, fsChannels, received, useCallCenter } from '../support/call-center.js';
 import { runSipp } from '../support/sipp.js';
 import { callerArgs, DESK_PHONE_PASSWORD, verifiedCall } from '../support/verified-customer.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
+import { makeTestCa, testCaSkipReason } from '../support/test-ca.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)', function () {
   this.timeout(90_000);
+  // SIP over TLS on drachtio-server with a certificate from a throwaway CA (when openssl is here).
+  const ca = testCaSkipReason() ? null : makeTestCa();
+  after(() => ca?.remove());
   const center = useCallCenter({
     agents: [AGENTS.anna, AGENTS.ben],
     registerPhones: false,
+    ...(ca ? { drachtio: { tls: { keyFile: ca.keyFile, certFile: ca.certFile, chainFile: ca.caFile } } } : {}),
     alsoNeeds: () => callCenterSkipReason() ?? (baresipAvailable() ? `baresip tests skipped: ${baresipAvailable()}` : null),
   });
 
-  for (const transport of ['udp', 'tcp'] as const) {
-    it(`registers over ${transport.toUpperCase()} and answers a verified customer call with audio both ways`, async () => {
+  for (const transport of ['udp', 'tcp', 'tls'] as const) {
+    it(`registers over ${transport.toUpperCase()} and answers a verified customer call with audio both ways`, async function () {
+      if (transport === 'tls') skipWhenMissing(this, testCaSkipReason() ? `TLS test skipped: ${testCaSkipReason()}` : null);
       const { fs, env, deps, cc, pcap } = center();
       const anna = cc.agents.anna!;
       let phone: Baresip | null = null;
       try {
-        phone = await startBaresip({ user: AGENTS.anna.extension, password: DESK_PHONE_PASSWORD, registrar: env.remote, transport });
+        const registrar = transport === 'tls' ? `127.0.0.1:${env.drachtio.tlsPort}` : env.remote;
+        phone = await startBaresip({ user: AGENTS.anna.extension, password: DESK_PHONE_PASSWORD, registrar, transport, ...(ca ? { caFile: ca.caFile } : {}) });
         // (Its REGISTER_OK event may come before the control socket is connected: look at the store.)
         const [binding] = await waitFor('the binding', async () => {
           const b = await deps.store.registrations.list(AGENTS.anna.extension, new Date());

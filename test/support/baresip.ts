@@ -65,7 +65,7 @@ export interface BaresipEvent {
 export interface Baresip {
   /** The local SIP port (UDP and TCP). */
   sipPort: number;
-  transport: 'udp' | 'tcp';
+  transport: 'udp' | 'tcp' | 'tls';
   /** Every event and response received on the control socket so far. */
   events: BaresipEvent[];
   /** Sends a command (e.g. `hangup`, `reginfo`) and resolves with its response. */
@@ -85,7 +85,9 @@ export interface BaresipOptions {
   password: string;
   /** drachtio-server's SIP address, host:port. */
   registrar: string;
-  transport: 'udp' | 'tcp';
+  transport: 'udp' | 'tcp' | 'tls';
+  /** For TLS: the CA certificate that signed the server's (PEM). */
+  caFile?: string;
   /** Registration interval asked for (seconds). */
   regint?: number;
   /**
@@ -115,6 +117,7 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
       `audio_alert aubridge,unheard`,
       'audio_level no',
       'jitter_buffer_delay 1-10',
+      ...(opts.caFile ? [`sip_cafile ${opts.caFile}`] : []),
       'module_path /usr/lib/baresip/modules',
       'module g711.so',
       'module aufile.so',

@@ -54,6 +54,8 @@ export interface CallCenterOptions {
   env?: Record<string, string>;
   /** Register a sipp desk phone for each agent and wait for them to be available (default true). */
   registerPhones?: boolean;
+  /** drachtio-server options (e.g. TLS). */
+  drachtio?: Parameters<typeof startSipTestEnv>[1];
 }
 
 /**
@@ -90,7 +92,7 @@ export async function startCallCenter(opts: CallCenterOptions): Promise<CallCent
       KNOCK_SIP__AGENT_RING_SECONDS: '3',
       KNOCK_MEDIA__QUEUE_RETRY_SECONDS: '1',
       ...opts.env,
-    });
+    }, opts.drachtio ?? {});
   } catch (e) {
     await fs.stop();
     throw e;

@@ -23,6 +23,8 @@ export interface DrachtioServer {
   adminPort: number;
   /** SIP over WebSocket port (`startDrachtio({ ws: true })`), else null. */
   wsPort: number | null;
+  /** SIP over TLS port (`startDrachtio({ tls })`), else null. */
+  tlsPort: number | null;
   /** ws://127.0.0.1:<wsPort> for the app's `sip.wsUrl`, else null. */
   wsUrl: string | null;
   secret: string;
@@ -98,20 +100,36 @@ async function accepts(port: number): Promise<boolean> {
   });
 }
 
-function contacts(sipPort: number, wsPort: number | null): string[] {
+function contacts(sipPort: number, wsPort: number | null, tlsPort: number | null = null): string[] {
   const list = [`sip:127.0.0.1:${sipPort};transport=udp,tcp`];
   if (wsPort !== null) list.push(`sip:127.0.0.1:${wsPort};transport=ws`);
+  // drachtio-server takes TLS only in the sips: form, and needs a CA list (chain-file).
+  if (tlsPort !== null) list.push(`sips:127.0.0.1:${tlsPort};transport=tls`);
   return list;
 }
 
-function configXml(adminPort: number, sipPort: number, wsPort: number | null, secret: string, sofiaLogLevel: number): string {
+export interface DrachtioTls {
+  keyFile: string;
+  certFile: string;
+  chainFile?: string;
+}
+
+function configXml(adminPort: number, sipPort: number, wsPort: number | null, secret: string, sofiaLogLevel: number, tls: DrachtioTls | null = null, tlsPort: number | null = null): string {
   // Admin socket on loopback only; SIP on loopback over UDP and TCP (and WebSocket when asked).
   return `<drachtio>
   <admin port="${adminPort}" secret="${secret}">127.0.0.1</admin>
   <sip>
     <contacts>
-${contacts(sipPort, wsPort).map((c) => `      <contact>${c}</contact>`).join('\n')}
-    </contacts>
+${contacts(sipPort, wsPort, tlsPort).map((c) => `      <contact>${c}</contact>`).join('\n')}
+    </contacts>${
+      tls
+        ? `
+    <tls>
+      <key-file>${tls.keyFile}</key-file>
+      <cert-file>${tls.certFile}</cert-file>${tls.chainFile ? `\n      <chain-file>${tls.chainFile}</chain-file>` : ''}
+    </tls>`
+        : ''
+    }
   </sip>
   <cdrs>false</cdrs>
   <logging>
@@ -132,6 +150,8 @@ export async function startDrachtio(
     logLevel?: 'error' | 'warning' | 'notice' | 'info' | 'debug';
     /** sofia-sip's own log level, 0-9 (default 3). */
     sofiaLogLevel?: number;
+    /** Also listen for SIP over TLS with this key and certificate. */
+    tls?: DrachtioTls;
   } = {},
 ): Promise<DrachtioServer> {
   const dir = mkdtempSync(join(tmpdir(), 'knock-drachtio-'));
@@ -144,16 +164,22 @@ export async function startDrachtio(
     wsPort = await freePort();
     while (wsPort === sipPort || wsPort === adminPort) wsPort = await freePort();
   }
+  let tlsPort: number | null = null;
+  if (opts.tls) {
+    tlsPort = await freePort();
+    while (tlsPort === sipPort || tlsPort === adminPort || tlsPort === wsPort) tlsPort = await freePort();
+  }
   const confFile = join(dir, 'drachtio.conf.xml');
-  writeFileSync(confFile, configXml(adminPort, sipPort, wsPort, secret, opts.sofiaLogLevel ?? 3));
+  writeFileSync(confFile, configXml(adminPort, sipPort, wsPort, secret, opts.sofiaLogLevel ?? 3, opts.tls ?? null, tlsPort));
 
   // Contacts on the command line override the file's; each one is its own --contact.
-  const contactArgs = contacts(sipPort, wsPort).flatMap((c) => ['--contact', c]);
+  const contactArgs = contacts(sipPort, wsPort, tlsPort).flatMap((c) => ['--contact', c]);
   const server = serverProcess('drachtio-server', drachtioBinary, [
     '-f', confFile, ...contactArgs, '--address', '127.0.0.1', '--port', String(adminPort), '--secret', secret, '--loglevel', opts.logLevel ?? 'info',
     ...(opts.sofiaLogLevel === undefined ? [] : ['--sofia-loglevel', String(opts.sofiaLogLevel)]),
   ]);
-  const ready = async () => (await accepts(adminPort)) && (await accepts(sipPort)) && (wsPort === null || (await accepts(wsPort)));
+  const ready = async () =>
+    (await accepts(adminPort)) && (await accepts(sipPort)) && (wsPort === null || (await accepts(wsPort))) && (tlsPort === null || (await accepts(tlsPort)));
   const launch = () => server.start(ready, opts.startTimeoutMs ?? 15_000);
 
   const kill = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
@@ -179,6 +205,7 @@ export async function startDrachtio(
     adminPort,
     wsPort,
     wsUrl: wsPort === null ? null : `ws://127.0.0.1:${wsPort}`,
+    tlsPort,
     secret,
     async restart() {
       await kill();
