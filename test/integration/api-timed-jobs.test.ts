@@ -83,7 +83,13 @@ describe('timed steps run by the job runner', function () {
     await setPushSubscription(t.service.deps, enrolled.device, t.push.createSubscription().subscription);
     const slot = new Date(Math.ceil((Date.now() + 2 * 3_600_000) / 1_800_000) * 1_800_000 + 60_000);
 
+    // The prompted callback of the test before is still open for this customer and agent: a new
+    // knock would be refused (409 request_already_open) until it is cancelled.
+    for (const open of await t.service.deps.store.callRequests.list({ customerId, states: ['prompted'] })) {
+      await t.call('POST', `/api/v1/call-requests/${open.id}/cancel`, { token: agentToken });
+    }
     const a = await t.call('POST', '/api/v1/call-requests', { token: agentToken, body: { customerId, reason: 'r', reference: 'SLOT-1' } });
+    assert.equal(a.status, 201, a.text);
     const first = await t.call('POST', `/api/v1/app/requests/${a.body.id}/schedule`, { token: deviceCredential, body: { at: slot.toISOString() } });
     assert.equal(first.status, 200, first.text);
 
