@@ -13,7 +13,8 @@
  *   accepted | authenticated -> accepted   (the same device accepts again: a fresh authentication)
  *   accepted | authenticated -> notified | expired   (lapse: the hold ran out with no call set up;
  *                                  back to the customer while the answer window is open, else
- *                                  expired with outcome no_call)
+ *                                  expired with outcome no_call; a prompted callback goes back
+ *                                  to prompted)
  *   any open state -> cancelled    (by the agent)
  *
  * Pure: time is passed in, nothing is read or written. Adapters persist the result with a
@@ -260,6 +261,9 @@ function decide(current: CallRequestSnapshot, event: CallRequestEvent, now: Date
       if (!HELD_STATES.has(s)) throw refuse(s, event.type, 'it is not held for a call');
       if (current.holdUntil && now < current.holdUntil) throw refuse(s, event.type, 'its hold has not run out');
       const cleared = { acceptedDeviceId: null, authMethod: null, authenticatedAt: null };
+      // A callback the customer was prompted to place goes back to that prompt (they may place it
+      // again or pick another time); it has no answer window of its own.
+      if (current.scheduledFor !== null) return next({ state: 'prompted', ...cleared });
       // Back to the customer to try again with a fresh authentication while the answer window
       // is open; after it, only scheduling is left, and the outcome says why.
       if (now < current.answerDeadline) return next({ state: 'notified', ...cleared });

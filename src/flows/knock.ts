@@ -129,7 +129,10 @@ export async function requestCall(deps: FlowDeps, input: KnockInput, retried = f
 function canNoLongerBeAccepted(request: CallRequest, now: Date): boolean {
   if (request.state === 'expired') return true;
   // Held for a call that never came and whose answer window is over (its lapse is late).
-  if (HELD_STATES.has(request.state)) return request.holdUntil !== null && now >= request.holdUntil && now >= request.answerDeadline;
+  // (A prompted callback's lapse takes it back to the prompt, still answerable.)
+  if (HELD_STATES.has(request.state)) {
+    return request.holdUntil !== null && now >= request.holdUntil && now >= request.answerDeadline && request.scheduledFor === null;
+  }
   return (request.state === 'notified' || request.state === 'snoozed') && now >= request.answerDeadline;
 }
 

@@ -106,6 +106,9 @@ describe('call request state machine', () => {
     assert.equal(ended.state, 'expired');
     assert.equal(ended.outcome, 'no_call');
     assert.equal(allowedAnswers(ended, later(156)).schedule, true);
+    // A callback the customer was prompted to place goes back to the prompt.
+    const callback = fresh({ ...verified, state: 'authenticated', scheduledFor: later(-60), answerDeadline: later(-3600) });
+    assert.equal(applyEvent(callback, { type: 'lapse' }, later(155)).state, 'prompted');
     // A lapse of anything else is refused (the job came late).
     refusedWith(() => applyEvent(back, { type: 'lapse' }, later(200)), 'illegal_transition');
   });
