@@ -203,7 +203,7 @@ describe('a real WebRTC call from the customer app (chromium + drachtio-server +
       assert.match(invite, /^X-Knock-Verified: biometric; /im);
       received(desktop, /^BYE /);
       await waitFor('FreeSWITCH to release both channels', async () => (await fsChannels(fs)).length === 0);
-      await consoleRow(desk.page, REFERENCE).locator('.state', { hasText: 'Ended — completed' }).waitFor();
+      await consoleRow(desk.page, REFERENCE).locator('.state', { hasText: 'Ended — call completed' }).waitFor();
       const [record] = await svc.t.service.deps.store.callRecords.list({ customerId: people.customerId });
       assert.equal(record!.outcome, 'completed');
       assert.equal(record!.verification, 'token:biometric');
