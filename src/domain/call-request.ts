@@ -76,6 +76,7 @@ export type CancelOutcome = 'cancelled' | 'cancelled_by_customer' | 'unreachable
 
 /** A call that ended because a component under it died (call-liveness). */
 export type LostCallCause = 'media_lost' | 'signalling_lost' | 'service_restarted' | 'instance_lost';
+export const LOST_CALL_CAUSES: ReadonlySet<Outcome> = new Set<LostCallCause>(['media_lost', 'signalling_lost', 'service_restarted', 'instance_lost']);
 
 export type CallRequestEvent =
   | { type: 'notify' }

@@ -5,7 +5,7 @@
  * slot that still has room. Pure: "now" and the slot counts are passed in.
  */
 import { DateTime, IANAZone } from 'luxon';
-import type { Outcome } from './call-request.js';
+import { LOST_CALL_CAUSES, type Outcome } from './call-request.js';
 import { AppError } from './errors.js';
 import type { WeeklyHours } from './model.js';
 
@@ -176,7 +176,10 @@ export interface RetryPolicy {
 
 /** When to try a failed callback again, or null to give up (and ask the customer to reschedule). */
 export function nextRetryTime(policy: RetryPolicy, attemptsMade: number, outcome: Outcome, now: Date): Date | null {
-  if (!policy.retryOn.includes(outcome)) return null;
+  // A component lost under the attempt (FreeSWITCH, drachtio-server, a service process) is the
+  // service failing, not the customer: retried as a failed attempt is.
+  const as: Outcome = LOST_CALL_CAUSES.has(outcome) ? 'failed' : outcome;
+  if (!policy.retryOn.includes(as)) return null;
   if (attemptsMade >= policy.attempts) return null;
   return new Date(now.getTime() + policy.spacingMinutes * 60_000);
 }

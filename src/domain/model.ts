@@ -170,6 +170,8 @@ export interface CallRecord {
   /** FreeSWITCH channel uuids and drachtio-server dialog ids of its legs, while it is open. */
   mediaChannels?: string[];
   sipDialogs?: string[];
+  /** drachtio-server transaction ids of INVITEs it sent that may still be ringing (CANCELled by a survivor). */
+  sipInvites?: string[];
 }
 
 export type AuditDecision = 'allow' | 'deny' | 'info';

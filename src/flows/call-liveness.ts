@@ -54,10 +54,18 @@ export async function closeLostCall(deps: FlowDeps, record: CallRecord, cause: L
   return true;
 }
 
-/** The request of a lost call ends with the cause; one already past the call is left as it is. */
+/**
+ * The request of a lost call ends with the cause, as callEnded decides: a dialled callback that
+ * had not connected counts as a failed attempt (retried per policy); one already past the call is
+ * left as it is.
+ */
 async function endRequest(deps: FlowDeps, requestId: string, cause: LostCallCause): Promise<void> {
   try {
     const req = await loadRequest(deps, requestId);
+    if (req.state === 'agent_dialled' || (req.state === 'connecting' && req.attempts > 0)) {
+      await callbackAttemptFailed(deps, requestId, cause, req);
+      return;
+    }
     if (req.state !== 'connecting' && req.state !== 'connected') return;
     await moveRequest(deps, requestId, { type: 'call_ended', outcome: cause }, 'system', req);
   } catch (e) {

@@ -172,10 +172,37 @@ export interface CallLegIds {
   sipDialogs: string[];
 }
 
-/** The agent answered: the customer is now in a verified session whose id later legs present. */
+/**
+ * The service holds a leg of a call now (the customer anchored and queued, or the agent of a
+ * dialled callback on hold): the record opens at once, with its owner and legs, so what a dying
+ * process leaves half set up is found and hung up (call-liveness.ts). Answered when connected.
+ */
+export function callSetUp(
+  deps: FlowDeps,
+  args: { requestId: string; customerId: string; agentId: string | null; direction: 'inbound' | 'outbound'; legs: CallLegIds },
+): Promise<CallRecord> {
+  return deps.store.callRecords.create({
+    callRequestId: args.requestId,
+    sessionId: null,
+    customerId: args.customerId,
+    agentId: args.agentId,
+    direction: args.direction,
+    startedAt: deps.clock(),
+    answeredAt: null,
+    endedAt: null,
+    outcome: null,
+    verification: null,
+    ...args.legs,
+  });
+}
+
+/**
+ * The agent answered: the customer is now in a verified session whose id later legs present.
+ * The call's record (callSetUp) is answered; a call set up without one gets one now.
+ */
 export async function callConnected(
   deps: FlowDeps,
-  args: { requestId: string; sessionId: string; agentId: string; direction: 'inbound' | 'outbound'; legs?: CallLegIds },
+  args: { requestId: string; sessionId: string; agentId: string; direction: 'inbound' | 'outbound'; legs?: CallLegIds; recordId?: string | null },
 ): Promise<{ session: AuthSession; record: CallRecord }> {
   const { after } = await moveRequest(deps, args.requestId, { type: 'call_answered' }, 'sip');
   if (!after.acceptedDeviceId || !after.authMethod || !after.authenticatedAt) {
@@ -190,19 +217,19 @@ export async function callConnected(
     authMethod: after.authMethod,
     authenticatedAt: after.authenticatedAt,
   });
-  const record = await deps.store.callRecords.create({
-    callRequestId: after.id,
-    sessionId: session.id,
-    customerId: after.customerId,
-    agentId: args.agentId,
-    direction: args.direction,
-    startedAt: now,
-    answeredAt: now,
-    endedAt: null,
-    outcome: null,
-    verification: `token:${after.authMethod}`,
-    ...args.legs,
-  });
+  // The rings are over: no INVITE of this call is left to CANCEL.
+  const answered = { sessionId: session.id, agentId: args.agentId, answeredAt: now, verification: `token:${after.authMethod}`, ...args.legs, sipInvites: [] };
+  const record =
+    (args.recordId ? await deps.store.callRecords.update(args.recordId, answered) : null) ??
+    (await deps.store.callRecords.create({
+      callRequestId: after.id,
+      customerId: after.customerId,
+      direction: args.direction,
+      startedAt: now,
+      endedAt: null,
+      outcome: null,
+      ...answered,
+    }));
   await deps.store.agents.setAvailability(args.agentId, 'busy', now);
   await announceConnected(deps, after, args.agentId);
   return { session, record };

@@ -78,15 +78,24 @@ export async function parkEndpoint(endpoint: MediaEndpoint): Promise<void> {
   await endpoint.api('uuid_transfer', [endpoint.uuid, 'park', 'inline']);
 }
 
-/** Hangs the FreeSWITCH channel up; a channel already gone is not an error. */
+/** Longest wait for FreeSWITCH to hang a channel up: one that died never answers, and nobody may wait on it. */
+const RELEASE_WAIT_MS = 2000;
+
+/** Hangs the FreeSWITCH channel up; a channel already gone, or a FreeSWITCH gone silent, is not an error. */
 export async function releaseEndpoint(endpoint: MediaEndpoint | null | undefined): Promise<void> {
   if (!endpoint || !endpoint.connected) return;
-  try {
+  const release = async () => {
     // Applications on the channel run one after another: an endless hold music stream would
     // hold the hang-up back, so it is broken off first.
     await stopHoldMusic(endpoint);
     await endpoint.destroy();
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([release(), new Promise<void>((resolve) => (timer = setTimeout(resolve, RELEASE_WAIT_MS)))]);
   } catch {
     // FreeSWITCH already hung it up (e.g. it restarted)
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -58,10 +58,36 @@ export function agentLegHeaders(args: {
   return headers;
 }
 
+/** FreeSWITCH takes the phone's answer in milliseconds; one that died never does. */
+const MEDIA_ANSWER_WAIT_MS = 5000;
+
+/** `work`, unless the call is aborted (a component lost, the caller gone) or `ms` pass first. */
+function boundedByAbort(work: Promise<void>, abort: Abort, ms: number): Promise<void> {
+  if (abort.aborted) return Promise.reject(new Error('the call ended while the answer was being taken'));
+  return new Promise((resolve, reject) => {
+    let off: () => void = () => undefined;
+    const t = setTimeout(() => stop(new Error(`FreeSWITCH did not take the answer within ${ms} ms`)), ms);
+    const stop = (e?: Error) => {
+      clearTimeout(t);
+      off();
+      if (e) reject(e);
+      else resolve();
+    };
+    off = abort.onAbort(() => stop(new Error('the call ended while the answer was being taken')));
+    work.then(() => stop(), (e: unknown) => stop(e instanceof Error ? e : new Error(String(e))));
+  });
+}
+
 export type RingAgentResult = { kind: 'answered'; leg: AgentLeg } | { kind: 'failed'; outcome: Outcome; status: number } | { kind: 'gone' };
 
-/** Rings one agent's registered desk phones from a fresh FreeSWITCH channel. */
-export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<string, string>, abort: Abort): Promise<RingAgentResult> {
+/** What a ring adds to its call's record (callSetUp): its channel and the INVITEs it sent. */
+export type TrackLegs = (legs: { mediaChannels?: string[]; sipInvites?: string[] }) => void;
+
+/**
+ * Rings one agent's registered desk phones from a fresh FreeSWITCH channel. `track` records the
+ * channel and each INVITE on the call's record as they go out.
+ */
+export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<string, string>, abort: Abort, track?: TrackLegs): Promise<RingAgentResult> {
   const bindings = await ctx.locations.bindings(agent.extension);
   if (bindings.length === 0) return { kind: 'failed', outcome: 'failed', status: 480 };
   const targets: RingTarget[] = bindings.map((b) => ({ ...routeToBinding(b), agentId: agent.id, binding: { extension: b.extension, contact: b.contact } }));
@@ -72,6 +98,7 @@ export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<
     // RFC 4028: the phone picks the refresher in its 200; drachtio-server then runs the timer.
     headers: { ...sessionTimerOfferHeaders(ctx.deps.config.sip.sessionTimer), ...headers },
     timeoutSeconds: ctx.deps.config.sip.agentRingSeconds,
+    ...(track ? { onSent: (txn: string) => track({ mediaChannels: [endpoint.uuid], sipInvites: [txn] }) } : {}),
     callerGone: () => abort.aborted,
     registerAbort: (fn) => {
       unregister = abort.onAbort(fn);
@@ -100,10 +127,11 @@ export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<
     },
   };
   try {
-    await answerEndpoint(endpoint, result.dialog.remote.sdp);
+    await boundedByAbort(answerEndpoint(endpoint, result.dialog.remote.sdp), abort, MEDIA_ANSWER_WAIT_MS);
   } catch (e) {
+    // The phone answered: it gets a BYE whatever became of FreeSWITCH (a dead one never answers).
     result.dialog.destroy();
-    await releaseEndpoint(endpoint);
+    void releaseEndpoint(endpoint).catch(() => undefined);
     throw e;
   }
   return { kind: 'answered', leg: { agent, dialog: result.dialog, endpoint, earlyRefers } };
@@ -115,7 +143,7 @@ export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<
  */
 export async function offerToAgents(
   ctx: CallContext,
-  args: { request: CallRequest; abort: Abort; deadline: number; headersFor: (agent: Agent) => Record<string, string> },
+  args: { request: CallRequest; abort: Abort; deadline: number; headersFor: (agent: Agent) => Record<string, string>; track?: TrackLegs },
 ): Promise<AgentLeg | null> {
   const { deps } = ctx;
   const tried = new Set<string>();
@@ -131,7 +159,7 @@ export async function offerToAgents(
     log.info({ agentId: agent.id, extension: agent.extension }, 'ringing agent');
     let result: RingAgentResult;
     try {
-      result = await ringAgent(ctx, agent, args.headersFor(agent), args.abort);
+      result = await ringAgent(ctx, agent, args.headersFor(agent), args.abort, args.track);
     } catch (e) {
       log.warn({ agentId: agent.id, err: e instanceof Error ? e.message : String(e) }, 'could not ring agent');
       result = { kind: 'failed', outcome: 'failed', status: 500 };

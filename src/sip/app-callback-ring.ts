@@ -85,6 +85,7 @@ export function routeToApp(b: AppSipBinding): { uri: string; proxy: string | nul
 }
 
 interface SentInvite {
+  stackTxnId?: string;
   cancel(opts?: { headers?: Record<string, string> }): void;
   get(name: string): string;
 }
@@ -99,7 +100,7 @@ interface SentInvite {
 export function ringApp(
   ctx: CallContext,
   bindings: AppSipBinding[],
-  opts: { headers: Record<string, string>; seconds: number; abort: Abort },
+  opts: { headers: Record<string, string>; seconds: number; abort: Abort; onSent?: (stackTxnId: string) => void },
 ): Promise<AppRingResult> {
   const waiting = waitingFor(ctx);
   const sent: SentInvite[] = [];
@@ -154,6 +155,7 @@ export function ringApp(
           return;
         }
         sent.push(req);
+        if (req.stackTxnId) opts.onSent?.(req.stackTxnId);
         const callId = req.get('Call-ID');
         callIds.push(callId);
         waiting.set(callId, {

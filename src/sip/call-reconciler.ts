@@ -26,7 +26,7 @@ import type { ServiceInstance } from '../store/store.js';
 import { closeLostCall, describeLostCall, endStuckSetups, sweepCallLeftovers } from '../flows/call-liveness.js';
 import type { FlowDeps } from '../flows/ports.js';
 import type { FreeswitchConnection } from '../media/freeswitch-connection.js';
-import type { ActiveCalls } from './customer-call-state.js';
+import type { ActiveCalls, CallSetupHold } from './customer-call-state.js';
 import { sendResponse, type SipRequest, type SipResponse } from './sip-message.js';
 import type { SipServer } from './sip-server.js';
 
@@ -49,7 +49,9 @@ export interface CallReconcilerOptions {
   registry?: Registry;
 }
 
-type InDialogRequest = { request(uri: string, opts: { method: string; stackDialogId: string; headers: Record<string, string> }): Promise<unknown> };
+type InDialogRequest = {
+  request(uri: string, opts: { method: string; stackDialogId?: string; stackTxnId?: string; headers: Record<string, string> }): Promise<unknown>;
+};
 
 /** Longest wait for drachtio-server or FreeSWITCH to answer one hang-up. */
 const HANG_UP_WAIT_MS = 2000;
@@ -89,7 +91,7 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
         else setup++;
       }
       this.set({ state: 'connected' }, connected);
-      this.set({ state: 'setup' }, setup);
+      this.set({ state: 'setup' }, setup + calls.setups().length);
     },
   });
 
@@ -99,11 +101,15 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
     lastFoundAt = Date.now();
   };
 
-  /** Ends this process's live calls after a component under them was lost. */
-  const endLiveCalls = async (cause: LostCallCause, which = calls.all()) => {
-    if (which.length === 0) return;
-    found(cause, which.length);
-    log.warn({ calls: which.length, cause }, `ending live calls: ${describeLostCall(cause)}`);
+  /**
+   * Ends this process's live calls after a component under them was lost; with `setups`, also the
+   * calls it is still setting up outside a CustomerCall (an agent on hold for a dialled callback).
+   */
+  const endLiveCalls = async (cause: LostCallCause, which = calls.all(), setups: CallSetupHold[] = []) => {
+    if (which.length + setups.length === 0) return;
+    found(cause, which.length + setups.length);
+    log.warn({ calls: which.length, setups: setups.length, cause }, `ending live calls: ${describeLostCall(cause)}`);
+    for (const s of setups) s.lose(cause);
     await Promise.all(which.map((c) => c.end(cause, cause === 'media_lost' ? 'media' : 'signalling')));
   };
 
@@ -120,6 +126,14 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
         .catch((e: unknown) => log.info({ dialogId, err: e instanceof Error ? e.message : String(e) }, 'BYE for a lost call not sent (drachtio-server no longer has the dialog)')),
     );
 
+  /** CANCEL of an INVITE a dead process sent that may still ring, by its drachtio-server transaction. */
+  const cancelInvite = (stackTxnId: string) =>
+    within(
+      (sip.srf as unknown as InDialogRequest)
+        .request('sip:placeholder', { method: 'CANCEL', stackTxnId, headers: {} })
+        .catch((e: unknown) => log.debug({ stackTxnId, err: e instanceof Error ? e.message : String(e) }, 'CANCEL not sent (the INVITE was already answered or ended)')),
+    );
+
   const killChannel = async (uuid: string) => {
     if (!media.isConnected()) return;
     await within(media.mediaServer().api(`uuid_kill ${uuid} NORMAL_CLEARING`));
@@ -130,6 +144,7 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
     await Promise.all([
       ...(record.mediaChannels ?? []).map(killChannel),
       ...(sip.isConnected() ? (record.sipDialogs ?? []).filter((d) => d !== except).map((d) => bye(d, describeLostCall(cause))) : []),
+      ...(sip.isConnected() ? (record.sipInvites ?? []).map(cancelInvite) : []),
     ]);
     if (await closeLostCall(deps, record, cause)) found(cause);
   };
@@ -141,7 +156,7 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
    */
   const checkMedia = async () => {
     if (calls.size === 0) return;
-    if (!media.isConnected()) return endLiveCalls('media_lost');
+    if (!media.isConnected()) return endLiveCalls('media_lost', calls.all(), calls.setups());
     const ms = media.mediaServer();
     const settled = calls.all().filter((c) => !c.isEnded && Date.now() - c.startedAt >= MEDIA_CHECK_AFTER_MS);
     const answers = await Promise.all(settled.map((c) => within(ms.api(`uuid_exists ${c.customer.endpoint.uuid}`))));
@@ -161,9 +176,9 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
       const records = await deps.store.callRecords.listOpen([d.id]);
       if (records.length) log.warn({ instance: d.name, process: d.id, calls: records.length, cause }, `closing calls: ${describeLostCall(cause)}`);
       for (const r of records) await closeDeadCall(r, cause);
-      // Channels of calls still being set up (a customer queued, an agent on hold for a dialled
-      // callback) have no record; every channel FreeSWITCH made for that process carries its
-      // address. Not when a live process shares the address (a fixed outbound port reused).
+      // Channels whose record could not be written, or made before it was (a backstop): every
+      // channel FreeSWITCH made for that process carries its address. Not when a live process
+      // shares the address (a fixed outbound port reused).
       if (d.mediaAddress && media.isConnected()) {
         if (!inUse.has(d.mediaAddress)) {
           await within(media.mediaServer().api(`hupall NORMAL_CLEARING sip_h_X-esl-outbound ${d.mediaAddress}`));
@@ -256,8 +271,10 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
   sip.onConnectionChange((up) => {
     if (!up) {
       const live = calls.all();
+      const setups = calls.setups();
       for (const c of live) for (const d of c.legIds().sipDialogs) byeWhenBack.add(d);
-      void endLiveCalls('signalling_lost', live);
+      for (const s of setups) for (const d of s.sipDialogs()) byeWhenBack.add(d);
+      void endLiveCalls('signalling_lost', live, setups);
       return;
     }
     const pending = [...byeWhenBack];
@@ -265,7 +282,7 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
     void Promise.all(pending.map((d) => bye(d, describeLostCall('signalling_lost')))).then(() => runNow('drachtio-server connected'));
   });
   media.onChange((up) => {
-    if (!up) void endLiveCalls('media_lost');
+    if (!up) void endLiveCalls('media_lost', calls.all(), calls.setups());
     else void runNow('FreeSWITCH connected');
   });
 

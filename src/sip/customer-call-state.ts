@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
-import type { Outcome } from '../domain/call-request.js';
+import type { LostCallCause, Outcome } from '../domain/call-request.js';
 import { isAppError } from '../domain/errors.js';
 import type { Agent, CallRequest } from '../domain/model.js';
 import { callEnded, type CallLegIds } from '../flows/call-session.js';
@@ -215,6 +215,8 @@ export class CustomerCall {
   readonly startedAt = Date.now();
   agent: AgentLeg | null = null;
   recordId: string | null = null;
+  /** The record being opened for the call's setup (openRecord); awaited before the call is connected or closed. */
+  private recordOpening: Promise<void> = Promise.resolve();
   /** True once the customer and an agent were bridged. */
   connected = false;
   /** True once callConnected opened the authenticated session (token calls only). */
@@ -244,6 +246,34 @@ export class CustomerCall {
   legIds(): CallLegIds {
     const legs = this.agent ? [this.customer, this.agent] : [this.customer];
     return { mediaChannels: legs.map((l) => l.endpoint.uuid), sipDialogs: legs.map((l) => stackDialogId(l.dialog)) };
+  }
+
+  /**
+   * Opens the call's record while it is set up (callSetUp), with a first guess of its legs. A
+   * database that cannot write it now does not stop the call: the record then opens when it connects.
+   */
+  openRecord(open: () => Promise<{ id: string }>): void {
+    this.recordOpening = open().then(
+      (r) => {
+        this.recordId = r.id;
+      },
+      (e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not record the call while it is set up; it is recorded when it connects'),
+    );
+  }
+
+  /** Settles once the setup record is open (or could not be). */
+  recordOpened(): Promise<void> {
+    return this.recordOpening;
+  }
+
+  /** Adds legs (a ring, a channel) to the open record; best effort, like the record itself. */
+  trackLegs(legs: { mediaChannels?: string[]; sipInvites?: string[] }): void {
+    void this.recordOpening.then(async () => {
+      if (!this.recordId || this.ended) return;
+      await this.ctx.deps.store.callRecords.addLegs(this.recordId, legs).catch((e: unknown) => {
+        this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not record a leg of the call');
+      });
+    });
   }
 
   /** A transfer is moving the call: the current agent hanging up does not end it. */
@@ -360,6 +390,7 @@ export class CustomerCall {
     if (agent && by !== 'agent') hangUp(agent.dialog, `call ended by ${by}`);
     // Bounded: a FreeSWITCH that died mid-call never answers, and the records must still close.
     await settledWithin(Promise.all([releaseEndpoint(this.customer.endpoint), releaseEndpoint(agent?.endpoint)]), MEDIA_RELEASE_WAIT_MS);
+    await this.recordOpening;
     // The end is known only here: while the database is away (a restart), keep trying to write
     // it. Each step of callEnded is conditional, so a retry after a half-written try is safe.
     for (let wait = RECORD_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
@@ -385,9 +416,31 @@ export class CustomerCall {
   }
 }
 
+/**
+ * A call set up outside a CustomerCall (an agent-dialled callback while the agent waits for the
+ * app): what the reconciler needs to end it when a component dies under it.
+ */
+export interface CallSetupHold {
+  /** Ends the setup now, with the cause (its flow records the end). */
+  lose(cause: LostCallCause): void;
+  /** drachtio-server dialog ids of the legs it holds, for a BYE once drachtio-server is back. */
+  sipDialogs(): string[];
+}
+
 /** Calls in progress, found by session id (transfers from the console) or by an agent's dialog. */
 export class ActiveCalls {
   private readonly bySession = new Map<string, CustomerCall>();
+  private readonly held = new Set<CallSetupHold>();
+
+  /** Holds a setup until the returned release is called. */
+  holdSetup(hold: CallSetupHold): () => void {
+    this.held.add(hold);
+    return () => this.held.delete(hold);
+  }
+
+  setups(): CallSetupHold[] {
+    return [...this.held];
+  }
 
   add(call: CustomerCall): void {
     this.bySession.set(call.sessionId, call);

@@ -22,7 +22,7 @@
 import type { Logger } from 'pino';
 import type { AppError } from '../domain/errors.js';
 import { isAppError } from '../domain/errors.js';
-import { admitCustomerCall, callConnected, callEnded, type AdmitCustomerCallArgs, type AdmittedCall } from '../flows/call-session.js';
+import { admitCustomerCall, callConnected, callEnded, callSetUp, type AdmitCustomerCallArgs, type AdmittedCall } from '../flows/call-session.js';
 import { callRefusedBeforeAdmission } from '../flows/call-refusal.js';
 import { callRinging } from '../flows/call-screen.js';
 import { DEVICE_PROOF_HEADER } from '../security/device-proof.js';
@@ -138,12 +138,14 @@ export async function connectAgent(call: CustomerCall, leg: AgentLeg): Promise<v
   const { deps } = call.ctx;
   if (!(await call.takeAgentLeg(leg, 'agent hung up as the call was being connected'))) return;
   await bridgeEndpoints(call.customer.endpoint, leg.endpoint);
+  await call.recordOpened();
   const { record } = await callConnected(deps, {
     requestId: call.request.id,
     sessionId: call.sessionId,
     agentId: leg.agent.id,
     direction: call.direction,
     legs: call.legIds(),
+    recordId: call.recordId,
   });
   call.recordId = record.id;
   call.connected = true;
@@ -233,6 +235,7 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
   const call = new CustomerCall(ctx, request, sessionId, customer, verification, 'inbound');
   ctx.calls.add(call);
   call.watchCustomer();
+  call.openRecord(() => callSetUp(deps, { requestId: request.id, customerId: request.customerId, agentId: null, direction: 'inbound', legs: call.legIds() }));
   startHoldMusic(customer.endpoint, config.media.holdMusic, log);
 
   // 3. The queue: the request's agent first, then the group's next free agent.
@@ -240,6 +243,7 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
     request,
     abort: call.abort,
     deadline: Date.now() + config.media.queueTimeoutSeconds * 1000,
+    track: (legs) => call.trackLegs(legs),
     headersFor: (agent) => {
       callRinging(deps, { request, agentId: agent.id, verification, via: 'token' });
       return agentLegHeaders({ config, request, verification, sessionId, via: 'token' });

@@ -17,10 +17,11 @@
  *   the app does not answer within sip.appRingSeconds ──► agent hung up; retry policy
  * Every attempt goes through callEnded, which applies the retry policy and records it.
  */
-import type { Outcome } from '../domain/call-request.js';
+import type { LostCallCause, Outcome } from '../domain/call-request.js';
 import { isAppError } from '../domain/errors.js';
 import { liveAppRegistrations, waitForAppRegistration } from '../flows/app-registration.js';
-import { admitCallbackAnswer, callEnded, type AdmittedCall } from '../flows/call-session.js';
+import { describeLostCall } from '../flows/call-liveness.js';
+import { admitCallbackAnswer, callEnded, callSetUp, type AdmittedCall } from '../flows/call-session.js';
 import { askAppToRegister } from '../flows/outbound-call.js';
 import type { LiveEvent } from '../flows/ports.js';
 import { releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
@@ -28,7 +29,7 @@ import { describeTokenForLog } from '../security/preauth-token.js';
 import { agentLegHeaders, ringAgent } from './agent-leg.js';
 import { ringApp } from './app-callback-ring.js';
 import { anchorCustomer, connectAgent, presentedCredentials, refuseInvite, verificationOf } from './customer-call.js';
-import { Abort, CustomerCall, hangUp, newSessionId, type AgentLeg, type CallContext, type Leg } from './customer-call-state.js';
+import { Abort, CustomerCall, hangUp, newSessionId, stackDialogId, type AgentLeg, type CallContext, type Leg } from './customer-call-state.js';
 import { headerText, sendResponse, warning, type SipResponse } from './sip-message.js';
 
 type DialEvent = Extract<LiveEvent, { type: 'callback.dial' }>;
@@ -53,9 +54,17 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
     deps.store.customers.get(event.customerId),
   ]);
   if (!request || !agent || !customer) return;
+  // The attempt's record, opened once the agent is on hold (callSetUp): a survivor hangs up its legs.
+  let recordId: string | null = null;
+  const track = (legs: { sipInvites?: string[] }) => {
+    if (recordId) void deps.store.callRecords.addLegs(recordId, legs).catch(() => undefined);
+  };
+  // A component lost under the setup (call-reconciler.ts): the attempt ends now, with that cause.
+  let lost: LostCallCause | null = null;
   const fail = async (outcome: Outcome, why: string) => {
-    log.info({ outcome, why }, 'callback attempt did not connect');
-    await callEnded(deps, { requestId: request.id, sessionId: null, recordId: null, agentId: agent.id, outcome });
+    release();
+    log.info({ outcome: lost ?? outcome, why: lost ? describeLostCall(lost) : why }, 'callback attempt did not connect');
+    await callEnded(deps, { requestId: request.id, sessionId: null, recordId, agentId: agent.id, outcome: lost ?? outcome });
   };
   // What an unexpected error must give back: the agent's leg, the app's unanswered INVITE, the call.
   let agentLeg: AgentLeg | null = null;
@@ -68,9 +77,16 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
     }
     await fail(outcome, why);
   };
+  const abort = new Abort();
+  const release = ctx.calls.holdSetup({
+    lose: (cause) => {
+      lost = cause;
+      abort.abort();
+    },
+    sipDialogs: () => (agentLeg && !call ? [stackDialogId(agentLeg.dialog)] : []),
+  });
   try {
     const sessionId = newSessionId();
-    const abort = new Abort();
 
     // 0. The app must be registered to ring. The push goes out before the agent's phone rings, not
     //    after the agent answers: the customer's phone wakes and registers while the agent picks
@@ -103,6 +119,20 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
     log.info({ agentId: agent.id }, 'agent answered; calling the customer');
     startHoldMusic(leg.endpoint, config.media.holdMusic, log);
     leg.dialog.on('destroy', () => abort.abort());
+    // Best effort, as for a customer call: without it the record opens when the call connects.
+    recordId = await callSetUp(deps, {
+      requestId: request.id,
+      customerId: customer.id,
+      agentId: agent.id,
+      direction: 'outbound',
+      legs: { mediaChannels: [leg.endpoint.uuid], sipDialogs: [stackDialogId(leg.dialog)] },
+    }).then(
+      (r) => r.id,
+      (e: unknown) => {
+        log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not record the callback while it is set up');
+        return null;
+      },
+    );
 
     // 2. Wait for the app to register (woken by the push), unless it already is.
     if (bindings.length === 0) {
@@ -122,6 +152,7 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
       },
       seconds: config.sip.appRingSeconds,
       abort,
+      onSent: (txn) => track({ sipInvites: [txn] }),
     });
     if (ring.kind !== 'answered') return giveUp(ring.outcome, ring.why);
     const { req, res } = ring.answer;
@@ -155,7 +186,10 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
       return giveUp('failed', 'the app could not be anchored');
     }
     const live = new CustomerCall(ctx, admitted.request, sessionId, customerLeg, verificationOf(admitted, customer), 'outbound');
+    live.recordId = recordId;
     call = live;
+    // From here the call owns both legs, and the reconciler finds it among the live calls.
+    release();
     ctx.calls.add(live);
     live.watchCustomer();
     if (abort.aborted) {

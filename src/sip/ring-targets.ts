@@ -50,6 +50,8 @@ export interface RingOptions {
    * from another target with other SDP than the caller already has.
    */
   onEarlyMedia?(status: number, sdp: string): void;
+  /** Called with drachtio-server's transaction id of each INVITE as it goes out (a survivor may CANCEL it). */
+  onSent?(stackTxnId: string): void;
   /** True once the caller has hung up (CANCEL); checked when the ringing settles. */
   callerGone(): boolean;
   /** Lets the caller abort the ringing (on CANCEL). */
@@ -66,6 +68,7 @@ function worse(a: { status: number; reason: string } | null, b: { status: number
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 interface SentRequest {
+  stackTxnId?: string;
   cancel(cb?: (err: unknown) => void): void;
 }
 
@@ -114,6 +117,7 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
       const cbRequest = ((err: unknown, req?: SentRequest) => {
         if (err || !req) return;
         sent[i] = req;
+        if (req.stackTxnId) opts.onSent?.(req.stackTxnId);
         if (settled || timedOut || opts.callerGone()) {
           try {
             req.cancel();

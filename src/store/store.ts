@@ -359,7 +359,10 @@ export interface ServiceInstanceRepo {
 
 export interface CallRecordRepo {
   create(r: Omit<CallRecord, 'id'>): Promise<CallRecord>;
-  update(id: string, patch: Partial<Omit<CallRecord, 'id' | 'owner'>>): Promise<void>;
+  /** The record as updated; null when there is none (or nothing to change). */
+  update(id: string, patch: Partial<Omit<CallRecord, 'id' | 'owner'>>): Promise<CallRecord | null>;
+  /** Adds legs to an open record (a ring, a channel): a survivor hangs them up if this process dies. */
+  addLegs(id: string, legs: { mediaChannels?: string[]; sipDialogs?: string[]; sipInvites?: string[] }): Promise<void>;
   /** Ends an open record; false when it had already ended. */
   close(id: string, endedAt: Date, outcome: string): Promise<boolean>;
   /** Open records held by these processes, oldest first. */

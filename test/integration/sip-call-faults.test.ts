@@ -30,6 +30,7 @@ const FIVE = ['1001', '1002', '1003', '1004', '1005'].map((extension, i) => {
   return { username, name: `${username[0]!.toUpperCase()}${username.slice(1)} Agent`, extension };
 });
 const FRED = { username: 'fred', name: 'Fred Agent', extension: '1006' };
+const GINA = { username: 'gina', name: 'Gina Agent', extension: '1007' };
 /** The bound the README's Operations table states, after the component is back. */
 const CLEAN_WITHIN_MS = 15_000;
 /** Fast passes, so the suite does not wait on the production defaults. */
@@ -90,9 +91,9 @@ async function connectFive(rig: Rig, ref: string, talkMs?: number): Promise<Live
     );
   }
   await waitFor(
-    'five connected calls (an open record each, ten FreeSWITCH channels)',
+    'five connected calls (an answered, open record each, ten FreeSWITCH channels)',
     async () => {
-      const open = await Promise.all(requestIds.map(async (id) => (await rig.deps.store.callRecords.list({ callRequestId: id })).some((r) => !r.endedAt)));
+      const open = await Promise.all(requestIds.map(async (id) => (await rig.deps.store.callRecords.list({ callRequestId: id })).some((r) => r.answeredAt && !r.endedAt)));
       return open.every(Boolean) && (await fsChannels(rig.fs).catch(() => [])).length === 10;
     },
     60_000,
@@ -102,20 +103,32 @@ async function connectFive(rig: Rig, ref: string, talkMs?: number): Promise<Live
 
 /** Every trace of the five calls is gone: records closed with `cause`, sessions revoked, agents free, no channel left. */
 async function assertCleanedUp(rig: Rig, calls: LiveCalls, cause: string, since: number): Promise<number> {
+  // What is left of the calls, named; empty once every trace is gone.
+  const left = async (): Promise<string[]> => {
+    const found: string[] = [];
+    for (const id of calls.requestIds) {
+      const records = await rig.deps.store.callRecords.list({ callRequestId: id });
+      if (records.length === 0 || records.some((r) => !r.endedAt)) found.push(`request ${id}: ${records.length} records, ${records.filter((r) => !r.endedAt).length} open`);
+      for (const r of records) if (r.sessionId && !(await rig.deps.store.sessions.get(r.sessionId))?.revokedAt) found.push(`session of record ${r.id} not revoked`);
+      const state = (await rig.deps.store.callRequests.get(id))?.state;
+      if (state !== 'ended') found.push(`request ${id} is ${state}`);
+    }
+    for (const a of FIVE) {
+      const availability = (await rig.deps.store.agents.get(rig.cc.agents[a.username]!.id))?.availability;
+      if (availability !== 'available') found.push(`${a.username} is ${availability}`);
+    }
+    const channels = (await fsChannels(rig.fs)).length;
+    if (channels) found.push(`${channels} FreeSWITCH channels`);
+    return found;
+  };
+  let last: string[] = [];
   await waitFor(
     `every call closed as ${cause}, its session revoked, its agent free, no FreeSWITCH channel left`,
-    async () => {
-      for (const id of calls.requestIds) {
-        const records = await rig.deps.store.callRecords.list({ callRequestId: id });
-        if (records.length === 0 || records.some((r) => !r.endedAt)) return false;
-        for (const r of records) if (r.sessionId && !(await rig.deps.store.sessions.get(r.sessionId))?.revokedAt) return false;
-        if ((await rig.deps.store.callRequests.get(id))?.state !== 'ended') return false;
-      }
-      for (const a of FIVE) if ((await rig.deps.store.agents.get(rig.cc.agents[a.username]!.id))?.availability !== 'available') return false;
-      return (await fsChannels(rig.fs)).length === 0;
-    },
+    async () => (last = await left()).length === 0,
     CLEAN_WITHIN_MS,
-  );
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; left: ${last.join('; ')}`);
+  });
   const took = Date.now() - since;
   for (const id of calls.requestIds) {
     const [r] = await rig.deps.store.callRecords.list({ callRequestId: id });
@@ -260,7 +273,8 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
         KNOCK_SIP__DRACHTIO__HOST: drachtio.host,
         KNOCK_SIP__DRACHTIO__PORT: String(drachtio.adminPort),
         KNOCK_SIP__DRACHTIO__SECRET: drachtio.secret,
-        KNOCK_SIP__AGENT_RING_SECONDS: '3',
+        // Longer than the restart: a CANCEL the ringing phone gets can only come from the new process.
+        KNOCK_SIP__AGENT_RING_SECONDS: '10',
         KNOCK_MEDIA__FREESWITCH__PORT: String(fs.eslPort),
         KNOCK_MEDIA__FREESWITCH__SECRET: fs.eslSecret,
         KNOCK_MEDIA__OUTBOUND_SOCKET__PORT: String(outbound),
@@ -268,10 +282,10 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       };
       proc = await serviceProcess(env);
       // Fred has no desk phone: a customer calling him waits in the queue while the others talk.
-      const cc = await setUpContactCenter(svc, { agents: [...FIVE, FRED] });
+      const cc = await setUpContactCenter(svc, { agents: [...FIVE, FRED, GINA] });
       await proc.start(['database', 'sip', 'media']);
       const phonePort: Record<string, number> = {};
-      for (const a of FIVE) {
+      for (const a of [...FIVE, GINA]) {
         phonePort[a.extension] = await freePort({ udp: true });
         await runSipp({
           scenario: 'register-ok',
@@ -283,7 +297,7 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
         });
       }
       rig = { deps: svc.service.deps, cc, fs, remote: `127.0.0.1:${drachtio.sipPort}`, phonePort, pcap, svc, readyUrl: `${proc!.url}/readyz` };
-      for (const a of FIVE.map((f) => cc.agents[f.username]!)) {
+      for (const a of [...FIVE, GINA].map((f) => cc.agents[f.username]!)) {
         await waitFor(`${a.username} to be available`, async () => (await rig.deps.store.agents.get(a.id))!.availability === 'available');
       }
     });
@@ -299,13 +313,21 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
     it('killed and started again: its calls are closed as service_restarted, their legs hung up, sessions revoked, agents free; new calls connect', async () => {
       const calls = await connectFive(rig, 'SVC-KILL');
       // A sixth customer waits in the queue (hold music): a FreeSWITCH channel with no call record yet.
-      const { token } = await verifiedCall(rig.svc, rig.cc, 'fred', 'SVC-KILL-QUEUED');
-      const caller = callerArgs(rig.cc, token);
-      const queued = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap }, extraArgs: caller.extraArgs, timeoutMs: 20_000 }).catch((e: Error) => e);
+      const sixth = await verifiedCall(rig.svc, rig.cc, 'fred', 'SVC-KILL-QUEUED');
+      const caller = callerArgs(rig.cc, sixth.token);
+      const queued = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap }, extraArgs: caller.extraArgs, timeoutMs: 30_000 }).catch((e: Error) => e);
       await waitFor('the sixth customer queued', async () => (await fsChannels(rig.fs)).length === 11, 20_000);
+      // A seventh customer's call rings Gina's phone (a FreeSWITCH channel each, an INVITE not yet answered).
+      const ringing = await startSippUas({ scenario: 'desk-phone-ring', localPort: rig.phonePort[GINA.extension], calls: 1, timeoutMs: 60_000 });
+      const seventh = await verifiedCall(rig.svc, rig.cc, 'gina', 'SVC-KILL-RINGING');
+      const seventhCaller = callerArgs(rig.cc, seventh.token);
+      const ringingCustomer = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...seventhCaller.vars, pcap: rig.pcap }, extraArgs: seventhCaller.extraArgs, timeoutMs: 30_000 }).catch((e: Error) => e);
+      await waitFor("Gina's phone ringing", async () => (await fsChannels(rig.fs)).length === 13, 10_000);
+      const settingUp = [sixth.requestId, seventh.requestId];
       await proc!.crash();
       // Killed mid-call: the legs are still up in drachtio-server and FreeSWITCH, and nothing closed the records.
-      assert.equal((await fsChannels(rig.fs)).length, 11);
+      // (The ringing phone's channel may go with the process's event socket; the others stay.)
+      assert.ok((await fsChannels(rig.fs)).length >= 12);
       await proc!.start(['database', 'sip', 'media']);
       const back = Date.now();
       const took = await assertCleanedUp(rig, calls, 'service_restarted', back);
@@ -313,7 +335,19 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       const customers = await Promise.all(calls.customers);
       const byes = customers.filter((r) => !(r instanceof Error) && /BYE sip:/.test(r.messages)).length;
       await endSipp(calls);
-      await queued;
+      // Calls still being set up are hung up too: the queued customer gets a BYE, the ringing phone a CANCEL.
+      const queuedEnd = await queued;
+      assert.ok(!(queuedEnd instanceof Error), `the queued customer got no BYE: ${queuedEnd instanceof Error ? queuedEnd.message.slice(0, 500) : ''}`);
+      await ringing.done;
+      await ringing.stop();
+      const ringingEnd = await ringingCustomer;
+      assert.ok(!(ringingEnd instanceof Error), `the customer whose agent's phone rang got no BYE: ${ringingEnd instanceof Error ? ringingEnd.message.slice(0, 500) : ''}`);
+      for (const id of settingUp) {
+        const [record] = await rig.deps.store.callRecords.list({ callRequestId: id });
+        assert.equal(record?.outcome, 'service_restarted', 'the setup was recorded, and closed with the cause');
+        assert.equal(record?.answeredAt, null);
+        assert.equal((await rig.deps.store.callRequests.get(id))?.state, 'ended');
+      }
       await assertNewCallWithAudio(rig, 'SVC-AFTER');
       console.log(`      service killed: 5 calls closed ${took} ms after it was back; ${byes} of 5 customers got a BYE`);
       assert.equal(byes, 5, 'every customer leg got a BYE from the restarted process');

@@ -213,13 +213,51 @@ describe('agent-dialled callbacks answered in the app (drachtio-server + FreeSWI
         return r && r.state === 'scheduled' && r.attempts === 1 ? r : null;
       });
       assert.equal(retried.outcome, 'failed');
-      assert.equal((await deps.store.callRecords.list({ callRequestId: requestId })).length, 0);
+      // The attempt was recorded from the moment the agent was on hold; it was never answered.
+      const records = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.deepEqual(records.map((r) => [r.outcome, r.answeredAt, r.agentId]), [['failed', null, cc.agents.anna!.id]]);
       const denied = (await deps.store.audit.list({ limit: 500 })).filter((e) => e.action === 'token.verify' && e.decision === 'deny' && e.data.code === 'token_misbound');
       assert.ok(denied.some((e) => e.subject === `dialog:${caller.callId};from-tag=${caller.vars.from_tag}`), 'the refusal is audited for the answering dialog');
       assert.ok(ring.cancelled);
       await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+      const cancelled = await center().env.svc.call('POST', `/api/v1/call-requests/${requestId}/cancel`, { token: cc.consoleTokens.anna! });
+      assert.equal(cancelled.status, 200, cancelled.text);
     } finally {
       await anna.stop();
+    }
+  });
+
+  // Last: it kills FreeSWITCH under the suite's call center (and brings it back).
+  it('ends the attempt at once when FreeSWITCH dies while the agent waits for the app: agent hung up, the app stops ringing, retried as media_lost', async () => {
+    const { deps, cc, env, fs, phonePort } = center();
+    const anna = await startSippUas({ scenario: 'desk-phone-answer', localPort: phonePort['1001'], calls: 1, rtpEcho: true, timeoutMs: 90_000 });
+    try {
+      await appRegisters();
+      const requestId = await scheduleCallback('CASE-5004');
+      // The agent answered and is on hold; the app rings (for 30 s, the suite's setting).
+      const ring = await waitFor('the app to ring', () => ua.invites.find((i) => header(i.message, 'X-Knock-Request') === requestId), 30_000);
+      await fs.crash();
+      await anna.done; // the agent's phone got a BYE
+      let seen = '';
+      const retried = await waitFor('the attempt to end as media_lost, retried', async () => {
+        const r = await deps.store.callRequests.get(requestId);
+        seen = `${r?.state} after ${r?.attempts} attempts, outcome ${r?.outcome}`;
+        return r && r.state === 'scheduled' && r.attempts === 1 ? r : null;
+      }, 10_000).catch((e: Error) => {
+        console.log(env.svc.logs.filter((l) => /outbound-callback|call-reconciler|CASE-5004|error/.test(l)).slice(-40).join('\n'));
+        throw new Error(`${e.message}: the request is ${seen}`);
+      });
+      assert.equal(retried.outcome, 'media_lost', 'ended by the lost media server, not by the ring timing out');
+      assert.ok(ring.cancelled, 'the app stopped ringing');
+      const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(record?.outcome, 'media_lost');
+      await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+      const cancelled = await env.svc.call('POST', `/api/v1/call-requests/${requestId}/cancel`, { token: cc.consoleTokens.anna! });
+      assert.equal(cancelled.status, 200, cancelled.text);
+    } finally {
+      await anna.stop();
+      await fs.start();
+      await waitFor('the service to reconnect to FreeSWITCH', () => env.svc.call('GET', '/readyz').then((r) => r.body.components.media === 'up'), 30_000);
     }
   });
 });

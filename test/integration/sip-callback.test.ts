@@ -63,7 +63,9 @@ describe('scheduled callbacks placed by the server (drachtio-server + FreeSWITCH
         return r && r.state === 'scheduled' && r.attempts === 1 ? r : null;
       });
       assert.equal(retried.outcome, 'failed');
-      assert.equal((await deps.store.callRecords.list({ callRequestId: requestId })).length, 0);
+      // Recorded from the moment the agent was on hold; never answered by a verified customer.
+      const records = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.deepEqual(records.map((r) => [r.outcome, r.answeredAt, r.endedAt !== null]), [['failed', null, true]]);
       await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
       const cancelled = await env.svc.call('POST', `/api/v1/call-requests/${requestId}/cancel`, { token: cc.consoleTokens.anna! });
       assert.equal(cancelled.status, 200, cancelled.text);

@@ -121,6 +121,14 @@ describe('callback scheduling rules', () => {
     assert.equal(nextRetryTime(retry, 2, 'no_answer', monday9), null);
     assert.equal(nextRetryTime(retry, 1, 'failed', monday9), null);
   });
+
+  it('retries an attempt a lost component ended as it retries a failed one', () => {
+    const failedRetried = { attempts: 2, spacingMinutes: 10, retryOn: ['failed' as const] };
+    for (const cause of ['media_lost', 'signalling_lost', 'service_restarted', 'instance_lost'] as const) {
+      assert.equal(nextRetryTime(failedRetried, 1, cause, monday9)?.toISOString(), '2026-03-02T09:10:00.000Z', cause);
+      assert.equal(nextRetryTime({ ...failedRetried, retryOn: ['busy'] }, 1, cause, monday9), null, cause);
+    }
+  });
 });
 
 function agent(id: string, availability: Agent['availability'], idle: string | null): Agent {

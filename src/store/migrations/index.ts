@@ -15,6 +15,7 @@ import * as m010 from './010-phone-reachability.js';
 import * as m011 from './011-sip-subscriptions.js';
 import * as m013 from './013-request-holds.js';
 import * as m014 from './014-cancel-reasons.js';
+import * as m015 from './015-call-setup-legs.js';
 
 export interface Migration {
   version: number;
@@ -36,4 +37,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 11, name: m011.name, sql: m011.sql },
   { version: 13, name: m013.name, sql: m013.sql },
   { version: 14, name: m014.name, sql: m014.sql },
+  { version: 15, name: m015.name, sql: m015.sql },
 ];

@@ -19,6 +19,7 @@ interface CallRecordRow {
   owner: string | null;
   media_channels: string[];
   sip_dialogs: string[];
+  sip_invites: string[];
 }
 
 function toCallRecord(r: CallRecordRow): CallRecord {
@@ -37,6 +38,7 @@ function toCallRecord(r: CallRecordRow): CallRecord {
     owner: r.owner,
     mediaChannels: r.media_channels,
     sipDialogs: r.sip_dialogs,
+    sipInvites: r.sip_invites,
   };
 }
 
@@ -54,6 +56,7 @@ const PATCHABLE: Record<keyof Omit<CallRecord, 'id' | 'owner'>, string> = {
   verification: 'verification',
   mediaChannels: 'media_channels',
   sipDialogs: 'sip_dialogs',
+  sipInvites: 'sip_invites',
 };
 
 /** `owner`: this process's id, stamped on the records it creates (the calls it holds). */
@@ -63,8 +66,8 @@ export function callRecordRepo(pool: pg.Pool, owner: string | null = null): Call
       const res = await query<CallRecordRow>(
         pool,
         `INSERT INTO call_records (call_request_id, session_id, customer_id, agent_id, direction, started_at,
-                                   answered_at, ended_at, outcome, verification, owner, media_channels, sip_dialogs)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
+                                   answered_at, ended_at, outcome, verification, owner, media_channels, sip_dialogs, sip_invites)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *`,
         [
           r.callRequestId,
           r.sessionId,
@@ -79,13 +82,14 @@ export function callRecordRepo(pool: pg.Pool, owner: string | null = null): Call
           owner,
           r.mediaChannels ?? [],
           r.sipDialogs ?? [],
+          r.sipInvites ?? [],
         ],
       );
       return toCallRecord(res.rows[0]!);
     },
 
     async update(id, patch) {
-      if (!isUuid(id)) return;
+      if (!isUuid(id)) return null;
       const sets: string[] = [];
       const values: unknown[] = [id];
       for (const [field, column] of Object.entries(PATCHABLE)) {
@@ -94,8 +98,21 @@ export function callRecordRepo(pool: pg.Pool, owner: string | null = null): Call
         values.push(value);
         sets.push(`${column} = $${values.length}`);
       }
-      if (sets.length === 0) return;
-      await query(pool, `UPDATE call_records SET ${sets.join(', ')} WHERE id = $1`, values);
+      if (sets.length === 0) return null;
+      const res = await query<CallRecordRow>(pool, `UPDATE call_records SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, values);
+      return res.rows[0] ? toCallRecord(res.rows[0]) : null;
+    },
+
+    async addLegs(id, legs) {
+      if (!isUuid(id)) return;
+      // Appended in one statement: rings of one call may be recorded concurrently.
+      await query(
+        pool,
+        `UPDATE call_records SET media_channels = media_channels || $2::text[], sip_dialogs = sip_dialogs || $3::text[],
+                                 sip_invites = sip_invites || $4::text[]
+          WHERE id = $1 AND ended_at IS NULL`,
+        [id, legs.mediaChannels ?? [], legs.sipDialogs ?? [], legs.sipInvites ?? []],
+      );
     },
 
     async close(id, endedAt, outcome) {

@@ -22,7 +22,7 @@ export function historyPanel(consoleApp) {
             null,
             h('strong', null, dateTime(c.startedAt)),
             ` · ${c.customerName || 'Unknown caller'}${c.reference ? ` · ${c.reference}` : ''} · ${c.direction === 'inbound' ? 'incoming' : 'outgoing'}`,
-            h('div', { class: 'muted' }, [c.outcome ? `Outcome: ${outcomeText(c.outcome)}` : c.endedAt ? 'Ended' : 'In progress', c.verification ? VERIFICATION[c.verification] || c.verification : null].filter(Boolean).join(' · ')),
+            h('div', { class: 'muted' }, [c.outcome ? `Outcome: ${outcomeText(c.outcome)}` : c.endedAt ? 'Ended' : c.answeredAt ? 'In progress' : 'Being set up (queued or ringing)', c.verification ? VERIFICATION[c.verification] || c.verification : null].filter(Boolean).join(' · ')),
           ),
         ),
       );
