@@ -322,7 +322,8 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       const seventh = await verifiedCall(rig.svc, rig.cc, 'gina', 'SVC-KILL-RINGING');
       const seventhCaller = callerArgs(rig.cc, seventh.token);
       const ringingCustomer = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...seventhCaller.vars, pcap: rig.pcap }, extraArgs: seventhCaller.extraArgs, timeoutMs: 30_000 }).catch((e: Error) => e);
-      await waitFor("Gina's phone ringing", async () => (await fsChannels(rig.fs)).length === 13, 10_000);
+      // Ringing: the INVITE to her phone went out and is on the call's record (what a survivor CANCELs).
+      await waitFor("Gina's phone ringing", async () => (await rig.deps.store.callRecords.list({ callRequestId: seventh.requestId }))[0]?.sipInvites?.length, 20_000);
       const settingUp = [sixth.requestId, seventh.requestId];
       await proc!.crash();
       // Killed mid-call: the legs are still up in drachtio-server and FreeSWITCH, and nothing closed the records.

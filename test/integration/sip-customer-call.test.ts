@@ -278,7 +278,9 @@ describe('customer calls with a pre-authentication token (drachtio-server + Free
       const request = await deps.store.callRequests.get(requestId);
       return request!.state === 'ended' && request!.outcome === 'abandoned';
     });
-    assert.deepEqual(await deps.store.callRecords.list({ callRequestId: requestId }), [], 'nobody answered: no call record, no session');
+    // Recorded from the moment the customer was queued; nobody answered: never answered, no session.
+    const records = (await deps.store.callRecords.list({ callRequestId: requestId })).map((r) => [r.outcome, r.answeredAt, r.sessionId, r.agentId]);
+    assert.deepEqual(records, [['abandoned', null, null, null]]);
     const audit = await deps.store.audit.list({ subject: `call_request:${requestId}` });
     assert.ok(audit.some((e) => e.action === 'call.offer' && e.data.agentId === cc.agents.anna!.id && e.data.outcome === 'abandoned'));
     await waitFor('anna to be available again', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
@@ -381,7 +383,8 @@ describe('customer calls nobody takes (drachtio-server + FreeSWITCH + sipp)', fu
       const request = await deps.store.callRequests.get(requestId);
       return request!.state === 'ended' && request!.outcome === 'no_answer';
     });
-    assert.deepEqual(await deps.store.callRecords.list({ callRequestId: requestId }), [], 'no agent took it: no call record, no session');
+    const records = (await deps.store.callRecords.list({ callRequestId: requestId })).map((r) => [r.outcome, r.answeredAt, r.sessionId, r.agentId]);
+    assert.deepEqual(records, [['no_answer', null, null, null]], 'recorded while queued; no agent took it: never answered, no session');
     const offers = (await deps.store.audit.list({ subject: `call_request:${requestId}` })).filter((e) => e.action === 'call.offer');
     assert.deepEqual(offers, [], 'no away agent was rung');
     await waitFor('FreeSWITCH to release the channel', async () => (await fsChannels(fs)).length === 0);
