@@ -312,23 +312,29 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
 
     it('killed and started again: its calls are closed as service_restarted, their legs hung up, sessions revoked, agents free; new calls connect', async () => {
       const calls = await connectFive(rig, 'SVC-KILL');
-      // A sixth customer waits in the queue (hold music): a FreeSWITCH channel with no call record yet.
-      const sixth = await verifiedCall(rig.svc, rig.cc, 'fred', 'SVC-KILL-QUEUED');
-      const caller = callerArgs(rig.cc, sixth.token);
-      const queued = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap }, extraArgs: caller.extraArgs, timeoutMs: 30_000 }).catch((e: Error) => e);
-      await waitFor('the sixth customer queued', async () => (await fsChannels(rig.fs)).length === 11, 20_000);
-      // A seventh customer's call rings Gina's phone (a FreeSWITCH channel each, an INVITE not yet answered).
+      // Two calls still being set up. Fred has no desk phone, so his customer goes to the group's
+      // free agent: the sixth rings Gina's phone (an INVITE not yet answered); the seventh, with
+      // nobody left, waits in the queue on hold music.
       const ringing = await startSippUas({ scenario: 'desk-phone-ring', localPort: rig.phonePort[GINA.extension], calls: 1, timeoutMs: 60_000 });
-      const seventh = await verifiedCall(rig.svc, rig.cc, 'gina', 'SVC-KILL-RINGING');
-      const seventhCaller = callerArgs(rig.cc, seventh.token);
-      const ringingCustomer = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...seventhCaller.vars, pcap: rig.pcap }, extraArgs: seventhCaller.extraArgs, timeoutMs: 30_000 }).catch((e: Error) => e);
+      const customerOf = async (agent: string, ref: string) => {
+        const v = await verifiedCall(rig.svc, rig.cc, agent, ref);
+        const caller = callerArgs(rig.cc, v.token);
+        const result = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap }, extraArgs: caller.extraArgs, timeoutMs: 30_000 }).catch((e: Error) => e);
+        return { requestId: v.requestId, result };
+      };
+      const record = async (requestId: string) => (await rig.deps.store.callRecords.list({ callRequestId: requestId }))[0];
+      const sixth = await customerOf('fred', 'SVC-KILL-RINGING');
       // Ringing: the INVITE to her phone went out and is on the call's record (what a survivor CANCELs).
-      await waitFor("Gina's phone ringing", async () => (await rig.deps.store.callRecords.list({ callRequestId: seventh.requestId }))[0]?.sipInvites?.length, 20_000);
+      await waitFor("Gina's phone ringing", async () => (await record(sixth.requestId))?.sipInvites?.length, 20_000);
+      // Knocked by Gina, who is taken by the ring: nobody is free.
+      const seventh = await customerOf('gina', 'SVC-KILL-QUEUED');
+      await waitFor('the seventh customer queued', async () => (await record(seventh.requestId))?.mediaChannels?.length, 20_000);
       const settingUp = [sixth.requestId, seventh.requestId];
       await proc!.crash();
       // Killed mid-call: the legs are still up in drachtio-server and FreeSWITCH, and nothing closed the records.
-      // (The ringing phone's channel may go with the process's event socket; the others stay.)
-      assert.ok((await fsChannels(rig.fs)).length >= 12);
+      // (The channels of the ringing call may go with the process's event sockets; the connected and queued ones stay.)
+      const leftAfterCrash = (await fsChannels(rig.fs)).length;
+      assert.ok(leftAfterCrash >= 11, `${leftAfterCrash} FreeSWITCH channels left after the crash`);
       await proc!.start(['database', 'sip', 'media']);
       const back = Date.now();
       const took = await assertCleanedUp(rig, calls, 'service_restarted', back);
@@ -336,17 +342,17 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       const customers = await Promise.all(calls.customers);
       const byes = customers.filter((r) => !(r instanceof Error) && /BYE sip:/.test(r.messages)).length;
       await endSipp(calls);
-      // Calls still being set up are hung up too: the queued customer gets a BYE, the ringing phone a CANCEL.
-      const queuedEnd = await queued;
-      assert.ok(!(queuedEnd instanceof Error), `the queued customer got no BYE: ${queuedEnd instanceof Error ? queuedEnd.message.slice(0, 500) : ''}`);
+      // Calls still being set up are hung up too: both customers get a BYE, the ringing phone a CANCEL.
       await ringing.done;
       await ringing.stop();
-      const ringingEnd = await ringingCustomer;
-      assert.ok(!(ringingEnd instanceof Error), `the customer whose agent's phone rang got no BYE: ${ringingEnd instanceof Error ? ringingEnd.message.slice(0, 500) : ''}`);
+      for (const [what, c] of [['whose agent\'s phone rang', sixth], ['queued', seventh]] as const) {
+        const end = await c.result;
+        assert.ok(!(end instanceof Error), `the customer ${what} got no BYE: ${end instanceof Error ? end.message.slice(0, 500) : ''}`);
+      }
       for (const id of settingUp) {
-        const [record] = await rig.deps.store.callRecords.list({ callRequestId: id });
-        assert.equal(record?.outcome, 'service_restarted', 'the setup was recorded, and closed with the cause');
-        assert.equal(record?.answeredAt, null);
+        const closed = await record(id);
+        assert.equal(closed?.outcome, 'service_restarted', 'the setup was recorded, and closed with the cause');
+        assert.equal(closed?.answeredAt, null);
         assert.equal((await rig.deps.store.callRequests.get(id))?.state, 'ended');
       }
       await assertNewCallWithAudio(rig, 'SVC-AFTER');
