@@ -13,9 +13,9 @@ import * as m008 from './008-idempotency-fingerprint.js';
 import * as m009 from './009-checks-in-flight.js';
 import * as m010 from './010-phone-reachability.js';
 import * as m011 from './011-sip-subscriptions.js';
-import * as m013 from './013-request-holds.js';
-import * as m014 from './014-cancel-reasons.js';
-import * as m015 from './015-call-setup-legs.js';
+import * as m012 from './012-request-holds.js';
+import * as m013 from './013-cancel-reasons.js';
+import * as m014 from './014-call-setup-legs.js';
 
 export interface Migration {
   version: number;
@@ -35,7 +35,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: m009.name, sql: m009.sql },
   { version: 10, name: m010.name, sql: m010.sql },
   { version: 11, name: m011.name, sql: m011.sql },
+  { version: 12, name: m012.name, sql: m012.sql },
   { version: 13, name: m013.name, sql: m013.sql },
   { version: 14, name: m014.name, sql: m014.sql },
-  { version: 15, name: m015.name, sql: m015.sql },
 ];

@@ -1,6 +1,6 @@
 /**
  * Which customer apps hold a live event stream open, and on which service process (see
- * migration 013). A process writes a row when a stream opens, refreshes `seen_at` for all its
+ * migration 012). A process writes a row when a stream opens, refreshes `seen_at` for all its
  * streams on a heartbeat and deletes the row when the stream closes; a row whose process died
  * stops being fresh within a few heartbeats. Times are the database's own clock.
  */

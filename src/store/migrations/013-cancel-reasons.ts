@@ -1,7 +1,7 @@
 /**
  * Every cancelled request says why: besides `cancelled` (by an agent), the outcomes
  * `cancelled_by_customer`, `unreachable` (nobody could be notified) and `superseded` (closed for
- * the agent's newer knock). The list keeps every earlier outcome, `no_call` (013) included.
+ * the agent's newer knock). The list keeps every earlier outcome, `no_call` (012) included.
  */
 export const name = 'cancel-reasons';
 
