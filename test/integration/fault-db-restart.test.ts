@@ -65,6 +65,9 @@ describe('database restarts under load', function () {
       KNOCK_DATABASE__POOL_SIZE: '20',
       KNOCK_SCHEDULING__BUSINESS_HOURS: JSON.stringify(Object.fromEntries(['1', '2', '3', '4', '5', '6', '7'].map((d) => [d, ['00:00-24:00']]))),
       KNOCK_SCHEDULING__DEFAULT_TIME_ZONE: 'UTC',
+      // Callbacks are scheduled seconds ahead, at any second of any day.
+      KNOCK_SCHEDULING__CLOSED_DATES: '[]',
+      KNOCK_SCHEDULING__SLOT_STARTS_ONLY: 'false',
       KNOCK_SIP__ENABLED: 'false',
       KNOCK_METRICS__LISTEN: '127.0.0.1:0',
       // The push service double listens on plain HTTP on loopback.
