@@ -153,8 +153,8 @@ describe('call request life cycle: bounded holds and reminders', function () {
     const view = await agentView(other.id);
     const deadline = new Date(view.answerDeadline).getTime();
     assert.ok(Math.abs(deadline - (Date.now() + answerMs)) < 10_000, `a fresh answer window: ${view.answerDeadline}`);
-    const sent = (await t.service.deps.store.notifications.listFor(other.id)).slice(pushesBefore);
-    assert.ok(sent.some((n) => n.kind === 'reminder' && n.status === 'sent'));
+    // The reminder goes out through the outbox, after the move that opened the window.
+    await waitFor('the reminder sent', async () => (await t.service.deps.store.notifications.listFor(other.id)).slice(pushesBefore).some((n) => n.kind === 'reminder' && n.status === 'sent'));
     assert.deepEqual(await jobsOf(other.id), ['request.expire']);
     const accept = await t.call('POST', `/api/v1/app/requests/${other.id}/accept`, { token: cc.deviceCredential });
     assert.equal(accept.status, 200, accept.text);
