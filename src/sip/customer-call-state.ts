@@ -185,25 +185,6 @@ const RECORD_RETRY_FIRST_MS = 250;
 const RECORD_RETRY_MAX_MS = 5000;
 const RECORD_RETRY_FOR_MS = 120_000;
 
-/** Longest wait for FreeSWITCH to release a call's channels before its records are closed anyway. */
-const MEDIA_RELEASE_WAIT_MS = 2000;
-
-function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    work.then(
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-    );
-  });
-}
-
 /** One transfer's hold on a call (CustomerCall.claimTransfer); compared by identity. */
 export interface TransferClaim {
   readonly claimedAt: number;
@@ -388,8 +369,8 @@ export class CustomerCall {
     if (by !== 'customer') hangUp(this.customer.dialog, `call ended by ${by}`);
     const agent = this.agent;
     if (agent && by !== 'agent') hangUp(agent.dialog, `call ended by ${by}`);
-    // Bounded: a FreeSWITCH that died mid-call never answers, and the records must still close.
-    await settledWithin(Promise.all([releaseEndpoint(this.customer.endpoint), releaseEndpoint(agent?.endpoint)]), MEDIA_RELEASE_WAIT_MS);
+    // Bounded by releaseEndpoint: a FreeSWITCH that died mid-call never answers, and the records must still close.
+    await Promise.all([releaseEndpoint(this.customer.endpoint), releaseEndpoint(agent?.endpoint)]);
     await this.recordOpening;
     // The end is known only here: while the database is away (a restart), keep trying to write
     // it. Each step of callEnded is conditional, so a retry after a half-written try is safe.
