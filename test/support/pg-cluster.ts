@@ -3,8 +3,12 @@
  * temporary folder, a free loopback port, pg_ctl start / restart -m fast / stop. As root its
  * commands run as the postgres user (initdb refuses root). `pgClusterSkipReason()` is the one
  * line a suite prints when the binaries are missing.
+ *
+ * `outage()` is asynchronous on purpose: the service under test runs in the test's own process,
+ * and a synchronous restart would freeze it for the whole outage, so it would never see one.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +63,21 @@ export class PgCluster {
 
   restart(): void {
     this.run(`${this.bin}/pg_ctl -D ${this.dir}/data -l ${this.dir}/log -w -m fast ${this.opts()} restart >/dev/null`);
+  }
+
+  /**
+   * Stops the cluster (fast: sessions are cut), keeps it down for `downMs`, starts it again,
+   * without blocking the event loop; resolves once it accepts connections.
+   */
+  async outage(downMs: number): Promise<void> {
+    await this.runAsync(`${this.bin}/pg_ctl -D ${this.dir}/data -m fast -w stop >/dev/null`);
+    await new Promise((r) => setTimeout(r, downMs));
+    await this.runAsync(`${this.bin}/pg_ctl -D ${this.dir}/data -l ${this.dir}/log -w ${this.opts()} start >/dev/null`);
+  }
+
+  private async runAsync(cmd: string): Promise<void> {
+    if (process.getuid?.() === 0) await promisify(execFile)('su', ['postgres', '-s', '/bin/bash', '-c', cmd]);
+    else await promisify(execFile)('/bin/bash', ['-c', cmd]);
   }
 
   stop(): void {
