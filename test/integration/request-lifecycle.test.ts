@@ -196,6 +196,43 @@ describe('call request life cycle: bounded holds and reminders', function () {
       await t.call('POST', `/api/v1/call-requests/${third.body.id}/cancel`, { token: anna });
     });
 
+    it('makes exactly one request when eight knocks arrive at once, the others refused 409 naming it', async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => post({ reason: 'Card payment check', reference: `RACE-${i}` }, `race-${i}`)),
+      );
+      const made = answers.filter((a) => a.status === 201);
+      assert.equal(made.length, 1, answers.map((a) => `${a.status} ${a.text}`).join('\n'));
+      const winner = made[0]!.body.id as string;
+      for (const a of answers.filter((x) => x.status !== 201)) {
+        assert.equal(a.status, 409, a.text);
+        assert.equal(a.body.code, 'request_already_open');
+        assert.equal(a.body.requestId, winner);
+      }
+      const open = (await t.service.deps.store.callRequests.list({ customerId: cc.customerId })).filter((r) => r.reference.startsWith('RACE-'));
+      assert.deepEqual(open.map((r) => r.id), [winner], 'one request stored');
+      assert.equal(await sentFor(winner), 1, 'the customer was knocked once');
+      await t.call('POST', `/api/v1/call-requests/${winner}/cancel`, { token: anna });
+    });
+
+    it('makes exactly one new request when eight knocks race to supersede one that can no longer be answered', async () => {
+      const stale = await knock('RACE-OLD');
+      t.advance(answerMs + 1_000);
+      try {
+        const answers = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => post({ reason: 'Card payment check', reference: `RACE-NEW-${i}` }, `race-new-${i}`)),
+        );
+        const made = answers.filter((a) => a.status === 201);
+        assert.equal(made.length, 1, answers.map((a) => `${a.status} ${a.text}`).join('\n'));
+        for (const a of answers.filter((x) => x.status !== 201)) assert.equal(a.body.requestId, made[0]!.body.id, a.text);
+        assert.equal((await agentView(stale.id)).state, 'cancelled');
+        const fresh = (await t.service.deps.store.callRequests.list({ customerId: cc.customerId })).filter((r) => r.reference.startsWith('RACE-NEW-'));
+        assert.equal(fresh.length, 1, 'one new request stored');
+        await t.call('POST', `/api/v1/call-requests/${made[0]!.body.id}/cancel`, { token: anna });
+      } finally {
+        t.advance(-(answerMs + 1_000));
+      }
+    });
+
     it('is not blocked by a verified request whose call never came and whose window closed, even with its lapse job lost', async () => {
       const stuck = await knock('STUCK-1');
       await verify(stuck.id);
