@@ -4,18 +4,36 @@
  * registers with digest over UDP, TCP and TLS (drachtio-server with a certificate from a throwaway
  * CA), and a verified customer call (sipp as the app) is answered on each with audio both ways; a TCP phone whose connection is gone is
  * marked unreachable at once and the call goes to the next agent; the phone's own blind transfer
- * from a UDP phone to a TCP phone keeps the customer connected and verified.
+ * from a UDP phone to a TCP phone keeps the customer connected and verified; its hold and resume keys
+ * keep the customer connected (hold music meanwhile, audio both ways again after), and its keypad's
+ * RFC 4733 DTMF reaches FreeSWITCH.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { deskPhoneUnregistered } from '../../src/flows/desk-phone.js';
 import { rtpCounters, type RtpCounters } from '../../src/media/media-stats.js';
 import { baresipAvailable, startBaresip, type Baresip } from '../support/baresip.js';
 import { AGENTS, callCenterSkipReason, carriesAudio, fsChannels, received, useCallCenter } from '../support/call-center.js';
+import type { FreeswitchServer } from '../support/freeswitch-server.js';
+import { writeUlawRtpPcap } from '../support/rtp-pcap.js';
 import { runSipp } from '../support/sipp.js';
 import { callerArgs, DESK_PHONE_PASSWORD, verifiedCall } from '../support/verified-customer.js';
 import { skipWhenMissing } from '../support/skip-when-missing.js';
 import { makeTestCa, testCaSkipReason } from '../support/test-ca.js';
 import { waitFor } from '../support/wait-for.js';
+
+async function channelStates(fs: FreeswitchServer): Promise<Array<{ uuid: string; callstate: string }>> {
+  const parsed = JSON.parse(await fs.api('show channels as json')) as { rows?: Array<{ uuid: string; callstate: string }> };
+  return parsed.rows ?? [];
+}
+
+/** RFC 4733 telephone-event packets a FreeSWITCH channel has received (its DTMF counter). */
+async function dtmfPackets(fs: FreeswitchServer, uuid: string): Promise<number> {
+  await fs.api(`uuid_set_media_stats ${uuid}`);
+  return Number((await fs.api(`uuid_getvar ${uuid} rtp_audio_in_dtmf_packet_count`)).trim()) || 0;
+}
 
 describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)', function () {
   this.timeout(90_000);
@@ -82,6 +100,72 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
       }
     });
   }
+
+  it("holds and resumes from the phone's keys with the customer connected, and its keypad's RFC 4733 DTMF reaches FreeSWITCH", async () => {
+    const { fs, env, deps, cc } = center();
+    const anna = cc.agents.anna!;
+    // The customer speaks for the whole call, so audio towards the phone can be counted after the resume.
+    const pcap = join(tmpdir(), `knock-customer-${process.pid}-${Date.now()}.pcap`);
+    writeUlawRtpPcap(pcap, 20);
+    let phone: Baresip | null = null;
+    try {
+      phone = await startBaresip({ user: AGENTS.anna.extension, password: DESK_PHONE_PASSWORD, registrar: env.remote, transport: 'udp' });
+      await waitFor('anna to be available', async () => (await deps.store.agents.get(anna.id))!.availability === 'available');
+      const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-hold');
+      const caller = callerArgs(cc, token);
+      const call = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '14000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 });
+      await phone.waitForEvent('anna to answer', (e) => e.event === true && e.type === 'CALL_ESTABLISHED');
+      const stats = (uuid: string) => rtpCounters((cmd) => fs.api(cmd), uuid);
+      await waitFor('RTP both ways before the hold', async () => {
+        const rows = await channelStates(fs);
+        return rows.length === 2 && (await Promise.all(rows.map((r) => stats(r.uuid)))).every((c) => carriesAudio(c, 25));
+      });
+
+      // Hold: the phone's re-INVITE (a=sendonly) is answered by its FreeSWITCH channel, which
+      // holds it; the customer hears hold music meanwhile and stays in the call.
+      assert.equal((await phone.command('hold')).ok, true);
+      const held = await waitFor("anna's FreeSWITCH channel held", async () => {
+        const rows = await channelStates(fs);
+        return rows.length === 2 && rows.some((r) => r.callstate === 'HELD') ? rows : null;
+      });
+      const agentChannel = held.find((r) => r.callstate === 'HELD')!.uuid;
+      const customerChannel = held.find((r) => r.callstate !== 'HELD')!.uuid;
+      const toCustomer = (await stats(customerChannel))!.outPackets;
+      await waitFor('hold music to the customer', async () => (await stats(customerChannel))!.outPackets >= toCustomer + 50);
+
+      // Resume: both ways again between the phone and FreeSWITCH.
+      assert.equal((await phone.command('resume')).ok, true);
+      await waitFor('the hold to end', async () => (await channelStates(fs)).every((r) => r.callstate === 'ACTIVE'));
+      const resumed = (await stats(agentChannel))!;
+      const after = await waitFor('RTP both ways with the phone after the resume', async () => {
+        const c = (await stats(agentChannel))!;
+        return c.inPackets >= resumed.inPackets + 50 && c.outPackets >= resumed.outPackets + 50 && c.inBytes >= resumed.inBytes + 50 * 160 ? c : null;
+      });
+      console.log(`      after the resume, anna's channel in/out: +${after.inPackets - resumed.inPackets}/+${after.outPackets - resumed.outPackets} packets`);
+
+      // DTMF from the keypad: RFC 4733 telephone-events, counted by FreeSWITCH as DTMF packets.
+      const dtmfBefore = await dtmfPackets(fs, agentChannel);
+      assert.equal((await phone.command('sndcode', '1234#')).ok, true);
+      const dtmf = await waitFor('DTMF packets at FreeSWITCH', async () => {
+        const n = await dtmfPackets(fs, agentChannel);
+        return n > dtmfBefore ? n : null;
+      });
+      console.log(`      DTMF: ${dtmf - dtmfBefore} RFC 4733 packets received by FreeSWITCH for "1234#"`);
+
+      const customer = await call;
+      assert.ok(received(customer, /^SIP\/2\.0 200/));
+      const [record] = await waitFor('the call record closed', async () => {
+        const list = await deps.store.callRecords.list({ callRequestId: requestId });
+        return list[0]?.outcome ? list : null;
+      });
+      assert.equal(record!.outcome, 'completed');
+    } finally {
+      await phone?.stop();
+      rmSync(pcap, { force: true });
+      await deps.store.registrations.removeAll(AGENTS.anna.extension);
+      await deskPhoneUnregistered(deps, AGENTS.anna.extension);
+    }
+  });
 
   it('marks a TCP phone whose connection is gone unreachable at once, warns once, shows it, and gives the call to the next agent', async () => {
     const { fs, env, deps, cc, pcap } = center();
