@@ -217,4 +217,37 @@ describe('database restarts under load', function () {
       await db.end();
     }
   });
+
+  it('checks no more wrong passwords than the sign-in limit allows, through a database outage', async function () {
+    if (!service) this.skip();
+    const c = cluster!;
+    const limit = service!.deps.config.auth.loginAttemptsPerMinute;
+    await createAgent(service!.deps, { username: 'guarded', name: 'Guarded Agent', extension: '4999', password: 'the-right-password', groups: [] });
+    const statuses: number[] = [];
+    const attempt = async (password: string) => {
+      try {
+        const res = await fetch(`${service!.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'guarded', password }) });
+        await res.text();
+        return res.status;
+      } catch {
+        return 0;
+      }
+    };
+    const wave = async (n: number, tag: string) => statuses.push(...(await Promise.all(Array.from({ length: n }, (_, i) => attempt(`${tag}-${i}`)))));
+    // Guesses in flight as the database goes down, guesses while it is down, guesses after.
+    const inFlight = wave(3, 'going-down');
+    await c.stopAsync();
+    await inFlight;
+    await wave(3, 'down');
+    await sleep(DOWN_MS);
+    await c.startAsync();
+    for (let w = 0; w < 3; w++) await wave(6, `after-${w}`);
+    const count = (s: number) => statuses.filter((x) => x === s).length;
+    console.log(`      figures: ${JSON.stringify({ attempts: statuses.length, checkedWrong: count(401), refused429: count(429), unavailable503: count(503), limit })}`);
+    assert.equal(count(500), 0, 'no 500 answers');
+    assert.ok(count(401) <= limit, `at most ${limit} wrong passwords were checked, not ${count(401)}`);
+    assert.ok(count(503) > 0, 'the outage was felt by the guesses');
+    // The limit is still in force after the outage: even the right password is refused unchecked.
+    assert.equal(await attempt('the-right-password'), 429);
+  });
 });

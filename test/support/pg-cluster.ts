@@ -70,9 +70,19 @@ export class PgCluster {
    * without blocking the event loop; resolves once it accepts connections.
    */
   async outage(downMs: number): Promise<void> {
-    await this.runAsync(`${this.bin}/pg_ctl -D ${this.dir}/data -m fast -w stop >/dev/null`);
+    await this.stopAsync();
     await new Promise((r) => setTimeout(r, downMs));
-    await this.runAsync(`${this.bin}/pg_ctl -D ${this.dir}/data -l ${this.dir}/log -w ${this.opts()} start >/dev/null`);
+    await this.startAsync();
+  }
+
+  /** pg_ctl stop -m fast, without blocking the event loop. */
+  stopAsync(): Promise<void> {
+    return this.runAsync(`${this.bin}/pg_ctl -D ${this.dir}/data -m fast -w stop >/dev/null`);
+  }
+
+  /** pg_ctl start, without blocking the event loop; resolves once it accepts connections. */
+  startAsync(): Promise<void> {
+    return this.runAsync(`${this.bin}/pg_ctl -D ${this.dir}/data -l ${this.dir}/log -w ${this.opts()} start >/dev/null`);
   }
 
   private async runAsync(cmd: string): Promise<void> {
