@@ -79,15 +79,17 @@ class GatedJobRepository extends PostgresJobRepository {
 
   private async lockBatch(jobName: string, nextScanAt: Date, lockDeadline: Date, lockTime: Date, lockedBy: string | null) {
     const { rows } = await this.jobsPool.query(
+      // `id = ANY(ARRAY(…))`, not `id IN (…)`: the locked ids are a list the update looks up by
+      // primary key; as a semi-join the planner may hash it against a scan of the whole table.
       `UPDATE "${JOBS_TABLE}" SET locked_at = $1, last_modified_by = $5
-       WHERE id IN (
+       WHERE id = ANY(ARRAY(
          SELECT id FROM "${JOBS_TABLE}"
          WHERE name = $2 AND disabled = FALSE
            AND ((locked_at IS NULL AND next_run_at <= $3) OR locked_at <= $4)
          ORDER BY next_run_at ASC NULLS LAST, priority DESC
          LIMIT $6
          FOR UPDATE SKIP LOCKED
-       )
+       ))
        RETURNING *`,
       [lockTime, jobName, nextScanAt, lockDeadline, lockedBy, LOCK_BATCH],
     );
