@@ -15,7 +15,7 @@ import type { HealthCheck } from './api/routes/ops-routes.js';
 import type { Config } from './config/config.js';
 import { AppError } from './domain/errors.js';
 import { loadDemoData } from './flows/demo-data.js';
-import { createLiveEvents } from './flows/live-events.js';
+import { createClusterEvents } from './flows/live-events.js';
 import type { FlowDeps, SchedulerPort } from './flows/ports.js';
 import { expireDeskPhoneRegistrations } from './flows/desk-phone.js';
 import { expireAppRegistrations } from './flows/app-registration.js';
@@ -35,8 +35,13 @@ import { createRoutingCluster, routingAdmin, type RoutingCluster } from './sip/r
 import { startSipServer, type SipServer } from './sip/sip-server.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded-postgres.js';
 import { openStore } from './store/pg-store.js';
+import { createPgNotify } from './store/pg-notify.js';
+import { LIVE_EVENTS_CHANNEL } from './store/repos/live-event-repo.js';
 
 export const VERSION = '0.1.0';
+
+/** How long the shared live event log keeps an event for streams that resume. */
+const LIVE_EVENTS_KEEP_MS = 60 * 60_000;
 
 export interface ServiceOptions {
   logger: Logger;
@@ -112,7 +117,14 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     stops.push(() => store.close());
 
     const keyRing = await KeyRing.load(store, { rotationDays: config.tokens.keyRotationDays, overlapSeconds: config.tokens.keyOverlapSeconds, logger }, clock());
-    const events = createLiveEvents();
+    // Live events reach every instance's streams through a log in PostgreSQL; a NOTIFY on commit
+    // wakes the readers (docs/cluster.md).
+    const events = createClusterEvents({ log: store.liveEvents, origin: instance.id, logger });
+    const eventWakeUps = createPgNotify({ url: databaseUrl, channels: [LIVE_EVENTS_CHANNEL], logger, onNotification: () => events.wake(), onReconnect: () => events.wake() });
+    await events.start();
+    await eventWakeUps.start();
+    stops.push(() => events.stop());
+    stops.push(() => eventWakeUps.stop());
     const metrics = createMetrics(events);
     stops.push(() => metrics.stop());
 
@@ -190,6 +202,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
           { name: 'expired app registrations', run: () => expireAppRegistrations(deps) },
           { name: 'missing request jobs', run: () => reconcileRequestJobs(deps) },
           { name: 'notification outbox', run: () => drainOutbox(deps) },
+          // A stream that was away longer than this starts afresh (it re-reads its lists anyway).
+          { name: 'old live events', run: (now) => store.liveEvents.purgeBefore(new Date(now.getTime() - LIVE_EVENTS_KEEP_MS)) },
           {
             name: 'signing key rotation',
             run: async (now) => {

@@ -109,14 +109,17 @@ export function announceMove(
   m: { from: CallRequest['state']; after: CallRequest; event: CallRequestEvent; actor: string; now: Date },
 ): void {
   const { after } = m;
-  deps.events.publish({
-    type: 'request.changed',
-    requestId: after.id,
-    agentId: after.agentId,
-    customerId: after.customerId,
-    state: after.state,
-    reason: m.event.type,
-    at: m.now.toISOString(),
-  });
+  deps.events.publish(
+    {
+      type: 'request.changed',
+      requestId: after.id,
+      agentId: after.agentId,
+      customerId: after.customerId,
+      state: after.state,
+      reason: m.event.type,
+      at: m.now.toISOString(),
+    },
+    { requestVersion: after.version },
+  );
   deps.logger.info({ requestId: after.id, from: m.from, to: after.state, event: m.event.type, actor: m.actor }, 'call request moved');
 }

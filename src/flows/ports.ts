@@ -1,6 +1,6 @@
 /**
  * What the flows need from the outside world, as typed ports. The composition root plugs in the
- * real adapters (Agenda scheduler, Web Push/SMS notifier, in-process event bus); the flows never
+ * real adapters (Agenda scheduler, Web Push/SMS notifier, the live event bus); the flows never
  * import an adapter.
  */
 import type { Logger } from 'pino';
@@ -113,9 +113,27 @@ export interface CallTransferPort {
   transfer(sessionId: string, toAgent: Agent): Promise<CallTransferOutcome>;
 }
 
+export interface PublishOptions {
+  /** A request.changed event: the request's version after the move (keeps its changes in order). */
+  requestVersion?: number;
+}
+
+/** An event of the cluster's live event log: `id` is its place in the log (the SSE `id:`). */
+export interface StreamedEvent {
+  id: number;
+  event: LiveEvent;
+}
+
 export interface EventsPort {
-  publish(event: LiveEvent): void;
+  /** Tells this instance's listeners at once and, through the shared log, every instance's streams. */
+  publish(event: LiveEvent, options?: PublishOptions): void;
+  /** This instance's own events, at once (the SIP side, metrics). */
   subscribe(listener: (event: LiveEvent) => void): () => void;
+  /**
+   * Every instance's events in log order, for the streams: those after `after` (a Last-Event-ID)
+   * first, then each new one; null: from now. Absent where there is no shared log.
+   */
+  follow?(after: number | null, listener: (event: StreamedEvent) => void): () => void;
 }
 
 export interface FlowDeps {

@@ -21,6 +21,7 @@ import { notificationRepo } from './repos/notification-repo.js';
 import { outboxRepo } from './repos/outbox-repo.js';
 import { registrationRepo } from './repos/registration-repo.js';
 import { serviceInstanceRepo } from './repos/service-instance-repo.js';
+import { liveEventRepo } from './repos/live-event-repo.js';
 import { appStreamRepo } from './repos/app-stream-repo.js';
 import { sessionRepo } from './repos/session-repo.js';
 import { disablePreparedStatements, translateDbError } from './repos/sql.js';
@@ -77,6 +78,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     callRecords: callRecordRepo(pool, opts.owner ?? null),
     instances: serviceInstanceRepo(pool),
     appStreams: appStreamRepo(pool),
+    liveEvents: liveEventRepo(pool),
     audit: auditRepo(pool),
     apiKeys: apiKeyRepo(pool),
     agentLogins: agentLoginRepo(pool),

@@ -546,6 +546,29 @@ export interface AppStreamRepo {
   live(customerId: string, freshSeconds: number): Promise<Array<{ deviceId: string; owner: string; seenAt: Date }>>;
 }
 
+/** One entry of the cluster's live event log (migration 016). `event` is the JSON the instance published. */
+export interface LoggedLiveEvent {
+  id: number;
+  at: Date;
+  /** The instance that published it. */
+  origin: string;
+  requestId: string | null;
+  requestVersion: number | null;
+  event: unknown;
+}
+
+/** The live events every instance's streams show, in one log with monotonic ids. */
+export interface LiveEventRepo {
+  /** Appends the event and wakes every listening instance (NOTIFY on commit); returns its id. */
+  append(e: { origin: string; requestId?: string | null; requestVersion?: number | null; event: unknown }): Promise<number>;
+  /** Events with an id above `id`, oldest first. */
+  after(id: number, limit: number): Promise<LoggedLiveEvent[]>;
+  /** The highest id written so far (0 when none). */
+  lastId(): Promise<number>;
+  /** Deletes events older than `at`; returns how many. */
+  purgeBefore(at: Date): Promise<number>;
+}
+
 export interface Store {
   agents: AgentRepo;
   groups: GroupRepo;
@@ -569,6 +592,7 @@ export interface Store {
   attemptLimits: AttemptLimitRepo;
   sipSubscriptions: SipSubscriptionRepo;
   appStreams: AppStreamRepo;
+  liveEvents: LiveEventRepo;
   /** postgres:// URL of the database, for components that open their own connections (Agenda). */
   readonly url: string;
   /** True when the database answers; used by the readiness endpoint. */

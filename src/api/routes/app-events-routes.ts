@@ -15,9 +15,8 @@ import type { FlowDeps } from '../../flows/ports.js';
 import { openSlotsForDevice } from '../../flows/slots.js';
 import { deviceOf, requestOf, requireDevice, requireDeviceRequest, wrap } from '../auth.js';
 import { validated } from '../validate.js';
+import { openLiveStream } from '../live-stream.js';
 import type { AppChannel } from '../../notify/app-channel.js';
-
-const KEEP_ALIVE_MS = 15_000;
 
 /** The sip.js package's ES modules, served as they are (no bundler). */
 function sipJsDir(): string {
@@ -36,22 +35,17 @@ export function appEventsRoutes(deps: FlowDeps, vapidPublicKey: string, appChann
 
   r.get('/api/v1/app/events', device, (req, res) => {
     const customerId = deviceOf(res).customerId;
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-    res.write(': connected\n\n');
-    const unsubscribe = deps.events.subscribe((e) => {
-      if (e.type !== 'request.changed' || e.customerId !== customerId) return;
+    // The customer's requests' changes, made on any instance; resumes after Last-Event-ID.
+    openLiveStream(
+      req,
+      res,
+      deps.events,
       // The app re-reads the request for what it shows; the event only says which and what.
-      res.write(`event: request.changed\ndata: ${JSON.stringify({ requestId: e.requestId, state: e.state, at: e.at })}\n\n`);
-    });
-    // While the stream is open the app is reachable here: notifications (knocks, reminders…)
-    // come down it as `notification`, with the payload a push would carry.
-    const detach = appChannel?.attach(deviceOf(res), (payload) => res.write(`event: notification\ndata: ${JSON.stringify(payload)}\n\n`));
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
-    req.on('close', () => {
-      clearInterval(keepAlive);
-      unsubscribe();
-      detach?.();
-    });
+      (e) => (e.type === 'request.changed' && e.customerId === customerId ? { type: 'request.changed', data: { requestId: e.requestId, state: e.state, at: e.at } } : null),
+      // While the stream is open the app is reachable here: notifications (knocks, reminders…)
+      // come down it as `notification`, with the payload a push would carry.
+      (write) => appChannel?.attach(deviceOf(res), (payload) => write(`event: notification\ndata: ${JSON.stringify(payload)}\n\n`)) ?? (() => undefined),
+    );
   });
 
   r.get('/api/v1/app/requests/:id/slots', requireDeviceRequest(deps), validated('appSlots'), wrap(async (req, res) => {

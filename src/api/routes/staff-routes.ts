@@ -3,6 +3,7 @@
  * queues, availability, live events; and the admin directory (agents, groups, customers, keys).
  */
 import { Router, type Request, type Response } from 'express';
+import { openLiveStream } from '../live-stream.js';
 import { queueOrder } from '../../domain/agent-selection.js';
 
 /** Requests someone is waiting on: the customer's answer, their call, or a callback that is due. */
@@ -158,18 +159,12 @@ export function staffRoutes(deps: FlowDeps): Router {
 
   r.get('/events', read, (req, res) => {
     const p = principalOf(res);
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-    res.write(': connected\n\n');
     const mine = p.kind === 'agent' && p.agent.role === 'agent' ? p.agent.id : null;
-    const unsubscribe = deps.events.subscribe((e) => {
-      if (e.type === 'callback.dial') return; // for the SIP layer, not consoles
-      if (mine && 'agentId' in e && e.agentId !== mine) return;
-      res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-    });
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    req.on('close', () => {
-      clearInterval(keepAlive);
-      unsubscribe();
+    // Every instance's changes (the cluster's event log); resumes after Last-Event-ID.
+    openLiveStream(req, res, deps.events, (e) => {
+      if (e.type === 'callback.dial') return null; // for the SIP layer, not consoles
+      if (mine && 'agentId' in e && e.agentId !== mine) return null;
+      return { type: e.type, data: e };
     });
   });
 

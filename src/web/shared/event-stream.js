@@ -1,8 +1,10 @@
 /**
  * Server-Sent Events read with fetch(), so the credential goes in the Authorization header
  * (EventSource cannot send headers, and a credential in a URL would be written to access logs).
- * Reconnects with a growing pause; `onStatus('live')` after every (re)connect lets a page re-read
- * what it shows, since events sent while it was away are not replayed.
+ * Reconnects with a growing pause and, as EventSource does, sends the last event's id as
+ * `Last-Event-ID`: the server replays what was missed meanwhile (from any instance, for the
+ * hour it keeps events). `onStatus('live')` after every (re)connect still lets a page re-read
+ * what it shows, for a pause longer than that.
  */
 
 /**
@@ -14,6 +16,7 @@ export function openEventStream(url, opts) {
   let stopped = false;
   let controller = null;
   let pause = 1000;
+  let lastEventId = '';
 
   function dispatch(block) {
     let type = 'message';
@@ -25,6 +28,7 @@ export function openEventStream(url, opts) {
       const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
       if (field === 'event') type = value;
       else if (field === 'data') data.push(value);
+      else if (field === 'id' && !value.includes('\0')) lastEventId = value;
     }
     if (data.length === 0) return;
     let parsed;
@@ -41,7 +45,7 @@ export function openEventStream(url, opts) {
       controller = new AbortController();
       try {
         const res = await fetch(url, {
-          headers: { authorization: `Bearer ${opts.token}`, accept: 'text/event-stream' },
+          headers: { authorization: `Bearer ${opts.token}`, accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
           signal: controller.signal,
           cache: 'no-store',
         });
