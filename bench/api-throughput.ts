@@ -23,6 +23,9 @@ import { startChild } from './child-process.js';
 import { cpuBetween, sampleCpu, type CpuSample, type CpuWindow } from './cpu.js';
 import type { AuthResult, RunResult } from './load-client.js';
 import { installQueryCounter, queriesSoFar, takeStatementTally } from './query-counter.js';
+import pg from 'pg';
+import { sha256Hex } from '../src/security/secrets.js';
+import { startBareApi } from './api-bare.js';
 import { seedDirectory, type PasskeyPublic } from './seed.js';
 import { benchTokenVerify, type TokenVerifyResult } from './token-verify.js';
 
@@ -41,6 +44,13 @@ export interface ApiBenchOptions {
   sqlBreakdown?: boolean;
   /** Write a V8 CPU profile of the service process over the create+accept window to this file. */
   cpuProfile?: string;
+  /** Also run the bare baseline (bench/api-bare.ts) on the same database, after the service. */
+  bare?: boolean;
+}
+
+/** The bare baseline's create+accept run, with its CPU: the floor the service is compared to. */
+export interface BareApiResult {
+  createAccept: RunResult & { cpu: PhaseCpu | null };
 }
 
 export interface PhaseCpu {
@@ -68,6 +78,8 @@ export interface ApiBenchResult {
   auditChain: { ok: boolean; entries: number; problem: string | null };
   /** SQL statements by opening words in the create+accept window (BENCH_SQL_BREAKDOWN=1). */
   sqlStatements?: Record<string, number>;
+  /** The bare baseline on the same database, run after the service has stopped. */
+  bare?: BareApiResult | { error: string };
 }
 
 export const DEFAULT_API_OPTIONS: ApiBenchOptions = {
@@ -146,7 +158,9 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
     // Logs are produced as in production (JSON at the configured level) but thrown away.
     const logger = pino({ level: options.logLevel }, pino.destination({ dest: devNull, sync: false, minLength: 8192 }));
     const service = await startService(config, { logger, instanceName: 'bench' });
-    cleanups.push(() => service.stop());
+    let serviceStopped: Promise<void> | null = null;
+    const stopService = () => (serviceStopped ??= service.stop());
+    cleanups.push(stopService);
     const deps = service.deps;
 
     const seedStart = performance.now();
@@ -160,22 +174,27 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
     progress(label, `seeded ${options.customers} customers and ${options.agents} agents in ${(seedMs / 1000).toFixed(1)} s; create+accept for ${(options.warmupMs + options.durationMs) / 1000} s`);
 
     // CPU per process for each measured window, marked by the load client.
+    // Windows are keyed by run ('' for the service, 'bare:' for the baseline) and phase.
+    let runName = '';
     const marks = new Map<string, { cpu: CpuSample; elu: ReturnType<typeof perf.eventLoopUtilization>; queries: number }>();
     const windows = new Map<string, { cpu: CpuWindow; elu: number; queries: number }>();
     let sqlTally: Record<string, number> = {};
     const profiler = options.cpuProfile ? new WindowProfiler(options.cpuProfile) : null;
+    const bareProfiler = options.cpuProfile && options.bare ? new WindowProfiler(options.cpuProfile.replace(/(\.cpuprofile)?$/, '.bare.cpuprofile')) : null;
     client.on('mark', (m) => {
-      if (profiler && m.phase === 'create-accept') void (m.edge === 'start' ? profiler.start() : profiler.stop());
+      const prof = runName ? bareProfiler : profiler;
+      if (prof && m.phase === 'create-accept') void (m.edge === 'start' ? prof.start() : prof.stop());
       const now = { cpu: sampleCpu({ postgres: db.localServer }), elu: perf.eventLoopUtilization(), queries: queriesSoFar() };
-      if (m.phase === 'create-accept') sink.send({ type: 'mark' });
+      if (m.phase === 'create-accept' && !runName) sink.send({ type: 'mark' });
+      const key = `${runName}${m.phase}`;
       if (m.edge === 'start') {
-        if (m.phase === 'create-accept') takeStatementTally();
-        marks.set(m.phase, now);
+        if (m.phase === 'create-accept' && !runName) takeStatementTally();
+        marks.set(key, now);
       } else {
-        const begin = marks.get(m.phase);
-        if (m.phase === 'create-accept') sqlTally = takeStatementTally();
+        const begin = marks.get(key);
+        if (m.phase === 'create-accept' && !runName) sqlTally = takeStatementTally();
         if (begin) {
-          windows.set(m.phase, {
+          windows.set(key, {
             cpu: cpuBetween(begin.cpu, now.cpu),
             elu: perf.eventLoopUtilization(now.elu, begin.elu).utilization,
             queries: now.queries - begin.queries,
@@ -212,6 +231,36 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
 
     const chain = await deps.store.audit.verify();
     const pushReport = await sink.ask<ApiBenchResult['push'] & { cpuCores: number | null }>({ type: 'report' }, 'report');
+
+    // The bare baseline, on the same database once the service has stopped (so this process's
+    // CPU is the baseline's alone): every pair is knocked again, so the open requests are closed.
+    let bare: { run: RunResult } | { error: string } | null = null;
+    if (options.bare) {
+      try {
+        const agents = new Map<string, string>();
+        for (const token of directory.agentTokens) agents.set(token, (await deps.store.agentLogins.getAgentId(sha256Hex(token), new Date()))!);
+        const devices = new Map<string, { deviceId: string; customerId: string }>();
+        for (const c of directory.customers) devices.set(c.credential, { deviceId: (await deps.store.devices.getByCredentialHash(sha256Hex(c.credential)))!.id, customerId: c.id });
+        await stopService();
+        const admin = new pg.Client({ connectionString: db.url });
+        await admin.connect();
+        await admin.query(`UPDATE call_requests SET state = 'ended', outcome = 'completed' WHERE state NOT IN ('ended', 'cancelled')`);
+        await admin.query(`DELETE FROM agenda_jobs`);
+        await admin.end();
+        const api = await startBareApi({ databaseUrl: db.url, poolSize: config.database.poolSize, agents, devices });
+        cleanups.push(() => api.stop());
+        runName = 'bare:';
+        progress(label, `bare baseline (node:http + pg) create+accept for ${(options.warmupMs + options.durationMs) / 1000} s`);
+        const { result } = await client.ask<{ result: RunResult }>(
+          { type: 'run', url: api.url, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs: options.durationMs, agents: directory.agentTokens, customers: directory.customers },
+          'run-result',
+        );
+        progress(label, `bare baseline done (${result.requestsPerSecond} requests/s)`);
+        bare = { run: result };
+      } catch (e) {
+        bare = { error: (e as Error).message };
+      }
+    }
     const phaseCpu = (phase: string, clientCores: number, sinkCores: number | null, operations: number): PhaseCpu | null => {
       const w = windows.get(phase);
       if (!w) return null;
@@ -260,6 +309,14 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
       serviceRssMb: Math.round(process.memoryUsage().rss / 1048576),
       auditChain: { ok: chain.ok, entries: chain.entries, problem: chain.problem },
       ...(options.sqlBreakdown ? { sqlStatements: sqlTally } : {}),
+      ...(bare === null
+        ? {}
+        : {
+            bare:
+              'error' in bare
+                ? bare
+                : { createAccept: { ...bare.run, cpu: phaseCpu('bare:create-accept', bare.run.clientCpuCores, null, bare.run.completed.accept ?? 0) } },
+          }),
     };
   } finally {
     for (const cleanup of cleanups.reverse()) {

@@ -35,6 +35,8 @@ export interface SchedulerBenchResult extends LatenessResult {
    * this benchmark process (service, database, the benchmark's scheduler, under tsx).
    */
   startedService: ServiceMemoryResult | { error: string };
+  /** The same callbacks through a peer job queue on the same PostgreSQL (the baseline). */
+  peer?: { name: string; p99Ms: number; p50Ms: number; maxMs: number; firedOnce: number; duplicates: number; missing: number; cpuMsPerJob: number | null };
 }
 
 const rssMb = () => Math.round((process.memoryUsage().rss / 1048576) * 10) / 10;
