@@ -14,6 +14,7 @@ import { refuseBadText, verifyUtf8 } from './text-input.js';
 import { appEventsRoutes } from './routes/app-events-routes.js';
 import type { AppChannel } from '../notify/app-channel.js';
 import { appRoutes } from './routes/app-routes.js';
+import { brandingRoutes } from './routes/branding-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
 import { opsRoutes, type HealthCheck } from './routes/ops-routes.js';
 import { routingRoutes, type RoutingAdmin } from './routes/routing-routes.js';
@@ -49,6 +50,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
   app.use(express.json({ limit: '64kb', verify: verifyUtf8 }));
   app.use(refuseBadText);
   app.use(opsRoutes({ checks: opts.checks, metrics: opts.metrics, keyRing: deps.keyRing, version: opts.version, metricsToken: deps.config.metrics.token, routing: opts.routing ? () => opts.routing!.active() : null }));
+  app.use(brandingRoutes(deps.config));
   app.use('/api/v1', staffRoutes(deps));
   app.use('/api/v1', routingRoutes(deps, opts.routing ?? null));
   app.use('/api/v1', appRoutes(deps));

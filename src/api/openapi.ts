@@ -802,6 +802,26 @@ export const openApiDocument = {
         responses: { '200': { description: 'text/event-stream' } },
       },
     },
+    '/api/v1/branding': {
+      get: {
+        operationId: 'branding',
+        summary: "The bank's name, colours and logo for the pages (branding.* in the configuration); public",
+        responses: {
+          '200': ok(
+            'Branding',
+            closed(
+              {
+                name: { type: 'string' },
+                primaryColor: { type: 'string', pattern: '^#[0-9a-f]{6}$' },
+                primaryDarkColor: { type: 'string', pattern: '^#[0-9a-f]{6}$' },
+                logoUrl: { type: ['string', 'null'], description: 'null: the built-in icon' },
+              },
+              ['name', 'primaryColor', 'primaryDarkColor', 'logoUrl'],
+            ),
+          ),
+        },
+      },
+    },
     '/api/v1/push/vapid-public-key': {
       get: { operationId: 'vapidPublicKey', summary: 'The applicationServerKey for Web Push subscriptions', responses: { '200': ok('VAPID public key (base64url)', closed({ publicKey: { type: 'string' } }, ['publicKey'])) } },
     },

@@ -13,15 +13,17 @@ import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Config } from '../config/config.js';
 
-export function contentSecurityPolicy(config: Pick<Config, 'server' | 'sip'>): Record<string, string[]> {
+export function contentSecurityPolicy(config: Pick<Config, 'server' | 'sip' | 'branding'>): Record<string, string[]> {
   const https = config.server.publicUrl.startsWith('https:');
+  // A logo given as a URL (branding.logo) is the one image from another origin.
+  const logoOrigin = /^https?:\/\//i.test(config.branding.logo) ? [new URL(config.branding.logo).origin] : [];
   return {
     'default-src': ["'self'"],
     'base-uri': ["'self'"],
     'script-src': ["'self'"],
     'script-src-attr': ["'none'"],
     'style-src': ["'self'"],
-    'img-src': ["'self'"],
+    'img-src': ["'self'", ...logoOrigin],
     'font-src': ["'self'"],
     'connect-src': ["'self'", new URL(config.sip.wsUrl).origin],
     'media-src': ["'self'"],
@@ -35,7 +37,7 @@ export function contentSecurityPolicy(config: Pick<Config, 'server' | 'sip'>): R
   };
 }
 
-export function securityHeaders(config: Pick<Config, 'server' | 'sip'>): RequestHandler {
+export function securityHeaders(config: Pick<Config, 'server' | 'sip' | 'branding'>): RequestHandler {
   const https = config.server.publicUrl.startsWith('https:');
   return helmet({
     contentSecurityPolicy: { useDefaults: false, directives: contentSecurityPolicy(config) },

@@ -122,4 +122,10 @@ export const configSchema = obj({
     token: { type: 'string', pattern: '^$|^[\\x21-\\x7e]{16,}$' },
   }),
   demo: obj({ loadOnFirstStart: bool }),
+  branding: obj({
+    name: { type: 'string', minLength: 1, maxLength: 60 },
+    primaryColor: { type: 'string', pattern: '^#[0-9a-fA-F]{6}$' },
+    primaryDarkColor: { type: 'string', pattern: '^#[0-9a-fA-F]{6}$' },
+    logo: str,
+  }),
 });

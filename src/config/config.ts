@@ -194,4 +194,17 @@ export interface Config {
     token: string;
   };
   demo: { loadOnFirstStart: boolean };
+  /**
+   * What customers and agents see the service as: the bank's name (app, console title,
+   * notifications, calendar entries), its colours and logo. See branding.ts for the checks.
+   */
+  branding: {
+    name: string;
+    /** `#rrggbb`: buttons, links, the app's theme colour; at least 4.5:1 against white (WCAG AA text). */
+    primaryColor: string;
+    /** `#rrggbb`: pressed and hovered buttons; at least 4.5:1 against white. */
+    primaryDarkColor: string;
+    /** An https:// (or http:// in development) URL, or an image file (SVG, PNG, JPEG, WebP) relative to the project root; empty: the built-in icon. */
+    logo: string;
+  };
 }

@@ -10,6 +10,7 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { closedDateProblems, isValidTimeZone, validateWeeklyHours } from '../domain/callback-schedule.js';
 import { isAppError } from '../domain/errors.js';
+import { brandingProblems } from './branding.js';
 import type { Config } from './config.js';
 import { configSchema } from './config-schema.js';
 
@@ -28,10 +29,13 @@ const ALIASES: Record<string, string> = {
   LOG_LEVEL: 'log.level',
 };
 
+/** Works from src/ (tsx) and dist/ (compiled): both sit one level below the project root. */
+export function projectRoot(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
 export function defaultConfigPath(): string {
-  // Works from src/ (tsx) and dist/ (compiled): both sit one level below the project root.
-  const here = dirname(fileURLToPath(import.meta.url));
-  return join(here, '..', '..', 'config', 'default.yaml');
+  return join(projectRoot(), 'config', 'default.yaml');
 }
 
 type Tree = Record<string, unknown>;
@@ -164,6 +168,7 @@ function semanticChecks(c: Config): string[] {
   if (Boolean(c.notify.webpush.publicKey) !== Boolean(c.notify.webpush.privateKey)) {
     problems.push('notify.webpush: set both publicKey and privateKey, or neither (then a pair is generated)');
   }
+  problems.push(...brandingProblems(c.branding, projectRoot()));
   return problems;
 }
 

@@ -3,6 +3,7 @@
  * about them, adapters show them. Ids are UUID strings; times are Date objects in UTC.
  */
 import type { AuthMethod, CallRequestSnapshot, CallbackMode } from './call-request.js';
+import type { Language } from './language.js';
 
 export type Availability = 'available' | 'away' | 'busy' | 'offline';
 
@@ -79,6 +80,8 @@ export interface Device {
   createdAt: Date;
   lastSeenAt: Date | null;
   revokedAt: Date | null;
+  /** The language of its app (customer-facing text); null: not known yet, English. */
+  language: Language | null;
 }
 
 export interface DeviceSecrets {

@@ -7,6 +7,7 @@
  * Pure: the caller passes the ids and times in.
  */
 import { allowedAnswers } from '../domain/call-request.js';
+import type { Language } from '../domain/language.js';
 import type { CallRequest, NotificationKind } from '../domain/model.js';
 
 /** The kinds a customer's device can receive ('callback_agent' goes to agents, not here). */
@@ -33,6 +34,8 @@ export interface NotificationPayload {
   remindChoicesMinutes: number[];
   /** Deep link into the web app for this request. */
   url: string;
+  /** The language of title and body (and of the SMS text). */
+  language: Language;
   title: string;
   body: string;
 }
@@ -49,6 +52,8 @@ export interface PayloadInput {
   remindChoicesMinutes: number[];
   publicUrl: string;
   now: Date;
+  /** The device's language (its app's); English when not known. */
+  language?: Language;
 }
 
 // A web push message carries at most 4096 bytes after encryption (RFC 8291 §4, RFC 8030 §7.2);
@@ -100,35 +105,53 @@ function oneLine(text: string, max: number): string {
   return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
 }
 
-function titleAndBody(kind: CustomerNotificationKind, who: string, ref: string): { title: string; body: string } {
-  switch (kind) {
-    case 'knock':
-      return { title: `Call request: case ${ref}`, body: `${who} would like to call you about case ${ref}.` };
-    case 'reminder':
-      return { title: `Reminder: case ${ref}`, body: `Reminder: ${who} would like to call you about case ${ref}.` };
-    case 'expired':
-      return {
+type Text = { title: string; body: string };
+
+/** Title and body per kind and language; `who` is "Anna Agent from Acme", `ref` the case. */
+const TEXT: Record<Language, { from: string; kinds: Record<CustomerNotificationKind, (who: string, ref: string) => Text>; sms: { open: string; answer: string; schedule: string } }> = {
+  en: {
+    from: 'from',
+    kinds: {
+      knock: (who, ref) => ({ title: `Call request: case ${ref}`, body: `${who} would like to call you about case ${ref}.` }),
+      reminder: (who, ref) => ({ title: `Reminder: case ${ref}`, body: `Reminder: ${who} would like to call you about case ${ref}.` }),
+      expired: (who, ref) => ({
         title: `Missed call request: case ${ref}`,
         body: `${who} has moved on to other customers. You can still schedule a call about case ${ref}.`,
-      };
-    case 'callback_prompt':
-      return {
+      }),
+      callback_prompt: (who, ref) => ({
         title: `Your scheduled call: case ${ref}`,
         body: `It is time for your scheduled call with ${who} about case ${ref}. Call now or pick another time.`,
-      };
-    case 'callback_incoming':
-      return {
-        title: `${who} is calling you: case ${ref}`,
-        body: `Your scheduled call about case ${ref} is starting. Open the app to answer.`,
-      };
-  }
-}
+      }),
+      callback_incoming: (who, ref) => ({ title: `${who} is calling you: case ${ref}`, body: `Your scheduled call about case ${ref} is starting. Open the app to answer.` }),
+    },
+    sms: { open: 'Open the app', answer: 'Answer here', schedule: 'Schedule a call here' },
+  },
+  de: {
+    from: 'von',
+    kinds: {
+      knock: (who, ref) => ({ title: `Anrufanfrage: Vorgang ${ref}`, body: `${who} möchte Sie zum Vorgang ${ref} anrufen.` }),
+      reminder: (who, ref) => ({ title: `Erinnerung: Vorgang ${ref}`, body: `Erinnerung: ${who} möchte Sie zum Vorgang ${ref} anrufen.` }),
+      expired: (who, ref) => ({
+        title: `Verpasste Anrufanfrage: Vorgang ${ref}`,
+        body: `${who} kümmert sich inzwischen um andere Kunden. Einen Anruf zum Vorgang ${ref} können Sie weiterhin vereinbaren.`,
+      }),
+      callback_prompt: (who, ref) => ({
+        title: `Ihr vereinbarter Anruf: Vorgang ${ref}`,
+        body: `Es ist Zeit für Ihren vereinbarten Anruf mit ${who} zum Vorgang ${ref}. Rufen Sie jetzt an oder wählen Sie eine andere Zeit.`,
+      }),
+      callback_incoming: (who, ref) => ({ title: `${who} ruft Sie an: Vorgang ${ref}`, body: `Ihr vereinbarter Anruf zum Vorgang ${ref} beginnt. Öffnen Sie die App, um ihn anzunehmen.` }),
+    },
+    sms: { open: 'App öffnen', answer: 'Hier antworten', schedule: 'Hier einen Anruf vereinbaren' },
+  },
+};
 
 export function buildNotificationPayload(input: PayloadInput): NotificationPayload {
   const agentName = oneLine(input.agentName, MAX_NAME);
   const company = oneLine(input.companyName, MAX_NAME);
   const reference = oneLine(input.request.reference, MAX_REFERENCE);
-  const who = company ? `${agentName} from ${company}` : agentName;
+  const language = input.language ?? 'en';
+  const text = TEXT[language];
+  const who = company ? `${agentName} ${text.from} ${company}` : agentName;
   return {
     notificationId: input.notificationId,
     replaces: input.replaces,
@@ -141,7 +164,8 @@ export function buildNotificationPayload(input: PayloadInput): NotificationPaylo
     expiresAt: input.expiresAt.toISOString(),
     remindChoicesMinutes: [...input.remindChoicesMinutes],
     url: requestLink(input.publicUrl, input.request.id),
-    ...titleAndBody(input.kind, who, reference),
+    language,
+    ...text.kinds[input.kind](who, reference),
   };
 }
 
@@ -150,6 +174,7 @@ export function buildNotificationPayload(input: PayloadInput): NotificationPaylo
  * purpose: SMS is not end-to-end encrypted, the app shows it behind the link.
  */
 export function smsText(payload: NotificationPayload): string {
-  const cta = payload.kind === 'callback_incoming' ? 'Open the app' : payload.actions.accept ? 'Answer here' : 'Schedule a call here';
+  const sms = TEXT[payload.language].sms;
+  const cta = payload.kind === 'callback_incoming' ? sms.open : payload.actions.accept ? sms.answer : sms.schedule;
   return `${payload.body} ${cta}: ${payload.url}`;
 }

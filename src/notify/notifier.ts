@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { AppError } from '../domain/errors.js';
+import type { Language } from '../domain/language.js';
 import type { CallRequest, ChannelName, Device, NotificationKind, NotificationRecord } from '../domain/model.js';
 import type { NotifyCustomerArgs } from '../flows/ports.js';
 import type { Store } from '../store/store.js';
@@ -30,8 +31,8 @@ export interface NotifierConfig {
   server: Pick<Config['server'], 'publicUrl'>;
   requests: Pick<Config['requests'], 'answerTimeLimitSeconds' | 'remindChoicesMinutes'>;
   notify: { sms: Pick<Config['notify']['sms'], 'enabled'> };
-  /** rpName is the name customers know the service by; it is the "from Acme" in the text. */
-  auth: { webauthn: Pick<Config['auth']['webauthn'], 'rpName'> };
+  /** branding.name is the name customers know the bank by; it is the "from Acme" in the text. */
+  branding: Pick<Config['branding'], 'name'>;
 }
 
 export interface NotifierDeps {
@@ -127,14 +128,15 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       input.history ?? store.notifications.listFor(request.id),
     ]);
     const expiresAt = input.expiresAt ?? defaultExpiry(kind, request, now, config);
-    const payloadFor = (notificationId: string, replaces: string | null) =>
+    const payloadFor = (notificationId: string, replaces: string | null, language: Language | null) =>
       buildNotificationPayload({
         notificationId,
         replaces,
         kind,
         request,
         agentName: input.agentName,
-        companyName: config.auth.webauthn.rpName,
+        companyName: config.branding.name,
+        language: language ?? 'en',
         expiresAt,
         remindChoicesMinutes: config.requests.remindChoicesMinutes,
         publicUrl: config.server.publicUrl,
@@ -172,7 +174,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     async function pushTo(device: Device, webpush: WebPushChannel): Promise<SendOutcome> {
       const notificationId = randomUUID();
       const replaces = previousFor(history, 'webpush', device.id);
-      const result = await webpush.send(device.pushSubscription!, payloadFor(notificationId, replaces), now);
+      const result = await webpush.send(device.pushSubscription!, payloadFor(notificationId, replaces, device.language), now);
       if (!result.ok && result.failure === 'subscription_gone') {
         // The browser dropped the subscription; forget it so no later notification tries it again.
         await store.devices.setPushSubscription(device.id, null);
@@ -188,7 +190,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     for (const device of live) {
       const notificationId = randomUUID();
       const replaces = previousFor(history, 'app', device.id);
-      sends.push(await recordSend(notificationId, 'app', device.id, replaces, await channels.app!.send(device.id, payloadFor(notificationId, replaces), now)));
+      sends.push(await recordSend(notificationId, 'app', device.id, replaces, await channels.app!.send(device.id, payloadFor(notificationId, replaces, device.language), now)));
     }
     const subscribed = devices.filter((d) => d.revokedAt === null && d.pushSubscription !== null);
     if (channels.webpush && subscribed.length > 0) {
@@ -201,7 +203,9 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     if (!reachedOnline && smsOn && customer.phoneE164) {
       const notificationId = randomUUID();
       const replaces = previousFor(history, 'sms', null);
-      const result = await channels.sms!.send(customer.phoneE164, payloadFor(notificationId, replaces), now);
+      // The phone is the customer's, not one device's: the language of their (first) app that said one.
+      const language = devices.find((d) => d.language !== null)?.language ?? null;
+      const result = await channels.sms!.send(customer.phoneE164, payloadFor(notificationId, replaces, language), now);
       sends.push(await recordSend(notificationId, 'sms', null, replaces, result));
     }
 

@@ -6,6 +6,7 @@
  * atomic statements and return null / false when another writer won, never a half-done change.
  */
 import type { CallRequestSnapshot, CallRequestState } from '../domain/call-request.js';
+import type { Language } from '../domain/language.js';
 import type {
   Agent,
   AgentGroup,
@@ -86,7 +87,7 @@ export interface CustomerRepo {
   getByPhone(phoneE164: string): Promise<Customer[]>;
 }
 
-export type NewDevice = Omit<Device, 'id' | 'createdAt' | 'lastSeenAt' | 'revokedAt' | 'hasPin' | 'sipContact'> & {
+export type NewDevice = Omit<Device, 'id' | 'createdAt' | 'lastSeenAt' | 'revokedAt' | 'hasPin' | 'sipContact' | 'language'> & {
   pinHash: string | null;
   /** SHA-256 (hex) of the device's API credential; the secret itself is never stored. */
   credentialHash: string;
@@ -123,6 +124,8 @@ export interface DeviceRepo {
   recordSipRegistrationToken(t: { jti: string; deviceId: string; expiresAt: Date }): Promise<void>;
   /** Single use: the first REGISTER (by Call-ID) gets 'consumed', every later one 'replayed'. */
   consumeSipRegistrationToken(jti: string, deviceId: string, callId: string, now: Date): Promise<ConsumeResult>;
+  /** The language the device's app asked for (Accept-Language of its live stream). */
+  setLanguage(id: string, language: Language): Promise<void>;
   touch(id: string, now: Date): Promise<void>;
   /**
    * Reserves one PIN comparison, atomically, before the PIN is hashed: only while the device is

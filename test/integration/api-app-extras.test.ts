@@ -81,7 +81,7 @@ describe('app and console extras through the HTTP API', function () {
   }
 
   before(async () => {
-    t = await startTestService({ KNOCK_SIP__ENABLED: 'false' });
+    t = await startTestService({ KNOCK_SIP__ENABLED: 'false', KNOCK_BRANDING__NAME: 'Northwind Bank', KNOCK_BRANDING__PRIMARY_COLOR: '#1D5C2E', KNOCK_BRANDING__LOGO: 'src/web/app/icon.svg' });
     const deps = t.service.deps;
     await saveGroup(deps, { id: 'support', name: 'Support', timeZone: 'Europe/London', businessHours: HOURS, slotCapacity: 1, slotMinutes: 30, callbackMode: 'customer_calls' });
     await createAgent(deps, { username: 'admin', name: 'Admin', extension: '1000', password: 'admin-password-1', groups: [], role: 'admin' });
@@ -220,6 +220,45 @@ describe('app and console extras through the HTTP API', function () {
     assert.equal((await t.call('GET', '/api/v1/call-records', { token: chris.credential })).status, 401);
   });
 
+  it("gives the pages the bank's name, colours and logo from config", async () => {
+    const branding = await t.call('GET', '/api/v1/branding');
+    assert.equal(branding.status, 200);
+    assert.deepEqual(branding.body, { name: 'Northwind Bank', primaryColor: '#1d5c2e', primaryDarkColor: '#083c8a', logoUrl: '/branding/logo' });
+    const css = await t.call('GET', '/branding.css');
+    assert.match(css.headers.get('content-type') ?? '', /^text\/css/);
+    assert.match(css.text, /--primary: #1d5c2e;/);
+    const logo = await fetch(`${t.url}/branding/logo`);
+    assert.equal(logo.headers.get('content-type'), 'image/svg+xml');
+    assert.match(await logo.text(), /<svg/);
+  });
+
+  it("keeps the app's language and speaks it in the calendar entry, which says the customer calls in that mode", async () => {
+    const fay = await customerWithPhone('Fay Kundin', 'Europe/Berlin');
+    const stream = new AbortController();
+    const opened = await fetch(`${t.url}/api/v1/app/events`, { headers: { authorization: `Bearer ${fay.credential}`, 'accept-language': 'de-CH,de;q=0.9,en;q=0.5' }, signal: stream.signal });
+    assert.equal(opened.status, 200);
+    const [device] = await waitFor('the language kept', async () => {
+      const devices = await t.service.deps.store.devices.listForCustomer(fay.id);
+      return devices[0]?.language === 'de' ? devices : null;
+    });
+    stream.abort();
+    assert.equal(device!.language, 'de');
+
+    const id = await knock(anna, fay.id, 'CASE-DE1');
+    const [push] = await waitFor('the knock', () => (fay.push.received().length ? fay.push.payloads() : null));
+    assert.equal((push as { body: string }).body, 'Anna Agent von Northwind Bank möchte Sie zum Vorgang CASE-DE1 anrufen.');
+    const slots = await t.call('GET', `/api/v1/app/requests/${id}/slots?limit=1`, { token: fay.credential });
+    const booked = await t.call('POST', `/api/v1/app/requests/${id}/schedule`, { token: fay.credential, body: { at: slots.body.slots[0].start } });
+    assert.equal(booked.status, 200, booked.text);
+    const ics = await t.call('GET', `/api/v1/app/requests/${id}/callback.ics`, { token: fay.credential, headers: { 'accept-language': 'de-CH,de;q=0.9' } });
+    const unfolded = ics.text.replace(/\r\n[ \t]/g, '');
+    assert.match(unfolded, /SUMMARY:Anna Agent anrufen \(CASE-DE1\)/);
+    assert.match(unfolded, /DESCRIPTION:Ihr Anruf bei Anna Agent von Northwind Bank: Zu dieser Zeit bittet die App Sie\\, anzurufen\./);
+    const english = await t.call('GET', `/api/v1/app/requests/${id}/callback.ics`, { token: fay.credential, headers: { 'accept-language': 'fr-FR' } });
+    assert.match(english.text, /SUMMARY:Call Anna Agent \(CASE-DE1\)/);
+    assert.doesNotMatch(english.text.replace(/\r\n[ \t]/g, ''), /will call you/);
+  });
+
   it('names one customer by id for staff only', async () => {
     const res = await t.call('GET', `/api/v1/customers/${chris.id}`, { token: anna });
     assert.equal(res.status, 200);
@@ -265,13 +304,15 @@ describe('app and console extras through the HTTP API', function () {
     await types.body?.cancel();
   });
 
-  it('serves the customer app and the console with the app manifest', async () => {
+  it("serves the customer app and the console with the app manifest in the bank's name and colour", async () => {
     const app = await fetch(`${t.url}/app/`);
     assert.equal(app.status, 200);
     assert.match(await app.text(), /<link rel="manifest" href="manifest.webmanifest"/);
     const manifest = await t.call('GET', '/app/manifest.webmanifest');
     const parsed = typeof manifest.body === 'string' ? JSON.parse(manifest.body) : manifest.body;
     assert.equal(parsed.start_url, '/app/');
+    assert.equal(parsed.name, 'Northwind Bank');
+    assert.equal(parsed.theme_color, '#1d5c2e');
     assert.equal((await fetch(`${t.url}/app/sw.js`)).status, 200);
     assert.equal((await fetch(`${t.url}/console/`)).status, 200);
   });

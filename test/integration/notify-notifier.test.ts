@@ -28,7 +28,7 @@ function config(smsEnabled: boolean): NotifierConfig {
     server: { publicUrl },
     requests: { answerTimeLimitSeconds: 300, remindChoicesMinutes: [30, 60, 1440] },
     notify: { sms: { enabled: smsEnabled } },
-    auth: { webauthn: { rpName: 'Acme' } },
+    branding: { name: 'Acme' },
   };
 }
 
@@ -289,6 +289,29 @@ describe('notify: notifier (real store, push service and Twilio doubles)', () =>
       [['sms', null, 'sent']],
     );
     assert.equal(records[0]!.id, summary.notificationId);
+  });
+
+  it("speaks the language of the customer's app: push per device, and the SMS", async () => {
+    const c = await customer('+447700900013');
+    const german = push.createSubscription();
+    const english = push.createSubscription();
+    const d1 = await device(c.id, german.subscription, 'Handy');
+    await device(c.id, english.subscription, 'laptop');
+    await store.devices.setLanguage(d1.id, 'de');
+    const request = await callRequest(c.id, 'CASE-31');
+
+    await notifier().notifyCustomer({ request, agentName: 'Anna', kind: 'knock', now: t0 });
+    assert.equal(only(german)[0]!.title, 'Anrufanfrage: Vorgang CASE-31');
+    assert.equal(only(german)[0]!.body, 'Anna von Acme möchte Sie zum Vorgang CASE-31 anrufen.');
+    assert.equal(only(english)[0]!.body, 'Anna from Acme would like to call you about case CASE-31.');
+
+    // No push reaches anyone: the SMS is in the language an app asked for.
+    const c2 = await customer('+447700900014');
+    const d2 = await device(c2.id, null);
+    await store.devices.setLanguage(d2.id, 'de');
+    const texted = await callRequest(c2.id, 'CASE-32');
+    await notifier().notifyCustomer({ request: texted, agentName: 'Anna', kind: 'knock', now: t0 });
+    assert.equal(twilio.messages.at(-1)!.body, `Anna von Acme möchte Sie zum Vorgang CASE-32 anrufen. Hier antworten: ${publicUrl}/app/#/requests/${texted.id}`);
   });
 
   it('falls back to SMS when every push fails', async () => {

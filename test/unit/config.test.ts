@@ -31,6 +31,18 @@ describe('configuration', () => {
     assert.match(problems({ KNOCK_NOPE: '1' })[0]!, /KNOCK_NOPE: no such configuration key/);
     assert.match(problems({ KNOCK_NOTIFY__SMS__ENABLED: 'true' })[0]!, /notify.sms: enabled, but accountSid/);
   });
+  it('takes the branding from config and refuses unreadable colours, bad colour values and missing logo files', () => {
+    const c = loadConfig({ KNOCK_BRANDING__NAME: 'Northwind Bank', KNOCK_BRANDING__PRIMARY_COLOR: '#1d5c2e', KNOCK_BRANDING__LOGO: 'src/web/app/icon.svg' });
+    assert.equal(c.branding.name, 'Northwind Bank');
+    assert.deepEqual(problems({ KNOCK_BRANDING__PRIMARY_COLOR: '#ffd23f' }), [
+      'branding.primaryColor: "#ffd23f" has a contrast of 1.44:1 against white; white button text and links need at least 4.5:1 (a darker shade)',
+    ]);
+    assert.match(problems({ KNOCK_BRANDING__PRIMARY_DARK_COLOR: 'navy' })[0]!, /^branding\.primaryDarkColor: must match pattern/);
+    assert.deepEqual(problems({ KNOCK_BRANDING__LOGO: 'branding/missing-logo.png' }).map((p) => p.replace(/: no such file: .*/, ': no such file')), ['branding.logo: no such file']);
+    assert.match(problems({ KNOCK_BRANDING__LOGO: 'README.md' })[0]!, /branding\.logo: "README\.md" is neither an http\(s\):\/\/ URL nor an image file/);
+    assert.match(problems({ KNOCK_BRANDING__NAME: '' })[0]!, /^branding\.name: must NOT have fewer than 1 characters/);
+    assert.deepEqual(problems({ KNOCK_BRANDING__LOGO: 'https://cdn.example.com/logo.svg' }), []);
+  });
   it('refuses closed dates that are not calendar days, naming the key and the entry', () => {
     assert.deepEqual(problems({ KNOCK_SCHEDULING__CLOSED_DATES: '["2026-12-25","2026-13-01"]', KNOCK_SCHEDULING__GROUP_CLOSED_DATES: '{"support":["Christmas"]}' }), [
       'scheduling.closedDates[1] "2026-13-01" is not a calendar date written YYYY-MM-DD (e.g. 2026-12-25)',

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import express, { Router } from 'express';
 import { AppError } from '../../domain/errors.js';
+import { isLanguage, LANGUAGES } from '../../domain/language.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { openSlotsForDevice } from '../../flows/slots.js';
 import { deviceOf, requestOf, requireDevice, requireDeviceRequest, wrap } from '../auth.js';
@@ -35,6 +36,12 @@ export function appEventsRoutes(deps: FlowDeps, vapidPublicKey: string, appChann
 
   r.get('/api/v1/app/events', device, (req, res) => {
     const customerId = deviceOf(res).customerId;
+    // The app's language (its browser's Accept-Language) is kept for what reaches the customer
+    // outside the app: push and SMS text.
+    const language = req.acceptsLanguages(...LANGUAGES);
+    if (isLanguage(language) && language !== deviceOf(res).language) {
+      deps.store.devices.setLanguage(deviceOf(res).id, language).catch((e) => deps.logger.warn({ err: String(e) }, 'device language not saved'));
+    }
     // The customer's requests' changes, made on any instance; resumes after Last-Event-ID.
     openLiveStream(
       req,

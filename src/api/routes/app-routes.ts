@@ -5,6 +5,7 @@
  */
 import { Router, type Request } from 'express';
 import { AppError } from '../../domain/errors.js';
+import { isLanguage, LANGUAGES } from '../../domain/language.js';
 import type { CallRequest } from '../../domain/model.js';
 import { beginAccept, completeAccept, type AcceptProof } from '../../flows/accept.js';
 import {
@@ -18,6 +19,7 @@ import { issueAppRegistration } from '../../flows/app-registration.js';
 import { revokeDevice } from '../../flows/revocation.js';
 import { normaliseOrigins, resolvedEndpointProblem } from '../../notify/push-endpoint-policy.js';
 import { cancelScheduledCallback } from '../../flows/customer-cancel.js';
+import { policyFor } from '../../flows/group-policy.js';
 import type { FlowDeps } from '../../flows/ports.js';
 import { scheduleCallback, snoozeRequest } from '../../flows/schedule.js';
 import { deviceOf, requestOf, requireDevice, requireDeviceRequest, wrap } from '../auth.js';
@@ -125,13 +127,17 @@ export function appRoutes(deps: FlowDeps): Router {
   r.post('/app/requests/:id/cancel', deviceRequest, wrap(async (req, res) => {
     res.json(await view(await cancelScheduledCallback(deps, deviceOf(res), requestId(req), requestOf(res))));
   }));
-  r.get('/app/requests/:id/callback.ics', deviceRequest, wrap(async (_req, res) => {
+  r.get('/app/requests/:id/callback.ics', deviceRequest, wrap(async (req, res) => {
     const request = requestOf(res);
     if (!request.scheduledFor || request.state !== 'scheduled') throw new AppError('not_found', 'This call is not scheduled.');
-    const agent = await deps.store.agents.get(request.agentId);
+    const [agent, policy] = await Promise.all([deps.store.agents.get(request.agentId), policyFor(deps, request.groupId)]);
+    // The app asks in its browser's language; English for any other.
+    const language = req.acceptsLanguages(...LANGUAGES);
     const ics = callbackIcs(request, {
-      agentName: agent?.name ?? 'Your adviser',
-      organisation: deps.config.auth.webauthn.rpName,
+      agentName: agent?.name ?? (language === 'de' ? 'Ihr Berater' : 'Your adviser'),
+      organisation: deps.config.branding.name,
+      mode: policy.callbackMode,
+      language: isLanguage(language) ? language : 'en',
       durationMinutes: 15,
       url: `${deps.config.server.publicUrl}/app/#/requests/${request.id}`,
       now: deps.clock(),

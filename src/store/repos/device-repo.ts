@@ -1,6 +1,7 @@
 /** Enrolled customer devices: key, WebAuthn credential, PIN state, push subscription. */
 import type pg from 'pg';
 import { AppError } from '../../domain/errors.js';
+import { isLanguage } from '../../domain/language.js';
 import type { Device, DeviceSecrets, PushSubscription, WebAuthnCredential } from '../../domain/model.js';
 import type { AppSipBinding, ConsumeResult, DeviceRepo, NewDevice, PinCheckReservation } from '../store.js';
 import { requestColumns, toCallRequest, unprefixedRequestRow } from './call-request-repo.js';
@@ -19,6 +20,7 @@ export interface DeviceRow {
   created_at: Date;
   last_seen_at: Date | null;
   revoked_at: Date | null;
+  language: string | null;
 }
 
 interface SecretsRow {
@@ -32,7 +34,7 @@ interface SecretsRow {
 export function deviceColumns(t?: string): string {
   const p = t ? `${t}.` : '';
   return `${p}id, ${p}customer_id, ${p}label, ${p}public_key_jwk, ${p}key_thumbprint, ${p}webauthn,
-  (${p}pin_hash IS NOT NULL) AS has_pin, ${p}push_subscription, ${p}sip_contact, ${p}created_at, ${p}last_seen_at, ${p}revoked_at`;
+  (${p}pin_hash IS NOT NULL) AS has_pin, ${p}push_subscription, ${p}sip_contact, ${p}created_at, ${p}last_seen_at, ${p}revoked_at, ${p}language`;
 }
 
 const COLUMNS = deviceColumns();
@@ -51,6 +53,7 @@ export function toDevice(r: DeviceRow): Device {
     createdAt: r.created_at,
     lastSeenAt: r.last_seen_at,
     revokedAt: r.revoked_at,
+    language: isLanguage(r.language) ? r.language : null,
   };
 }
 
@@ -192,6 +195,7 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
       if (!row) return 'unknown';
       return row.consumed_at ? 'replayed' : 'expired';
     },
+    setLanguage: (id, language) => set(id, 'language = $2', [language]),
     touch: (id, now) => set(id, 'last_seen_at = GREATEST(last_seen_at, $2::timestamptz)', [now]),
 
     async reservePinCheck(id, maxAttempts, now, leaseUntil, pinVersion): Promise<PinCheckReservation> {
