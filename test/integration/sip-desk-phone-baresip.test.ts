@@ -167,6 +167,39 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
     }
   });
 
+  it('connects two phones that insist on SDES-SRTP (RTP/SAVP + a=crypto) calling each other by extension: encrypted audio both ways', async () => {
+    const { env, deps, cc } = center();
+    const phones: Baresip[] = [];
+    try {
+      for (const a of [AGENTS.anna, AGENTS.ben]) phones.push(await startBaresip({ user: a.extension, password: DESK_PHONE_PASSWORD, registrar: env.remote, transport: 'udp', mediaenc: 'srtp-mand' }));
+      for (const a of [cc.agents.anna!, cc.agents.ben!]) await waitFor(`${a.username} to be available`, async () => (await deps.store.agents.get(a.id))!.availability === 'available');
+      const [anna, ben] = phones as [Baresip, Baresip];
+      assert.equal((await anna.command('dial', `sip:${AGENTS.ben.extension}@${env.remote}`)).ok, true);
+      for (const p of phones) {
+        // The srtp module's event once the keys of both sides are in use.
+        const menc = await p.waitForEvent('SRTP in use', (e) => e.event === true && e.type === 'CALL_MENC');
+        assert.match(String(menc.param), /AES_CM_128_HMAC_SHA1_80/);
+        await p.waitForEvent('the call established', (e) => e.event === true && e.type === 'CALL_ESTABLISHED');
+      }
+      // Each phone decrypts what the other sends (packets it could not decrypt are not counted).
+      const counts = await waitFor('SRTP both ways', async () => {
+        const debug = await Promise.all(phones.map(async (p) => String((await p.command('audio_debug')).data ?? '')));
+        if (!debug.every((d) => /menc: srtp-mand \(secure=yes\)/.test(d))) return null;
+        const rcvd = debug.map((d) => Number(/rcvd=(\d+)/.exec(d)?.[1] ?? 0));
+        return rcvd.every((n) => n >= 50) ? rcvd : null;
+      });
+      console.log(`      SRTP packets received by anna/ben: ${counts.join('/')}`);
+      assert.equal((await anna.command('hangup')).ok, true);
+      await ben.waitForEvent('the call closed', (e) => e.event === true && e.type === 'CALL_CLOSED');
+    } finally {
+      for (const p of phones) await p.stop();
+      for (const a of [AGENTS.anna, AGENTS.ben]) {
+        await deps.store.registrations.removeAll(a.extension);
+        await deskPhoneUnregistered(deps, a.extension);
+      }
+    }
+  });
+
   it('marks a TCP phone whose connection is gone unreachable at once, warns once, shows it, and gives the call to the next agent', async () => {
     const { fs, env, deps, cc, pcap } = center();
     const [anna, ben] = [cc.agents.anna!, cc.agents.ben!];

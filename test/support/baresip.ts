@@ -95,6 +95,16 @@ export interface BaresipOptions {
    * presence module: SUBSCRIBE presence, RFC 3856); it prints "<uri> changed status from … to …".
    */
   watch?: string[];
+  /**
+   * Media encryption the account asks for (`mediaenc`, the srtp module): `srtp` offers SDES-SRTP
+   * keys (a=crypto) on a plain RTP/AVP line and takes plain RTP too, `srtp-mand` offers and
+   * accepts RTP/SAVP only.
+   */
+  mediaenc?: 'srtp' | 'srtp-mand';
+  /** Extra account parameters (`;name=value` after the AOR), e.g. RFC 5626 outbound. */
+  accountParams?: string;
+  /** Extra modules to load (e.g. `uuid.so`). */
+  modules?: string[];
 }
 
 /** Starts baresip and waits for its control socket; the account registers by itself. */
@@ -122,6 +132,8 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
       'module g711.so',
       'module aufile.so',
       'module aubridge.so',
+      ...(opts.mediaenc ? ['module srtp.so'] : []),
+      ...(opts.modules ?? []).map((m) => `module ${m}`),
       'module_tmp account.so',
       'module_app menu.so', // the commands ctrl_tcp runs (transfer, hangup, …)
       'module_app ctrl_tcp.so',
@@ -134,7 +146,7 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
   const aor = `sip:${opts.user}@${host}:${port};transport=${opts.transport}`;
   writeFileSync(
     join(dir, 'accounts'),
-    `<${aor}>;auth_user=${opts.user};auth_pass=${opts.password};answermode=auto;regint=${opts.regint ?? 600};audio_codecs=PCMU\n`,
+    `<${aor}>;auth_user=${opts.user};auth_pass=${opts.password};answermode=auto;regint=${opts.regint ?? 600};audio_codecs=PCMU${opts.mediaenc ? `;mediaenc=${opts.mediaenc}` : ''}${opts.accountParams ?? ''}\n`,
   );
   writeFileSync(join(dir, 'contacts'), (opts.watch ?? []).map((ext) => `<sip:${ext}@${host}:${port};transport=${opts.transport}>;presence=p2p\n`).join(''));
 
