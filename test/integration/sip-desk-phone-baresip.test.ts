@@ -200,6 +200,50 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
     }
   });
 
+  it('takes a customer call over the TCP connection of a phone that asks for RFC 5626 outbound (reg-id, +sip.instance)', async () => {
+    const { fs, env, deps, cc, pcap } = center();
+    let phone: Baresip | null = null;
+    try {
+      // baresip's outbound: the uuid module gives the +sip.instance, the account's outbound proxy is the flow.
+      phone = await startBaresip({
+        user: AGENTS.anna.extension,
+        password: DESK_PHONE_PASSWORD,
+        registrar: env.remote,
+        transport: 'tcp',
+        accountParams: `;sipnat=outbound;outbound="sip:${env.remote};transport=tcp"`,
+        modules: ['uuid.so'],
+        sipTrace: true,
+      });
+      const [binding] = await waitFor('the binding', async () => {
+        const b = await deps.store.registrations.list(AGENTS.anna.extension, new Date());
+        return b.length ? b : null;
+      });
+      assert.match(binding!.source, /^tcp\/127\.0\.0\.1:\d+$/);
+      assert.match(phone.output(), /^Contact: .*;\+sip\.instance="<urn:uuid:[0-9a-f-]+>";reg-id=1/m, 'the phone asked for outbound');
+      await waitFor('anna to be available', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
+      const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-outbound');
+      const caller = callerArgs(cc, token);
+      const call = runSipp({ scenario: 'customer-call', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap, talk_ms: '6000' }, extraArgs: caller.extraArgs, timeoutMs: 45_000 });
+      await phone.waitForEvent('CALL_ESTABLISHED', (e) => e.event === true && e.type === 'CALL_ESTABLISHED');
+      await waitFor(
+        'RTP both ways through the bridge',
+        async () => {
+          const channels = await fsChannels(fs);
+          if (channels.length !== 2) return null;
+          return (await Promise.all(channels.map((ch) => rtpCounters((cmd) => fs.api(cmd), ch.uuid)))).every((x) => carriesAudio(x, 50));
+        },
+        25_000,
+      );
+      await call;
+      const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
+      assert.equal(record!.agentId, cc.agents.anna!.id);
+    } finally {
+      await phone?.stop();
+      await deps.store.registrations.removeAll(AGENTS.anna.extension);
+      await deskPhoneUnregistered(deps, AGENTS.anna.extension);
+    }
+  });
+
   it('marks a TCP phone whose connection is gone unreachable at once, warns once, shows it, and gives the call to the next agent', async () => {
     const { fs, env, deps, cc, pcap } = center();
     const [anna, ben] = [cc.agents.anna!, cc.agents.ben!];

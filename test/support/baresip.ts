@@ -105,6 +105,8 @@ export interface BaresipOptions {
   accountParams?: string;
   /** Extra modules to load (e.g. `uuid.so`). */
   modules?: string[];
+  /** Print every SIP message sent and received (`-s`), to be read with `output()`. */
+  sipTrace?: boolean;
 }
 
 /** Starts baresip and waits for its control socket; the account registers by itself. */
@@ -150,7 +152,7 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
   );
   writeFileSync(join(dir, 'contacts'), (opts.watch ?? []).map((ext) => `<sip:${ext}@${host}:${port};transport=${opts.transport}>;presence=p2p\n`).join(''));
 
-  const child: ChildProcess = spawn(baresipBinary(), ['-f', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(baresipBinary(), ['-f', dir, ...(opts.sipTrace ? ['-s'] : [])], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const onData = (c: Buffer) => {
     out += c.toString('utf8');
