@@ -35,6 +35,17 @@ async function dtmfPackets(fs: FreeswitchServer, uuid: string): Promise<number> 
   return Number((await fs.api(`uuid_getvar ${uuid} rtp_audio_in_dtmf_packet_count`)).trim()) || 0;
 }
 
+/** Final answers (not 1xx, not a 401 challenge) to the phone's requests of `method`, from its SIP trace. */
+function finalAnswers(trace: string, method: string): Array<{ status: number; allow: string | null }> {
+  return trace
+    .replace(/\r/g, '')
+    .split(/\n\s*\n/)
+    .map((block) => block.slice(block.indexOf('SIP/2.0 ')))
+    .filter((m) => /^SIP\/2\.0 \d{3}/.test(m) && new RegExp(`^CSeq: \\d+ ${method}$`, 'm').test(m))
+    .map((m) => ({ status: Number(m.slice(8, 11)), allow: /^Allow: (.*)$/m.exec(m)?.[1] ?? null }))
+    .filter((a) => a.status >= 200 && a.status !== 401);
+}
+
 describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)', function () {
   this.timeout(90_000);
   // SIP over TLS on drachtio-server with a certificate from a throwaway CA (when openssl is here).
@@ -237,6 +248,43 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
       await call;
       const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
       assert.equal(record!.agentId, cc.agents.anna!.id);
+    } finally {
+      await phone?.stop();
+      await deps.store.registrations.removeAll(AGENTS.anna.extension);
+      await deskPhoneUnregistered(deps, AGENTS.anna.extension);
+    }
+  });
+
+  it("answers what a phone sends besides calls: its message lamp told there are no messages, its presence PUBLISH and a text MESSAGE 405 with Allow, never 503", async () => {
+    const { env, deps } = center();
+    let phone: Baresip | null = null;
+    try {
+      // mwi: SUBSCRIBE message-summary; presence with pubint: PUBLISH of its own presence; the
+      // watched colleague is the current contact a MESSAGE goes to.
+      phone = await startBaresip({
+        user: AGENTS.anna.extension,
+        password: DESK_PHONE_PASSWORD,
+        registrar: env.remote,
+        transport: 'udp',
+        watch: [AGENTS.ben.extension],
+        accountParams: ';pubint=60;mwi=yes',
+        appModules: ['mwi.so'],
+        sipTrace: true,
+      });
+      await waitFor('the binding', async () => (await deps.store.registrations.list(AGENTS.anna.extension, new Date())).length > 0);
+      assert.equal((await phone.command('message', 'hello')).ok, true);
+      const p = phone;
+      const answerTo = (method: string) =>
+        waitFor(`the final answer to the phone's ${method}`, async () => finalAnswers(p.output(), method)[0] ?? null);
+      for (const method of ['PUBLISH', 'MESSAGE']) {
+        const a = await answerTo(method);
+        assert.equal(a.status, 405, `${method}: ${JSON.stringify(a)}`);
+        assert.match(a.allow ?? '', /\bSUBSCRIBE\b/);
+        assert.doesNotMatch(a.allow ?? '', new RegExp(`\\b${method}\\b`));
+      }
+      // The message lamp: the mwi module prints the NOTIFY it got.
+      await waitFor('the message-summary NOTIFY', async () => /MWI for [^\n]*\n(?:[^\n]*\n)?Messages-Waiting: no/.test(p.output().replace(/\r/g, '')));
+      assert.doesNotMatch(p.output(), /^SIP\/2\.0 503/m);
     } finally {
       await phone?.stop();
       await deps.store.registrations.removeAll(AGENTS.anna.extension);

@@ -105,6 +105,8 @@ export interface BaresipOptions {
   accountParams?: string;
   /** Extra modules to load (e.g. `uuid.so`). */
   modules?: string[];
+  /** Extra application modules (e.g. `mwi.so`, the message lamp's SUBSCRIBE). */
+  appModules?: string[];
   /** Print every SIP message sent and received (`-s`), to be read with `output()`. */
   sipTrace?: boolean;
 }
@@ -140,6 +142,7 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
       'module_app menu.so', // the commands ctrl_tcp runs (transfer, hangup, …)
       'module_app ctrl_tcp.so',
       ...(opts.watch?.length ? ['module_app contact.so', 'module_app presence.so'] : []),
+      ...(opts.appModules ?? []).filter((m) => !(opts.watch?.length && /^(contact|presence)\.so$/.test(m))).map((m) => `module_app ${m}`),
       `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
       '',
     ].join('\n'),
