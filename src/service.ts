@@ -20,7 +20,7 @@ import type { FlowDeps, SchedulerPort } from './flows/ports.js';
 import { expireDeskPhoneRegistrations } from './flows/desk-phone.js';
 import { expireAppRegistrations } from './flows/app-registration.js';
 import { callbackDue, expireUnansweredRequest, lapseHold, remindCustomer } from './flows/timed-steps.js';
-import { runConsoleTransfer } from './flows/console-transfer.js';
+import { runConsoleTransfer, takeTransferCommand } from './flows/console-transfer.js';
 import { drainOutbox } from './flows/outbox.js';
 import { reconcileRequestJobs } from './flows/reconcile.js';
 import { startHousekeeping } from './jobs/housekeeping.js';
@@ -35,6 +35,7 @@ import { createRoutingCluster, routingAdmin, type RoutingCluster } from './sip/r
 import { startSipServer, type SipServer } from './sip/sip-server.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded-postgres.js';
 import { openStore } from './store/pg-store.js';
+import { createInstanceCommands } from './store/instance-commands.js';
 import { createPgNotify } from './store/pg-notify.js';
 import { LIVE_EVENTS_CHANNEL } from './store/repos/live-event-repo.js';
 
@@ -42,6 +43,9 @@ export const VERSION = '0.1.0';
 
 /** How long the shared live event log keeps an event for streams that resume. */
 const LIVE_EVENTS_KEEP_MS = 60 * 60_000;
+
+/** How long a command waits for the answer of the instance holding the call. */
+const COMMAND_ANSWER_MS = 3_000;
 
 export interface ServiceOptions {
   logger: Logger;
@@ -160,7 +164,25 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       },
       scheduleTransfer: (data) => scheduler!.scheduleTransfer(data),
     };
-    const deps: FlowDeps = { store, config, clock, logger, scheduler: schedulerPort, notifier, events, keyRing };
+    // Commands about a live call go to the instance holding it (docs/cluster.md).
+    const instanceCommands = createInstanceCommands({
+      url: databaseUrl,
+      instanceId: instance.id,
+      logger,
+      handle: async (kind, data) => {
+        if (kind !== 'call.transfer') throw new AppError('validation_failed', `Unknown command ${kind}.`);
+        takeTransferCommand(deps, customerCalls?.transfers ?? null, data);
+        return 'taken';
+      },
+    });
+    await instanceCommands.start();
+    stops.push(() => instanceCommands.stop());
+    const commands = {
+      transfer: async (owner: string, data: Record<string, unknown>) => {
+        await instanceCommands.ask(owner, 'call.transfer', data, COMMAND_ANSWER_MS);
+      },
+    };
+    const deps: FlowDeps = { store, config, clock, logger, scheduler: schedulerPort, notifier, events, keyRing, commands };
     scheduler = createScheduler({
       url: databaseUrl,
       config: config.jobs,

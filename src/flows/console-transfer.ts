@@ -1,16 +1,20 @@
 /**
- * A transfer asked for in the console or the API (SPEC core flow 2, "transfer by a scheduled
- * job"): the request is checked and audited here, then runs as a durable job, so a transfer
- * survives a restart and fires once with several instances running.
+ * A transfer asked for in the console or the API (SPEC core flow 2): the request is checked and
+ * audited here, then carried out by the instance that holds the call (its owner, named on the
+ * call record), whichever instance the console asked.
  *
  *   console ── POST /call-requests/{id}/transfer ──► requestConsoleTransfer: the call is in
- *     progress, the asker may move it, the target exists ──► audited, job `call.transfer` saved,
- *     `transfer.changed` requested
- *   job ──► runConsoleTransfer: the call is held by this instance and still with the agent who
+ *     progress, the asker may move it, the target exists, its owner is alive ──► `transfer.changed`
+ *     requested, the command sent to the owner (FlowDeps.commands, over PostgreSQL NOTIFY), which
+ *     answers once it has taken it ──► audited; an owner that does not answer in time is a 503
+ *   owner ──► runConsoleTransfer: the call is held by this instance and still with the agent who
  *     was asked about ──► the target (named agent, or the group's agent chosen by routing) rung
  *     through the SIP side (CallTransferPort) ──► completed | failed with a reason; audited
- *   the call's session is live but another instance holds the call ──► the job is left for the
- *     other instances (returns 'leave': due again shortly, no failure counted) until the stale limit
+ *
+ * Without a command bus (or for a record with no owner) the transfer is a durable `call.transfer`
+ * job as before: the job is left for the other instances (returns 'leave') while another instance
+ * holds the call, until the stale limit. A transfer does not need to outlive its owner: the
+ * call ends with it.
  *
  * Failures that cannot get better (call gone, target busy, nobody answered) end the job with a
  * reason; only unexpected errors are retried, and the last attempt reports a failure too.
@@ -121,7 +125,12 @@ export async function requestConsoleTransfer(
     } else if (!(await deps.store.groups.get(toGroup!))) {
       throw new AppError('not_found', `No group ${toGroup}.`);
     }
-    if (!deps.scheduler.scheduleTransfer) throw new AppError('unavailable', 'Transfers cannot be scheduled by this instance.');
+    if (deps.commands && call.owner) {
+      const alive = await deps.store.instances.alive(deps.config.calls.instanceDeadSeconds);
+      if (!alive.some((i) => i.id === call.owner)) {
+        throw new AppError('conflict', 'The server holding this call has stopped; the call is being ended.');
+      }
+    } else if (!deps.scheduler.scheduleTransfer) throw new AppError('unavailable', 'Transfers cannot be scheduled by this instance.');
   } catch (e) {
     if (isAppError(e)) await audit('deny', e.message, { code: e.code });
     throw e;
@@ -137,14 +146,27 @@ export async function requestConsoleTransfer(
     requestedBy: by.actor,
     requestedAt: deps.clock().toISOString(),
   };
-  const jobId = await deps.scheduler.scheduleTransfer({ ...data });
-  await audit('allow', toAgentId ? `transfer to agent ${toAgentId} scheduled` : `transfer to group ${toGroup} scheduled`, {
-    transferId: data.transferId,
-    jobId,
-    fromAgentId: call.agentId,
-  });
-  publish(deps, data, 'requested', '');
-  deps.logger.info({ requestId: request.id, transferId: data.transferId, jobId, toAgentId, toGroup }, 'console transfer scheduled');
+  const what = toAgentId ? `transfer to agent ${toAgentId}` : `transfer to group ${toGroup}`;
+  if (deps.commands && call.owner) {
+    // Told first, so the owner's `ringing` cannot come before it on any stream.
+    publish(deps, data, 'requested', '');
+    const started = Date.now();
+    try {
+      await deps.commands.transfer(call.owner, { ...data });
+    } catch (e) {
+      const err = isAppError(e) ? e : new AppError('unavailable', 'The server holding the call could not be asked.');
+      await audit('deny', err.message, { code: err.code, transferId: data.transferId, owner: call.owner });
+      publish(deps, data, 'failed', err.message);
+      throw err;
+    }
+    await audit('allow', `${what} taken by the instance holding the call`, { transferId: data.transferId, owner: call.owner, fromAgentId: call.agentId });
+    deps.logger.info({ requestId: request.id, transferId: data.transferId, owner: call.owner, ms: Date.now() - started, toAgentId, toGroup }, 'console transfer sent to the call owner');
+  } else {
+    const jobId = await deps.scheduler.scheduleTransfer!({ ...data });
+    await audit('allow', `${what} scheduled`, { transferId: data.transferId, jobId, fromAgentId: call.agentId });
+    publish(deps, data, 'requested', '');
+    deps.logger.info({ requestId: request.id, transferId: data.transferId, jobId, toAgentId, toGroup }, 'console transfer scheduled');
+  }
   return { transferId: data.transferId, requestId: request.id, fromAgentId: call.agentId, toAgentId, toGroup, state: 'requested' };
 }
 
@@ -171,7 +193,21 @@ const OUTCOME_REASON = {
 export type ConsoleTransferRun = void | 'leave';
 
 /**
- * The `call.transfer` job. `calls` is the SIP side of this instance (null when SIP is off here).
+ * A transfer command taken by the instance holding the call: checks at once that the call is
+ * held here (`conflict` otherwise), then runs the transfer without waiting for it (progress goes
+ * out as `transfer.changed`).
+ */
+export function takeTransferCommand(deps: FlowDeps, calls: CallTransferPort | null, raw: Record<string, unknown>): void {
+  const job = parseJob(raw);
+  if (!job) throw new AppError('validation_failed', 'A transfer command without the data it needs.');
+  if (!calls?.find(job.sessionId)) throw new AppError('conflict', 'The call is no longer held by the server that had it; it has ended or moved.');
+  void runConsoleTransfer(deps, calls, raw, { number: 1, last: true }, 'command:call.transfer').catch((e: unknown) => {
+    deps.logger.error({ err: e instanceof Error ? e.message : String(e), transferId: job.transferId }, 'console transfer failed');
+  });
+}
+
+/**
+ * The `call.transfer` job (or a command taken by the owner, takeTransferCommand). `calls` is the SIP side of this instance (null when SIP is off here).
  * `attempt.last`: an unexpected error on the last attempt is reported as a failure instead of
  * being thrown for another retry.
  */
@@ -180,13 +216,14 @@ export async function runConsoleTransfer(
   calls: CallTransferPort | null,
   raw: Record<string, unknown>,
   attempt: { number: number; last: boolean } = { number: 1, last: true },
+  /** Who runs it, for the audit log: the job runner, or the owner taking a command. */
+  actor = 'job:call.transfer',
 ): Promise<ConsoleTransferRun> {
   const job = parseJob(raw);
   if (!job) {
     deps.logger.error({ job: 'call.transfer' }, 'transfer job without the data it needs; dropped');
     return;
   }
-  const actor = 'job:call.transfer';
   const log = deps.logger.child({ component: 'console-transfer', requestId: job.requestId, transferId: job.transferId });
   const audit = (decision: 'allow' | 'deny', reason: string, data: Record<string, unknown> = {}) =>
     deps.store.audit.append({

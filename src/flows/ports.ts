@@ -136,6 +136,18 @@ export interface EventsPort {
   follow?(after: number | null, listener: (event: StreamedEvent) => void): () => void;
 }
 
+/**
+ * Commands to the instance that holds a live call (its owner, on the call record): delivered at
+ * once, answered, or failed with `unavailable` when the owner does not answer in time.
+ */
+export interface CallCommandsPort {
+  /**
+   * Has the owner start a console transfer (the `call.transfer` data); resolves once it has taken
+   * it (progress follows as `transfer.changed`). `conflict` when the owner no longer holds the call.
+   */
+  transfer(owner: string, data: Record<string, unknown>): Promise<void>;
+}
+
 export interface FlowDeps {
   store: Store;
   config: Config;
@@ -145,4 +157,6 @@ export interface FlowDeps {
   notifier: NotifierPort;
   events: EventsPort;
   keyRing: KeyRing;
+  /** Commands to the instance holding a call; absent where there is no cluster bus (the admin CLI). */
+  commands?: CallCommandsPort;
 }

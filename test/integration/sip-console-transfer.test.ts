@@ -1,6 +1,6 @@
 /**
  * A transfer asked for through the API (the console's transfer control) on real servers: the
- * request becomes a `call.transfer` job, the job has the SIP side ring the next agent of the
+ * request goes to the instance holding the call (here the same one), which has the SIP side ring the next agent of the
  * group with the customer marked verified through the session, the customer is re-bridged in
  * FreeSWITCH and the first agent's leg gets BYE. Refusals: an unknown agent, a call that has
  * ended, and a job whose call is gone ends with a reason instead of being retried. A target who
@@ -132,7 +132,7 @@ describe('transfer from the console as a job (drachtio-server + FreeSWITCH + sip
       assert.equal(scheduled?.actor, `agent:${cc.agents.anna!.id}`);
       const done = requestAudit.find((e) => e.action === 'call.transfer.console');
       assert.equal(done?.decision, 'allow');
-      assert.equal(done?.actor, 'job:call.transfer');
+      assert.equal(done?.actor, 'command:call.transfer');
       const sessionAudit = await deps.store.audit.list({ subject: `session:${sessionId}` });
       assert.ok(sessionAudit.some((e) => e.action === 'session.verify' && e.decision === 'allow'));
       assert.ok(sessionAudit.some((e) => e.action === 'call.transfer' && e.decision === 'allow' && /console transfer/.test(e.reason)));
