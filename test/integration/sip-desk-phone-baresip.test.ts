@@ -292,7 +292,7 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
     }
   });
 
-  it('marks a TCP phone whose connection is gone unreachable at once, warns once, shows it, and gives the call to the next agent', async () => {
+  it('marks a TCP phone whose connection is gone unreachable at once, warns once, shows it, gives the call to the next agent, and takes it back when it registers again', async () => {
     const { fs, env, deps, cc, pcap } = center();
     const [anna, ben] = [cc.agents.anna!, cc.agents.ben!];
     const phones: Baresip[] = [];
@@ -338,6 +338,15 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
       assert.equal(listed.status, 200, listed.text);
       const shown = (listed.body.items as Array<{ id: string; phone: string; availability: string }>).find((a) => a.id === anna.id)!;
       assert.deepEqual({ availability: shown.availability, phone: shown.phone }, { availability: 'offline', phone: 'unreachable' });
+
+      // The phone comes back (restarted, a new connection): its REGISTER makes Anna available
+      // again, the console shows the phone registered, and only the new binding is rung.
+      phones.push(await startBaresip({ user: AGENTS.anna.extension, password: DESK_PHONE_PASSWORD, registrar: env.remote, transport: 'tcp' }));
+      await waitFor('anna available again', async () => (await deps.store.agents.get(anna.id))!.availability === 'available');
+      const again = await env.svc.call('GET', '/api/v1/agents', { token: cc.consoleTokens.ben });
+      assert.equal((again.body.items as Array<{ id: string; phone: string }>).find((a) => a.id === anna.id)!.phone, 'registered');
+      const live = await deps.store.registrations.list(AGENTS.anna.extension, new Date());
+      assert.equal(live.filter((b) => !b.unreachableSince).length, 1, 'the new binding is live, the dead one stays marked until it expires');
     } finally {
       for (const p of phones) await p.stop();
       for (const a of [AGENTS.anna, AGENTS.ben]) {
