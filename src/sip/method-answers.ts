@@ -5,9 +5,11 @@
  * gets 481 (§12.2.2). Without a route drachtio-server answers such requests 503, which tells a
  * phone the server is overloaded and to come back.
  *
- * drachtio-server 0.9.10 itself drops a request of a method it does not know (RFC 3261 §21.5.2
- * would have 501) and an out-of-dialog REFER or PRACK without answering: those never reach the
- * application.
+ * drachtio-server 0.9.10 passes on, outside a dialog, only INVITE, REGISTER, SUBSCRIBE, NOTIFY,
+ * OPTIONS, INFO, MESSAGE and PUBLISH (hard-coded, no setting changes it). It answers CANCEL itself,
+ * and BYE or UPDATE outside a dialog with 481; it drops without an answer a REFER or PRACK outside
+ * a dialog, a stray ACK and any other method (RFC 3261 §21.5.2 would have 501): those never reach
+ * the application. See docs/desk-phones.md.
  */
 import { EVENT_CONTENT_TYPE, EVENT_PACKAGES } from '../domain/event-packages.js';
 import { sendResponse, type SipRequest, type SipResponse } from './sip-message.js';
