@@ -3,7 +3,7 @@
  * off, no HTTP port of its own) on the given database, connected to the run's drachtio-server,
  * logging at BENCH_LOG_LEVEL into /dev/null (the logging is paid for, its output is not kept).
  */
-import { closeSync, openSync } from 'node:fs';
+import { devNull } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../src/config/load-config.js';
 import { startService, type RunningService } from '../src/service.js';
@@ -15,7 +15,7 @@ export interface BenchService {
   /** The connected SIP side. */
   sip: SipServer;
   logger: Logger;
-  /** Stops the service and closes its log; safe to call more than once. */
+  /** Stops the service; safe to call more than once. */
   stop(): Promise<void>;
 }
 
@@ -30,17 +30,12 @@ export async function startSipBenchService(opts: {
   logLevel: string;
 }): Promise<BenchService> {
   const { drachtio, logLevel } = opts;
-  const devNull = openSync('/dev/null', 'w');
   let service: RunningService | null = null;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    try {
-      await service?.stop();
-    } finally {
-      closeSync(devNull);
-    }
+    await service?.stop();
   };
   try {
     const config = loadConfig({
@@ -56,6 +51,10 @@ export async function startSipBenchService(opts: {
       KNOCK_MEDIA__FREESWITCH__PORT: String(opts.freeswitch.port),
       ...(opts.freeswitch.secret ? { KNOCK_MEDIA__FREESWITCH__SECRET: opts.freeswitch.secret } : {}),
     });
+    // The destination opens /dev/null itself and keeps it to the end of the process. (It used to
+    // be given a descriptor this module closed on stop: pino's flush at exit then wrote to a
+    // closed descriptor, and sonic-boom retries a failed synchronous write forever, so
+    // `npm run bench:sip` never exited after writing its figures.)
     const logger = pino({ level: logLevel }, pino.destination({ dest: devNull, sync: false, minLength: 8192 }));
     service = await startService(config, { logger, instanceName: opts.instanceName });
     const sip = service.sip!;
