@@ -2,7 +2,7 @@
  * The application's customer call handler with media taken out, for the SIP benchmark: the same
  * token and device-proof reading, dialog binding, admitCustomerCall (signature, claims, single-use consume in
  * PostgreSQL, state move, audit), 401/403 refusals and customer lookup as
- * src/sip/customer-call.ts; then, where that handler anchors the caller in FreeSWITCH and
+ * src/calls/customer-call.ts; then, where that handler anchors the caller in FreeSWITCH and
  * queues for an agent, this one answers 200 with a fixed SDP at once, and on BYE ends the call
  * request through callEnded as an abandoned call. Plugged into the running service's INVITE
  * router with onCustomerInvite, so routing, the drachtio connection and the store are the real
@@ -13,8 +13,8 @@ import type { Logger } from 'pino';
 import { isAppError } from '../src/domain/errors.js';
 import { admitCustomerCall, callEnded } from '../src/flows/call-session.js';
 import type { FlowDeps } from '../src/flows/ports.js';
-import { bearerToken, deviceProof, dialogIdOf, fromTagOf, refuseInvite } from '../src/sip/customer-call.js';
-import { newSessionId } from '../src/sip/customer-call-state.js';
+import { bearerToken, deviceProof, dialogIdOf, fromTagOf, refuseInvite } from '../src/calls/customer-call.js';
+import { newSessionId } from '../src/calls/customer-call-state.js';
 import type { CustomerInviteHandler } from '../src/sip/invite-router.js';
 import { BENCH_ANSWER_SDP } from './sip-answer-sdp.js';
 

@@ -30,7 +30,7 @@ import { createNotifier } from './notify/notifier.js';
 import { ensureVapidKeys } from './notify/vapid-keys.js';
 import { createWebPushChannel } from './notify/webpush-channel.js';
 import { KeyRing } from './security/signing-keys.js';
-import { startCustomerCalls, type CustomerCallService } from './sip/customer-call-service.js';
+import { startCustomerCalls, type CustomerCallService } from './calls/customer-call-service.js';
 import { createRoutingCluster, routingAdmin, type RoutingCluster } from './sip/routing-cluster.js';
 import { startSipServer, type SipServer } from './sip/sip-server.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded-postgres.js';

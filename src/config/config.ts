@@ -155,7 +155,7 @@ export interface Config {
     housekeepingCron: string;
     staleSessionHours: number;
   };
-  /** Liveness of calls in progress (sip/call-reconciler.ts, flows/call-liveness.ts). */
+  /** Liveness of calls in progress (calls/call-reconciler.ts, flows/call-liveness.ts). */
   calls: {
     /** How often open calls are checked against FreeSWITCH, drachtio-server and the other instances. */
     reconcileSeconds: number;

@@ -103,7 +103,7 @@ export interface LiveCall {
 /** 'failed': an unexpected error; the call went back to the first agent, or ended. */
 export type CallTransferOutcome = 'completed' | 'refused' | 'busy' | 'not_answered' | 'caller_gone' | 'failed';
 
-/** The SIP side's part of a console transfer (src/sip/console-transfer.ts). */
+/** The SIP side's part of a console transfer (src/calls/console-transfer.ts). */
 export interface CallTransferPort {
   /** The call of this session when this instance holds it; null otherwise. */
   find(sessionId: string): LiveCall | null;

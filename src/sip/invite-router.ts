@@ -11,7 +11,7 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { FlowDeps } from '../flows/ports.js';
 import type { DeskPhoneAuthenticator } from './desk-phone-auth.js';
-import { callExtension } from './extension-call.js';
+import { callExtension } from '../calls/extension-call.js';
 import { runFeatureCode } from './feature-codes.js';
 import type { LocationService } from './location-service.js';
 import { matchFeatureCode } from './routing-config.js';

@@ -1,7 +1,7 @@
 /** Which Contact the app may register: over WebSocket only a `.invalid` host (RFC 7118 §5). */
 import assert from 'node:assert/strict';
 import { appContactRefusal } from '../../src/sip/app-registrar.js';
-import { routeToApp } from '../../src/sip/app-callback-ring.js';
+import { routeToApp } from '../../src/calls/app-callback-ring.js';
 
 describe('app registration Contact rule', () => {
   it('accepts the `.invalid` Contact sip.js sends over WebSocket', () => {

@@ -4,7 +4,7 @@
  * with (RFC 4028 §9).
  */
 import assert from 'node:assert/strict';
-import { replacesOf } from '../../src/sip/attended-transfer.js';
+import { replacesOf } from '../../src/calls/attended-transfer.js';
 import { parseSessionExpires, sessionIntervalTooSmall, sessionRefreshAnswerHeaders, sessionTimerAnswerHeaders } from '../../src/sip/session-timer.js';
 import type { SipRequest } from '../../src/sip/sip-message.js';
 

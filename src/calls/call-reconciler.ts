@@ -27,8 +27,8 @@ import { closeLostCall, describeLostCall, endStuckSetups, sweepCallLeftovers } f
 import type { FlowDeps } from '../flows/ports.js';
 import type { FreeswitchConnection } from '../media/freeswitch-connection.js';
 import type { ActiveCalls, CallSetupHold } from './customer-call-state.js';
-import { sendResponse, type SipRequest, type SipResponse } from './sip-message.js';
-import type { SipServer } from './sip-server.js';
+import { sendResponse, type SipRequest, type SipResponse } from '../sip/sip-message.js';
+import type { SipServer } from '../sip/sip-server.js';
 
 export interface CallReconciler {
   /** Runs a pass now (or right after the one running); resolves when it is done. */

@@ -11,7 +11,7 @@ import type { Agent } from '../domain/model.js';
 import { AppError } from '../domain/errors.js';
 import type { CallTransferOutcome, CallTransferPort, LiveCall } from '../flows/ports.js';
 import type { ActiveCalls } from './customer-call-state.js';
-import type { LocationService } from './location-service.js';
+import type { LocationService } from '../sip/location-service.js';
 import { transferCall } from './transfer.js';
 
 export function consoleTransfers(calls: ActiveCalls, locations: LocationService): CallTransferPort {

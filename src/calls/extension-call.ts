@@ -31,12 +31,12 @@ import { deskPhoneCallEnded, deskPhoneCallStarted } from '../flows/desk-phone.js
 import { policyFor } from '../flows/group-policy.js';
 import type { FlowDeps } from '../flows/ports.js';
 import { bridgeDialogs } from './bridge-dialogs.js';
-import { markPhonesUnreachable, routeToBinding, type LocationService } from './location-service.js';
-import { ringTargets, type RingResult, type RingTarget } from './ring-targets.js';
+import { markPhonesUnreachable, routeToBinding, type LocationService } from '../sip/location-service.js';
+import { ringTargets, type RingResult, type RingTarget } from '../sip/ring-targets.js';
 import { ringingCalls, type RingingCall } from './ringing-calls.js';
-import type { GroupRoute, RoutingConfig } from './routing-config.js';
-import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders, sessionTimerOfferHeaders } from './session-timer.js';
-import { fromTagOf, headerText, sendResponse, tagOf, warning, type SipRequest, type SipResponse } from './sip-message.js';
+import type { GroupRoute, RoutingConfig } from '../sip/routing-config.js';
+import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders, sessionTimerOfferHeaders } from '../sip/session-timer.js';
+import { fromTagOf, headerText, sendResponse, tagOf, warning, type SipRequest, type SipResponse } from '../sip/sip-message.js';
 
 export interface ExtensionCallContext {
   deps: FlowDeps;

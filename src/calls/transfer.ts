@@ -22,7 +22,7 @@ import { bridgeEndpoints, parkEndpoint, releaseEndpoint, startHoldMusic } from '
 import { agentLegHeaders, offerToAgents, ringAgent, type RingAgentResult } from './agent-leg.js';
 import { hangUp, isUp, type AgentLeg, type CustomerCall, type TransferClaim } from './customer-call-state.js';
 import { attendedTransfer, replacesOf } from './attended-transfer.js';
-import { addrSpec, sendResponse, uriUser } from './sip-message.js';
+import { addrSpec, sendResponse, uriUser } from '../sip/sip-message.js';
 
 /** Reports the transfer's progress to the referring phone (RFC 3515 §2.4.5, sipfrag body). */
 export function notify(dialog: Srf.Dialog, status: string, final: boolean): void {

@@ -16,10 +16,10 @@ import type { Agent, CallRequest } from '../domain/model.js';
 import { agentDidNotAnswer, reserveNextAgent } from '../flows/customer-queue.js';
 import { answerEndpoint, openOfferingEndpoint, releaseEndpoint } from '../media/media-legs.js';
 import type { Abort, AgentLeg, CallContext, Verification } from './customer-call-state.js';
-import { markPhonesUnreachable, routeToBinding } from './location-service.js';
-import { ringTargets, type RingTarget } from './ring-targets.js';
-import { sessionTimerOfferHeaders } from './session-timer.js';
-import { headerText } from './sip-message.js';
+import { markPhonesUnreachable, routeToBinding } from '../sip/location-service.js';
+import { ringTargets, type RingTarget } from '../sip/ring-targets.js';
+import { sessionTimerOfferHeaders } from '../sip/session-timer.js';
+import { headerText } from '../sip/sip-message.js';
 
 
 /** The user part to show for the customer: their number when known. */

@@ -27,10 +27,10 @@ import { answerEndpoint, openOfferingEndpoint, releaseEndpoint } from '../media/
 import type { RingAgentResult } from './agent-leg.js';
 import { bridgedCalls, type BridgedParty } from './bridge-dialogs.js';
 import { hangUp, type AgentLeg, type CallContext, type CustomerCall } from './customer-call-state.js';
-import { reinviteGate } from './reinvite-glare.js';
+import { reinviteGate } from '../sip/reinvite-glare.js';
 import { ringingCalls } from './ringing-calls.js';
 import { semiAttendedTransfer } from './semi-attended-transfer.js';
-import { parseReplaces, sendResponse, type ReplacesTarget } from './sip-message.js';
+import { parseReplaces, sendResponse, type ReplacesTarget } from '../sip/sip-message.js';
 import { notify, transferCall } from './transfer.js';
 
 /** The dialog a Refer-To's Replaces names: Call-ID, to-tag, from-tag (RFC 3891 §6.1). */

@@ -9,10 +9,10 @@
  * of that phone's dialog with this server) and take its other phone over.
  */
 import type Srf from 'drachtio-srf';
-import { perConnection } from './per-connection.js';
+import { perConnection } from '../sip/per-connection.js';
 import type { Logger } from 'pino';
 import { isUp } from './customer-call-state.js';
-import { reinviteGate } from './reinvite-glare.js';
+import { reinviteGate } from '../sip/reinvite-glare.js';
 
 export type Side = 'caller' | 'callee';
 

@@ -38,12 +38,12 @@ import {
   type Leg,
   type Verification,
 } from './customer-call-state.js';
-import type { CustomerInviteHandler } from './invite-router.js';
-import { fromTagOf, headerText, sendResponse, warning, type SipRequest, type SipResponse } from './sip-message.js';
+import type { CustomerInviteHandler } from '../sip/invite-router.js';
+import { fromTagOf, headerText, sendResponse, warning, type SipRequest, type SipResponse } from '../sip/sip-message.js';
 
 // Kept here too for the callers that read the other credentials from this module.
 export { fromTagOf };
-import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders } from './session-timer.js';
+import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders } from '../sip/session-timer.js';
 import { handleTransferRequests } from './transfer.js';
 import { takeAppAnswer } from './app-callback-ring.js';
 

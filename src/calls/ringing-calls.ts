@@ -6,7 +6,7 @@
  * ends its ringing before the customer is sent to the phone that was being rung.
  */
 import { namesDialog, type DialogIds } from './bridge-dialogs.js';
-import { perConnection } from './per-connection.js';
+import { perConnection } from '../sip/per-connection.js';
 
 export interface RingingCall {
   callId: string;

@@ -30,7 +30,7 @@ import { agentLegHeaders, ringAgent } from './agent-leg.js';
 import { ringApp } from './app-callback-ring.js';
 import { anchorCustomer, connectAgent, presentedCredentials, refuseInvite, verificationOf } from './customer-call.js';
 import { Abort, CustomerCall, hangUp, newSessionId, stackDialogId, type AgentLeg, type CallContext, type Leg } from './customer-call-state.js';
-import { headerText, sendResponse, warning, type SipResponse } from './sip-message.js';
+import { headerText, sendResponse, warning, type SipResponse } from '../sip/sip-message.js';
 
 type DialEvent = Extract<LiveEvent, { type: 'callback.dial' }>;
 

@@ -12,7 +12,7 @@ import { consoleTransfers } from './console-transfer.js';
 import { createCustomerCallHandler } from './customer-call.js';
 import { ActiveCalls, type CallContext } from './customer-call-state.js';
 import { startOutboundCallbacks } from './outbound-callback.js';
-import type { SipServer } from './sip-server.js';
+import type { SipServer } from '../sip/sip-server.js';
 
 export interface CustomerCallService {
   media: FreeswitchConnection;

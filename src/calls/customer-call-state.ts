@@ -17,10 +17,10 @@ import { agentDidNotAnswer } from '../flows/customer-queue.js';
 import type { FlowDeps } from '../flows/ports.js';
 import type { FreeswitchConnection } from '../media/freeswitch-connection.js';
 import { releaseEndpoint, type MediaEndpoint } from '../media/media-legs.js';
-import type { LocationService } from './location-service.js';
-import { reinviteGate } from './reinvite-glare.js';
-import { endedBySessionExpiry, sessionRefreshAnswerHeaders } from './session-timer.js';
-import { warning } from './sip-message.js';
+import type { LocationService } from '../sip/location-service.js';
+import { reinviteGate } from '../sip/reinvite-glare.js';
+import { endedBySessionExpiry, sessionRefreshAnswerHeaders } from '../sip/session-timer.js';
+import { warning } from '../sip/sip-message.js';
 
 /** What every call flow needs from the rest of the service. */
 export interface CallContext {

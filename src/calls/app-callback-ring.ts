@@ -21,8 +21,8 @@ import type Srf from 'drachtio-srf';
 import type { Outcome } from '../domain/call-request.js';
 import type { AppSipBinding } from '../store/store.js';
 import type { Abort, CallContext } from './customer-call-state.js';
-import { routeToBinding } from './location-service.js';
-import { fromTagOf, parseReplaces, sendResponse, type ReplacesTarget, type SipRequest, type SipResponse } from './sip-message.js';
+import { routeToBinding } from '../sip/location-service.js';
+import { fromTagOf, parseReplaces, sendResponse, type ReplacesTarget, type SipRequest, type SipResponse } from '../sip/sip-message.js';
 
 /** The app's answer: its INVITE (not yet answered) that replaces the ringing one. */
 export interface AppAnswer {
