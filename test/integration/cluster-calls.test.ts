@@ -1,32 +1,66 @@
 /**
  * Two service instances on one PostgreSQL, one drachtio-server and one FreeSWITCH, sipp as the
- * customer and the desk phones: a verified call is set up through whichever instance
- * drachtio-server hands the INVITE to (its owner, on the call record); the console transfer is
- * asked of the other instance, which sends it to the owner over PostgreSQL NOTIFY; the call moves
- * to the second agent, and a console streaming from the asking instance sees the progress. The
- * time from the request to `completed` is printed.
+ * customers and the desk phones: instance A runs in the test's process, instance B in a process
+ * of its own (so it can be killed with SIGKILL). drachtio-server hands each new INVITE to one of
+ * them, which becomes the call's owner (on its record).
+ * - A console transfer is asked of the instance that does not hold the call: it goes to the owner
+ *   over PostgreSQL NOTIFY, the call moves to the second agent, and a console streaming from A
+ *   sees the progress. The time from the request to `completed` is printed.
+ * - Six calls connected across both, then B is killed: A's calls stay connected (records open,
+ *   FreeSWITCH channels up); every call B held is closed by A as `instance_lost` (session revoked,
+ *   agent free, channels gone) within the bound the README states. The time is printed.
  */
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import type { LiveEvent, StreamedEvent } from '../../src/flows/ports.js';
-import { startService, type RunningService } from '../../src/service.js';
-import { AGENTS, received, useCallCenter } from '../support/call-center.js';
-import { runSipp, startSippUas } from '../support/sipp.js';
+import { AGENTS, fsChannels, received, useCallCenter } from '../support/call-center.js';
+import { serviceProcess, type ServiceProcess } from '../support/service-process.js';
+import { runSipp, startSippUas, type SippUas } from '../support/sipp.js';
 import { callerArgs, verifiedCall } from '../support/verified-customer.js';
 import { waitFor } from '../support/wait-for.js';
 
 type Of<T extends LiveEvent['type']> = Extract<LiveEvent, { type: T }>;
 
-describe('a call transferred through another instance (two instances, drachtio-server + FreeSWITCH + sipp)', function () {
+const SIX = [
+  AGENTS.anna,
+  AGENTS.ben,
+  AGENTS.carl,
+  { username: 'dora', name: 'Dora Agent', extension: '1004' },
+  { username: 'eric', name: 'Eric Agent', extension: '1005' },
+  { username: 'fay', name: 'Fay Agent', extension: '1006' },
+];
+/** Fast passes, so the test does not wait on the production defaults (5 s and 20 s). */
+const FAST = { KNOCK_CALLS__RECONCILE_SECONDS: '1', KNOCK_CALLS__INSTANCE_DEAD_SECONDS: '3' };
+/** instanceDeadSeconds + reconcileSeconds, as the README states it, plus room for a loaded machine. */
+const CLOSED_WITHIN_MS = 15_000;
+
+describe('two instances sharing the calls (drachtio-server + FreeSWITCH + sipp)', function () {
   this.timeout(120_000);
-  const center = useCallCenter({ agents: [AGENTS.anna, AGENTS.ben] });
-  let b: RunningService;
+  const center = useCallCenter({ agents: SIX, env: FAST });
+  let b: ServiceProcess;
+  let aId: string;
+  let bId: string;
 
   before(async function () {
-    const { env } = center();
-    b = await startService(env.svc.config, { logger: pino({ level: 'silent' }), instanceName: 'cluster-b' });
-    await waitFor('instance B connected to drachtio-server', () => b.sip!.isConnected(), 15_000);
-    await b.customerCalls!.media.whenConnected(20_000);
+    const { env, fs } = center();
+    b = await serviceProcess({
+      ...FAST,
+      DATABASE_URL: env.svc.db.url,
+      KNOCK_SERVER__INSTANCE_NAME: 'cluster-b',
+      KNOCK_SIP__ENABLED: 'true',
+      KNOCK_SIP__DRACHTIO__HOST: env.drachtio.host,
+      KNOCK_SIP__DRACHTIO__PORT: String(env.drachtio.adminPort),
+      KNOCK_SIP__DRACHTIO__SECRET: env.drachtio.secret,
+      KNOCK_MEDIA__FREESWITCH__PORT: String(fs.eslPort),
+      KNOCK_MEDIA__FREESWITCH__SECRET: fs.eslSecret,
+      KNOCK_SIP__AGENT_RING_SECONDS: '3',
+    });
+    await b.start(['database', 'sip', 'media']);
+    const alive = await waitFor('both instances beating', async () => {
+      const list = await env.svc.service.deps.store.instances.alive(60);
+      return list.length === 2 ? list : null;
+    });
+    aId = alive.find((i) => i.name === 'test')!.id;
+    bId = alive.find((i) => i.name === 'cluster-b')!.id;
   });
 
   after(async () => {
@@ -49,13 +83,12 @@ describe('a call transferred through another instance (two instances, drachtio-s
         seen.some((s) => s.event.type === 'call.connected' && s.event.requestId === requestId),
       );
       const record = (await deps.store.callRecords.list({ callRequestId: requestId })).find((r) => r.endedAt === null)!;
-      const aId = (await deps.store.instances.alive(60)).find((i) => i.name === 'test')!.id;
       const heldByA = record.owner === aId;
       // Ask the instance that does not hold the call.
-      const asked = heldByA ? b : a;
+      const asked = heldByA ? b.url : a.url!;
       console.log(`      the call is held by instance ${heldByA ? 'A' : 'B'}; the transfer is asked of ${heldByA ? 'B' : 'A'}`);
       const started = Date.now();
-      const res = await fetch(`${asked.url}/api/v1/call-requests/${requestId}/transfer`, {
+      const res = await fetch(`${asked}/api/v1/call-requests/${requestId}/transfer`, {
         method: 'POST',
         headers: { authorization: `Bearer ${cc.consoleTokens.anna}`, 'content-type': 'application/json' },
         body: JSON.stringify({ toAgentId: cc.agents.ben!.id }),
@@ -85,6 +118,75 @@ describe('a call transferred through another instance (two instances, drachtio-s
       unfollow();
       await anna.stop();
       await ben.stop();
+    }
+  });
+  it('kill -9 of one instance: the other’s calls stay connected, every call of the dead one closed as instance_lost', async () => {
+    const { env, deps, cc, fs, phonePort, pcap } = center();
+    const phones: SippUas[] = [];
+    const customers: Array<Promise<unknown>> = [];
+    const requestIds: string[] = [];
+    try {
+      for (const [i, agent] of SIX.entries()) {
+        phones.push(await startSippUas({ scenario: 'desk-phone-answer-until-bye', localPort: phonePort[agent.extension], calls: 1, rtpEcho: true, timeoutMs: 120_000 }));
+        const { requestId, token } = await verifiedCall(env.svc, cc, agent.username, `KILL-${i + 1}`);
+        requestIds.push(requestId);
+        const caller = callerArgs(cc, token);
+        customers.push(
+          runSipp({ scenario: 'customer-call-until-bye', remote: env.remote, service: 'agent', vars: { ...caller.vars, pcap }, extraArgs: caller.extraArgs, timeoutMs: 120_000 }).catch((e: Error) => e),
+        );
+      }
+      const openRecord = async (id: string) => (await deps.store.callRecords.list({ callRequestId: id })).find((r) => r.answeredAt && !r.endedAt);
+      const connected = await waitFor(
+        'six connected calls (twelve FreeSWITCH channels)',
+        async () => {
+          const records = await Promise.all(requestIds.map(openRecord));
+          return records.every(Boolean) && (await fsChannels(fs)).length === 12 ? records.map((r) => r!) : null;
+        },
+        60_000,
+      );
+      const onA = connected.filter((r) => r.owner === aId);
+      const onB = connected.filter((r) => r.owner === bId);
+      console.log(`      six calls connected: ${onA.length} held by A, ${onB.length} by B`);
+      assert.equal(onA.length + onB.length, 6);
+      assert.ok(onA.length > 0 && onB.length > 0, 'drachtio-server gave calls to both instances');
+
+      await b.crash();
+      const killed = Date.now();
+      const left = async (): Promise<string[]> => {
+        const found: string[] = [];
+        for (const r of onB) {
+          const now = (await deps.store.callRecords.list({ callRequestId: r.callRequestId! })).find((x) => x.id === r.id)!;
+          if (!now.endedAt || now.outcome !== 'instance_lost') found.push(`record ${r.id}: ${now.outcome ?? 'open'}`);
+          if (!(await deps.store.sessions.get(r.sessionId!))?.revokedAt) found.push(`session of ${r.id} not revoked`);
+          if ((await deps.store.agents.get(r.agentId!))?.availability !== 'available') found.push(`agent of ${r.id} busy`);
+          if ((await deps.store.callRequests.get(r.callRequestId!))?.state !== 'ended') found.push(`request of ${r.id} not ended`);
+        }
+        const channels = (await fsChannels(fs)).length;
+        if (channels !== onA.length * 2) found.push(`${channels} FreeSWITCH channels (A's calls have ${onA.length * 2})`);
+        return found;
+      };
+      let last: string[] = [];
+      await waitFor('every call of B closed, and only those', async () => (last = await left()).length === 0, CLOSED_WITHIN_MS).catch((e: Error) => {
+        throw new Error(`${e.message}; left: ${last.join('; ')}`);
+      });
+      const took = Date.now() - killed;
+      console.log(`      B killed: its ${onB.length} calls closed as instance_lost by A in ${took} ms; A's ${onA.length} calls untouched`);
+      // A's calls: still open, still connected, untouched by the survivor's pass.
+      for (const r of onA) {
+        const now = await openRecord(r.callRequestId!);
+        assert.ok(now, `A's call ${r.id} is still open`);
+        assert.equal((await deps.store.callRequests.get(r.callRequestId!))?.state, 'connected');
+      }
+      const audit = await deps.store.audit.list({ limit: 10_000 });
+      assert.ok(audit.some((e) => e.action === 'call.reconcile'), 'the closes are audited');
+      // The parties of B's calls were hung up by A (through drachtio-server), not left in silence.
+      const ofB = onB.map((r) => customers[requestIds.indexOf(r.callRequestId!)]!);
+      const ends = await Promise.all(ofB.map((c) => Promise.race([c, new Promise((r) => setTimeout(() => r(null), 5_000))])));
+      const byes = ends.filter((e) => e && !(e instanceof Error) && /BYE sip:/.test((e as { messages: string }).messages)).length;
+      console.log(`      ${byes} of B's ${onB.length} customers got a BYE`);
+      assert.equal(byes, onB.length);
+    } finally {
+      await Promise.all(phones.map((p) => p.stop().catch(() => undefined)));
     }
   });
 });
