@@ -14,10 +14,13 @@ import { startService } from '../src/service.js';
 import { openBenchDatabase, type BenchTarget } from './bench-database.js';
 import { benchSchedulerLateness, type LatenessResult } from './scheduler-lateness.js';
 import { measureServiceMemory, type ServiceMemoryResult } from './scheduler-memory.js';
+import { benchPeerQueue, type PeerLatenessResult } from './scheduler-peer.js';
 
 export interface SchedulerBenchOptions {
   count: number;
   spreadMs?: number;
+  /** Also run the same callbacks through the peer queue (graphile-worker) on the same database. */
+  peer?: boolean;
 }
 
 export interface SchedulerBenchResult extends LatenessResult {
@@ -36,7 +39,7 @@ export interface SchedulerBenchResult extends LatenessResult {
    */
   startedService: ServiceMemoryResult | { error: string };
   /** The same callbacks through a peer job queue on the same PostgreSQL (the baseline). */
-  peer?: { name: string; p99Ms: number; p50Ms: number; maxMs: number; firedOnce: number; duplicates: number; missing: number; cpuMsPerJob: number | null };
+  peer?: PeerLatenessResult | { error: string };
 }
 
 const rssMb = () => Math.round((process.memoryUsage().rss / 1048576) * 10) / 10;
@@ -63,6 +66,13 @@ export async function runSchedulerBench(target: BenchTarget, options: SchedulerB
       lateness = { ...result, serviceBaselineRssMb, firedPerSecond };
     } finally {
       await service.stop();
+    }
+    // The peer queue on the same database, after the service has stopped (this process is then
+    // the queue's alone), with the same callbacks over the same window.
+    if (options.peer && target.kind === 'server') {
+      lateness.peer = await benchPeerQueue({ url: db.url, count: options.count, spreadMs: lateness.spreadMs, pollIntervalMs: config.jobs.processEveryMs }).catch((e: unknown) => ({
+        error: (e as Error).message,
+      }));
     }
   } finally {
     await db.drop();
