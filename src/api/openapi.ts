@@ -35,6 +35,15 @@ const errors = {
   '401': { description: 'Not authenticated', content: { 'application/problem+json': { schema: problem } } },
 };
 
+/** A stream's resume point: the `id:` of the last event received (SSE). */
+const lastEventIdHeader = {
+  name: 'Last-Event-ID',
+  in: 'header',
+  required: false,
+  description: 'The id of the last event received; the stream starts with the events after it.',
+  schema: { type: 'string', pattern: '^[0-9]{1,15}$' },
+};
+
 const agentProps = {
   id: uuid,
   username: { type: 'string' },
@@ -386,7 +395,7 @@ export const openApiDocument = {
         operationId: 'transferCall',
         summary: "Transfer the request's call in progress to an agent or a group",
         description:
-          'Checked, audited and run as a durable job (`call.transfer`): 202 means scheduled, not done. Progress arrives on GET /api/v1/events as `transfer.changed` (requested, ringing, completed, failed with a reason). Only the agent on the call, a supervisor, an admin or an integration may transfer it. For a group the agent is chosen by routing (longest idle, desk phone registered).',
+          'Checked, audited and sent to the service instance holding the call, which carries it out: 202 means that instance has taken it, not that it is done. Progress arrives on GET /api/v1/events as `transfer.changed` (requested, ringing, completed, failed with a reason). Only the agent on the call, a supervisor, an admin or an integration may transfer it. For a group the agent is chosen by routing (longest idle, desk phone registered).',
         security: agentAuth,
         requestBody: body({
           oneOf: [closed({ toAgentId: uuid }, ['toAgentId']), closed({ toGroup: text(64) }, ['toGroup'])],
@@ -395,7 +404,8 @@ export const openApiDocument = {
           '202': ok('Transfer scheduled: transferId, requestId, fromAgentId, toAgentId, toGroup, state "requested"', ref('Transfer')),
           '403': { description: 'Not your call', content: { 'application/problem+json': { schema: problem } } },
           '404': { description: 'No such request, agent or group', content: { 'application/problem+json': { schema: problem } } },
-          '409': { description: 'No verified call in progress (ended, or not connected)', content: { 'application/problem+json': { schema: problem } } },
+          '409': { description: 'No verified call in progress (ended, or not connected), or the instance holding it has stopped or no longer holds it', content: { 'application/problem+json': { schema: problem } } },
+          '503': { description: 'unavailable: the instance holding the call did not answer within 3 s (or the database is away); nothing was started', content: { 'application/problem+json': { schema: problem } } },
           ...errors,
         },
       },
@@ -439,7 +449,7 @@ export const openApiDocument = {
       },
     },
     '/api/v1/events': {
-      get: { operationId: 'events', security: agentAuth, description: 'Server-Sent Events: request.changed, agent.changed; for the call screen call.ringing, call.connected (customer name, reference, verification method/time/via), call.ended; transfer.changed (requested, ringing, completed, failed with reason). Agents get their own events only.', responses: { '200': { description: 'text/event-stream' } } },
+      get: { operationId: 'events', security: agentAuth, description: 'Server-Sent Events from every service instance: request.changed, agent.changed; for the call screen call.ringing, call.connected (customer name, reference, verification method/time/via), call.ended; transfer.changed (requested, ringing, completed, failed with reason). Agents get their own events only. Each event has an `id:`; reconnect with the `Last-Event-ID` header to get what was missed (kept an hour).', parameters: [lastEventIdHeader], responses: { '200': { description: 'text/event-stream' }, ...errors } },
     },
     '/api/v1/customers': {
       get: {
@@ -798,8 +808,9 @@ export const openApiDocument = {
       get: {
         operationId: 'appEvents',
         security: deviceAuth,
-        description: "Server-Sent Events for this device's customer: request.changed with requestId, state and at.",
-        responses: { '200': { description: 'text/event-stream' } },
+        description: "Server-Sent Events for this device's customer, from every service instance: request.changed with requestId, state and at (and notification, from this instance). Each change has an `id:`; reconnect with the `Last-Event-ID` header to get what was missed.",
+        parameters: [lastEventIdHeader],
+        responses: { '200': { description: 'text/event-stream' }, ...errors },
       },
     },
     '/api/v1/branding': {
