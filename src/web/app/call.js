@@ -13,33 +13,37 @@
  */
 
 import { signCallProof } from './device-key.js';
+import { t } from './i18n.js';
 
 export const SIP_JS = '/vendor/sip.js/index.js';
 const CONNECT_TIMEOUT_SECONDS = 10;
 
 /** Why the server refused the token, as the customer should hear it (codes from the server's Warning/Reason). */
 const TOKEN_REASONS = {
-  token_missing: 'the call server did not receive your verification',
-  token_invalid: 'the call server did not accept your verification',
-  token_expired: 'your verification expired before the call reached the call server',
-  token_replayed: 'this verification was already used for another call',
-  token_misbound: 'your verification belongs to a different device',
+  token_missing: t('reason.tokenMissing'),
+  token_invalid: t('reason.tokenInvalid'),
+  token_expired: t('reason.tokenExpired'),
+  token_replayed: t('reason.tokenReplayed'),
+  token_misbound: t('reason.tokenMisbound'),
 };
+
+/** The 481 answer to a ringing callback: the incoming-call screen tells it apart by this. */
+export const STOPPED_WAITING = t('reason.stoppedWaiting');
 
 /** SIP status codes (RFC 3261 §21) in words. */
 function statusReason(code, phrase) {
   if (code === 401) return TOKEN_REASONS.token_missing;
-  if (code === 403) return 'the call server refused the call';
-  if (code === 404 || code === 480) return 'no adviser is available right now';
-  if (code === 408) return 'the call was not answered in time';
-  if (code === 486 || code === 600) return 'the adviser is busy';
-  if (code === 487) return 'the call was cancelled';
+  if (code === 403) return t('reason.refused');
+  if (code === 404 || code === 480) return t('reason.noAdviser');
+  if (code === 408) return t('reason.timeout');
+  if (code === 486 || code === 600) return t('reason.busy');
+  if (code === 487) return t('reason.cancelled');
   // Only an answer to a ringing callback (Replaces) gets 481: that ringing had already ended.
-  if (code === 481) return 'your adviser stopped waiting; they will try again, or you can pick another time';
-  if (code === 488 || code === 606) return 'this phone and the call server could not agree on audio';
-  if (code === 503) return 'the call service is busy; try again in a moment';
-  if (code >= 500) return `the call server had a problem (${code} ${phrase})`;
-  return `the call server answered ${code} ${phrase}`;
+  if (code === 481) return STOPPED_WAITING;
+  if (code === 488 || code === 606) return t('reason.noAudio');
+  if (code === 503) return t('reason.serviceBusy');
+  if (code >= 500) return t('reason.serverProblem', { code, phrase });
+  return t('reason.serverAnswered', { code, phrase });
 }
 
 /**
@@ -60,9 +64,9 @@ export function reasonFromResponse(code, phrase, warning, reasonHeader) {
 
 /** Why the microphone could not be opened, in words; null when it is not a microphone problem. */
 function microphoneReason(err) {
-  if (err?.name === 'NotAllowedError' || err?.name === 'SecurityError') return 'the microphone is blocked for this app; allow it in the browser settings';
-  if (err?.name === 'NotFoundError' || err?.name === 'OverconstrainedError') return 'no microphone was found on this device';
-  if (err?.name === 'NotReadableError' || err?.name === 'AbortError') return 'the microphone is in use by another app';
+  if (err?.name === 'NotAllowedError' || err?.name === 'SecurityError') return t('reason.micBlocked');
+  if (err?.name === 'NotFoundError' || err?.name === 'OverconstrainedError') return t('reason.noMic');
+  if (err?.name === 'NotReadableError' || err?.name === 'AbortError') return t('reason.micInUse');
   return null;
 }
 
@@ -73,11 +77,11 @@ function microphoneReason(err) {
  * Rejects with an Error whose message is the sentence for the customer.
  */
 async function openMicrophone() {
-  if (!navigator.mediaDevices?.getUserMedia) throw new Error('this browser cannot make calls (no microphone access)');
+  if (!navigator.mediaDevices?.getUserMedia) throw new Error(t('reason.noCalls'));
   try {
     return await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true }, video: false });
   } catch (err) {
-    throw new Error(microphoneReason(err) ?? 'the microphone could not be opened');
+    throw new Error(microphoneReason(err) ?? t('reason.micFailed'));
   }
 }
 
@@ -120,11 +124,11 @@ function callMedia(session, opts) {
     const state = pc.connectionState;
     if (state === 'connected') {
       connectedOnce = true;
-      opts.onMediaState?.(unsteady ? 'The connection is back.' : null);
+      opts.onMediaState?.(unsteady ? t('call.connectionBack') : null);
       unsteady = false;
     } else if (state === 'disconnected') {
       unsteady = true;
-      opts.onMediaState?.('The connection is unsteady; trying to keep the call going…');
+      opts.onMediaState?.(t('call.unsteady'));
     } else if (state === 'failed') {
       opts.onMediaFailed(connectedOnce ? 'the audio connection was lost' : 'the audio connection to the call server could not be set up (a firewall may be blocking it)');
     }
@@ -176,15 +180,15 @@ export function placeCall(opts) {
     try {
       SIP = await import(SIP_JS);
     } catch {
-      fail('the calling software could not be loaded');
+      fail(t('reason.noSoftware'));
       return;
     }
     const target = SIP.UserAgent.makeURI(opts.sipUri);
     if (!target) {
-      fail('the address to call is not valid');
+      fail(t('reason.badAddress'));
       return;
     }
-    opts.onStatus('Opening the microphone…');
+    opts.onStatus(t('call.openingMic'));
     try {
       microphone = await openMicrophone();
     } catch (err) {
@@ -204,17 +208,17 @@ export function placeCall(opts) {
         delegate: {
           onDisconnect: (error) => {
             if (!error || finished) return;
-            fail(established ? 'the connection to the call server was lost' : 'the call server could not be reached');
+            fail(established ? t('reason.connectionLost') : t('reason.unreachable'));
           },
         },
       }),
     );
 
-    opts.onStatus('Connecting to the call server…');
+    opts.onStatus(t('call.connectingServer'));
     try {
       await ua.start();
     } catch {
-      fail('the call server could not be reached');
+      fail(t('reason.unreachable'));
       return;
     }
     if (finished) return;
@@ -231,7 +235,7 @@ export function placeCall(opts) {
       const proof = await signCallProof(opts.deviceKey, { token: opts.token, callId: request.callId, fromTag: request.fromTag });
       request.setHeader('Knock-Device-Proof', proof);
     } catch {
-      fail('this device could not sign the call with its key');
+      fail(t('reason.noSignature'));
       return;
     }
     if (finished) return;
@@ -253,18 +257,18 @@ export function placeCall(opts) {
         });
         opts.onEstablished();
       } else if (state === SIP.SessionState.Terminated) {
-        if (established) finish(opts.onEnded, hungUpHere ? 'You ended the call.' : 'The adviser ended the call.');
+        if (established) finish(opts.onEnded, hungUpHere ? t('call.youEnded') : t('call.adviserEnded'));
         // sip.js reports the rejection (onReject) just after this state change: read it then.
-        else setTimeout(() => fail(rejectedReason ?? 'the call ended before it was answered'), 0);
+        else setTimeout(() => fail(rejectedReason ?? t('reason.endedUnanswered')), 0);
       }
     });
 
-    opts.onStatus('Calling…');
+    opts.onStatus(t('call.callingShort'));
     try {
       await inviter.invite({
         requestDelegate: {
-          onTrying: () => opts.onStatus('Calling… the call server is checking your verification.'),
-          onProgress: () => opts.onStatus('Verified by the call server. Waiting for an adviser…'),
+          onTrying: () => opts.onStatus(t('call.checking')),
+          onProgress: () => opts.onStatus(t('call.serverVerified')),
           onReject: (response) => {
             const m = response.message;
             rejectedReason = reasonFromResponse(m.statusCode, m.reasonPhrase, m.getHeader('Warning'), m.getHeader('Reason'));
@@ -272,7 +276,7 @@ export function placeCall(opts) {
         },
       });
     } catch (err) {
-      fail(microphoneReason(err) ?? `the call could not be started (${err?.message || 'unknown error'})`);
+      fail(microphoneReason(err) ?? t('reason.notStarted', { detail: err?.message || t('reason.unknown') }));
     }
   })();
 
@@ -281,14 +285,14 @@ export function placeCall(opts) {
     hangUp() {
       hungUpHere = true;
       if (!inviter) {
-        finish(opts.onEnded, 'You stopped the call.');
+        finish(opts.onEnded, t('call.youStopped'));
         return;
       }
       try {
         if (established) inviter.bye();
         else inviter.cancel();
       } catch {
-        finish(opts.onEnded, 'You ended the call.');
+        finish(opts.onEnded, t('call.youEnded'));
       }
     },
     /** Mutes or unmutes the microphone, before or during the call (the adviser's audio keeps coming). */

@@ -12,19 +12,20 @@
  */
 import { announce, h, replace } from '../shared/dom.js';
 import { clock } from '../shared/format.js';
+import { t } from './i18n.js';
 
 /**
  * @param {{ title: HTMLElement, onMute: (muted: boolean) => void, onHangUp: () => void }} opts
  *   `title` is the screen's h1, renamed as the call goes
  */
 export function inCallPanel(opts) {
-  const status = h('p', { class: 'call-status', role: 'status', 'aria-live': 'polite' }, 'Preparing the call…');
-  const timer = h('p', { class: 'call-timer', role: 'timer', 'aria-label': 'Call duration', hidden: true }, '00:00');
+  const status = h('p', { class: 'call-status', role: 'status', 'aria-live': 'polite' }, t('call.preparing'));
+  const timer = h('p', { class: 'call-timer', role: 'timer', 'aria-label': t('call.duration'), hidden: true }, '00:00');
   const failure = h('div');
-  const mute = h('button', { type: 'button', class: 'mute', 'aria-pressed': 'false' }, 'Mute');
-  const hangUp = h('button', { type: 'button', class: 'danger' }, 'Hang up');
+  const mute = h('button', { type: 'button', class: 'mute', 'aria-pressed': 'false' }, t('call.mute'));
+  const hangUp = h('button', { type: 'button', class: 'danger' }, t('call.hangUp'));
   const controls = h('div', { class: 'actions call-controls' }, mute, hangUp);
-  const after = h('p', { hidden: true }, h('a', { class: 'button', href: '#/' }, 'Back to your call requests'));
+  const after = h('p', { hidden: true }, h('a', { class: 'button', href: '#/' }, t('app.backToRequests')));
 
   let started = 0;
   let tick = null;
@@ -49,12 +50,12 @@ export function inCallPanel(opts) {
     mute.setAttribute('aria-pressed', String(muted));
     opts.onMute(muted);
     status.dataset.muted = String(muted);
-    announce(muted ? 'Microphone muted. The adviser cannot hear you.' : 'Microphone on.');
+    announce(muted ? t('call.muted') : t('call.unmuted'));
   });
   hangUp.addEventListener('click', () => {
     hangUp.disabled = true;
     mute.disabled = true;
-    status.textContent = 'Hanging up…';
+    status.textContent = t('call.hangingUp');
     opts.onHangUp();
   });
 
@@ -80,8 +81,8 @@ export function inCallPanel(opts) {
     /** The call is answered: rename the screen, start the timer, move focus to the heading. */
     connected(peerName) {
       if (over || started) return;
-      opts.title.textContent = `In call with ${peerName}`;
-      status.textContent = 'Connected. The adviser already knows you are verified.';
+      opts.title.textContent = t('call.inCallWith', { name: peerName });
+      status.textContent = t('call.connected');
       timer.hidden = false;
       started = Date.now();
       tick = setInterval(() => {
@@ -91,20 +92,20 @@ export function inCallPanel(opts) {
     },
     ended(text) {
       if (over) return;
-      opts.title.textContent = 'Call ended';
-      status.textContent = started ? `${text} It lasted ${clock(Date.now() - started)}.` : text;
+      opts.title.textContent = t('call.endedTitle');
+      status.textContent = started ? t('call.lasted', { text, time: clock(Date.now() - started) }) : text;
       finish();
       focusTitle();
     },
     /** `retry`: where the customer can try again (a fresh confirmation), when they still can. */
-    failed(reason, title = 'Call failed', retry = null) {
+    failed(reason, title = t('call.failedTitle'), retry = null) {
       if (over) return;
       opts.title.textContent = title;
-      status.textContent = 'The call could not be connected.';
+      status.textContent = t('call.couldNotConnect');
       replace(
         failure,
-        h('p', { class: 'message error', role: 'alert' }, `Call failed: ${reason}.`),
-        retry ? h('p', null, h('a', { class: 'button primary', href: retry }, 'Try again')) : null,
+        h('p', { class: 'message error', role: 'alert' }, t('call.failed', { reason })),
+        retry ? h('p', null, h('a', { class: 'button primary', href: retry }, t('app.tryAgain'))) : null,
       );
       finish();
       // Hang up (which may have had focus) is hidden now: focus must not fall to the page.

@@ -12,8 +12,9 @@
  */
 import { ApiError } from '../shared/api.js';
 import { announce, errorBox, h, replace, setBusy } from '../shared/dom.js';
-import { placeCall } from './call.js';
+import { placeCall, STOPPED_WAITING } from './call.js';
 import { signChallenge } from './device-key.js';
+import { t } from './i18n.js';
 import { inCallPanel } from './in-call.js';
 import { passkeyErrorText, usePasskey } from './webauthn.js';
 
@@ -60,8 +61,8 @@ function ringInBackground(incoming) {
         .then((reg) =>
           stopped
             ? null
-            : reg.showNotification(`${incoming.agentName} is calling you`, {
-                body: `About case ${incoming.reference}. Tap to answer in the app.`,
+            : reg.showNotification(t('incoming.notificationTitle', { agent: incoming.agentName }), {
+                body: t('incoming.notificationBody', { ref: incoming.reference }),
                 tag,
                 requireInteraction: true,
                 data: { kind: 'incoming_call', callRequestId: incoming.requestId },
@@ -104,10 +105,10 @@ function ringInBackground(incoming) {
  * @param {import('./sip-registration.js').IncomingCallback} incoming
  */
 export function showIncomingCall(app, root, incoming) {
-  const title = h('h1', null, 'Incoming call');
+  const title = h('h1', null, t('incoming.title'));
   const problems = h('div');
-  const answer = h('button', { class: 'primary', type: 'button' }, 'Answer');
-  const decline = h('button', { type: 'button' }, 'Decline');
+  const answer = h('button', { class: 'primary', type: 'button' }, t('incoming.answer'));
+  const decline = h('button', { type: 'button' }, t('incoming.decline'));
   const choices = h('div', { class: 'actions' }, answer, decline);
   const pinSection = h('section', { 'aria-labelledby': 'incoming-pin-title', hidden: true });
   let call = null;
@@ -117,15 +118,15 @@ export function showIncomingCall(app, root, incoming) {
   replace(
     root,
     title,
-    h('p', { class: 'incoming-who' }, `${incoming.agentName} is calling you about case ${incoming.reference}.`),
-    h('p', { class: 'hint' }, 'This is the call you scheduled. You will confirm it is you before it connects.'),
+    h('p', { class: 'incoming-who' }, t('incoming.who', { agent: incoming.agentName, ref: incoming.reference })),
+    h('p', { class: 'hint' }, t('incoming.hint')),
     problems,
     choices,
     pinSection,
   );
   title.setAttribute('tabindex', '-1');
   title.focus();
-  announce(`Incoming call from ${incoming.agentName}.`);
+  announce(t('incoming.announce', { agent: incoming.agentName }));
   const stopRinging = ringInBackground(incoming);
   // Hiding a control that has focus drops focus to the page: give it to the heading instead.
   const focusTitle = () => title.focus();
@@ -137,15 +138,15 @@ export function showIncomingCall(app, root, incoming) {
     title.textContent = heading;
     choices.hidden = true;
     pinSection.hidden = true;
-    replace(problems, h('p', { class: 'message info', role: 'status' }, text), h('p', null, h('a', { class: 'button', href: '#/' }, 'Back to your call requests')));
+    replace(problems, h('p', { class: 'message info', role: 'status' }, text), h('p', null, h('a', { class: 'button', href: '#/' }, t('app.backToRequests'))));
     focusTitle();
   };
   // Another of the customer's devices answered (RFC 3326 Reason cause=200), or the adviser gave
   // up / the ring timed out before the answer was sent.
   incoming.onCancel((elsewhere) =>
     elsewhere
-      ? missed('Answered on another device', 'You answered this call on another of your devices.')
-      : missed('Missed call', `${incoming.agentName} stopped waiting. They will try again, or you can pick another time.`),
+      ? missed(t('incoming.elsewhereTitle'), t('incoming.elsewhereText'))
+      : missed(t('incoming.missedTitle'), t('incoming.missedText', { agent: incoming.agentName })),
   );
 
   /** The token for this call request, by biometric or PIN (one fresh challenge per try). */
@@ -163,10 +164,10 @@ export function showIncomingCall(app, root, incoming) {
       const form = h(
         'form',
         { novalidate: true },
-        h('div', { class: 'field' }, h('label', { for: 'incoming-pin' }, 'Your PIN'), input),
-        h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Confirm and answer')),
+        h('div', { class: 'field' }, h('label', { for: 'incoming-pin' }, t('verify.yourPin')), input),
+        h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, t('incoming.confirmAnswer'))),
       );
-      replace(pinSection, h('h2', { id: 'incoming-pin-title' }, 'Use your PIN'), form);
+      replace(pinSection, h('h2', { id: 'incoming-pin-title' }, t('verify.pinTitle')), form);
       pinSection.hidden = false;
       input.focus();
       form.addEventListener('submit', async (event) => {
@@ -197,7 +198,7 @@ export function showIncomingCall(app, root, incoming) {
     answering = true;
     answer.disabled = true;
     decline.disabled = true;
-    replace(problems, h('p', { class: 'message info', role: 'status' }, 'Confirm it is you to answer…'));
+    replace(problems, h('p', { class: 'message info', role: 'status' }, t('incoming.confirming')));
     let issued;
     try {
       issued = await verify();
@@ -205,7 +206,7 @@ export function showIncomingCall(app, root, incoming) {
       answering = false;
       answer.disabled = false;
       decline.disabled = false;
-      answer.textContent = 'Try again';
+      answer.textContent = t('app.tryAgain');
       replace(problems, errorBox(e instanceof ApiError ? e.message : passkeyErrorText(e)));
       return;
     }
@@ -231,7 +232,7 @@ export function showIncomingCall(app, root, incoming) {
       onFailed: (reason) => {
         over = true;
         // 481: the ringing this answer replaces had already ended (call.js words it).
-        panel.failed(reason, /^your adviser stopped waiting/.test(reason) ? 'Missed call' : 'Verified — call failed');
+        panel.failed(reason, reason === STOPPED_WAITING ? t('incoming.missedTitle') : t('incoming.verifiedFailed'));
       },
     });
     issued.token = null;
@@ -242,9 +243,9 @@ export function showIncomingCall(app, root, incoming) {
     over = true;
     stopRinging();
     incoming.invitation.reject({ statusCode: 603 }).catch(() => {});
-    title.textContent = 'Call declined';
+    title.textContent = t('incoming.declinedTitle');
     choices.hidden = true;
-    replace(problems, h('p', null, 'You declined the call. The adviser will try again later, or you can pick another time.'), h('p', null, h('a', { class: 'button', href: '#/' }, 'Back to your call requests')));
+    replace(problems, h('p', null, t('incoming.declinedText')), h('p', null, h('a', { class: 'button', href: '#/' }, t('app.backToRequests'))));
     focusTitle();
   });
 

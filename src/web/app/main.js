@@ -12,8 +12,10 @@
  * in the page as a notice with a link to the request.
  */
 import { api, ApiError } from '../shared/api.js';
+import { applyBrand, branding } from '../shared/branding.js';
 import { errorBox, focusHeading, h, replace } from '../shared/dom.js';
 import { openEventStream } from '../shared/event-stream.js';
+import { t } from './i18n.js';
 import { showIncomingCall } from './incoming-call.js';
 import { registerWhenCallbackDue } from './sip-registration.js';
 import { forgetDevice, loadDevice, saveDevice } from './storage.js';
@@ -103,7 +105,7 @@ function startLive() {
     onStatus: async (status) => {
       liveStatus.hidden = false;
       liveStatus.dataset.status = status;
-      liveStatus.textContent = status === 'live' ? 'Live' : status === 'reconnecting' ? 'Reconnecting…' : 'Signed out';
+      liveStatus.textContent = status === 'live' ? t('app.live') : status === 'reconnecting' ? t('app.reconnecting') : t('app.signedOut');
       if (status === 'live') notify(null);
       if (status === 'unauthorized') await deviceRemoved();
     },
@@ -114,13 +116,13 @@ function startLive() {
 function showNotice(p) {
   if (!notices || !p?.callRequestId) return;
   notices.querySelector(`[data-request-id="${CSS.escape(p.callRequestId)}"]`)?.remove();
-  const close = h('button', { type: 'button', class: 'link', 'aria-label': 'Dismiss' }, 'Dismiss');
+  const close = h('button', { type: 'button', class: 'link' }, t('notice.dismiss'));
   const notice = h(
     'div',
     { class: 'message info in-app-notice', role: 'status', 'data-request-id': p.callRequestId, 'data-kind': p.kind },
     h('strong', null, p.title),
     h('p', null, p.body),
-    h('p', null, h('a', { class: 'button primary', href: `#/requests/${p.callRequestId}` }, 'Open'), ' ', close),
+    h('p', null, h('a', { class: 'button primary', href: `#/requests/${p.callRequestId}` }, t('notice.open')), ' ', close),
   );
   close.addEventListener('click', () => notice.remove());
   notice.querySelector('a').addEventListener('click', () => notice.remove());
@@ -158,7 +160,7 @@ async function route() {
   const root = h('div', { class: 'view' });
   replace(main, root);
   if (!match) {
-    replace(root, h('h1', null, 'Page not found'), h('p', null, h('a', { href: '#/' }, 'Go to your call requests')));
+    replace(root, h('h1', null, t('app.notFound')), h('p', null, h('a', { href: '#/' }, t('app.toRequests'))));
   } else {
     const [m, view] = match;
     try {
@@ -168,7 +170,7 @@ async function route() {
         await deviceRemoved();
         return;
       }
-      replace(root, h('h1', null, 'Something went wrong'), errorBox(e.message), h('p', null, h('a', { href: '#/' }, 'Go to your call requests')));
+      replace(root, h('h1', null, t('app.wentWrong')), errorBox(e.message), h('p', null, h('a', { href: '#/' }, t('app.toRequests'))));
     }
   }
   if (!firstRender) focusHeading(root);
@@ -200,7 +202,17 @@ async function registerServiceWorker() {
   });
 }
 
+/** The page's fixed text and the bank's name, in the chosen language (the HTML holds English for the first paint). */
+function dressPage() {
+  document.title = t('app.title');
+  document.querySelector('meta[name="description"]')?.setAttribute('content', t('app.description'));
+  document.querySelector('.skip-link').textContent = t('app.skip');
+  settingsLink.textContent = t('app.settings');
+  applyBrand(document.querySelector('.topbar .brand'), branding.name);
+}
+
 async function start() {
+  dressPage();
   await registerServiceWorker();
   app.device = await loadDevice().catch(() => null);
   if (app.device) {

@@ -16,6 +16,7 @@
 
 import { SIP_JS, userAgentOptions } from './call.js';
 import { signRegisterProof } from './device-key.js';
+import { t } from './i18n.js';
 
 /** Registration lifetime asked for; refreshed at half of it with a fresh token. */
 const EXPIRES_SECONDS = 300;
@@ -103,7 +104,7 @@ export function startSipRegistration(app, opts) {
     });
     opts.onIncoming({
       requestId,
-      agentName: req.getHeader('X-Knock-Agent') || 'Your adviser',
+      agentName: req.getHeader('X-Knock-Agent') || t('incoming.yourAdviser'),
       reference: req.getHeader('X-Knock-Reference') || '',
       replaces: `${req.callId};to-tag=${toTag};from-tag=${req.fromTag}`,
       invitation,

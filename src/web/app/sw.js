@@ -17,23 +17,44 @@ const DB_NAME = 'knock-app';
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
-function minutesLabel(minutes) {
-  if (minutes % 1440 === 0) return minutes === 1440 ? '1 day' : `${minutes / 1440} days`;
-  if (minutes % 60 === 0) return minutes === 60 ? '1 hour' : `${minutes / 60} hours`;
-  return `${minutes} min`;
+/**
+ * The words of the app's catalogue (messages/*.json, the language the browser prefers, English
+ * as the fallback; i18n.js does the same for the pages) and the bank's name, read once per
+ * worker. The title and body of a push come in the device's language from the server.
+ */
+let wordsLoaded = null;
+function words() {
+  wordsLoaded ??= (async () => {
+    const json = (url) => fetch(url).then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+    const language = (self.navigator.languages || ['en']).map((tag) => String(tag).toLowerCase().split('-')[0]).find((l) => ['en', 'de'].includes(l)) || 'en';
+    const [en, own, branding] = await Promise.all([json('messages/en.json'), language === 'en' ? {} : json(`messages/${language}.json`), json('/api/v1/branding')]);
+    return { messages: { ...en, ...own }, bank: branding.name || 'Knock', locale: language };
+  })();
+  return wordsLoaded;
+}
+
+function t(w, key, vars = {}) {
+  const all = { bank: w.bank, ...vars };
+  return (w.messages[key] ?? key).replace(/\{(\w+)\}/g, (m, name) => (name in all ? String(all[name]) : m));
+}
+
+function durationText(w, minutes) {
+  if (minutes % 1440 === 0) return minutes === 1440 ? t(w, 'time.day') : t(w, 'time.days', { n: minutes / 1440 });
+  if (minutes % 60 === 0) return minutes === 60 ? t(w, 'time.hour') : t(w, 'time.hours', { n: minutes / 60 });
+  return t(w, 'time.minutes', { n: minutes });
 }
 
 /** The notification for one payload. */
-function notificationFor(p) {
+function notificationFor(w, p) {
   const actions = [];
-  if (p.actions?.accept) actions.push({ action: 'accept', title: p.kind === 'callback_prompt' ? 'Place call' : 'Accept call' });
-  if (p.actions?.schedule) actions.push({ action: 'schedule', title: p.actions?.accept ? 'Schedule' : 'Schedule a call' });
-  if (p.actions?.snooze && p.remindChoicesMinutes?.length) actions.push({ action: 'snooze', title: `Remind me in ${minutesLabel(p.remindChoicesMinutes[0])}` });
+  if (p.actions?.accept) actions.push({ action: 'accept', title: t(w, p.kind === 'callback_prompt' ? 'sw.placeCall' : 'sw.accept') });
+  if (p.actions?.schedule) actions.push({ action: 'schedule', title: t(w, p.actions?.accept ? 'sw.schedule' : 'sw.scheduleCall') });
+  if (p.actions?.snooze && p.remindChoicesMinutes?.length) actions.push({ action: 'snooze', title: t(w, 'sw.remindIn', { duration: durationText(w, p.remindChoicesMinutes[0]) }) });
   const max = self.Notification?.maxActions ?? 2;
   return {
     title: p.title,
     options: {
-      body: `${p.body}\nReason: ${p.reason}`,
+      body: `${p.body}\n${t(w, 'sw.reason', { reason: p.reason })}`,
       tag: `call-request-${p.callRequestId}`,
       renotify: true,
       requireInteraction: Boolean(p.actions?.accept),
@@ -64,12 +85,12 @@ self.addEventListener('push', (event) => {
     payload = null;
   }
   if (!payload || !payload.callRequestId) {
-    event.waitUntil(self.registration.showNotification('Knock', { body: 'You have a new call request. Open the app to see it.', tag: 'knock-generic' }));
+    event.waitUntil(words().then((w) => self.registration.showNotification(w.bank, { body: t(w, 'sw.generic'), tag: 'knock-generic' })));
     return;
   }
-  const { title, options } = notificationFor(payload);
   event.waitUntil(
     (async () => {
+      const { title, options } = notificationFor(await words(), payload);
       await self.registration.showNotification(title, options);
       // An open app refreshes at once (its live channel would too; this covers a lost connection).
       for (const client of await self.clients.matchAll({ type: 'window', includeUncontrolled: true })) {
@@ -111,9 +132,10 @@ async function snoozeFromNotification(data) {
   }).catch(() => null);
   if (!res || !res.ok) return false;
   const view = await res.json();
-  const at = new Date(view.snoozeUntil).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  await self.registration.showNotification(`Reminder set: case ${data.reference}`, {
-    body: `We will remind you about ${data.agentName}'s call at ${at}. You can still accept it until then.`,
+  const w = await words();
+  const at = new Date(view.snoozeUntil).toLocaleTimeString(w.locale, { hour: '2-digit', minute: '2-digit' });
+  await self.registration.showNotification(t(w, 'sw.reminderSet', { ref: data.reference }), {
+    body: t(w, 'sw.reminderBody', { agent: data.agentName, time: at }),
     tag: `call-request-${data.callRequestId}`,
     silent: true,
     data,

@@ -3,6 +3,7 @@
  * fields; navigator.credentials wants bytes, and its answers go back as JSON again.
  */
 import { base64url, fromBase64url } from './device-key.js';
+import { t } from './i18n.js';
 
 export function webAuthnAvailable() {
   return typeof window.PublicKeyCredential === 'function' && !!navigator.credentials;
@@ -64,14 +65,14 @@ function credentialJson(cred, response) {
 export function passkeyErrorText(err) {
   switch (err?.name) {
     case 'NotAllowedError':
-      return 'The biometric check was cancelled or timed out.';
+      return t('passkey.cancelled');
     case 'InvalidStateError':
-      return 'This phone already has a passkey for this app.';
+      return t('passkey.exists');
     case 'SecurityError':
-      return 'Biometrics cannot be used on this address.';
+      return t('passkey.insecure');
     case 'NotSupportedError':
-      return 'This phone has no biometric that can be used here.';
+      return t('passkey.unsupported');
     default:
-      return err?.message || 'The biometric check did not work.';
+      return err?.message || t('passkey.failed');
   }
 }

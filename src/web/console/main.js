@@ -10,6 +10,7 @@
  * The sign-in token is kept in sessionStorage: it ends with the browser tab.
  */
 import { api, ApiError } from '../shared/api.js';
+import { applyBrand, branding } from '../shared/branding.js';
 import { announce, errorBox, focusHeading, h, replace, setBusy } from '../shared/dom.js';
 import { openEventStream } from '../shared/event-stream.js';
 import { callScreen } from './panels/call-screen.js';
@@ -62,8 +63,15 @@ function signOut(message) {
   showSignIn(message);
 }
 
+/** The header's brand: the bank's logo and name (branding.* in the service's configuration). */
+function brand() {
+  const el = h('span', { class: 'brand' });
+  applyBrand(el, `${branding.name} console`);
+  return el;
+}
+
 function showSignIn(message) {
-  replace(topbar, h('span', { class: 'brand' }, 'Knock console'));
+  replace(topbar, brand());
   const username = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
   const password = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const error = h('div');
@@ -179,7 +187,7 @@ async function showWorkspace() {
   signOutButton.addEventListener('click', () => signOut('You have signed out.'));
   replace(
     topbar,
-    h('span', { class: 'brand' }, 'Knock console'),
+    brand(),
     h('span', { class: 'who' }, `${me.name} · ext. ${me.extension}`),
     availability.el,
     live,
@@ -248,6 +256,7 @@ async function showWorkspace() {
 }
 
 function start() {
+  document.title = `${branding.name} console`;
   try {
     const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
     if (saved?.token) {

@@ -1,7 +1,14 @@
 /** Dates and times as people read them, in a given IANA time zone. */
 
+/** The page's locale for Intl (the customer app sets the one of its language); undefined: the browser's. */
+let pageLocale;
+
+export function setLocale(tag) {
+  pageLocale = tag;
+}
+
 function fmt(options, zone) {
-  return new Intl.DateTimeFormat(undefined, { ...options, ...(zone ? { timeZone: zone } : {}) });
+  return new Intl.DateTimeFormat(pageLocale, { ...options, ...(zone ? { timeZone: zone } : {}) });
 }
 
 /** "14:05" */
@@ -34,21 +41,6 @@ export function dayKey(iso, zone) {
   return `${get('year')}-${get('month')}-${get('day')}`;
 }
 
-/** "4 min 05 s", "45 s" */
-export function countdown(ms) {
-  const total = Math.max(0, Math.round(ms / 1000));
-  const m = Math.floor(total / 60);
-  const s = total % 60;
-  return m > 0 ? `${m} min ${String(s).padStart(2, '0')} s` : `${s} s`;
-}
-
-/** "30 minutes", "1 hour", "1 day" */
-export function minutesLabel(minutes) {
-  if (minutes % 1440 === 0) return minutes === 1440 ? '1 day' : `${minutes / 1440} days`;
-  if (minutes % 60 === 0) return minutes === 60 ? '1 hour' : `${minutes / 60} hours`;
-  return `${minutes} minutes`;
-}
-
 /** "00:42" call timer */
 export function clock(ms) {
   const total = Math.max(0, Math.floor(ms / 1000));
@@ -57,7 +49,7 @@ export function clock(ms) {
   return `${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
 }
 
-/** "4 Jun 2024" */
+/** "4 Jun 2024" (the customer app's is in its language) */
 export function date(iso, zone) {
   return fmt({ day: 'numeric', month: 'short', year: 'numeric' }, zone).format(new Date(iso));
 }

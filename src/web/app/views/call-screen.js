@@ -6,9 +6,10 @@
 import { h, replace } from '../../shared/dom.js';
 import { time } from '../../shared/format.js';
 import { placeCall } from '../call.js';
+import { t } from '../i18n.js';
 import { inCallPanel } from '../in-call.js';
 
-const METHOD_TEXT = { biometric: 'your fingerprint or face', pin: 'your PIN' };
+const methodText = (method) => (method === 'biometric' || method === 'pin' ? t(`call.method.${method}`) : method);
 
 const checkIcon = () => {
   const ns = 'http://www.w3.org/2000/svg';
@@ -31,16 +32,16 @@ export async function showCall(app, [id], root) {
     const view = await app.call(`/api/v1/app/requests/${id}`);
     replace(
       root,
-      h('h1', null, 'Call request'),
-      h('p', { class: 'message info' }, ['authenticated', 'connecting', 'connected'].includes(view.state) ? 'You are verified; the call was started from another screen.' : 'This call is not in progress.'),
-      h('p', null, h('a', { href: `#/requests/${id}` }, 'Back to the call request')),
+      h('h1', null, t('call.notInProgressTitle')),
+      h('p', { class: 'message info' }, ['authenticated', 'connecting', 'connected'].includes(view.state) ? t('call.elsewhere') : t('call.notInProgress')),
+      h('p', null, h('a', { href: `#/requests/${id}` }, t('verify.back'))),
     );
     return;
   }
   app.handoff = null;
   const zone = app.timeZone;
 
-  const title = h('h1', null, 'Verified — calling…');
+  const title = h('h1', null, t('call.calling'));
   let call = null;
   let established = false;
   const checkAnswered = () =>
@@ -53,18 +54,17 @@ export async function showCall(app, [id], root) {
 
   replace(
     root,
-    h('div', { class: 'verified-banner' }, checkIcon(), h('div', null, title, h('p', { class: 'verified-how' }, `You confirmed it is you with ${METHOD_TEXT[issued.authMethod] || issued.authMethod} at ${time(issued.verifiedAt, zone)}.`))),
+    h('div', { class: 'verified-banner' }, checkIcon(), h('div', null, title, h('p', { class: 'verified-how' }, t('call.how', { method: methodText(issued.authMethod), time: time(issued.verifiedAt, zone) })))),
     h(
       'dl',
       { class: 'facts' },
-      h('dt', null, 'Adviser'),
+      h('dt', null, t('call.adviser')),
       h('dd', null, issued.agentName),
-      h('dt', null, 'Reference'),
+      h('dt', null, t('call.reference')),
       h('dd', null, issued.reference),
-      h('dt', null, 'Calling'),
-      h('dd', { class: 'sip-uri' }, issued.sipUri),
-      h('dt', null, 'Verification'),
-      h('dd', { class: 'token-status' }, `Pre-authentication token received, valid until ${time(issued.expiresAt, zone)}`),
+      // Shown until the call is under way: the verification only needs to last that long.
+      h('dt', { class: 'token-status' }, t('call.verification')),
+      h('dd', { class: 'token-status' }, t('call.validUntil', { time: time(issued.expiresAt, zone) })),
     ),
     panel.element,
   );
@@ -78,12 +78,13 @@ export async function showCall(app, [id], root) {
     onStatus: (text) => panel.status(text),
     onEstablished: () => {
       established = true;
-      panel.waiting(`Waiting for ${issued.agentName}`, `Connected to the call centre. You will hear music until ${issued.agentName} picks up.`);
+      for (const el of root.querySelectorAll('.token-status')) el.hidden = true;
+      panel.waiting(t('call.waitingTitle', { agent: issued.agentName }), t('call.waitingText', { agent: issued.agentName }));
       checkAnswered();
     },
     onEnded: (text) => panel.ended(text),
     // The request stays with this phone: trying again asks for the fingerprint or PIN afresh.
-    onFailed: (reason) => panel.failed(reason, 'Call failed', `#/requests/${id}/verify`),
+    onFailed: (reason) => panel.failed(reason, t('call.failedTitle'), `#/requests/${id}/verify`),
   });
   // Only the call holds the token from here on.
   issued.token = null;

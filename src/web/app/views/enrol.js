@@ -6,6 +6,7 @@
 import { ApiError } from '../../shared/api.js';
 import { announce, errorBox, focusHeading, h, replace, setBusy } from '../../shared/dom.js';
 import { createDeviceKey, publicJwk } from '../device-key.js';
+import { t } from '../i18n.js';
 import { enablePush, pushAvailable } from '../push.js';
 import { createPasskey, passkeyErrorText, webAuthnAvailable } from '../webauthn.js';
 
@@ -14,9 +15,9 @@ const STEPS = 4;
 function progress(step) {
   return h(
     'ol',
-    { class: 'steps', 'aria-label': `Step ${step} of ${STEPS}` },
+    { class: 'steps', 'aria-label': t('enrol.stepOf', { step, steps: STEPS }) },
     Array.from({ length: STEPS }, (_, i) =>
-      h('li', { class: i + 1 < step ? 'done' : null, 'aria-current': i + 1 === step ? 'step' : null }, h('span', { class: 'visually-hidden' }, `Step ${i + 1}`)),
+      h('li', { class: i + 1 < step ? 'done' : null, 'aria-current': i + 1 === step ? 'step' : null }, h('span', { class: 'visually-hidden' }, t('enrol.step', { step: i + 1 }))),
     ),
   );
 }
@@ -27,7 +28,7 @@ function field({ id, label, hint, input }) {
 
 export async function showEnrol(app, _params, root) {
   if (app.device) {
-    replace(root, h('h1', null, 'This device is enrolled'), h('p', null, 'You can answer call requests on this device.'), h('p', null, h('a', { class: 'button primary', href: '#/' }, 'Go to your call requests')));
+    replace(root, h('h1', null, t('enrol.enrolledTitle')), h('p', null, t('enrol.enrolledText')), h('p', null, h('a', { class: 'button primary', href: '#/' }, t('app.toRequests'))));
     return;
   }
   const next = (fn) => {
@@ -38,24 +39,24 @@ export async function showEnrol(app, _params, root) {
   // Step 1: code, device name, PIN.
   const error = h('div');
   const code = h('input', { id: 'code', name: 'code', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', required: true, 'aria-describedby': 'code-hint' });
-  const label = h('input', { id: 'label', name: 'label', value: 'My phone', required: true, maxlength: 100, 'aria-describedby': 'label-hint' });
+  const label = h('input', { id: 'label', name: 'label', value: t('enrol.labelDefault'), required: true, maxlength: 100, 'aria-describedby': 'label-hint' });
   const pin = h('input', { id: 'pin', name: 'pin', type: 'password', inputmode: 'numeric', autocomplete: 'new-password', required: true, 'aria-describedby': 'pin-hint' });
   const pin2 = h('input', { id: 'pin2', name: 'pin2', type: 'password', inputmode: 'numeric', autocomplete: 'new-password', required: true });
   const form = h(
     'form',
     { novalidate: true },
-    field({ id: 'code', label: 'Enrollment code', hint: 'The 10-character code your bank gave you, for example ABCDE-FGH23.', input: code }),
-    field({ id: 'label', label: 'Name for this device', hint: 'So you can recognise it later.', input: label }),
+    field({ id: 'code', label: t('enrol.code'), hint: t('enrol.codeHint'), input: code }),
+    field({ id: 'label', label: t('enrol.label'), hint: t('enrol.labelHint'), input: label }),
     h(
       'fieldset',
       null,
-      h('legend', null, 'Choose a PIN'),
-      h('span', { class: 'hint', id: 'pin-hint' }, 'At least 6 digits. Avoid easy ones like 123456 or 111111. You use it when your fingerprint or face is not available.'),
-      field({ id: 'pin', label: 'PIN', input: pin }),
-      field({ id: 'pin2', label: 'PIN again', input: pin2 }),
+      h('legend', null, t('enrol.pinLegend')),
+      h('span', { class: 'hint', id: 'pin-hint' }, t('enrol.pinHint')),
+      field({ id: 'pin', label: t('enrol.pin'), input: pin }),
+      field({ id: 'pin2', label: t('enrol.pin2'), input: pin2 }),
     ),
     error,
-    h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Enrol this device')),
+    h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, t('enrol.submit'))),
   );
 
   form.addEventListener('submit', async (event) => {
@@ -67,15 +68,15 @@ export async function showEnrol(app, _params, root) {
       replace(error, errorBox(text));
       input.focus();
     };
-    if (!code.value.trim()) return problem(code, 'Enter the enrollment code.');
-    if (!/^[0-9]+$/.test(pin.value)) return problem(pin, 'The PIN must contain digits only.');
-    if (pin.value !== pin2.value) return problem(pin2, 'The two PINs are not the same.');
+    if (!code.value.trim()) return problem(code, t('enrol.needCode'));
+    if (!/^[0-9]+$/.test(pin.value)) return problem(pin, t('enrol.digitsOnly'));
+    if (pin.value !== pin2.value) return problem(pin2, t('enrol.pinsDiffer'));
     setBusy(form, true);
     try {
       const keyPair = await createDeviceKey();
       const res = await app.call('/api/v1/devices', {
         method: 'POST',
-        body: { enrollmentCode: code.value.trim(), label: label.value.trim() || 'My phone', publicKeyJwk: await publicJwk(keyPair), pin: pin.value },
+        body: { enrollmentCode: code.value.trim(), label: label.value.trim() || t('enrol.labelDefault'), publicKeyJwk: await publicJwk(keyPair), pin: pin.value },
       });
       await app.setDevice({
         credential: res.credential,
@@ -86,7 +87,7 @@ export async function showEnrol(app, _params, root) {
         enrolledAt: new Date().toISOString(),
       });
       await app.refreshInfo();
-      announce('Device enrolled.');
+      announce(t('enrol.enrolled'));
       next(stepBiometric);
     } catch (e) {
       const target = e instanceof ApiError && /pin/i.test(e.message) ? pin : code;
@@ -97,26 +98,26 @@ export async function showEnrol(app, _params, root) {
   });
 
   function stepCode() {
-    replace(root, progress(1), h('h1', null, 'Set up this device'), h('p', null, 'Your bank uses this app to ask before calling you, so you always know a call is genuine.'), form);
+    replace(root, progress(1), h('h1', null, t('enrol.title')), h('p', null, t('enrol.intro')), form);
   }
 
   function stepBiometric() {
     const msg = h('div');
-    const setUp = h('button', { class: 'primary', type: 'button' }, 'Set up fingerprint or face');
-    const skip = h('button', { type: 'button' }, 'Skip — use my PIN');
+    const setUp = h('button', { class: 'primary', type: 'button' }, t('enrol.setUpBiometric'));
+    const skip = h('button', { type: 'button' }, t('enrol.skipBiometric'));
     setUp.addEventListener('click', async () => {
-      replace(msg, h('p', { class: 'message info', role: 'status' }, 'Follow your phone’s prompt…'));
+      replace(msg, h('p', { class: 'message info', role: 'status' }, t('enrol.followPrompt')));
       setUp.disabled = skip.disabled = true;
       try {
         const { challengeId, options } = await app.call('/api/v1/devices/me/passkey/options', { method: 'POST' });
         const response = await createPasskey(options);
         await app.call('/api/v1/devices/me/passkey', { method: 'POST', body: { challengeId, response } });
         await app.refreshInfo();
-        announce('Fingerprint or face set up.');
+        announce(t('enrol.biometricDone'));
         next(stepPush);
       } catch (e) {
         replace(msg, errorBox(e instanceof ApiError ? e.message : passkeyErrorText(e)));
-        setUp.textContent = 'Try again';
+        setUp.textContent = t('app.tryAgain');
       } finally {
         setUp.disabled = skip.disabled = false;
       }
@@ -126,9 +127,9 @@ export async function showEnrol(app, _params, root) {
     replace(
       root,
       progress(2),
-      h('h1', null, 'Accept calls with your fingerprint or face'),
-      h('p', null, 'When an adviser asks to call you, you confirm it is you with your phone’s fingerprint or face unlock. Nothing about your fingerprint or face leaves your phone.'),
-      supported ? null : h('p', { class: 'message warn' }, 'This browser cannot use fingerprint or face here. You can use your PIN.'),
+      h('h1', null, t('enrol.biometricTitle')),
+      h('p', null, t('enrol.biometricText')),
+      supported ? null : h('p', { class: 'message warn' }, t('enrol.noBiometric')),
       msg,
       h('div', { class: 'actions' }, supported ? setUp : null, skip),
     );
@@ -136,33 +137,33 @@ export async function showEnrol(app, _params, root) {
 
   function stepPush() {
     const msg = h('div');
-    const turnOn = h('button', { class: 'primary', type: 'button' }, 'Turn on notifications');
-    const skip = h('button', { type: 'button' }, 'Not now');
+    const turnOn = h('button', { class: 'primary', type: 'button' }, t('enrol.turnOnPush'));
+    const skip = h('button', { type: 'button' }, t('enrol.notNow'));
     turnOn.addEventListener('click', async () => {
-      replace(msg, h('p', { class: 'message info', role: 'status' }, 'Turning on notifications…'));
+      replace(msg, h('p', { class: 'message info', role: 'status' }, t('enrol.turningOn')));
       turnOn.disabled = skip.disabled = true;
       try {
         await enablePush(app.device.credential);
         await app.refreshInfo();
-        announce('Notifications turned on.');
+        announce(t('enrol.pushOn'));
         next(stepDone);
       } catch (e) {
         replace(
           msg,
-          errorBox(`Notifications could not be turned on: ${e.message}.`),
-          h('p', null, 'You will still see call requests while this app is open, and by text message if your bank has your number.'),
+          errorBox(t('enrol.pushFailed', { reason: e.message })),
+          h('p', null, t('enrol.pushFallback')),
         );
         turnOn.disabled = skip.disabled = false;
-        skip.textContent = 'Continue without notifications';
+        skip.textContent = t('enrol.continueWithout');
       }
     });
     skip.addEventListener('click', () => next(stepDone));
     replace(
       root,
       progress(3),
-      h('h1', null, 'Get call requests when the app is closed'),
-      h('p', null, 'A notification shows who would like to call, the reference and the reason, with Accept, Schedule and Remind me later.'),
-      pushAvailable() ? null : h('p', { class: 'message warn' }, 'This browser does not support notifications for web apps.'),
+      h('h1', null, t('enrol.pushTitle')),
+      h('p', null, t('enrol.pushText')),
+      pushAvailable() ? null : h('p', { class: 'message warn' }, t('enrol.noPush')),
       msg,
       h('div', { class: 'actions' }, pushAvailable() ? turnOn : null, skip),
     );
@@ -173,15 +174,15 @@ export async function showEnrol(app, _params, root) {
     replace(
       root,
       progress(4),
-      h('h1', null, 'This device is ready'),
+      h('h1', null, t('enrol.readyTitle')),
       h(
         'ul',
         null,
-        h('li', null, 'PIN: set'),
-        h('li', null, `Fingerprint or face: ${info.passkey ? 'set up' : 'not set up'}`),
-        h('li', null, `Notifications: ${info.push ? 'on' : 'off'}`),
+        h('li', null, t('enrol.pinSet')),
+        h('li', null, t(info.passkey ? 'enrol.biometricSetUp' : 'enrol.biometricNotSetUp')),
+        h('li', null, t(info.push ? 'enrol.pushOnState' : 'enrol.pushOffState')),
       ),
-      h('p', null, h('a', { class: 'button primary', href: '#/' }, 'Go to your call requests')),
+      h('p', null, h('a', { class: 'button primary', href: '#/' }, t('app.toRequests'))),
     );
   }
 

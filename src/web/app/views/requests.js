@@ -6,7 +6,8 @@
  */
 import { download } from '../../shared/api.js';
 import { announce, errorBox, h, replace } from '../../shared/dom.js';
-import { countdown, dateTime, minutesLabel, time } from '../../shared/format.js';
+import { dateTime, time } from '../../shared/format.js';
+import { countdownText, durationText, t } from '../i18n.js';
 
 /** Waiting for an answer, but the answer time is over: only scheduling is left. */
 function missed(view) {
@@ -26,12 +27,12 @@ export function requestCard(app, view, opts) {
   const message = h('div', { class: 'card-message' });
   const isMissed = missed(view);
 
-  const title = isMissed ? `Missed call request from ${view.agentName}` : `${view.agentName} would like to call you`;
-  const facts = h('dl', { class: 'facts' }, h('dt', null, 'Reference'), h('dd', null, view.reference), h('dt', null, 'Reason'), h('dd', { class: 'reason' }, view.reason));
+  const title = isMissed ? t('card.missedTitle', { agent: view.agentName }) : t('card.wantsToCall', { agent: view.agentName });
+  const facts = h('dl', { class: 'facts' }, h('dt', null, t('card.reference')), h('dd', null, view.reference), h('dt', null, t('card.reason')), h('dd', { class: 'reason' }, view.reason));
 
   let status = null;
   if (isMissed) {
-    status = h('p', { class: 'message warn' }, `${view.agentName} has moved on to other customers. You can still schedule a call.`);
+    status = h('p', { class: 'message warn' }, t('card.movedOn', { agent: view.agentName }));
   } else if (view.state === 'notified' || view.state === 'snoozed') {
     const left = h('span', { 'aria-hidden': 'true' });
     const deadline = new Date(view.answerDeadline).getTime();
@@ -39,7 +40,7 @@ export function requestCard(app, view, opts) {
     const armed = deadline > Date.now();
     const tick = () => {
       const ms = deadline - Date.now();
-      left.textContent = ms > 0 ? ` — ${countdown(ms)} left` : ' — time is up';
+      left.textContent = ms > 0 ? t('time.left', { time: countdownText(ms) }) : t('time.up');
       if (ms <= 0) {
         clearInterval(timer);
         if (armed) opts.onChanged();
@@ -51,49 +52,49 @@ export function requestCard(app, view, opts) {
     // Snoozed: the request stays answerable until the reminder, which brings a fresh answer time.
     status =
       view.state === 'snoozed' && view.snoozeUntil
-        ? h('p', { class: 'message info' }, `We will remind you at ${time(view.snoozeUntil, zone)}. You can still accept the call until then.`)
-        : h('p', { class: 'deadline' }, `Please answer by ${time(view.answerDeadline, zone)}`, left);
+        ? h('p', { class: 'message info' }, t('card.remindAt', { time: time(view.snoozeUntil, zone) }))
+        : h('p', { class: 'deadline' }, t('card.answerBy', { time: time(view.answerDeadline, zone) }), left);
   } else if (view.state === 'accepted') {
-    status = h('p', { class: 'message info' }, 'You accepted this call. Confirm it is you to connect.');
+    status = h('p', { class: 'message info' }, t('card.accepted'));
   } else if (view.state === 'scheduled' && view.scheduledFor) {
     status = h(
       'div',
       null,
-      h('p', { class: 'message ok' }, `Call booked for ${dateTime(view.scheduledFor, zone)} (${zone}).`),
-      view.scheduleNote ? h('p', null, h('span', { class: 'muted' }, 'Your note: '), view.scheduleNote) : null,
+      h('p', { class: 'message ok' }, t('card.booked', { when: dateTime(view.scheduledFor, zone), zone })),
+      view.scheduleNote ? h('p', null, h('span', { class: 'muted' }, t('card.yourNote')), view.scheduleNote) : null,
     );
   } else if (view.state === 'prompted') {
-    status = h('p', { class: 'message info' }, 'It is time for your scheduled call.');
+    status = h('p', { class: 'message info' }, t('card.prompted'));
   } else if (view.state === 'authenticated') {
-    status = h('p', { class: 'message info' }, 'You are verified. If your call did not start, try again.');
+    status = h('p', { class: 'message info' }, t('card.verifiedRetry'));
   } else if (['connecting', 'connected'].includes(view.state)) {
-    status = h('p', { class: 'message ok' }, 'You are verified. The call is being connected.');
+    status = h('p', { class: 'message ok' }, t('card.connecting'));
   } else if (view.state === 'due' || view.state === 'agent_dialled') {
-    status = h('p', { class: 'message info' }, 'Your scheduled call is starting: your adviser will call you.');
+    status = h('p', { class: 'message info' }, t('card.agentCalling'));
   } else if (view.state === 'cancelled') {
-    status = h('p', { class: 'message info' }, 'This call request was withdrawn.');
+    status = h('p', { class: 'message info' }, t('card.withdrawn'));
   } else if (view.state === 'ended') {
-    status = h('p', { class: 'message info' }, 'This call has ended.');
+    status = h('p', { class: 'message info' }, t('card.ended'));
   }
 
   const actions = h('div', { class: 'actions' });
-  const choices = h('div', { class: 'choices', id: `remind-${view.id}`, role: 'group', 'aria-label': 'Remind me in', hidden: true });
+  const choices = h('div', { class: 'choices', id: `remind-${view.id}`, role: 'group', 'aria-label': t('card.remindIn'), hidden: true });
   if (view.actions.accept) {
-    actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, view.state === 'prompted' ? 'Place call' : 'Accept call'));
+    actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, view.state === 'prompted' ? t('card.placeCall') : t('card.accept')));
   }
   if (view.state === 'accepted') {
-    actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, 'Confirm it is you'));
+    actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, t('card.confirm')));
   }
   if (view.state === 'authenticated') {
     // The call did not start (or was lost): a fresh confirmation gives a new token.
-    actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, 'Try the call again'));
+    actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, t('card.tryCallAgain')));
   }
   if (view.actions.schedule) {
-    const label = view.state === 'scheduled' ? 'Change time' : view.state === 'prompted' ? 'Reschedule' : 'Schedule a call';
+    const label = view.state === 'scheduled' ? t('card.changeTime') : view.state === 'prompted' ? t('card.reschedule') : t('card.schedule');
     actions.append(h('a', { class: `button${isMissed ? ' primary' : ''}`, href: `#/requests/${view.id}/schedule` }, label));
   }
   if (view.actions.snooze) {
-    const toggle = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': choices.id }, 'Remind me later');
+    const toggle = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': choices.id }, t('card.remindLater'));
     toggle.addEventListener('click', () => {
       const open = toggle.getAttribute('aria-expanded') !== 'true';
       toggle.setAttribute('aria-expanded', String(open));
@@ -101,12 +102,12 @@ export function requestCard(app, view, opts) {
       if (open) choices.querySelector('button')?.focus();
     });
     for (const minutes of view.remindChoicesMinutes) {
-      const b = h('button', { type: 'button' }, `In ${minutesLabel(minutes)}`);
+      const b = h('button', { type: 'button' }, t('card.inMinutes', { duration: durationText(minutes) }));
       b.addEventListener('click', async () => {
         b.disabled = true;
         try {
           const updated = await app.call(`/api/v1/app/requests/${view.id}/snooze`, { method: 'POST', body: { minutes } });
-          announce(`We will remind you at ${time(updated.snoozeUntil, zone)}.`);
+          announce(t('card.willRemind', { time: time(updated.snoozeUntil, zone) }));
           opts.onChanged();
         } catch (e) {
           replace(message, errorBox(e.message));
@@ -118,7 +119,7 @@ export function requestCard(app, view, opts) {
     actions.append(toggle);
   }
   if (view.state === 'scheduled') {
-    const ics = h('button', { type: 'button' }, 'Add to calendar');
+    const ics = h('button', { type: 'button' }, t('card.addToCalendar'));
     ics.addEventListener('click', async () => {
       try {
         await download(`/api/v1/app/requests/${view.id}/callback.ics`, app.device.credential, `callback-${view.reference}.ics`);
@@ -145,11 +146,11 @@ export function requestCard(app, view, opts) {
 /** "Cancel this call" with an inline confirmation (no modal dialog to trap focus). */
 export function cancelButton(app, view, message, onDone) {
   const wrap = h('span');
-  const start = h('button', { type: 'button' }, 'Cancel this call');
+  const start = h('button', { type: 'button' }, t('card.cancel'));
   start.addEventListener('click', () => {
-    const yes = h('button', { type: 'button', class: 'danger' }, 'Yes, cancel the call');
-    const no = h('button', { type: 'button' }, 'Keep it');
-    const question = h('div', { class: 'card', role: 'group', 'aria-label': 'Cancel the call?' }, h('p', null, `Cancel the call booked for ${dateTime(view.scheduledFor, app.timeZone)}?`), h('div', { class: 'actions' }, yes, no));
+    const yes = h('button', { type: 'button', class: 'danger' }, t('card.cancelYes'));
+    const no = h('button', { type: 'button' }, t('card.cancelNo'));
+    const question = h('div', { class: 'card', role: 'group', 'aria-label': t('card.cancelQuestionLabel') }, h('p', null, t('card.cancelQuestion', { when: dateTime(view.scheduledFor, app.timeZone) })), h('div', { class: 'actions' }, yes, no));
     replace(message, question);
     yes.focus();
     no.addEventListener('click', () => {
@@ -160,8 +161,8 @@ export function cancelButton(app, view, message, onDone) {
       yes.disabled = no.disabled = true;
       try {
         await app.call(`/api/v1/app/requests/${view.id}/cancel`, { method: 'POST' });
-        replace(message, h('p', { class: 'message ok', role: 'status' }, 'Your call has been cancelled.'));
-        announce('Your call has been cancelled.');
+        replace(message, h('p', { class: 'message ok', role: 'status' }, t('card.cancelled')));
+        announce(t('card.cancelled'));
         onDone();
       } catch (e) {
         replace(message, errorBox(e.message));
@@ -182,7 +183,7 @@ export async function showHome(app, _params, root) {
     cards.forEach((c) => c.cleanup());
     cards = items.map((view) => requestCard(app, view, { onChanged: () => render().catch(showError) }));
     if (cards.length === 0) {
-      replace(list, h('p', { class: 'card muted' }, 'No call requests right now. When an adviser asks to call you, it appears here and on your phone’s notifications.'));
+      replace(list, h('p', { class: 'card muted' }, t('home.empty')));
     } else {
       replace(list, cards.map((c) => c.el));
     }
@@ -192,10 +193,10 @@ export async function showHome(app, _params, root) {
   if (!info.passkey || !info.push) {
     replace(
       nudge,
-      h('p', { class: 'message info' }, !info.passkey ? 'Tip: set up your fingerprint or face to accept calls faster. ' : 'Tip: turn on notifications to hear about call requests when the app is closed. ', h('a', { href: '#/settings' }, 'Settings')),
+      h('p', { class: 'message info' }, !info.passkey ? t('home.tipPasskey') : t('home.tipPush'), h('a', { href: '#/settings' }, t('app.settings'))),
     );
   }
-  replace(root, h('h1', null, 'Your call requests'), nudge, list);
+  replace(root, h('h1', null, t('home.title')), nudge, list);
   await render();
   const off = app.onRequestsChanged(() => render().catch(showError));
   return () => {
@@ -214,7 +215,7 @@ export async function showRequest(app, [id], root) {
     card = requestCard(app, view, { onChanged: () => render().catch((e) => replace(holder, errorBox(e.message))) });
     replace(holder, card.el);
   };
-  replace(root, h('h1', null, 'Call request'), holder, h('p', null, h('a', { href: '#/' }, 'All your call requests')));
+  replace(root, h('h1', null, t('request.title')), holder, h('p', null, h('a', { href: '#/' }, t('app.allRequests'))));
   await render();
   const off = app.onRequestsChanged((change) => {
     if (!change || change.requestId === id) render().catch((e) => replace(holder, errorBox(e.message)));

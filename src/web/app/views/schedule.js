@@ -6,6 +6,7 @@
 import { download } from '../../shared/api.js';
 import { announce, errorBox, focusHeading, h, replace, setBusy } from '../../shared/dom.js';
 import { dateTime, day, dayKey, time } from '../../shared/format.js';
+import { t } from '../i18n.js';
 import { cancelButton } from './requests.js';
 
 const NOTE_MAX = 500;
@@ -23,9 +24,9 @@ export async function showSchedule(app, [id], root) {
     byDay.get(key).push(slot);
   }
 
-  const intro = h('p', null, `With ${view.agentName} about case ${view.reference}.`);
+  const intro = h('p', null, t('schedule.with', { agent: view.agentName, ref: view.reference }));
   if (byDay.size === 0) {
-    replace(root, h('h1', null, 'Schedule a call'), intro, h('p', { class: 'message warn' }, 'There are no open times right now. Please try again later.'), h('p', null, h('a', { href: `#/requests/${id}` }, 'Back')));
+    replace(root, h('h1', null, t('schedule.title')), intro, h('p', { class: 'message warn' }, t('schedule.none')), h('p', null, h('a', { href: `#/requests/${id}` }, t('app.back'))));
     return;
   }
 
@@ -46,7 +47,7 @@ export async function showSchedule(app, [id], root) {
   const note = h('textarea', { id: 'slot-note', name: 'note', maxlength: NOTE_MAX, 'aria-describedby': 'slot-note-hint slot-note-count' }, changing && view.scheduleNote ? view.scheduleNote : '');
   const count = h('span', { class: 'hint', id: 'slot-note-count', 'aria-live': 'polite' });
   const updateCount = () => {
-    count.textContent = `${NOTE_MAX - note.value.length} characters left`;
+    count.textContent = t('schedule.charsLeft', { n: NOTE_MAX - note.value.length });
   };
   note.addEventListener('input', updateCount);
   updateCount();
@@ -55,19 +56,19 @@ export async function showSchedule(app, [id], root) {
   const form = h(
     'form',
     { novalidate: true, 'aria-labelledby': 'schedule-title' },
-    h('p', { class: 'hint', id: 'slot-zone' }, `Times are in your time zone (${zone}). Only times when advisers can call are shown.`),
-    h('div', { class: 'field' }, h('label', { for: 'slot-day' }, 'Day'), daySelect),
-    h('div', { class: 'field' }, h('label', { for: 'slot-time' }, 'Time'), timeSelect),
+    h('p', { class: 'hint', id: 'slot-zone' }, t('schedule.zoneHint', { zone })),
+    h('div', { class: 'field' }, h('label', { for: 'slot-day' }, t('schedule.day')), daySelect),
+    h('div', { class: 'field' }, h('label', { for: 'slot-time' }, t('schedule.time')), timeSelect),
     h(
       'div',
       { class: 'field' },
-      h('label', { for: 'slot-note' }, 'Note for the adviser (optional)'),
-      h('span', { class: 'hint', id: 'slot-note-hint' }, 'For example what you would like to talk about.'),
+      h('label', { for: 'slot-note' }, t('schedule.note')),
+      h('span', { class: 'hint', id: 'slot-note-hint' }, t('schedule.noteHint')),
       note,
       count,
     ),
     error,
-    h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, changing ? 'Change to this time' : 'Book this time'), h('a', { class: 'button', href: `#/requests/${id}` }, 'Back')),
+    h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, changing ? t('schedule.changeSubmit') : t('schedule.submit')), h('a', { class: 'button', href: `#/requests/${id}` }, t('app.back'))),
   );
 
   form.addEventListener('submit', async (event) => {
@@ -85,7 +86,7 @@ export async function showSchedule(app, [id], root) {
       replace(
         error,
         errorBox(e.message),
-        Array.isArray(alternatives) && alternatives.length ? h('p', null, `Free times nearby: ${alternatives.map((a) => dateTime(a, zone)).join(', ')}.`) : null,
+        Array.isArray(alternatives) && alternatives.length ? h('p', null, t('schedule.nearby', { times: alternatives.map((a) => dateTime(a, zone)).join(', ') })) : null,
       );
     } finally {
       setBusy(form, false);
@@ -94,39 +95,39 @@ export async function showSchedule(app, [id], root) {
 
   function confirmation(booked) {
     const message = h('div');
-    const ics = h('button', { class: 'primary', type: 'button' }, 'Add to calendar');
+    const ics = h('button', { class: 'primary', type: 'button' }, t('card.addToCalendar'));
     ics.addEventListener('click', async () => {
       try {
         await download(booked.calendar, app.device.credential, `callback-${booked.reference}.ics`);
-        announce('Calendar file downloaded.');
+        announce(t('schedule.downloaded'));
       } catch (e) {
         replace(message, errorBox(e.message));
       }
     });
     replace(
       root,
-      h('h1', null, 'Your call is booked'),
+      h('h1', null, t('schedule.bookedTitle')),
       h(
         'div',
         { class: 'card' },
         h('p', { class: 'slot-summary' }, `${dateTime(booked.scheduledFor, zone)} (${zone})`),
-        h('p', null, `${booked.agentName} · case ${booked.reference}`),
-        booked.scheduleNote ? h('p', null, h('span', { class: 'muted' }, 'Your note: '), booked.scheduleNote) : null,
-        h('p', { class: 'muted' }, 'When it is time, this app will tell you. You can change or cancel the call until then.'),
+        h('p', null, t('schedule.caseLine', { agent: booked.agentName, ref: booked.reference })),
+        booked.scheduleNote ? h('p', null, h('span', { class: 'muted' }, t('card.yourNote')), booked.scheduleNote) : null,
+        h('p', { class: 'muted' }, t('schedule.whenDue')),
         h(
           'div',
           { class: 'actions' },
           ics,
-          h('a', { class: 'button', href: `#/requests/${id}/schedule`, onclick: (e) => { e.preventDefault(); showSchedule(app, [id], root).then(() => focusHeading(root)); } }, 'Change time'),
+          h('a', { class: 'button', href: `#/requests/${id}/schedule`, onclick: (e) => { e.preventDefault(); showSchedule(app, [id], root).then(() => focusHeading(root)); } }, t('card.changeTime')),
           cancelButton(app, booked, message, () => {}),
         ),
         message,
       ),
-      h('p', null, h('a', { href: '#/' }, 'Done')),
+      h('p', null, h('a', { href: '#/' }, t('app.done'))),
     );
     focusHeading(root);
-    announce('Your call is booked.');
+    announce(t('schedule.booked'));
   }
 
-  replace(root, h('h1', { id: 'schedule-title' }, changing ? 'Change your call time' : 'Schedule a call'), intro, form);
+  replace(root, h('h1', { id: 'schedule-title' }, changing ? t('schedule.changeTitle') : t('schedule.title')), intro, form);
 }

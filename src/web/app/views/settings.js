@@ -1,8 +1,10 @@
 /** Settings: what this device has set up, and setting up what is missing; changing the PIN; the customer's devices (remove a lost one). */
 import { ApiError } from '../../shared/api.js';
 import { announce, errorBox, h, replace, setBusy } from '../../shared/dom.js';
+import { date } from '../../shared/format.js';
 import { enablePush, pushAvailable } from '../push.js';
 import { signChallenge } from '../device-key.js';
+import { t } from '../i18n.js';
 import { createPasskey, passkeyErrorText, usePasskey, webAuthnAvailable } from '../webauthn.js';
 import { lockedText } from './verify.js';
 
@@ -13,25 +15,25 @@ export async function showSettings(app, _params, root) {
   const rows = h(
     'dl',
     { class: 'facts' },
-    h('dt', null, 'Device'),
+    h('dt', null, t('settings.device')),
     h('dd', null, info.label),
-    h('dt', null, 'Fingerprint or face'),
-    h('dd', null, info.passkey ? 'Set up' : 'Not set up'),
-    h('dt', null, 'PIN'),
-    h('dd', null, info.pin ? 'Set' : 'Not set'),
-    h('dt', null, 'Notifications'),
-    h('dd', null, info.push ? 'On' : 'Off'),
+    h('dt', null, t('settings.biometric')),
+    h('dd', null, info.passkey ? t('settings.setUp') : t('settings.notSetUp')),
+    h('dt', null, t('settings.pin')),
+    h('dd', null, info.pin ? t('settings.set') : t('settings.notSet')),
+    h('dt', null, t('settings.push')),
+    h('dd', null, info.push ? t('settings.on') : t('settings.off')),
   );
 
   const actions = h('div', { class: 'actions' });
   if (!info.passkey && webAuthnAvailable()) {
-    const b = h('button', { type: 'button', class: 'primary' }, 'Set up fingerprint or face');
+    const b = h('button', { type: 'button', class: 'primary' }, t('enrol.setUpBiometric'));
     b.addEventListener('click', async () => {
       b.disabled = true;
       try {
         const { challengeId, options } = await app.call('/api/v1/devices/me/passkey/options', { method: 'POST' });
         await app.call('/api/v1/devices/me/passkey', { method: 'POST', body: { challengeId, response: await createPasskey(options) } });
-        announce('Fingerprint or face set up.');
+        announce(t('enrol.biometricDone'));
         await showSettings(app, [], root);
       } catch (e) {
         replace(msg, errorBox(e instanceof ApiError ? e.message : passkeyErrorText(e)));
@@ -41,15 +43,15 @@ export async function showSettings(app, _params, root) {
     actions.append(b);
   }
   if (!info.push && pushAvailable()) {
-    const b = h('button', { type: 'button' }, 'Turn on notifications');
+    const b = h('button', { type: 'button' }, t('enrol.turnOnPush'));
     b.addEventListener('click', async () => {
       b.disabled = true;
       try {
         await enablePush(app.device.credential);
-        announce('Notifications turned on.');
+        announce(t('enrol.pushOn'));
         await showSettings(app, [], root);
       } catch (e) {
-        replace(msg, errorBox(`Notifications could not be turned on: ${e.message}.`));
+        replace(msg, errorBox(t('enrol.pushFailed', { reason: e.message })));
         b.disabled = false;
       }
     });
@@ -64,16 +66,16 @@ export async function showSettings(app, _params, root) {
   const pinForm = h(
     'form',
     { novalidate: true },
-    info.pin ? h('div', { class: 'field' }, h('label', { for: 'current-pin' }, 'Current PIN'), current) : null,
-    h('div', { class: 'field' }, h('label', { for: 'new-pin' }, 'New PIN'), h('span', { class: 'hint', id: 'new-pin-hint' }, 'At least 6 digits; not a run like 123456.'), pin),
+    info.pin ? h('div', { class: 'field' }, h('label', { for: 'current-pin' }, t('settings.currentPin')), current) : null,
+    h('div', { class: 'field' }, h('label', { for: 'new-pin' }, t('settings.newPin')), h('span', { class: 'hint', id: 'new-pin-hint' }, t('settings.newPinHint')), pin),
     pinMsg,
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, info.pin ? 'Change PIN' : 'Set PIN')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, info.pin ? t('settings.changePin') : t('settings.setPin'))),
   );
   pinForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     replace(pinMsg);
     if (info.pin && !/^[0-9]+$/.test(current.value)) {
-      replace(pinMsg, errorBox('Enter your current PIN (digits only).'));
+      replace(pinMsg, errorBox(t('settings.enterCurrent')));
       current.focus();
       return;
     }
@@ -86,7 +88,7 @@ export async function showSettings(app, _params, root) {
       await app.call('/api/v1/devices/me/pin', { method: 'PUT', body });
       current.value = '';
       pin.value = '';
-      replace(pinMsg, h('p', { class: 'message ok', role: 'status' }, info.pin ? 'PIN changed.' : 'PIN set.'));
+      replace(pinMsg, h('p', { class: 'message ok', role: 'status' }, info.pin ? t('settings.pinChanged') : t('settings.pinSet')));
     } catch (e) {
       current.value = '';
       if (e instanceof ApiError && e.code === 'pin_locked' && e.problem.lockedUntil) {
@@ -108,16 +110,16 @@ export async function showSettings(app, _params, root) {
     'ul',
     { class: 'devices' },
     devices.items.map((d) => {
-      const remove = h('button', { type: 'button', 'aria-label': `Remove ${d.label}` }, 'Remove');
+      const remove = h('button', { type: 'button', 'aria-label': t('settings.removeLabel', { label: d.label }) }, t('settings.remove'));
       remove.addEventListener('click', async () => {
         const question = d.current
-          ? 'Remove this device? It will no longer verify calls or get notifications, and you will need a new enrollment code to use it again.'
-          : `Remove “${d.label}”? It will no longer verify calls or get notifications.`;
+          ? t('settings.removeThis')
+          : t('settings.removeOther', { label: d.label });
         if (!confirm(question)) return;
         remove.disabled = true;
         try {
           await app.call(`/api/v1/devices/${d.id}`, { method: 'DELETE' });
-          announce(`${d.label} removed.`);
+          announce(t('settings.removed', { label: d.label }));
           if (d.current) app.go('/');
           else await showSettings(app, [], root);
         } catch (e) {
@@ -125,16 +127,16 @@ export async function showSettings(app, _params, root) {
           remove.disabled = false;
         }
       });
-      return h('li', null, h('span', null, d.label, d.current ? ' (this device)' : '', h('span', { class: 'hint' }, ` added ${new Date(d.createdAt).toLocaleDateString()}`)), remove);
+      return h('li', null, h('span', null, d.label, d.current ? t('settings.thisDevice') : '', h('span', { class: 'hint' }, t('settings.added', { date: date(d.createdAt, app.timeZone) }))), remove);
     }),
   );
 
   replace(
     root,
-    h('h1', null, 'Settings'),
+    h('h1', null, t('settings.title')),
     h('div', { class: 'card' }, rows, actions, msg),
-    h('section', { class: 'card', 'aria-labelledby': 'pin-change' }, h('h2', { id: 'pin-change' }, info.pin ? 'Change your PIN' : 'Set a PIN'), pinForm),
-    h('section', { class: 'card', 'aria-labelledby': 'my-devices' }, h('h2', { id: 'my-devices' }, 'Your devices'), h('p', { class: 'hint' }, 'Lost a phone? Remove it here.'), deviceList, devicesMsg),
-    h('p', null, h('a', { href: '#/' }, 'Back to your call requests')),
+    h('section', { class: 'card', 'aria-labelledby': 'pin-change' }, h('h2', { id: 'pin-change' }, info.pin ? t('settings.changePinTitle') : t('settings.setPinTitle')), pinForm),
+    h('section', { class: 'card', 'aria-labelledby': 'my-devices' }, h('h2', { id: 'my-devices' }, t('settings.devices')), h('p', { class: 'hint' }, t('settings.lost')), deviceList, devicesMsg),
+    h('p', null, h('a', { href: '#/' }, t('app.backToRequests'))),
   );
 }

@@ -10,6 +10,7 @@ import { ApiError } from '../../shared/api.js';
 import { announce, errorBox, h, replace, setBusy } from '../../shared/dom.js';
 import { dateTime, time } from '../../shared/format.js';
 import { signChallenge } from '../device-key.js';
+import { t } from '../i18n.js';
 import { passkeyErrorText, usePasskey } from '../webauthn.js';
 
 /** "locked until 14:47" (with the day when it is not today). */
@@ -18,7 +19,7 @@ export function lockedText(lockedUntil, zone) {
   const sameDay = until.toDateString() === new Date().toDateString();
   const when = sameDay ? time(lockedUntil, zone) : dateTime(lockedUntil, zone);
   const minutes = Math.max(1, Math.round((until.getTime() - Date.now()) / 60_000));
-  return `Too many wrong PINs. This device is locked until ${when} (about ${minutes} minute${minutes === 1 ? '' : 's'}). You can still schedule a call.`;
+  return t(minutes === 1 ? 'verify.lockedOne' : 'verify.locked', { when, minutes });
 }
 
 export async function showVerify(app, [id], root) {
@@ -29,13 +30,13 @@ export async function showVerify(app, [id], root) {
   const pinSection = h('section', { 'aria-labelledby': 'pin-title', hidden: true });
   replace(
     root,
-    h('h1', null, 'Confirm it is you'),
-    h('p', null, `${view.agentName} would like to call you about case ${view.reference}.`),
+    h('h1', null, t('verify.title')),
+    h('p', null, t('verify.about', { agent: view.agentName, ref: view.reference })),
     status,
     problems,
     biometric,
     pinSection,
-    h('p', null, h('a', { href: `#/requests/${id}` }, 'Back to the call request')),
+    h('p', null, h('a', { href: `#/requests/${id}` }, t('verify.back'))),
   );
 
   /** @type {{ challengeId: string, challenge: string, methods: string[], webauthn: any, used?: boolean } | null} */
@@ -49,7 +50,7 @@ export async function showVerify(app, [id], root) {
 
   function verified(issued) {
     app.handoff = { ...issued, requestId: id, agentName: view.agentName, verifiedAt: new Date().toISOString() };
-    announce('Verified.');
+    announce(t('verify.verified'));
     app.go(`/requests/${id}/call`);
   }
 
@@ -57,18 +58,18 @@ export async function showVerify(app, [id], root) {
     const text = e instanceof ApiError ? e.message : passkeyErrorText(e);
     const extra = [];
     if (e instanceof ApiError && (e.code === 'request_expired' || e.code === 'illegal_transition' || e.code === 'conflict')) {
-      extra.push(h('p', null, h('a', { class: 'button', href: `#/requests/${id}/schedule` }, 'Schedule a call')));
+      extra.push(h('p', null, h('a', { class: 'button', href: `#/requests/${id}/schedule` }, t('card.schedule'))));
     }
     replace(problems, errorBox(text), extra);
   }
 
   // Biometric
-  const bioButton = h('button', { class: 'primary', type: 'button' }, 'Use fingerprint or face');
-  const usePin = h('button', { type: 'button' }, 'Use PIN instead');
-  replace(biometric, h('h2', { id: 'bio-title' }, 'Fingerprint or face'), h('div', { class: 'actions' }, bioButton, usePin));
+  const bioButton = h('button', { class: 'primary', type: 'button' }, t('verify.useBiometric'));
+  const usePin = h('button', { type: 'button' }, t('verify.usePin'));
+  replace(biometric, h('h2', { id: 'bio-title' }, t('verify.biometricTitle')), h('div', { class: 'actions' }, bioButton, usePin));
   async function runBiometric() {
     replace(problems);
-    replace(status, h('p', { class: 'message info' }, 'Follow your phone’s prompt to confirm it is you…'));
+    replace(status, h('p', { class: 'message info' }, t('verify.followPrompt')));
     bioButton.disabled = true;
     try {
       if (!challenge || challenge.used) await freshChallenge();
@@ -83,7 +84,7 @@ export async function showVerify(app, [id], root) {
       if (challenge) challenge.used = true;
       replace(status);
       showProblem(e);
-      bioButton.textContent = 'Try again';
+      bioButton.textContent = t('app.tryAgain');
       bioButton.focus();
     } finally {
       bioButton.disabled = false;
@@ -101,11 +102,11 @@ export async function showVerify(app, [id], root) {
   const pinForm = h(
     'form',
     { novalidate: true },
-    h('div', { class: 'field' }, h('label', { for: 'accept-pin' }, 'Your PIN'), h('span', { class: 'hint', id: 'accept-pin-hint' }, 'The PIN you chose when you set up this device.'), pinInput),
+    h('div', { class: 'field' }, h('label', { for: 'accept-pin' }, t('verify.yourPin')), h('span', { class: 'hint', id: 'accept-pin-hint' }, t('verify.pinHint')), pinInput),
     pinError,
-    h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Confirm with PIN')),
+    h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, t('verify.confirmPin'))),
   );
-  replace(pinSection, h('h2', { id: 'pin-title' }, 'Use your PIN'), pinForm);
+  replace(pinSection, h('h2', { id: 'pin-title' }, t('verify.pinTitle')), pinForm);
   pinForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     replace(pinError);
@@ -113,7 +114,7 @@ export async function showVerify(app, [id], root) {
     pinInput.removeAttribute('aria-invalid');
     if (!/^[0-9]+$/.test(pinInput.value)) {
       pinInput.setAttribute('aria-invalid', 'true');
-      replace(pinError, errorBox('Enter your PIN (digits only).'));
+      replace(pinError, errorBox(t('verify.enterPin')));
       pinInput.focus();
       return;
     }
@@ -132,7 +133,7 @@ export async function showVerify(app, [id], root) {
       pinInput.value = '';
       if (e instanceof ApiError && e.code === 'pin_locked' && e.problem.lockedUntil) {
         locked = true;
-        replace(pinError, errorBox(lockedText(e.problem.lockedUntil, app.timeZone)), h('p', null, h('a', { class: 'button primary', href: `#/requests/${id}/schedule` }, 'Schedule a call')));
+        replace(pinError, errorBox(lockedText(e.problem.lockedUntil, app.timeZone)), h('p', null, h('a', { class: 'button primary', href: `#/requests/${id}/schedule` }, t('card.schedule'))));
         pinInput.disabled = true;
       } else if (e instanceof ApiError && e.code === 'auth_failed') {
         pinInput.setAttribute('aria-invalid', 'true');
