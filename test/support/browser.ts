@@ -51,6 +51,8 @@ export interface OpenBrowserOptions {
    * (not an mDNS .local name, which FreeSWITCH cannot resolve).
    */
   webrtcOnLoopback?: boolean;
+  /** The browser's language (navigator.languages, Accept-Language); en-GB by default. */
+  locale?: string;
 }
 
 export const PHONE = { width: 390, height: 844 };
@@ -64,7 +66,7 @@ export async function openBrowser(opts: OpenBrowserOptions = {}): Promise<Browse
     executablePath,
     headless: true,
     viewport: opts.viewport ?? PHONE,
-    locale: 'en-GB',
+    locale: opts.locale ?? 'en-GB',
     timezoneId: opts.timezoneId ?? 'Europe/London',
     acceptDownloads: true,
     args: [
