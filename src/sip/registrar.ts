@@ -17,13 +17,24 @@ import { createAppRegistrar, isAppRegister } from './app-registrar.js';
 import type { DeskPhoneAuthenticator } from './desk-phone-auth.js';
 import { addrSpec, sendResponse, sourceOf, uriHost, uriUser, type SipRequest, type SipResponse } from './sip-message.js';
 
+/** An RFC 5626 flow: the phone's instance (`+sip.instance`) and its registration's `reg-id`. */
+interface Flow {
+  instanceId: string;
+  regId: number;
+}
+
 interface ContactChange {
   uri: string;
   /** Seconds; 0 removes the binding. */
   expires: number;
+  flow: Flow | null;
 }
 
-type ParsedContacts = { kind: 'query' } | { kind: 'wildcard' } | { kind: 'list'; contacts: Array<{ uri: string; expires: number | null }> } | { kind: 'bad'; why: string };
+type ParsedContacts =
+  | { kind: 'query' }
+  | { kind: 'wildcard' }
+  | { kind: 'list'; contacts: Array<{ uri: string; expires: number | null; flow: Flow | null }> }
+  | { kind: 'bad'; why: string };
 
 /** Splits a Contact header value on commas that are outside quotes and angle brackets. */
 function splitContacts(value: string): string[] {
@@ -44,11 +55,26 @@ function splitContacts(value: string): string[] {
   return parts.map((p) => p.trim()).filter(Boolean);
 }
 
+/** True when the phone's REGISTER says it does RFC 5626 outbound (`Supported: outbound`, §5.2). */
+function asksForOutbound(req: SipRequest): boolean {
+  const supported = req.has('Supported') ? req.get('Supported') : req.has('k') ? req.get('k') : '';
+  return /(^|,)\s*outbound\s*(,|$)/i.test(supported);
+}
+
+/** A contact's flow: both `+sip.instance` and `reg-id` (RFC 5626 §4.1, §4.2), else none. */
+function flowOf(params: string): Flow | null {
+  const instance = /;\s*\+sip\.instance\s*=\s*"<([^>"]{1,200})>"/i.exec(params);
+  const regId = /;\s*reg-id\s*=\s*(\d{1,9})\b/i.exec(params);
+  if (!instance || !regId || Number(regId[1]) < 1) return null;
+  return { instanceId: instance[1]!, regId: Number(regId[1]) };
+}
+
 function parseContacts(req: SipRequest): ParsedContacts {
   if (!req.has('Contact')) return { kind: 'query' };
   const raw = req.get('Contact').trim();
   if (raw === '*') return { kind: 'wildcard' };
-  const contacts: Array<{ uri: string; expires: number | null }> = [];
+  const outbound = asksForOutbound(req);
+  const contacts: Array<{ uri: string; expires: number | null; flow: Flow | null }> = [];
   for (const part of splitContacts(raw)) {
     if (part === '*') return { kind: 'bad', why: 'Contact * must be the only contact' };
     const uri = addrSpec(part);
@@ -56,9 +82,14 @@ function parseContacts(req: SipRequest): ParsedContacts {
     // Header parameters follow the closing '>' (or the URI when there are no brackets).
     const afterUri = part.includes('>') ? part.slice(part.indexOf('>') + 1) : '';
     const m = /;\s*expires\s*=\s*(\d+)/i.exec(afterUri);
-    contacts.push({ uri, expires: m ? Number(m[1]) : null });
+    contacts.push({ uri, expires: m ? Number(m[1]) : null, flow: outbound ? flowOf(afterUri) : null });
   }
   return { kind: 'list', contacts };
+}
+
+/** Over a connection (TCP, TLS) drachtio-server answers the phone's CRLF keep-alives (RFC 5626 §4.4.1). */
+function keepsAliveOver(source: string): boolean {
+  return /^(tcp|tls)\//i.test(source);
 }
 
 function expiresHeader(req: SipRequest): number | null | 'bad' {
@@ -145,10 +176,20 @@ export function createRegistrar(opts: RegistrarOptions): (req: SipRequest, res: 
           log.info({ extension, asked, minExpires: cfg.minExpires }, 'REGISTER expiry too brief');
           return;
         }
-        changes.push({ uri: c.uri, expires: Math.min(asked, cfg.maxExpires) });
+        changes.push({ uri: c.uri, expires: Math.min(asked, cfg.maxExpires), flow: c.flow });
       }
       // A request that repeats a contact keeps its last mention.
       changes = [...new Map(changes.map((c) => [c.uri, c])).values()];
+      // RFC 5626 §6: a binding of the same instance and reg-id under another Contact (the phone
+      // restarted or moved) is replaced, not kept beside the new one.
+      for (const c of [...changes]) {
+        if (!c.flow || c.expires === 0) continue;
+        for (const b of before) {
+          if (b.contact !== c.uri && b.instanceId === c.flow.instanceId && b.regId === c.flow.regId && !changes.some((x) => x.uri === b.contact)) {
+            changes.push({ uri: b.contact, expires: 0, flow: null });
+          }
+        }
+      }
       for (const c of changes) {
         const existing = before.find((b) => b.contact === c.uri);
         if (existing && existing.callId === callId && existing.cseq >= cseq) {
@@ -184,7 +225,17 @@ export function createRegistrar(opts: RegistrarOptions): (req: SipRequest, res: 
       if (c.expires === 0) await deps.store.registrations.remove(extension, c.uri);
       else {
         await deps.store.registrations.upsert(
-          { extension, contact: c.uri, source, callId, cseq, userAgent, expiresAt: new Date(now.getTime() + c.expires * 1000) },
+          {
+            extension,
+            contact: c.uri,
+            source,
+            callId,
+            cseq,
+            userAgent,
+            expiresAt: new Date(now.getTime() + c.expires * 1000),
+            instanceId: c.flow?.instanceId ?? null,
+            regId: c.flow?.regId ?? null,
+          },
           now,
         );
       }
@@ -194,6 +245,10 @@ export function createRegistrar(opts: RegistrarOptions): (req: SipRequest, res: 
     // Step 8: every current binding, with the time it has left.
     const headers: Record<string, string> = { Date: now.toUTCString() };
     if (after.length > 0) headers.Contact = contactList(after, now).join(', ');
+    // RFC 5626 §6: the flow is used (requests go back over the connection the REGISTER came
+    // on), so say so; the phone then sends CRLF keep-alives, which drachtio-server answers. Not
+    // over UDP: its keep-alive is STUN, which drachtio-server does not answer.
+    if (changes.some((c) => c.flow && c.expires > 0) && keepsAliveOver(source)) headers.Require = 'outbound';
     sendResponse(res, 200, 'OK', headers);
 
     if (parsed.kind !== 'query') {

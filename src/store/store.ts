@@ -467,6 +467,9 @@ export interface Registration {
   updatedAt: Date;
   /** Set when a request to it failed before the phone could answer; cleared by its next REGISTER. */
   unreachableSince?: Date | null;
+  /** RFC 5626 flow: the phone's `+sip.instance` and `reg-id`, when it asked for outbound. */
+  instanceId?: string | null;
+  regId?: number | null;
 }
 
 export interface RegistrationRepo {

@@ -36,13 +36,13 @@ async function dtmfPackets(fs: FreeswitchServer, uuid: string): Promise<number> 
 }
 
 /** Final answers (not 1xx, not a 401 challenge) to the phone's requests of `method`, from its SIP trace. */
-function finalAnswers(trace: string, method: string): Array<{ status: number; allow: string | null }> {
+function finalAnswers(trace: string, method: string): Array<{ status: number; allow: string | null; text: string }> {
   return trace
     .replace(/\r/g, '')
     .split(/\n\s*\n/)
     .map((block) => block.slice(block.indexOf('SIP/2.0 ')))
     .filter((m) => /^SIP\/2\.0 \d{3}/.test(m) && new RegExp(`^CSeq: \\d+ ${method}$`, 'm').test(m))
-    .map((m) => ({ status: Number(m.slice(8, 11)), allow: /^Allow: (.*)$/m.exec(m)?.[1] ?? null }))
+    .map((m) => ({ status: Number(m.slice(8, 11)), allow: /^Allow: (.*)$/m.exec(m)?.[1] ?? null, text: m }))
     .filter((a) => a.status >= 200 && a.status !== 401);
 }
 
@@ -211,26 +211,32 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
     }
   });
 
-  it('takes a customer call over the TCP connection of a phone that asks for RFC 5626 outbound (reg-id, +sip.instance)', async () => {
+  it('uses the flow of a phone that asks for RFC 5626 outbound over TCP (a customer call over its connection), and replaces its binding when it restarts', async () => {
     const { fs, env, deps, cc, pcap } = center();
-    let phone: Baresip | null = null;
-    try {
-      // baresip's outbound: the uuid module gives the +sip.instance, the account's outbound proxy is the flow.
-      phone = await startBaresip({
+    const phones: Baresip[] = [];
+    // baresip's outbound: the instance id from the uuid module, the account's outbound proxy is the flow.
+    const outboundPhone = () =>
+      startBaresip({
         user: AGENTS.anna.extension,
         password: DESK_PHONE_PASSWORD,
         registrar: env.remote,
         transport: 'tcp',
         accountParams: `;sipnat=outbound;outbound="sip:${env.remote};transport=tcp"`,
-        modules: ['uuid.so'],
+        instanceUuid: '3f1c6a0e-2b7d-4c59-9a8e-5d4b2c1a0f9e',
         sipTrace: true,
       });
+    try {
+      phones.push(await outboundPhone());
+      const phone = phones[0]!;
       const [binding] = await waitFor('the binding', async () => {
         const b = await deps.store.registrations.list(AGENTS.anna.extension, new Date());
         return b.length ? b : null;
       });
       assert.match(binding!.source, /^tcp\/127\.0\.0\.1:\d+$/);
-      assert.match(phone.output(), /^Contact: .*;\+sip\.instance="<urn:uuid:[0-9a-f-]+>";reg-id=1/m, 'the phone asked for outbound');
+      assert.deepEqual({ instanceId: binding!.instanceId, regId: binding!.regId }, { instanceId: 'urn:uuid:3f1c6a0e-2b7d-4c59-9a8e-5d4b2c1a0f9e', regId: 1 });
+      const [ok] = finalAnswers(phone.output(), 'REGISTER');
+      assert.equal(ok?.status, 200);
+      assert.match(ok!.text, /^Require: outbound$/m, 'the registrar says it uses the flow');
       await waitFor('anna to be available', async () => (await deps.store.agents.get(cc.agents.anna!.id))!.availability === 'available');
       const { requestId, token } = await verifiedCall(env.svc, cc, 'anna', 'CASE-outbound');
       const caller = callerArgs(cc, token);
@@ -248,8 +254,19 @@ describe('a softphone as the desk phone (baresip + drachtio-server + FreeSWITCH)
       await call;
       const [record] = await deps.store.callRecords.list({ callRequestId: requestId });
       assert.equal(record!.agentId, cc.agents.anna!.id);
+
+      // The phone restarts (no goodbye): same instance, a new Contact and connection. Its
+      // REGISTER replaces the old binding instead of adding one beside it.
+      await phone.kill();
+      phones.push(await outboundPhone());
+      const after = await waitFor('the new binding', async () => {
+        const b = await deps.store.registrations.list(AGENTS.anna.extension, new Date());
+        return b.some((x) => x.contact !== binding!.contact) ? b : null;
+      });
+      assert.equal(after.length, 1, `one binding, not two: ${JSON.stringify(after.map((b) => b.contact))}`);
+      assert.notEqual(after[0]!.source, binding!.source);
     } finally {
-      await phone?.stop();
+      for (const p of phones) await p.stop();
       await deps.store.registrations.removeAll(AGENTS.anna.extension);
       await deskPhoneUnregistered(deps, AGENTS.anna.extension);
     }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Agent } from '../../src/domain/model.js';
-import { expireDeskPhoneRegistrations } from '../../src/flows/desk-phone.js';
+import { deskPhoneUnregistered, expireDeskPhoneRegistrations } from '../../src/flows/desk-phone.js';
 import { createAgent, saveGroup } from '../../src/flows/directory.js';
 import type { FlowDeps } from '../../src/flows/ports.js';
 import { freePort } from '../support/drachtio-server.js';
@@ -114,6 +114,37 @@ describe('SIP registrar (drachtio-server + sipp)', function () {
     const contacts = ok.split('\n').filter((l) => /^(Contact|m):/i.test(l)).join('\n');
     assert.equal(contacts.match(/<sip:1001@127\.0\.0\.1:\d+;transport=UDP>;expires=\d+/g)?.length, 2, contacts);
     assert.equal((await bindings('1001')).length, 2);
+  });
+
+  it('replaces the binding of the same RFC 5626 instance and reg-id registered under another Contact; ignores the flow without Supported: outbound; no Require: outbound over UDP', async () => {
+    const ext = '1002';
+    await deps.store.registrations.removeAll(ext);
+    const flow = { user: ext, instance: 'urn:uuid:0b5e3c2a-8f41-4d6e-b7a9-2c1d0e9f8a7b', reg_id: '1', supported: 'outbound, path' };
+    const first = await freePort({ udp: true });
+    const r1 = await sipp('register-outbound', ext, PASSWORD, { localPort: first, vars: flow });
+    // Over UDP the phone's keep-alive would be STUN, which drachtio-server does not answer.
+    assert.doesNotMatch(lastReceived(r1.messages, /^SIP\/2.0 200/), /^Require:.*outbound/im);
+    const [one] = await bindings(ext);
+    assert.deepEqual({ instanceId: one!.instanceId, regId: one!.regId }, { instanceId: flow.instance, regId: 1 });
+
+    // The same phone from another address (it restarted, or its network changed): one binding.
+    const second = await freePort({ udp: true });
+    await sipp('register-outbound', ext, PASSWORD, { localPort: second, vars: flow });
+    assert.deepEqual((await bindings(ext)).map((b) => b.contact), [`sip:${ext}@127.0.0.1:${second};transport=UDP;ob`]);
+
+    // Another reg-id of the same instance is another flow, kept beside it.
+    const third = await freePort({ udp: true });
+    await sipp('register-outbound', ext, PASSWORD, { localPort: third, vars: { ...flow, reg_id: '2' } });
+    assert.equal((await bindings(ext)).length, 2);
+
+    // Without Supported: outbound the parameters mean nothing here: a binding of its own.
+    const fourth = await freePort({ udp: true });
+    await sipp('register-outbound', ext, PASSWORD, { localPort: fourth, vars: { ...flow, supported: 'path' } });
+    const all = await bindings(ext);
+    assert.equal(all.length, 3);
+    assert.equal(all.find((b) => b.contact.includes(`:${fourth};`))!.instanceId, null);
+    await deps.store.registrations.removeAll(ext);
+    await deskPhoneUnregistered(deps, ext);
   });
 
   it('de-registers one contact with Expires: 0 and the rest with Contact: *; the agent goes offline', async () => {

@@ -109,6 +109,11 @@ export interface BaresipOptions {
   appModules?: string[];
   /** Print every SIP message sent and received (`-s`), to be read with `output()`. */
   sipTrace?: boolean;
+  /**
+   * The phone's instance (RFC 5626 `+sip.instance`): loads the uuid module with this UUID, as a
+   * phone that restarts keeps it.
+   */
+  instanceUuid?: string;
 }
 
 /** Starts baresip and waits for its control socket; the account registers by itself. */
@@ -118,6 +123,7 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
   const ctrlPort = await freePort();
   const wav = join(dir, 'tone.wav');
   writeToneWav(wav, 60);
+  if (opts.instanceUuid) writeFileSync(join(dir, 'uuid'), opts.instanceUuid);
   // No sound card: the microphone is the WAV file; what the phone hears goes to an aubridge
   // device nobody reads.
   writeFileSync(
@@ -137,7 +143,7 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
       'module aufile.so',
       'module aubridge.so',
       ...(opts.mediaenc ? ['module srtp.so'] : []),
-      ...(opts.modules ?? []).map((m) => `module ${m}`),
+      ...[...(opts.modules ?? []), ...(opts.instanceUuid && !opts.modules?.includes('uuid.so') ? ['uuid.so'] : [])].map((m) => `module ${m}`),
       'module_tmp account.so',
       'module_app menu.so', // the commands ctrl_tcp runs (transfer, hangup, …)
       'module_app ctrl_tcp.so',

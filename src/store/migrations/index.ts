@@ -19,6 +19,7 @@ import * as m014 from './014-call-setup-legs.js';
 import * as m016 from './016-live-events.js';
 import * as m017 from './017-history-indexes.js';
 import * as m018 from './018-device-language.js';
+import * as m019 from './019-registration-flows.js';
 
 export interface Migration {
   version: number;
@@ -44,4 +45,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 16, name: m016.name, sql: m016.sql },
   { version: 17, name: m017.name, sql: m017.sql },
   { version: 18, name: m018.name, sql: m018.sql },
+  { version: 19, name: m019.name, sql: m019.sql },
 ];

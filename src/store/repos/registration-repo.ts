@@ -16,6 +16,8 @@ interface RegistrationRow {
   expires_at: Date;
   updated_at: Date;
   unreachable_since: Date | null;
+  instance_id: string | null;
+  reg_id: number | null;
 }
 
 function toRegistration(r: RegistrationRow): Registration {
@@ -29,6 +31,8 @@ function toRegistration(r: RegistrationRow): Registration {
     expiresAt: r.expires_at,
     updatedAt: r.updated_at,
     unreachableSince: r.unreachable_since,
+    instanceId: r.instance_id,
+    regId: r.reg_id,
   };
 }
 
@@ -38,14 +42,14 @@ export function registrationRepo(pool: pg.Pool): RegistrationRepo {
       // An out-of-order retransmission (same Call-ID, lower CSeq) must not undo a newer refresh.
       await query(
         pool,
-        `INSERT INTO registrations (extension, contact, source, call_id, cseq, user_agent, expires_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        `INSERT INTO registrations (extension, contact, source, call_id, cseq, user_agent, expires_at, updated_at, instance_id, reg_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (extension, contact) DO UPDATE SET
            source = EXCLUDED.source, call_id = EXCLUDED.call_id, cseq = EXCLUDED.cseq,
            user_agent = EXCLUDED.user_agent, expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at,
-           unreachable_since = NULL
+           unreachable_since = NULL, instance_id = EXCLUDED.instance_id, reg_id = EXCLUDED.reg_id
          WHERE NOT (registrations.call_id = EXCLUDED.call_id AND registrations.cseq > EXCLUDED.cseq)`,
-        [r.extension, r.contact, r.source, r.callId, r.cseq, r.userAgent, r.expiresAt, now],
+        [r.extension, r.contact, r.source, r.callId, r.cseq, r.userAgent, r.expiresAt, now, r.instanceId ?? null, r.regId ?? null],
       );
     },
     async remove(extension, contact) {
