@@ -199,11 +199,23 @@ export function createClusterEvents(opts: ClusterEventsOptions): ClusterEvents {
     },
     follow(after, listener) {
       if (after === null || after >= cursor) {
-        const from = after ?? cursor;
+        let from = after ?? cursor;
         const f = (e: StreamedEvent) => {
           if (e.id > from) listener(e);
         };
         followers.add(f);
+        if (after !== null && after > cursor) {
+          // Ahead of this reader: another instance's reader may be a moment ahead, but an id the
+          // log never issued (a stream kept open across a new database) would silence the stream
+          // until the log caught up with it. Such a stream starts from now instead.
+          const now = cursor;
+          void opts.log
+            .lastId()
+            .then((last) => {
+              if (after > last) from = now;
+            })
+            .catch(() => undefined);
+        }
         return () => followers.delete(f);
       }
       if (after >= recentFloor) {

@@ -129,6 +129,22 @@ describe('cluster buses on PostgreSQL', function () {
     });
   });
 
+  describe('a stream resuming after an id the log never issued', () => {
+    it('starts from now instead of waiting for the log to reach it', async () => {
+      const reader = createClusterEvents({ log: store.liveEvents, origin: 'reader', logger, pollMs: 50 });
+      await reader.start();
+      try {
+        const got: string[] = [];
+        reader.follow!(1e12, (e) => void got.push(e.event.type === 'agent.changed' ? e.event.agentId : e.event.type));
+        await new Promise((r) => setTimeout(r, 200));
+        await store.liveEvents.append({ origin: 'x', event: agentEvent('fresh') });
+        await waitFor('the new event', () => got.includes('fresh'));
+      } finally {
+        await reader.stop();
+      }
+    });
+  });
+
   describe('instance commands', () => {
     let one: InstanceCommands;
     let two: InstanceCommands;
