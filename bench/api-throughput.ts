@@ -26,6 +26,7 @@ import { installQueryCounter, queriesSoFar, takeStatementTally } from './query-c
 import pg from 'pg';
 import { sha256Hex } from '../src/security/secrets.js';
 import { startBareApi } from './api-bare.js';
+import { prepareStatementStats, startStatementWindow, type StatementWindow } from './pg-statements.js';
 import { seedDirectory, type PasskeyPublic } from './seed.js';
 import { benchTokenVerify, type TokenVerifyResult } from './token-verify.js';
 
@@ -46,11 +47,14 @@ export interface ApiBenchOptions {
   cpuProfile?: string;
   /** Also run the bare baseline (bench/api-bare.ts) on the same database, after the service. */
   bare?: boolean;
+  /** Read pg_stat_statements over each create+accept window (statements per pair with their time). */
+  statements?: boolean;
 }
 
 /** The bare baseline's create+accept run, with its CPU: the floor the service is compared to. */
 export interface BareApiResult {
   createAccept: RunResult & { cpu: PhaseCpu | null };
+  statements?: Awaited<ReturnType<StatementWindow['read']>>;
 }
 
 export interface PhaseCpu {
@@ -78,6 +82,8 @@ export interface ApiBenchResult {
   auditChain: { ok: boolean; entries: number; problem: string | null };
   /** SQL statements by opening words in the create+accept window (BENCH_SQL_BREAKDOWN=1). */
   sqlStatements?: Record<string, number>;
+  /** pg_stat_statements over the create+accept window, per pair (BENCH_PROFILE). */
+  statements?: Awaited<ReturnType<StatementWindow['read']>>;
   /** The bare baseline on the same database, run after the service has stopped. */
   bare?: BareApiResult | { error: string };
 }
@@ -132,6 +138,7 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
   const label = target.kind === 'server' ? 'server' : 'embedded';
   const db = await openBenchDatabase(target);
   progress(label, 'database ready');
+  const statementStats = options.statements ? await prepareStatementStats(db.url) : null;
   const cleanups: Array<() => Promise<void>> = [() => db.drop()];
   try {
     const sink = await startChild('./push-sink.ts');
@@ -181,7 +188,9 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
     let sqlTally: Record<string, number> = {};
     const profiler = options.cpuProfile ? new WindowProfiler(options.cpuProfile) : null;
     const bareProfiler = options.cpuProfile && options.bare ? new WindowProfiler(options.cpuProfile.replace(/(\.cpuprofile)?$/, '.bare.cpuprofile')) : null;
+    const statementWindows = new Map<string, Promise<StatementWindow>>();
     client.on('mark', (m) => {
+      if (options.statements && m.phase === 'create-accept' && m.edge === 'start') statementWindows.set(runName, startStatementWindow(db.url, statementStats));
       const prof = runName ? bareProfiler : profiler;
       if (prof && m.phase === 'create-accept') void (m.edge === 'start' ? prof.start() : prof.stop());
       const now = { cpu: sampleCpu({ postgres: db.localServer }), elu: perf.eventLoopUtilization(), queries: queriesSoFar() };
@@ -216,6 +225,7 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
       'run-result',
     );
     progress(label, `create+accept done (${run.requestsPerSecond} requests/s); authenticate for up to ${options.authDurationMs / 1000} s`);
+    const statements = await statementWindows.get('')?.then((w) => w.read(run.completed.accept ?? 0));
     const { result: auth } = await client.ask<{ result: AuthResult }>(
       { type: 'auth', concurrency: options.concurrency, durationMs: options.authDurationMs, maxTokens: options.maxTokens },
       'auth-result',
@@ -234,7 +244,7 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
 
     // The bare baseline, on the same database once the service has stopped (so this process's
     // CPU is the baseline's alone): every pair is knocked again, so the open requests are closed.
-    let bare: { run: RunResult } | { error: string } | null = null;
+    let bare: { run: RunResult; statements?: BareApiResult['statements'] } | { error: string } | null = null;
     if (options.bare) {
       try {
         const agents = new Map<string, string>();
@@ -256,7 +266,7 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
           'run-result',
         );
         progress(label, `bare baseline done (${result.requestsPerSecond} requests/s)`);
-        bare = { run: result };
+        bare = { run: result, statements: await statementWindows.get('bare:')?.then((w) => w.read(result.completed.accept ?? 0)) };
       } catch (e) {
         bare = { error: (e as Error).message };
       }
@@ -309,13 +319,17 @@ export async function runApiBench(target: BenchTarget, options: ApiBenchOptions)
       serviceRssMb: Math.round(process.memoryUsage().rss / 1048576),
       auditChain: { ok: chain.ok, entries: chain.entries, problem: chain.problem },
       ...(options.sqlBreakdown ? { sqlStatements: sqlTally } : {}),
+      ...(statements ? { statements } : {}),
       ...(bare === null
         ? {}
         : {
             bare:
               'error' in bare
                 ? bare
-                : { createAccept: { ...bare.run, cpu: phaseCpu('bare:create-accept', bare.run.clientCpuCores, null, bare.run.completed.accept ?? 0) } },
+                : {
+                    createAccept: { ...bare.run, cpu: phaseCpu('bare:create-accept', bare.run.clientCpuCores, null, bare.run.completed.accept ?? 0) },
+                    ...(bare.statements ? { statements: bare.statements } : {}),
+                  },
           }),
     };
   } finally {

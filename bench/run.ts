@@ -10,9 +10,13 @@
  * BENCH_EMBEDDED_SCHEDULER_COUNT=10000  BENCH_LOG_LEVEL=info  BENCH_POOL_SIZE (default: config)
  * BENCH_SQL_BREAKDOWN=1 (tally SQL statements by text during the create+accept window)
  * BENCH_CPU_PROFILE=file.cpuprofile (V8 CPU profile of the service over that window)
+ * BENCH_PROFILE=<dir> (profiles of every path: a V8 CPU profile of the service's and the bare
+ * baseline's create+accept windows, api-<target>[.bare].cpuprofile, and, when the server has
+ * pg_stat_statements loaded, the statements per pair with their time, in the JSON)
+ * BENCH_API_BARE=0 (no bare baseline)  BENCH_SCHEDULER_PEER=0 (no peer queue)
  */
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { DEFAULT_API_OPTIONS, type ApiBenchOptions, type ApiBenchResult, type BareApiResult } from './api-throughput.js';
 import { durabilitySettings, serverVersion, type BenchTarget, type TargetKind } from './bench-database.js';
 import { calibrate, type Calibration } from './calibration.js';
@@ -282,6 +286,8 @@ async function main(): Promise<number> {
   }
   if (wanted.includes('embedded')) targets.push({ kind: 'embedded' });
 
+  const profileDir = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : null;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
   const apiOptions: ApiBenchOptions = {
     ...DEFAULT_API_OPTIONS,
     durationMs: num('BENCH_DURATION_S', DEFAULT_API_OPTIONS.durationMs / 1000) * 1000,
@@ -307,7 +313,12 @@ async function main(): Promise<number> {
     const label = target.kind === 'server' ? 'PostgreSQL server' : 'embedded PostgreSQL';
     if (parts.includes('api')) {
       process.stderr.write(`[bench] ${label}: API throughput and token verification…\n`);
-      report.api = await runPart<ApiBenchResult>('api', target, apiOptions, 240_000);
+      // BENCH_PROFILE=<dir>: a V8 CPU profile of each path's window (service and bare baseline)
+      // and pg_stat_statements per pair, per target.
+      const profiled: ApiBenchOptions = profileDir
+        ? { ...apiOptions, cpuProfile: join(profileDir, `api-${target.kind}.cpuprofile`), statements: target.kind === 'server' }
+        : apiOptions;
+      report.api = await runPart<ApiBenchResult>('api', target, profiled, 240_000);
     }
     if (parts.includes('scheduler')) {
       const count = target.kind === 'server' ? num('BENCH_SCHEDULER_COUNT', 10_000) : num('BENCH_EMBEDDED_SCHEDULER_COUNT', 10_000);

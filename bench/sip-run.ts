@@ -25,6 +25,8 @@
  * dropped), BENCH_SIP_PARTS=app,bare (also bare-process; `media` for the FreeSWITCH part),
  * BENCH_SIP_RATES=25,50,100,150,200,300,400,600,800,1000,1200  BENCH_SIP_SECONDS=8  BENCH_SIP_REFINE=2
  * BENCH_SIP_TALLY=1 (statements by text, per call)  BENCH_SIP_CPU_PROF=<dir> (a V8 profile of each step)
+ * BENCH_PROFILE=<dir> (the profiles flag: a V8 profile of each step, and pg_stat_statements per
+ * call for each app step when the server has the extension loaded)
  * BENCH_LOG_LEVEL=info
  * BENCH_SIP_OUT or BENCH_OUT (default ./bench-sip-results.json).
  */
@@ -45,6 +47,7 @@ import { coresBetween, findPids, loadAverage, sampleProcessCpu, type CoresByProc
 import { signallingOnlyHandler, type SignallingCounters } from './sip-signalling-handler.js';
 import { seedTokenSource } from './sip-tokens.js';
 import { round, summarize, type LatencySummary } from './stats.js';
+import { prepareStatementStats, startStatementWindow, type StatementWindow } from './pg-statements.js';
 import { atLeastRatio, atMostRatio, atMostValue, exitStatus, figure, figuresTable, type Figure } from './figures.js';
 
 /**
@@ -77,6 +80,8 @@ type StepResult = LoadResult & {
   /** SQL statements per completed call (app only; admission, BYE handling and the job poller). */
   statementsPerCall?: number;
   statementTally?: Record<string, number>;
+  /** pg_stat_statements over the step, per call (BENCH_PROFILE). */
+  statements?: Awaited<ReturnType<StatementWindow['read']>>;
 };
 
 /**
@@ -156,13 +161,15 @@ async function signallingParts(serverUrl: string, drachtio: DrachtioServer, out:
     cleanups.push(() => db.drop());
     out.database = await serverVersion(db.url);
     watch.database = new URL(db.url).pathname.slice(1);
+    const statementStats = process.env.BENCH_PROFILE ? await prepareStatementStats(db.url) : null;
 
     const measured = async (rate: number, lines: string[], callIdPrefix: string, samples: number[], count: boolean): Promise<StepResult> => {
       const loadBefore = loadAverage()[0]!;
       const from = samples.length;
       const q0 = queriesSoFar();
       if (count) takeStatementTally();
-      const profiler = process.env.BENCH_SIP_CPU_PROF ? await startCpuProfile() : null;
+      const profiler = process.env.BENCH_SIP_CPU_PROF || process.env.BENCH_PROFILE ? await startCpuProfile() : null;
+      const statementWindow = count && process.env.BENCH_PROFILE ? await startStatementWindow(db.url, statementStats) : null;
       const c0 = sampleProcessCpu(watch);
       const r = await runLoadStep({ rate, seconds, tokens: lines, callIdPrefix, remote });
       const c1 = sampleProcessCpu(watch);
@@ -172,6 +179,7 @@ async function signallingParts(serverUrl: string, drachtio: DrachtioServer, out:
         // Let the step's BYE handling finish so its statements are counted with it.
         for (let i = 0; i < 200 && counters.ended < counters.admitted; i++) await sleep(100);
         result.statementsPerCall = round((queriesSoFar() - q0) / Math.max(1, r.successful), 1);
+        if (statementWindow) result.statements = await statementWindow.read(r.successful);
         if (tally) {
           const t = takeStatementTally();
           result.statementTally = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, round(v / Math.max(1, r.successful), 2)]));
