@@ -60,6 +60,7 @@ export async function startStatementWindow(url: string, unavailable: string | nu
         const { rows } = await c.query<{ query: string; calls: string; total: number; mean: number }>(
           `SELECT query, calls, total_exec_time AS total, mean_exec_time AS mean
            FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND query NOT LIKE '%pg_stat_statements_reset%'
            ORDER BY total_exec_time DESC LIMIT ${TOP}`,
         );
         return {

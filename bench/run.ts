@@ -64,7 +64,7 @@ function figuresOf(reports: TargetReport[]): Figure[] {
     figure('api.cpu_per_pair', 'ms', perPair(api?.createAccept.cpu), perPair(bare?.createAccept.cpu), atMostRatio(TARGETS.apiCpuOfBare), 'service + PostgreSQL CPU per create+accept pair'),
     // The median of interleaved rounds (token-verify.ts), as a share of raw crypto.verify = 100 %.
     figure('token.verify', '% of raw verify', lowest?.ratioPercent, lowest ? 100 : null, atLeastRatio(TARGETS.tokenRatioPercent / 100), tokens.length === 2 ? 'the lower of the two backends' : 'one backend only'),
-    figure('scheduler.p99', 'ms', serverSched?.p99Ms, peer?.p99Ms, { text: `value <= ${TARGETS.schedulerP99Ms} and ratio <= 1.00`, check: (v, _b, r) => v <= TARGETS.schedulerP99Ms && r !== null && r <= 1 }, peer ? `peer queue: ${peer.name}, p50 ${peer.p50Ms} ms, ${peer.cpuMsPerJob} ms CPU per job (this process)` : serverSched?.peer && isError(serverSched.peer) ? `peer queue failed: ${serverSched.peer.error.split('\n')[0]}` : 'no peer-queue baseline in this run'),
+    figure('scheduler.p99', 'ms', serverSched?.p99Ms, peer?.p99Ms, { text: `value <= ${TARGETS.schedulerP99Ms} and ratio <= 1.00`, check: (v, _b, r) => v <= TARGETS.schedulerP99Ms && r !== null && r <= 1 }, peer ? `peer queue: ${peer.name}, p50 ${peer.p50Ms} ms; CPU per job ${serverSched?.cpuMsPerJob} ms here, ${peer.cpuMsPerJob} ms the peer` : serverSched?.peer && isError(serverSched.peer) ? `peer queue failed: ${serverSched.peer.error.split('\n')[0]}` : 'no peer-queue baseline in this run'),
     figure('scheduler.embedded_p99', 'ms', embeddedSched?.p99Ms, serverSched?.p99Ms, atMostRatio(TARGETS.schedulerEmbeddedOfServer), 'baseline: the server p99'),
     figure('growth.api', 'req/s', null, null, atLeastRatio(0.9), notYet),
     figure('growth.console_p99', 'ms', null, null, atMostRatio(1.1), notYet),
@@ -224,7 +224,7 @@ function rowsFor(r: TargetReport): Row[] {
       ]);
     }
     rows.push(['  fired exactly once', `${fmt(s.firedOnce)} of ${fmt(s.count)}; duplicates ${s.duplicates}; missing ${s.missing}`, 'all', met(once)]);
-    rows.push(['  due over / fired at about', `${fmt(s.spreadMs / 1000)} s / ${fmt(s.firedPerSecond)} jobs per s (scheduling took ${fmt(s.schedulingMs / 1000, 1)} s)`, '', '']);
+    rows.push(['  due over / fired at about', `${fmt(s.spreadMs / 1000)} s / ${fmt(s.firedPerSecond)} jobs per s (scheduling took ${fmt(s.schedulingMs / 1000, 1)} s); ${fmt(s.cpuMsPerJob, 2)} ms CPU per job`, '', '']);
     const m = s.startedService;
     if (isError(m)) rows.push(['service RSS (npm start)', `failed: ${m.error.split('\n')[0]}`, '', '']);
     else {

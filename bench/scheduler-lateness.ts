@@ -32,6 +32,8 @@ export interface LatenessResult {
   schedulingMs: number;
   spreadMs: number;
   instances: number;
+  /** This process's CPU from the first due time until every job fired, per job (the peer queue's is measured the same way). */
+  cpuMsPerJob: number | null;
 }
 
 export interface LatenessOptions {
@@ -111,7 +113,11 @@ export async function benchSchedulerLateness(options: LatenessOptions): Promise<
 
     // Wait for every job (or give up well after the last was due), then leave room for repeats.
     const giveUpAt = t0 + spreadMs + 30_000;
+    while (Date.now() < t0) await sleep(50);
+    const cpu0 = process.cpuUsage();
     while (starts.size < count && Date.now() < giveUpAt) await sleep(200);
+    const cpu = process.cpuUsage(cpu0);
+    const fired = starts.size;
     await sleep(2000);
 
     const lateness: number[] = [];
@@ -147,6 +153,7 @@ export async function benchSchedulerLateness(options: LatenessOptions): Promise<
       schedulingMs,
       spreadMs,
       instances,
+      cpuMsPerJob: fired ? Math.round(((cpu.user + cpu.system) / 1000 / fired) * 100) / 100 : null,
     };
   } finally {
     clearInterval(sampler);
