@@ -157,7 +157,6 @@ describe('a customer’s and an agent’s day: open app with notifications denie
       await phone.page.getByRole('link', { name: 'Try again' }).click();
       await heading(phone.page, `In call with ${AGENT.name}`);
       await consoleRow(desk.page, 'CASE-5001').locator('.state', { hasText: /In call — verified \(biometric at \d\d:\d\d\)/ }).waitFor();
-      await screenshot(desk.page, 'console-day');
       const accepts = (await svc.t.service.deps.store.audit.list({ subject: `call_request:${requestId}` })).filter((e) => e.action === 'request.accept' && e.decision === 'allow');
       assert.equal(accepts.length, 2, 'accepted twice, each with its own authentication');
 
@@ -177,6 +176,13 @@ describe('a customer’s and an agent’s day: open app with notifications denie
     const dana = await createCustomer(deps, { name: 'Dana Kundin', phone: null, timeZone: 'UTC', externalRef: 'CRM-1002' });
     const { code } = await issueEnrollmentCode(deps, dana.id, 'test');
     await enrolInGerman(german.page, svc.origin, code);
+    assert.equal(await german.page.evaluate('document.documentElement.lang'), 'de');
+    // The first of the browser's languages with a catalogue, else English.
+    const chosen = await german.page.evaluate(async () => {
+      const { chooseLanguage } = await import('/app/i18n.js' as string);
+      return [chooseLanguage(['fr-FR', 'de-AT', 'en']), chooseLanguage(['fr-FR', 'it'])];
+    });
+    assert.deepEqual(chosen, [{ language: 'de', tag: 'de-AT' }, { language: 'en', tag: 'en' }]);
 
     await desk.page.getByLabel('Find a customer').fill('Dana');
     await desk.page.getByRole('button', { name: 'Search' }).click();
