@@ -384,7 +384,14 @@ function sipFigures(out: Record<string, unknown>): Figure[] {
       atMostValue(TARGETS.addedP99Ms),
       worst ? `worst at ${worst[0].offeredPerSecond}/s of the rates up to 80 % of the service's ceiling (${ceiling}/s); baseline: the bare answer's p99 there` : 'no rate up to 80 % of the ceiling sustained by both',
     ),
-    figure('media.bridged', 'calls', media ? (clean.length ? Math.max(...clean) : 0) : null, media?.fsAlone?.bridgedClean ?? null, atLeastRatio(TARGETS.mediaShareOfBare), media ? 'most concurrent bridged calls with clean RTP; baseline: FreeSWITCH alone' : 'media part not run'),
+    figure(
+      'media.bridged',
+      'calls',
+      media?.results ? (clean.length ? Math.max(...clean) : 0) : null,
+      media?.fsAlone?.bridgedClean ?? null,
+      atLeastRatio(TARGETS.mediaShareOfBare),
+      !media ? 'media part not run' : !media.results ? 'media part skipped' : media.fsAlone ? 'most concurrent bridged calls with clean RTP; baseline: FreeSWITCH alone' : 'no FreeSWITCH-alone baseline in this run',
+    ),
   ];
 }
 
