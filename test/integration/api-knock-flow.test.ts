@@ -195,8 +195,10 @@ describe('knock before calling, through the HTTP API', function () {
       assert.equal(ics.status, 200);
       assert.match(ics.headers.get('content-type') ?? '', /text\/calendar/);
       assert.match(ics.text, /BEGIN:VEVENT/);
-      assert.match(ics.text, /SUMMARY:Call with Anna Smith \(CASE-3003\)/);
-      assert.match(ics.text, /weekdays after 6/);
+      // Unfolded (RFC 5545 §3.1); the group's mode is customer_calls, so the customer calls.
+      const unfolded = ics.text.replace(/\r\n[ \t]/g, '');
+      assert.match(unfolded, /SUMMARY:Call Anna Smith \(CASE-3003\)/);
+      assert.match(unfolded, /weekdays after 6/);
 
       const callbacks = await t.call('GET', '/api/v1/callbacks', { token: anna });
       assert.ok(callbacks.body.items.some((c: any) => c.id === req.id && c.scheduleNote === 'weekdays after 6'));
