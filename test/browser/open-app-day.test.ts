@@ -228,6 +228,9 @@ describe('a customer’s and an agent’s day: open app with notifications denie
     const dayOfMonth = Number(working.slice(8));
     await consoleRow(desk.page, 'CASE-5002').locator('.state', { hasText: new RegExp(`^Scheduled for \\w{3} ${dayOfMonth} \\w+(,| at) 14:00Note: Bitte nachmittags$`) }).waitFor();
     await consoleRow(desk.page, 'CASE-5001').locator('.state', { hasText: 'Ended — call completed' }).waitFor();
+    // A booked call is not waiting in the queue; it is listed with the scheduled callbacks.
+    await desk.page.locator('#queues h3', { hasText: 'Customer support — 0 waiting' }).waitFor();
+    await desk.page.locator('#callbacks', { hasText: 'CASE-5002' }).waitFor();
     await screenshot(desk.page, 'console-day');
   });
 });
