@@ -31,6 +31,7 @@ import { ensureVapidKeys } from './notify/vapid-keys.js';
 import { createWebPushChannel } from './notify/webpush-channel.js';
 import { KeyRing } from './security/signing-keys.js';
 import { startCustomerCalls, type CustomerCallService } from './calls/customer-call-service.js';
+import { createDeskPhoneCallHandler } from './calls/extension-call.js';
 import { createRoutingCluster, routingAdmin, type RoutingCluster } from './sip/routing-cluster.js';
 import { startSipServer, type SipServer } from './sip/sip-server.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded-postgres.js';
@@ -250,6 +251,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     if (config.sip.enabled) {
       sip = await startSipServer({ deps, logger, instanceName: instance.name, registry: metrics.registry });
       stops.push(() => sip!.stop());
+      // Calls between desk phones need no media server: their handler is plugged in at once.
+      sip.onDeskPhoneCall(createDeskPhoneCallHandler({ deps, srf: sip.srf, locations: sip.locations, logger }));
       const sipServer = sip;
       // A reload asked on any instance reaches this one (and its answer goes back) over the database.
       routingCluster = createRoutingCluster({ holder: sip.routing, store, instance, logger, instanceDeadSeconds: config.calls.instanceDeadSeconds });

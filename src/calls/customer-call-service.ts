@@ -12,6 +12,7 @@ import { consoleTransfers } from './console-transfer.js';
 import { createCustomerCallHandler } from './customer-call.js';
 import { ActiveCalls, type CallContext } from './customer-call-state.js';
 import { startOutboundCallbacks } from './outbound-callback.js';
+import { handleTransferRequests } from './transfer-requests.js';
 import type { SipServer } from '../sip/sip-server.js';
 
 export interface CustomerCallService {
@@ -34,7 +35,7 @@ export function startCustomerCalls(args: {
 }): CustomerCallService {
   const media = connectFreeswitch({ srf: args.sip.srf, media: args.deps.config.media, logger: args.logger });
   const calls = new ActiveCalls();
-  const ctx: CallContext = { deps: args.deps, srf: args.sip.srf, media, locations: args.sip.locations, logger: args.logger, calls };
+  const ctx: CallContext = { deps: args.deps, srf: args.sip.srf, media, locations: args.sip.locations, logger: args.logger, calls, acceptTransfers: handleTransferRequests };
   args.sip.onCustomerInvite(createCustomerCallHandler(ctx));
   const unsubscribe = startOutboundCallbacks(ctx);
   const reconciler = startCallReconciler({ deps: args.deps, instance: args.instance, sip: args.sip, media, calls, logger: args.logger, ...(args.registry ? { registry: args.registry } : {}) });

@@ -30,6 +30,12 @@ export interface CallContext {
   locations: LocationService;
   logger: Logger;
   calls: ActiveCalls;
+  /**
+   * Takes the REFERs of an agent's phone that now has the call (transfer-requests.ts): the first
+   * agent's, and each transfer target's. A delegate, so the transfers, which end by handing the
+   * call to a new agent, do not import the module that dispatches to them.
+   */
+  acceptTransfers(call: CustomerCall, leg: AgentLeg): void;
 }
 
 /** A SIP leg anchored in FreeSWITCH. */

@@ -25,7 +25,6 @@ import { isAppError } from '../domain/errors.js';
 import { admitCustomerCall, callConnected, callEnded, callSetUp, type AdmitCustomerCallArgs, type AdmittedCall } from '../flows/call-session.js';
 import { callRefusedBeforeAdmission } from '../flows/call-refusal.js';
 import { callRinging } from '../flows/call-screen.js';
-import { DEVICE_PROOF_HEADER } from '../security/device-proof.js';
 import { describeTokenForLog } from '../security/preauth-token.js';
 import { anchorCaller, bridgeEndpoints, startHoldMusic } from '../media/media-legs.js';
 import { agentLegHeaders, offerToAgents } from './agent-leg.js';
@@ -39,12 +38,12 @@ import {
   type Verification,
 } from './customer-call-state.js';
 import type { CustomerInviteHandler } from '../sip/invite-router.js';
+import { bearerToken, deviceProof, refuseInvite } from '../sip/bearer-credentials.js';
 import { fromTagOf, headerText, sendResponse, warning, type SipRequest, type SipResponse } from '../sip/sip-message.js';
 
 // Kept here too for the callers that read the other credentials from this module.
 export { fromTagOf };
 import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders } from '../sip/session-timer.js';
-import { handleTransferRequests } from './transfer.js';
 import { takeAppAnswer } from './app-callback-ring.js';
 
 /** How long an app refused for an unreachable media server waits before calling again. */
@@ -61,20 +60,6 @@ export function notAnSdpOffer(req: SipRequest): string | null {
   const body = req.body ?? '';
   if (!/^v=0\r?\n/.test(body) || !/^m=audio /m.test(body)) return 'the body is not an SDP offer with an audio stream';
   return null;
-}
-
-/** The token from `Authorization: Bearer <token>`; null when there is none. */
-export function bearerToken(req: SipRequest): string | null {
-  if (!req.has('Authorization')) return null;
-  const m = /^\s*Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(req.get('Authorization'));
-  return m ? m[1]! : null;
-}
-
-/** The device's proof of possession (device-proof.ts); null when the header is absent or empty. */
-export function deviceProof(req: SipRequest): string | null {
-  if (!req.has(DEVICE_PROOF_HEADER)) return null;
-  const value = (req.get(DEVICE_PROOF_HEADER) ?? '').trim();
-  return value.length > 0 ? value : null;
 }
 
 /** The dialog a token is bound to on first use: Call-ID plus the caller's tag (RFC 3261 §12). */
@@ -94,18 +79,6 @@ export function presentedCredentials(req: SipRequest): AdmitCustomerCallArgs {
     fromTag: fromTagOf(req),
     deviceProof: deviceProof(req),
   };
-}
-
-/** Answers a refused INVITE: 401 with a Bearer challenge when no token came, 403 otherwise. */
-export function refuseInvite(res: SipResponse, e: AppError, domain: string): void {
-  if (e.code === 'token_missing') {
-    sendResponse(res, 401, 'Unauthorized', { 'WWW-Authenticate': `Bearer realm="${domain}"` });
-    return;
-  }
-  sendResponse(res, 403, 'Forbidden', {
-    Warning: warning(domain, `${e.code}: ${e.message}`),
-    Reason: `SIP;cause=403;text="${e.code}"`,
-  });
 }
 
 /**
@@ -155,7 +128,7 @@ export async function connectAgent(call: CustomerCall, leg: AgentLeg): Promise<v
     await callEnded(deps, { requestId: call.request.id, sessionId: call.sessionId, recordId: record.id, agentId: leg.agent.id, outcome: 'completed' });
     return;
   }
-  handleTransferRequests(call, leg);
+  call.ctx.acceptTransfers(call, leg);
   call.log.info({ agentId: leg.agent.id, extension: leg.agent.extension }, 'customer call connected to agent');
 }
 

@@ -34,6 +34,7 @@ import { bridgeDialogs } from './bridge-dialogs.js';
 import { markPhonesUnreachable, routeToBinding, type LocationService } from '../sip/location-service.js';
 import { ringTargets, type RingResult, type RingTarget } from '../sip/ring-targets.js';
 import { ringingCalls, type RingingCall } from './ringing-calls.js';
+import type { DeskPhoneCallHandler } from '../sip/invite-router.js';
 import type { GroupRoute, RoutingConfig } from '../sip/routing-config.js';
 import { refuseSessionInterval, sessionIntervalTooSmall, sessionTimerAnswerHeaders, sessionTimerOfferHeaders } from '../sip/session-timer.js';
 import { fromTagOf, headerText, sendResponse, tagOf, warning, type SipRequest, type SipResponse } from '../sip/sip-message.js';
@@ -103,6 +104,14 @@ async function planFor(ctx: ExtensionCallContext, number: string, caller: Agent)
   const targets = await agentTargets(ctx, agent);
   if (targets.length === 0) return { kind: 'unavailable', why: `${agent.extension} is not registered`, overflow: route?.overflow ?? null };
   return { kind: 'ring', steps: [targets], ringSeconds, overflow: route?.overflow ?? null, unavailable: `${agent.extension} did not answer` };
+}
+
+/**
+ * The desk phone call handler the composition root plugs into the SIP server
+ * (`SipServer.onDeskPhoneCall`): each call runs with the routing read when its INVITE came.
+ */
+export function createDeskPhoneCallHandler(ctx: Omit<ExtensionCallContext, 'routing'>): DeskPhoneCallHandler {
+  return (req, res, call) => callExtension({ ...ctx, routing: call.routing }, req, res, call.caller, call.dialled);
 }
 
 export async function callExtension(ctx: ExtensionCallContext, req: SipRequest, res: SipResponse, caller: Agent, dialled: string): Promise<void> {

@@ -28,7 +28,8 @@ import { releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
 import { describeTokenForLog } from '../security/preauth-token.js';
 import { agentLegHeaders, ringAgent } from './agent-leg.js';
 import { ringApp } from './app-callback-ring.js';
-import { anchorCustomer, connectAgent, presentedCredentials, refuseInvite, verificationOf } from './customer-call.js';
+import { anchorCustomer, connectAgent, presentedCredentials, verificationOf } from './customer-call.js';
+import { refuseInvite } from '../sip/bearer-credentials.js';
 import { Abort, CustomerCall, hangUp, newSessionId, stackDialogId, type AgentLeg, type CallContext, type Leg } from './customer-call-state.js';
 import { headerText, sendResponse, warning, type SipResponse } from '../sip/sip-message.js';
 

@@ -1,15 +1,12 @@
 /**
- * Blind transfer from the agent's desk phone (RFC 3515 REFER, RFC 5589 call transfer):
- *
- *   agent A ── REFER Refer-To: <sip:1002@…> ──► here ── 202 Accepted, NOTIFY 100 Trying
- *   the session id vouches for the customer (verifySessionForTransfer, audited), agent B reserved
- *   customer ◄── hold music, agent B's phones ◄── INVITE (X-Knock-Verified: …; via=session)
- *   B answers ──► customer's FreeSWITCH channel re-bridged to B; NOTIFY 200 OK and BYE to A
- *   B does not ──► NOTIFY with B's failure; the customer goes back to A, or to the queue if A
- *                  has hung up meanwhile
- *
- * The customer's own dialog is never touched: only FreeSWITCH bridges change. A REFER whose
- * Refer-To carries Replaces is an attended transfer: attended-transfer.ts.
+ * Moving a connected customer call to another agent, the part every kind of transfer shares
+ * (RFC 5589 §6, this server as transferor): `transferCall` rings the target with the verified
+ * customer (the session id vouches, verifySessionForTransfer, audited) while the customer hears
+ * hold music, re-bridges the customer's FreeSWITCH channel on answer and lets the first agent go,
+ * or puts the customer back; `notify` reports progress to a referring phone (sipfrag NOTIFY);
+ * `referredAgent` reads a Refer-To. Blind REFERs: transfer-requests.ts; attended and
+ * semi-attended: attended-transfer.ts, semi-attended-transfer.ts; console: console-transfer.ts.
+ * The customer's own dialog is never touched: only FreeSWITCH bridges change.
  */
 import type Srf from 'drachtio-srf';
 import type { Agent } from '../domain/model.js';
@@ -21,7 +18,6 @@ import { agentDidNotAnswer, reserveAgent } from '../flows/customer-queue.js';
 import { bridgeEndpoints, parkEndpoint, releaseEndpoint, startHoldMusic } from '../media/media-legs.js';
 import { agentLegHeaders, offerToAgents, ringAgent, type RingAgentResult } from './agent-leg.js';
 import { hangUp, isUp, type AgentLeg, type CustomerCall, type TransferClaim } from './customer-call-state.js';
-import { attendedTransfer, replacesOf } from './attended-transfer.js';
 import { addrSpec, sendResponse, uriUser } from '../sip/sip-message.js';
 
 /** Reports the transfer's progress to the referring phone (RFC 3515 §2.4.5, sipfrag body). */
@@ -37,45 +33,6 @@ export function notify(dialog: Srf.Dialog, status: string, final: boolean): void
     body: `SIP/2.0 ${status}\r\n`,
   } as unknown as Srf.SrfRequest) as unknown;
   if (sent instanceof Promise) sent.catch(() => undefined);
-}
-
-/** Listens for REFER on an agent leg of a connected customer call. */
-export function handleTransferRequests(call: CustomerCall, leg: AgentLeg): void {
-  const onRefer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-    const referTo = req.has('Refer-To') ? req.get('Refer-To') : '';
-    const handler = replacesOf(referTo) ? attendedTransfer : blindTransfer;
-    void handler(call, leg, req, res).catch((e: unknown) => {
-      call.log.error({ err: e instanceof Error ? e.message : String(e) }, 'transfer failed');
-      if (!res.finalResponseSent) res.send(500);
-    });
-  };
-  leg.dialog.on('refer', onRefer);
-  // REFERs that came while the call was being connected, in the order they came.
-  const early = leg.earlyRefers?.stop() ?? [];
-  if (early.length) call.log.info({ agentId: leg.agent.id, refers: early.length }, 'REFER sent while the call was being connected: handled now');
-  for (const [req, res] of early) onRefer(req, res);
-}
-
-async function blindTransfer(call: CustomerCall, from: AgentLeg, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
-  const referTo = req.has('Refer-To') ? req.get('Refer-To') : '';
-  // Claimed before the first await: a second REFER or a console transfer gets no way in.
-  const claim = call.agent === from ? call.claimTransfer() : null;
-  if (!claim) {
-    sendResponse(res, 491, 'Request Pending');
-    return;
-  }
-  const toAgent = await referredAgent(call, referTo, claim);
-  if (!toAgent) {
-    sendResponse(res, 404, 'Not Found');
-    return;
-  }
-  sendResponse(res, 202, 'Accepted');
-  call.log.info({ fromAgentId: from.agent.id, toAgentId: toAgent.id }, 'blind transfer requested');
-  await transferCall(call, from, toAgent, {
-    how: 'blind',
-    claim,
-    report: (status, final) => notify(from.dialog, status, final),
-  });
 }
 
 /**
@@ -283,6 +240,6 @@ async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg
     legs: call.legIds(),
   });
   call.recordId = record.id;
-  handleTransferRequests(call, to);
+  call.ctx.acceptTransfers(call, to);
   call.log.info({ fromAgentId: from.agent.id, toAgentId: to.agent.id }, 'transfer completed; customer verified through the session');
 }

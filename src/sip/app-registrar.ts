@@ -34,7 +34,7 @@ import type { Logger } from 'pino';
 import { isAppError } from '../domain/errors.js';
 import { admitAppRegistration, appRegistered, appUnregistered } from '../flows/app-registration.js';
 import type { FlowDeps } from '../flows/ports.js';
-import { bearerToken, deviceProof, refuseInvite } from '../calls/customer-call.js';
+import { bearerToken, deviceProof, refuseInvite } from './bearer-credentials.js';
 import { sipAttemptLimits } from './sip-attempt-limits.js';
 import { addrSpec, fromTagOf, sendResponse, sourceOf, uriHost, uriUser, warning, type SipRequest, type SipResponse } from './sip-message.js';
 

@@ -3,18 +3,18 @@
  *   - a customer call: it carries `Authorization: Bearer` (RFC 8898) or is addressed to the
  *     customer call URI -> the customer call handler (plugged in with onCustomerInvite);
  *   - otherwise a desk phone call: digest-authenticated like REGISTER, then a feature code
- *     (routing file) or a number (extension, group, agent) -> feature-codes / extension-call.
+ *     (routing file) -> feature-codes, or a number (extension, group, agent) -> the desk phone
+ *     call handler (plugged in with onDeskPhoneCall: calls/extension-call.ts, wired by the
+ *     composition root, since placing a call is orchestration, not SIP mechanics).
  * In-dialog requests (re-INVITE, BYE, REFER…) never come here: drachtio-srf hands them to
  * their dialog.
  */
-import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
+import type { Agent } from '../domain/model.js';
 import type { FlowDeps } from '../flows/ports.js';
 import type { DeskPhoneAuthenticator } from './desk-phone-auth.js';
-import { callExtension } from '../calls/extension-call.js';
 import { runFeatureCode } from './feature-codes.js';
-import type { LocationService } from './location-service.js';
-import { matchFeatureCode } from './routing-config.js';
+import { matchFeatureCode, type RoutingConfig } from './routing-config.js';
 import type { RoutingHolder } from './routing-reload.js';
 import { addrSpec, sendResponse, uriUser, type SipRequest, type SipResponse } from './sip-message.js';
 
@@ -24,12 +24,17 @@ import { addrSpec, sendResponse, uriUser, type SipRequest, type SipResponse } fr
  */
 export type CustomerInviteHandler = (req: SipRequest, res: SipResponse) => Promise<void>;
 
+/**
+ * Places one desk phone call to a number (the INVITE's digest already checked, `caller` is the
+ * agent it names): rings, bridges and ends it. It owns the response, like the customer handler.
+ * `routing` is the routing in force when the INVITE came, read once for the whole call.
+ */
+export type DeskPhoneCallHandler = (req: SipRequest, res: SipResponse, call: { caller: Agent; dialled: string; routing: RoutingConfig }) => Promise<void>;
+
 export interface InviteRouterContext {
   deps: FlowDeps;
-  srf: Srf;
   /** Read once per call: a reload while this call is routed does not change its routing. */
   routing: Pick<RoutingHolder, 'current'>;
-  locations: LocationService;
   auth: DeskPhoneAuthenticator;
   logger: Logger;
 }
@@ -38,6 +43,8 @@ export interface InviteRouter {
   handle(req: SipRequest, res: SipResponse): Promise<void>;
   /** Plugs in (or replaces) the customer call handler; until then such calls get 503. */
   onCustomerInvite(handler: CustomerInviteHandler): void;
+  /** Plugs in (or replaces) the desk phone call handler; until then such calls get 503. */
+  onDeskPhoneCall(handler: DeskPhoneCallHandler): void;
 }
 
 /** True for an INVITE from the customer app rather than a desk phone. */
@@ -49,11 +56,15 @@ export function isCustomerInvite(req: SipRequest, customerCallUri: string): bool
 
 export function createInviteRouter(ctx: InviteRouterContext): InviteRouter {
   let customerHandler: CustomerInviteHandler | null = null;
+  let deskPhoneHandler: DeskPhoneCallHandler | null = null;
   const log = ctx.logger.child({ component: 'invite-router' });
 
   return {
     onCustomerInvite(handler) {
       customerHandler = handler;
+    },
+    onDeskPhoneCall(handler) {
+      deskPhoneHandler = handler;
     },
 
     async handle(req, res) {
@@ -92,7 +103,12 @@ export function createInviteRouter(ctx: InviteRouterContext): InviteRouter {
         await runFeatureCode({ deps: ctx.deps, logger: ctx.logger }, req, res, agent, feature.feature, feature.rest);
         return;
       }
-      await callExtension({ deps: ctx.deps, srf: ctx.srf, routing, locations: ctx.locations, logger: ctx.logger }, req, res, agent, dialled);
+      if (!deskPhoneHandler) {
+        sendResponse(res, 503, 'Service Unavailable', { 'Retry-After': '30' });
+        log.warn('desk phone call refused: no desk phone call handler is installed');
+        return;
+      }
+      await deskPhoneHandler(req, res, { caller: agent, dialled, routing });
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The SIP side of the service: reads and checks the routing file (and holds it for reloads:
  * routing-reload.ts), builds the registrar and the INVITE router, registers them with drachtio-srf and connects to drachtio-server (retrying
- * while it is down). The media side plugs its customer call handler in with onCustomerInvite.
+ * while it is down). The call orchestration (src/calls) plugs its handlers in: customer calls with
+ * onCustomerInvite, desk phone calls with onDeskPhoneCall, stray BYEs with onStrayBye.
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -13,7 +14,7 @@ import { followAgentLines } from './busy-lamps.js';
 import { createDeskPhoneAuthenticator } from './desk-phone-auth.js';
 import { createDigestAuth } from './digest-auth.js';
 import { createDrachtioConnection } from './drachtio-connection.js';
-import { createInviteRouter, type CustomerInviteHandler } from './invite-router.js';
+import { createInviteRouter, type CustomerInviteHandler, type DeskPhoneCallHandler } from './invite-router.js';
 import { createLocationService, type LocationService } from './location-service.js';
 import { answerOtherMethods } from './method-answers.js';
 import { createRegistrar } from './registrar.js';
@@ -47,6 +48,8 @@ export interface SipServer {
   onConnectionChange(fn: (connected: boolean) => void): void;
   /** Plugs in the customer call handler (INVITEs with a Bearer token or to the customer call URI). */
   onCustomerInvite(handler: CustomerInviteHandler): void;
+  /** Plugs in the desk phone call handler (a digest-checked INVITE to a number; calls/extension-call.ts). */
+  onDeskPhoneCall(handler: DeskPhoneCallHandler): void;
   /**
    * Plugs in the handler for a BYE in a dialog this process does not hold (one a process before
    * it held: call-reconciler.ts). Until then such a BYE gets 481.
@@ -103,7 +106,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   const connection = createDrachtioConnection({ drachtio: config.sip.drachtio, logger: opts.logger });
   const srf = connection.srf;
   const registrar = createRegistrar({ deps, auth, logger: opts.logger });
-  const router = createInviteRouter({ deps, srf, routing, locations, auth, logger: opts.logger });
+  const router = createInviteRouter({ deps, routing, auth, logger: opts.logger });
 
   /** A handler that throws must still answer the request, and never take the process down. */
   const guarded = (name: string, fn: (req: SipRequest, res: SipResponse) => Promise<void>): Handler => (req, res) => {
@@ -147,6 +150,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     isConnected: () => connection.isConnected(),
     onConnectionChange: (fn) => connection.onChange(fn),
     onCustomerInvite: (handler) => router.onCustomerInvite(handler),
+    onDeskPhoneCall: (handler) => router.onDeskPhoneCall(handler),
     onStrayBye: (handler) => {
       strayBye = handler;
     },
