@@ -14,8 +14,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { JOB_NAMES } from '../src/jobs/job-names.js';
-import { JOBS_TABLE } from '../src/jobs/job-table.js';
+import { JOB_NAMES } from '../src/store/job-names.js';
+import { JOBS_TABLE } from '../src/store/job-table.js';
 import { auditAppendArgs, auditAppendCall } from '../src/store/repos/audit-repo.js';
 
 export interface BareApiOptions {

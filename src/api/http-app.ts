@@ -11,8 +11,7 @@ import { requestLog } from './request-log.js';
 import { responseCheck } from './response-check.js';
 import { securityHeaders } from './security-headers.js';
 import { refuseBadText, verifyUtf8 } from './text-input.js';
-import { appEventsRoutes } from './routes/app-events-routes.js';
-import type { AppChannel } from '../notify/app-channel.js';
+import { appEventsRoutes, type AppStreams } from './routes/app-events-routes.js';
 import { appRoutes } from './routes/app-routes.js';
 import { brandingRoutes } from './routes/branding-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
@@ -30,7 +29,7 @@ export interface HttpAppOptions {
   /** The Web Push public key the push channel signs with, for the app to subscribe. */
   vapidPublicKey: string;
   /** Open apps' live streams, which also carry their notifications. */
-  appChannel?: AppChannel;
+  appChannel?: AppStreams;
   /** The routing in force and its reload; null when this instance does not route calls. */
   routing?: RoutingAdmin | null;
 }

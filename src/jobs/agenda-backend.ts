@@ -18,7 +18,7 @@
 import { PostgresJobRepository, PostgresNotificationChannel } from '@agendajs/postgres-backend';
 import type { AgendaBackend, JobParameters, JobRepositoryOptions, NotificationChannel, RemoveJobsOptions } from 'agenda';
 import type pg from 'pg';
-import { JOBS_CHANNEL, JOBS_TABLE } from './job-table.js';
+import { JOBS_CHANNEL, JOBS_TABLE } from '../store/job-table.js';
 
 /** Rows locked per statement; see lockBatch. */
 const LOCK_BATCH = 100;

@@ -23,10 +23,10 @@ import type { Config } from '../config/config.js';
 import { AppError } from '../domain/errors.js';
 import { createJobsBackend } from './agenda-backend.js';
 import { settleAgendaDebugColours } from './agenda-debug-colours.js';
-import { JOB_NAMES, type JobName, type RequestJobName } from './job-names.js';
-import { createJobTable, type PendingJob } from './job-table.js';
+import { JOB_NAMES, type JobName, type RequestJobName } from '../store/job-names.js';
+import { createJobTable, type PendingJob } from '../store/job-table.js';
 
-export type { PendingJob } from './job-table.js';
+export type { PendingJob } from '../store/job-table.js';
 
 export interface JobHandlers {
   expireRequest(id: string): Promise<void>;

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { PushSubscription } from '../domain/model.js';
 import type { DeliveryResult, WebPushChannel } from './channel.js';
 import type { NotificationPayload } from './notification-payload.js';
-import { endpointProblem, normaliseOrigins } from './push-endpoint-policy.js';
+import { endpointProblem, normaliseOrigins } from '../security/push-endpoint-policy.js';
 import { pushServiceOf } from './redact.js';
 import { validateVapidKeys, type VapidKeys } from './vapid-keys.js';
 import type { PushAnswer } from './webpush-request.js';

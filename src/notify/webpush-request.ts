@@ -13,7 +13,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import webpush from 'web-push';
-import { guardedLookup, normaliseOrigins, SpecialAddressError } from './push-endpoint-policy.js';
+import { guardedLookup, normaliseOrigins, SpecialAddressError } from '../security/push-endpoint-policy.js';
 import type { VapidKeys } from './vapid-keys.js';
 
 export interface PushRequest {

@@ -1,6 +1,6 @@
 /** Where Web Push messages may go: https to public hosts only, unless an origin is allowed. */
 import assert from 'node:assert/strict';
-import { endpointProblem, isSpecialAddress, normaliseOrigins, resolvedEndpointProblem } from '../../src/notify/push-endpoint-policy.js';
+import { endpointProblem, isSpecialAddress, normaliseOrigins, resolvedEndpointProblem } from '../../src/security/push-endpoint-policy.js';
 
 const none = normaliseOrigins([]);
 

@@ -17,7 +17,16 @@ import { openSlotsForDevice } from '../../flows/slots.js';
 import { deviceOf, requestOf, requireDevice, requireDeviceRequest, wrap } from '../auth.js';
 import { validated } from '../validate.js';
 import { openLiveStream } from '../live-stream.js';
-import type { AppChannel } from '../../notify/app-channel.js';
+
+/**
+ * Where an open app stream plugs in to receive its device's notifications: the app channel
+ * (notify/app-channel.ts), handed over by the composition root. Declared here, so this adapter
+ * needs nothing from src/notify but what it uses.
+ */
+export interface AppStreams {
+  /** Notifications for the device go to `write` until the returned function is called. */
+  attach(device: { id: string; customerId: string }, write: (payload: object) => void): () => void;
+}
 
 /** The sip.js package's ES modules, served as they are (no bundler). */
 function sipJsDir(): string {
@@ -25,7 +34,7 @@ function sipJsDir(): string {
 }
 
 /** `vapidPublicKey`: the pair the push channel signs with (configured, or the one kept in the database). */
-export function appEventsRoutes(deps: FlowDeps, vapidPublicKey: string, appChannel?: AppChannel): Router {
+export function appEventsRoutes(deps: FlowDeps, vapidPublicKey: string, appChannel?: AppStreams): Router {
   const r = Router();
   const device = requireDevice(deps);
 

@@ -17,7 +17,7 @@ import {
 import { beginPinChange, changeDevicePin } from '../../flows/pin-change.js';
 import { issueAppRegistration } from '../../flows/app-registration.js';
 import { revokeDevice } from '../../flows/revocation.js';
-import { normaliseOrigins, resolvedEndpointProblem } from '../../notify/push-endpoint-policy.js';
+import { normaliseOrigins, resolvedEndpointProblem } from '../../security/push-endpoint-policy.js';
 import { cancelScheduledCallback } from '../../flows/customer-cancel.js';
 import { policyFor } from '../../flows/group-policy.js';
 import type { FlowDeps } from '../../flows/ports.js';

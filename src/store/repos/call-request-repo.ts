@@ -7,7 +7,7 @@ import type pg from 'pg';
 import type { AuthMethod, CallRequestSnapshot, CallRequestState, Outcome } from '../../domain/call-request.js';
 import { AppError } from '../../domain/errors.js';
 import type { CallRequest } from '../../domain/model.js';
-import { dropRequestJobs, JOBS_TABLE, replaceRequestJob, requestJobPresentSql } from '../../jobs/job-table.js';
+import { dropRequestJobs, JOBS_TABLE, replaceRequestJob, requestJobPresentSql } from '../job-table.js';
 import type { CallRequestRepo, JobGap, MoveEffects, NewAuditEntry, NewCallRequest, RequestJobKind } from '../store.js';
 import { auditAppendArgs, auditAppendCall } from './audit-repo.js';
 import { insertOutbox } from './outbox-repo.js';
