@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './drachtio-server.js';
@@ -116,10 +116,31 @@ export interface BaresipOptions {
   instanceUuid?: string;
 }
 
+/**
+ * A free SIP port whose next port is free too: baresip listens for TLS on the SIP port + 1, and
+ * on a busy machine that odd port is often the local end of some outgoing connection (Linux gives
+ * bind(0) even ports and connect() odd ones), which stopped baresip with "Address already in use".
+ */
+async function sipPortWithTlsBeside(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await freePort({ udp: true });
+    if (await tcpPortFree(port + 1)) return port;
+  }
+  return freePort({ udp: true });
+}
+
+function tcpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
 /** Starts baresip and waits for its control socket; the account registers by itself. */
 export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
   const dir = mkdtempSync(join(tmpdir(), 'knock-baresip-'));
-  const sipPort = await freePort({ udp: true });
+  const sipPort = await sipPortWithTlsBeside();
   const ctrlPort = await freePort();
   const wav = join(dir, 'tone.wav');
   writeToneWav(wav, 60);
