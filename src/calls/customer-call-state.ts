@@ -11,6 +11,7 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { LostCallCause, Outcome } from '../domain/call-request.js';
 import { isAppError } from '../domain/errors.js';
+import { hangUpOutcome, nextPhase, type LiveCallEvent, type LiveCallPhase } from '../domain/live-call.js';
 import type { Agent, CallRequest } from '../domain/model.js';
 import { callEnded, type CallLegIds } from '../flows/call-session.js';
 import { agentDidNotAnswer } from '../flows/customer-queue.js';
@@ -200,17 +201,18 @@ export class CustomerCall {
   readonly abort = new Abort();
   /** When this process took the call (ms since the epoch). */
   readonly startedAt = Date.now();
-  agent: AgentLeg | null = null;
-  recordId: string | null = null;
+  /** Where the call is in its life (domain/live-call.ts); changed only by `move`. */
+  private phase: LiveCallPhase = 'setting_up';
+  private agentLeg: AgentLeg | null = null;
+  private record: string | null = null;
   /** The record being opened for the call's setup (openRecord); awaited before the call is connected or closed. */
   private recordOpening: Promise<void> = Promise.resolve();
-  /** True once the customer and an agent were bridged. */
-  connected = false;
+  /** True once the customer and an agent were bridged (and still after the call ended). */
+  private wasConnected = false;
   /** True once callConnected opened the authenticated session (token calls only). */
-  sessionOpened = false;
+  private sessionOpened = false;
   /** The transfer moving the call now (transfer.ts); null when none is. */
   private transferClaim: TransferClaim | null = null;
-  private ended = false;
   private endedAt = 0;
   readonly log: Logger;
 
@@ -226,7 +228,62 @@ export class CustomerCall {
   }
 
   get isEnded(): boolean {
-    return this.ended;
+    return this.phase === 'ended';
+  }
+
+  /** True once the customer and an agent were connected, and after that call ended. */
+  get connected(): boolean {
+    return this.wasConnected;
+  }
+
+  /** The agent's leg that has the call (first agent, then each transfer target); null before one answers. */
+  get agent(): AgentLeg | null {
+    return this.agentLeg;
+  }
+
+  /** The call's record (call_records row): opened at setup or when connected, replaced by each transfer. */
+  get recordId(): string | null {
+    return this.record;
+  }
+
+  /** The one place the phase changes: false, and no change, when the move is not allowed from here. */
+  private move(event: LiveCallEvent): boolean {
+    const next = nextPhase(this.phase, event);
+    if (!next) return false;
+    this.phase = next;
+    return true;
+  }
+
+  /**
+   * The agent's leg is bridged and the flows opened the session, recorded as `recordId`. False
+   * when the call ended meanwhile: the session was opened after the end closed the call, and the
+   * caller must close it.
+   */
+  connectedWith(recordId: string): boolean {
+    this.record = recordId;
+    this.sessionOpened = true;
+    if (!this.move('connect')) return false;
+    this.wasConnected = true;
+    return true;
+  }
+
+  /** A transfer moved the call to a new record (transferAnswered). */
+  recordMovedTo(recordId: string): void {
+    this.record = recordId;
+  }
+
+  /** The record a callback opened before this object took the call over (outbound-callback.ts). */
+  recordedAs(recordId: string | null): void {
+    this.record = recordId;
+  }
+
+  /**
+   * Ends a call whose agent leg answered but was never handed to it (the agent hung up while the
+   * customer was being anchored): the leg is taken so the end releases its channel and frees the agent.
+   */
+  async endWithAgentLeg(leg: AgentLeg, outcome: Outcome, by: EndedBy): Promise<void> {
+    if (!this.agentLeg) this.agentLeg = leg;
+    await this.end(outcome, by);
   }
 
   /** The FreeSWITCH channels and SIP dialogs of the customer and the current agent, for the record. */
@@ -242,7 +299,7 @@ export class CustomerCall {
   openRecord(open: () => Promise<{ id: string }>): void {
     this.recordOpening = open().then(
       (r) => {
-        this.recordId = r.id;
+        this.record = r.id;
       },
       (e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not record the call while it is set up; it is recorded when it connects'),
     );
@@ -256,8 +313,8 @@ export class CustomerCall {
   /** Adds legs (a ring, a channel) to the open record; best effort, like the record itself. */
   trackLegs(legs: { mediaChannels?: string[]; sipInvites?: string[] }): void {
     void this.recordOpening.then(async () => {
-      if (!this.recordId || this.ended) return;
-      await this.ctx.deps.store.callRecords.addLegs(this.recordId, legs).catch((e: unknown) => {
+      if (!this.record || this.isEnded) return;
+      await this.ctx.deps.store.callRecords.addLegs(this.record, legs).catch((e: unknown) => {
         this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not record a leg of the call');
       });
     });
@@ -300,20 +357,20 @@ export class CustomerCall {
       if (endedBySessionExpiry(req, reason)) {
         // drachtio-server hung up: the app stopped refreshing the session (RFC 4028 §10).
         this.log.warn('customer session timer expired');
-        void this.end('failed', 'customer');
+        void this.end(hangUpOutcome('customer', this.wasConnected, { sessionExpired: true }), 'customer');
         return;
       }
       this.log.info('customer hung up');
-      void this.end(this.connected ? 'completed' : 'abandoned', 'customer');
+      void this.end(hangUpOutcome('customer', this.wasConnected), 'customer');
     });
     this.customer.endpoint.once('destroy', (evt?: { reason?: string }) => {
-      if (!this.ended) {
+      if (!this.isEnded) {
         // FreeSWITCH's Hangup-Cause (e.g. NORMAL_CLEARING after a bridged partner hung up) when it told us.
         this.log.warn({ hangupCause: evt?.reason ?? null, agentId: this.agent?.agent.id ?? null }, 'the customer FreeSWITCH channel went away');
         // No Hangup-Cause means the channel's event socket closed without FreeSWITCH hanging the
         // channel up: FreeSWITCH itself went away (this socket may close before the main one does).
         const lost = !evt?.reason || !this.ctx.media.isConnected();
-        void this.end(lost ? 'media_lost' : this.connected ? 'completed' : 'failed', 'media');
+        void this.end(hangUpOutcome('media', this.wasConnected, { mediaLost: lost }), 'media');
       }
     });
     answerReinvitesFromMedia(this.customer, this.log);
@@ -322,10 +379,10 @@ export class CustomerCall {
   /** The agent hanging up ends the call, unless a transfer is taking the customer elsewhere. */
   watchAgent(leg: AgentLeg): void {
     onDestroy(leg.dialog, (req, reason) => {
-      if (this.agent !== leg) return;
+      if (this.agentLeg !== leg) return;
       if (endedBySessionExpiry(req, reason) && !this.transferring) {
         this.log.warn({ agentId: leg.agent.id }, 'agent leg session timer expired');
-        void this.end('failed', 'agent');
+        void this.end(hangUpOutcome('agent', this.wasConnected, { sessionExpired: true }), 'agent');
         return;
       }
       if (this.transferring) {
@@ -334,7 +391,7 @@ export class CustomerCall {
         return;
       }
       this.log.info({ agentId: leg.agent.id }, 'agent hung up');
-      void this.end('completed', 'agent');
+      void this.end(hangUpOutcome('agent', this.wasConnected), 'agent');
     });
     answerReinvitesFromMedia(leg, this.log);
   }
@@ -346,17 +403,17 @@ export class CustomerCall {
    * heard that BYE: the call ends). `hungUpLog` is the log line for the latter.
    */
   async takeAgentLeg(leg: AgentLeg, hungUpLog: string): Promise<boolean> {
-    if (this.ended) {
+    if (this.isEnded) {
       hangUp(leg.dialog, 'caller hung up');
       await releaseEndpoint(leg.endpoint);
       await agentDidNotAnswer(this.ctx.deps, { requestId: this.request.id, agentId: leg.agent.id, outcome: 'abandoned' });
       return false;
     }
-    this.agent = leg;
+    this.agentLeg = leg;
     this.watchAgent(leg);
     if (!isUp(leg.dialog)) {
       this.log.info({ agentId: leg.agent.id }, hungUpLog);
-      await this.end('completed', 'agent');
+      await this.end(hangUpOutcome('agent', this.wasConnected), 'agent');
       return false;
     }
     return true;
@@ -367,13 +424,12 @@ export class CustomerCall {
    * channels, and has the flows revoke the session and close the call record.
    */
   async end(outcome: Outcome, by: EndedBy): Promise<void> {
-    if (this.ended) return;
-    this.ended = true;
+    if (!this.move('end')) return;
     this.endedAt = Date.now();
     this.abort.abort();
     this.ctx.calls.remove(this);
     if (by !== 'customer') hangUp(this.customer.dialog, `call ended by ${by}`);
-    const agent = this.agent;
+    const agent = this.agentLeg;
     if (agent && by !== 'agent') hangUp(agent.dialog, `call ended by ${by}`);
     // Bounded by releaseEndpoint: a FreeSWITCH that died mid-call never answers, and the records must still close.
     await Promise.all([releaseEndpoint(this.customer.endpoint), releaseEndpoint(agent?.endpoint)]);
@@ -385,11 +441,11 @@ export class CustomerCall {
         await callEnded(this.ctx.deps, {
           requestId: this.request.id,
           sessionId: this.sessionOpened ? this.sessionId : null,
-          recordId: this.recordId,
+          recordId: this.record,
           agentId: agent?.agent.id ?? null,
           outcome,
           // Never connected: the request is still as call setup left it (saves reading it again).
-          ...(this.connected ? {} : { known: this.request }),
+          ...(this.wasConnected ? {} : { known: this.request }),
         });
         break;
       } catch (e) {

@@ -120,10 +120,7 @@ export async function connectAgent(call: CustomerCall, leg: AgentLeg): Promise<v
     legs: call.legIds(),
     recordId: call.recordId,
   });
-  call.recordId = record.id;
-  call.connected = true;
-  call.sessionOpened = true;
-  if (call.isEnded) {
+  if (!call.connectedWith(record.id)) {
     // Hung up during the bridge: end() ran before the session existed; close it now.
     await callEnded(deps, { requestId: call.request.id, sessionId: call.sessionId, recordId: record.id, agentId: leg.agent.id, outcome: 'completed' });
     return;

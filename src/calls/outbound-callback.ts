@@ -187,7 +187,7 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
       return giveUp('failed', 'the app could not be anchored');
     }
     const live = new CustomerCall(ctx, admitted.request, sessionId, customerLeg, verificationOf(admitted, customer), 'outbound');
-    live.recordId = recordId;
+    live.recordedAs(recordId);
     call = live;
     // From here the call owns both legs, and the reconciler finds it among the live calls.
     release();
@@ -196,8 +196,7 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
     if (abort.aborted) {
       // The agent hung up while the app was being anchored: their BYE went to the abort only.
       log.info('agent hung up while the app was being anchored');
-      live.agent = leg; // so end() releases the agent's channel and frees the agent
-      await live.end('failed', 'agent');
+      await live.endWithAgentLeg(leg, 'failed', 'agent');
       return;
     }
     try {

@@ -239,7 +239,7 @@ async function completeTransfer(call: CustomerCall, from: AgentLeg, to: AgentLeg
     how,
     legs: call.legIds(),
   });
-  call.recordId = record.id;
+  call.recordMovedTo(record.id);
   call.ctx.acceptTransfers(call, to);
   call.log.info({ fromAgentId: from.agent.id, toAgentId: to.agent.id }, 'transfer completed; customer verified through the session');
 }
