@@ -348,10 +348,19 @@ export class CustomerCall {
   }
 
   /**
+   * Takes the call on: it joins this process's live calls (console transfers and the reconciler
+   * find it there; `end` takes it out) and watches the customer's leg.
+   */
+  begin(): void {
+    this.ctx.calls.add(this);
+    this.watchCustomer();
+  }
+
+  /**
    * The customer hanging up ends the call; their re-INVITEs are answered by FreeSWITCH; a REFER
    * from them is refused (refuseCustomerRefer).
    */
-  watchCustomer(): void {
+  private watchCustomer(): void {
     refuseCustomerRefer(this.customer.dialog, this.ctx.deps.config.sip.domain, this.log);
     onDestroy(this.customer.dialog, (req, reason) => {
       if (endedBySessionExpiry(req, reason)) {
@@ -377,7 +386,7 @@ export class CustomerCall {
   }
 
   /** The agent hanging up ends the call, unless a transfer is taking the customer elsewhere. */
-  watchAgent(leg: AgentLeg): void {
+  private watchAgent(leg: AgentLeg): void {
     onDestroy(leg.dialog, (req, reason) => {
       if (this.agentLeg !== leg) return;
       if (endedBySessionExpiry(req, reason) && !this.transferring) {

@@ -203,8 +203,7 @@ export async function handleCustomerInvite(ctx: CallContext, req: SipRequest, re
     return;
   }
   const call = new CustomerCall(ctx, request, sessionId, customer, verification, 'inbound');
-  ctx.calls.add(call);
-  call.watchCustomer();
+  call.begin();
   call.openRecord(() => callSetUp(deps, { requestId: request.id, customerId: request.customerId, agentId: null, direction: 'inbound', legs: call.legIds() }));
   startHoldMusic(customer.endpoint, config.media.holdMusic, log);
 

@@ -191,8 +191,7 @@ export async function placeCallback(ctx: CallContext, event: DialEvent): Promise
     call = live;
     // From here the call owns both legs, and the reconciler finds it among the live calls.
     release();
-    ctx.calls.add(live);
-    live.watchCustomer();
+    live.begin();
     if (abort.aborted) {
       // The agent hung up while the app was being anchored: their BYE went to the abort only.
       log.info('agent hung up while the app was being anchored');
