@@ -20,6 +20,7 @@ import { markPhonesUnreachable, routeToBinding } from '../sip/location-service.j
 import { ringTargets, type RingTarget } from '../sip/ring-targets.js';
 import { sessionTimerOfferHeaders } from '../sip/session-timer.js';
 import { headerText } from '../sip/sip-message.js';
+import { isDatabaseOutage, retryThroughOutage } from './outage-retry.js';
 
 
 /** The user part to show for the customer: their number when known. */
@@ -106,7 +107,9 @@ export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<
   });
   unregister();
   // Before the agent is released: with no live phone left they go offline, not available.
-  await markPhonesUnreachable(ctx.deps, ctx.logger.child({ component: 'agent-leg' }), result.unreachable);
+  const legLog = ctx.logger.child({ component: 'agent-leg' });
+  // Not worth leaking the ring's channel over: a database outage only delays marking the phone.
+  await markPhonesUnreachable(ctx.deps, legLog, result.unreachable).catch((e: unknown) => legLog.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not mark a desk phone unreachable'));
   if (result.kind !== 'answered') {
     await releaseEndpoint(endpoint);
     if (result.kind === 'caller_gone') return { kind: 'gone' };
@@ -137,9 +140,15 @@ export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<
   return { kind: 'answered', leg: { agent, dialog: result.dialog, endpoint, earlyRefers } };
 }
 
+/** How long the release of an agent whose phone did not take the call is retried through an outage. */
+const RELEASE_RETRY_FOR_MS = 120_000;
+
 /**
  * Offers a waiting call to agents in turn. Returns the agent leg that answered (its agent is
  * reserved), or null when the customer left (abort) or nobody answered before `deadline`.
+ * A database outage does not stop the queue: choosing the next agent is retried while the
+ * customer is still on the line, and an agent who was rung is released once the database is back
+ * (outage-retry.ts), so the customer reaches an agent when it returns.
  */
 export async function offerToAgents(
   ctx: CallContext,
@@ -148,8 +157,20 @@ export async function offerToAgents(
   const { deps } = ctx;
   const tried = new Set<string>();
   const log = ctx.logger.child({ component: 'agent-leg', requestId: args.request.id });
-  while (!args.abort.aborted && Date.now() < args.deadline) {
-    const agent = await reserveNextAgent(deps, args.request, tried, (a) => ctx.locations.isRegistered(a.extension));
+  const waiting = () => !args.abort.aborted && Date.now() < args.deadline;
+  while (waiting()) {
+    let agent: Agent | null;
+    try {
+      agent = await retryThroughOutage(() => reserveNextAgent(deps, args.request, tried, (a) => ctx.locations.isRegistered(a.extension)), {
+        log,
+        what: 'choose the next agent for the waiting customer',
+        keepTrying: waiting,
+        sleep: (ms) => args.abort.sleep(Math.min(ms, Math.max(0, args.deadline - Date.now()))),
+      });
+    } catch (e) {
+      if (isDatabaseOutage(e)) continue; // the customer left or the queue time ran out meanwhile
+      throw e;
+    }
     if (!agent) {
       // Everyone was tried or is busy: the customer keeps hearing hold music; offer again soon.
       tried.clear();
@@ -165,7 +186,18 @@ export async function offerToAgents(
       result = { kind: 'failed', outcome: 'failed', status: 500 };
     }
     if (result.kind === 'answered') return result.leg;
-    await agentDidNotAnswer(deps, { requestId: args.request.id, agentId: agent.id, outcome: result.kind === 'gone' ? 'abandoned' : result.outcome });
+    const reserved = agent;
+    const outcome = result.kind === 'gone' ? 'abandoned' : result.outcome;
+    // The agent is reserved for this call: released even if the customer left meanwhile.
+    const since = Date.now();
+    await retryThroughOutage(() => agentDidNotAnswer(deps, { requestId: args.request.id, agentId: reserved.id, outcome }), {
+      log,
+      what: `release agent ${reserved.extension} after the ring`,
+      keepTrying: () => Date.now() - since < RELEASE_RETRY_FOR_MS,
+    }).catch((e: unknown) => {
+      // Left busy: the reconciler frees an agent busy without a call (calls.busyWithoutCallSeconds).
+      if (!isDatabaseOutage(e)) throw e;
+    });
     if (result.kind === 'gone') return null;
     log.info({ agentId: agent.id, outcome: result.outcome, status: result.status }, 'agent did not take the call');
     tried.add(agent.id);

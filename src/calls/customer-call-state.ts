@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { LostCallCause, Outcome } from '../domain/call-request.js';
-import { isAppError } from '../domain/errors.js';
 import { hangUpOutcome, nextPhase, type LiveCallEvent, type LiveCallPhase } from '../domain/live-call.js';
 import type { Agent, CallRequest } from '../domain/model.js';
 import { callEnded, type CallLegIds } from '../flows/call-session.js';
@@ -22,6 +21,7 @@ import type { LocationService } from '../sip/location-service.js';
 import { reinviteGate } from '../sip/reinvite-glare.js';
 import { endedBySessionExpiry, sessionRefreshAnswerHeaders } from '../sip/session-timer.js';
 import { warning } from '../sip/sip-message.js';
+import { retryThroughOutage } from './outage-retry.js';
 
 /** What every call flow needs from the rest of the service. */
 export interface CallContext {
@@ -187,9 +187,7 @@ function onDestroy(dialog: Srf.Dialog, fn: (req: unknown, reason: unknown) => vo
 /** Who ended a call: a party hanging up, FreeSWITCH, drachtio-server, or this service. */
 export type EndedBy = 'customer' | 'agent' | 'media' | 'signalling' | 'server';
 
-/** How long, and how often, the end of a call is written again while the database is unavailable. */
-const RECORD_RETRY_FIRST_MS = 250;
-const RECORD_RETRY_MAX_MS = 5000;
+/** How long the end of a call is written again while the database is unavailable (outage-retry.ts: how often). */
 const RECORD_RETRY_FOR_MS = 120_000;
 
 /** One transfer's hold on a call (CustomerCall.claimTransfer); compared by identity. */
@@ -444,26 +442,23 @@ export class CustomerCall {
     await Promise.all([releaseEndpoint(this.customer.endpoint), releaseEndpoint(agent?.endpoint)]);
     await this.recordOpening;
     // The end is known only here: while the database is away (a restart), keep trying to write
-    // it. Each step of callEnded is conditional, so a retry after a half-written try is safe.
-    for (let wait = RECORD_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
-      try {
-        await callEnded(this.ctx.deps, {
+    // it, with the moment it happened. Each step of callEnded is conditional, so a retry after a
+    // half-written try is safe.
+    const endedAt = this.ctx.deps.clock();
+    await retryThroughOutage(
+      () =>
+        callEnded(this.ctx.deps, {
           requestId: this.request.id,
           sessionId: this.sessionOpened ? this.sessionId : null,
           recordId: this.record,
           agentId: agent?.agent.id ?? null,
           outcome,
+          endedAt,
           // Never connected: the request is still as call setup left it (saves reading it again).
           ...(this.wasConnected ? {} : { known: this.request }),
-        });
-        break;
-      } catch (e) {
-        const retry = isAppError(e) && e.code === 'unavailable' && Date.now() - this.endedAt < RECORD_RETRY_FOR_MS;
-        this.log[retry ? 'warn' : 'error']({ err: e instanceof Error ? e.message : String(e), retryInMs: retry ? wait : null }, 'could not record the end of the call');
-        if (!retry) break;
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
+        }),
+      { log: this.log, what: 'record the end of the call', keepTrying: () => Date.now() - this.endedAt < RECORD_RETRY_FOR_MS },
+    ).catch(() => undefined); // logged by retryThroughOutage
     this.log.info({ outcome, endedBy: by }, 'customer call ended');
   }
 }

@@ -253,15 +253,18 @@ export async function verifySessionForTransfer(deps: FlowDeps, sessionId: string
 }
 
 /**
- * Hang-up: the session id dies with the call; the agent is free again. `known`: the request as the
+ * Hang-up: the session id dies with the call; the agent is free again. `endedAt`: when the call
+ * ended, if that was before now (a retried write). `known`: the request as the
  * caller last had it, a first guess for a customer call that never became a callback attempt
  * (the move is still compare-and-set and re-decided on the stored state if it lost).
  */
 export async function callEnded(
   deps: FlowDeps,
-  args: { requestId: string; sessionId: string | null; recordId: string | null; agentId: string | null; outcome: Outcome; known?: CallRequest },
+  args: { requestId: string; sessionId: string | null; recordId: string | null; agentId: string | null; outcome: Outcome; known?: CallRequest; endedAt?: Date },
 ): Promise<void> {
-  const now = deps.clock();
+  // When the call ended, not when this write succeeds: a write retried through a database
+  // outage still records the moment of the hang-up.
+  const now = args.endedAt ?? deps.clock();
   if (args.sessionId) {
     await deps.store.sessions.revoke(args.sessionId, now);
     await deps.store.audit.append({ actor: 'sip', action: 'session.revoke', subject: `session:${args.sessionId}`, decision: 'info', reason: 'call ended', data: { outcome: args.outcome } });

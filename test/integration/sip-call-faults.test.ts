@@ -223,7 +223,8 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
     before(async function () {
       skipWhenMissing(this, callCenterSkipReason() ?? pgClusterSkipReason());
       cluster = await PgCluster.create();
-      center = await startCallCenter({ agents: FIVE, env: { ...FAST, DATABASE_URL: cluster.url } });
+      // A phone rings 5 s: long enough for the database to be down when a ring runs out.
+      center = await startCallCenter({ agents: FIVE, env: { ...FAST, DATABASE_URL: cluster.url, KNOCK_SIP__AGENT_RING_SECONDS: '5' } });
       rig = { deps: center.deps, cc: center.cc, fs: center.fs, remote: center.env.remote, phonePort: center.phonePort, pcap: center.pcap, svc: center.env.svc, readyUrl: `${center.env.svc.url}/readyz` };
     });
     after(async () => {
@@ -244,6 +245,62 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       const took = await assertCleanedUp(rig, calls, 'completed', Date.now());
       await assertNewCallWithAudio(rig, 'PG-AFTER');
       console.log(`      PostgreSQL restarted in ${restartMs} ms under 5 calls: all ended normally, recorded within ${took} ms of the hang-ups`);
+    });
+
+    it('an outage while a call ends keeps the moment it ended; an outage while a phone rings does not stop the queue', async () => {
+      await waitFor('SIP and media up', () => sipAndMediaUp(rig.readyUrl), 30_000);
+      const recordOf = async (requestId: string) => (await rig.deps.store.callRecords.list({ callRequestId: requestId }))[0];
+      // 1. A customer hangs up while the database is away: the record keeps the hang-up's time.
+      const ericPhone = await startSippUas({ scenario: 'desk-phone-answer', localPort: rig.phonePort['1005'], calls: 1, rtpEcho: true, timeoutMs: 60_000 });
+      const first = await verifiedCall(rig.svc, rig.cc, 'eric', 'PG-END');
+      const firstCaller = callerArgs(rig.cc, first.token);
+      const started = Date.now();
+      const hangUp = runSipp({ scenario: 'customer-call', remote: rig.remote, service: 'agent', vars: { ...firstCaller.vars, pcap: rig.pcap, talk_ms: '6000' }, extraArgs: firstCaller.extraArgs, timeoutMs: 60_000 }).then(() => Date.now());
+      await waitFor('the first call connected', async () => (await recordOf(first.requestId))?.answeredAt, 20_000);
+      await new Promise((r) => setTimeout(r, Math.max(0, started + 2500 - Date.now())));
+      const firstOutage = cluster!.outage(6000).then(() => Date.now());
+      const hungUpAt = await hangUp;
+      const backAt = await firstOutage;
+      await ericPhone.done;
+      await ericPhone.stop();
+      const ended = await waitFor('the end recorded once the database is back', async () => (await recordOf(first.requestId))?.endedAt, 15_000);
+      assert.ok(hungUpAt < backAt - 1000, `the customer hung up ${backAt - hungUpAt} ms before the database was back: not during the outage`);
+      const endSkewMs = ended.getTime() - hungUpAt;
+      assert.ok(Math.abs(endSkewMs) < 1000, `the record says the call ended ${endSkewMs} ms after the hang-up (the database came back ${backAt - hungUpAt} ms after it)`);
+
+      // 2. Anna's phone rings when the database goes; her ring runs out during the outage. Once
+      // the database is back the customer is offered to the next agent, who answers.
+      const annaPhone = await startSippUas({ scenario: 'desk-phone-ring', localPort: rig.phonePort['1001'], calls: 1, timeoutMs: 60_000 });
+      const others = await Promise.all(
+        FIVE.slice(1).map((a) => startSippUas({ scenario: 'desk-phone-answer', localPort: rig.phonePort[a.extension], calls: 1, rtpEcho: true, timeoutMs: 60_000 })),
+      );
+      try {
+        const second = await verifiedCall(rig.svc, rig.cc, 'anna', 'PG-RING');
+        const caller = callerArgs(rig.cc, second.token);
+        const call = runSipp({ scenario: 'customer-call', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap, talk_ms: '15000' }, extraArgs: caller.extraArgs, timeoutMs: 60_000 }).catch((e: Error) => e);
+        await waitFor("Anna's phone ringing", async () => (await recordOf(second.requestId))?.sipInvites?.length, 20_000);
+        // Down from about a second after her phone starts ringing until after its 5 s run out.
+        const outageAt = Date.now();
+        await cluster!.outage(5000);
+        const back = Date.now();
+        await annaPhone.done;
+        const connected = await waitFor('the customer connected to another agent', async () => {
+          const r = await recordOf(second.requestId).catch(() => undefined);
+          return r?.answeredAt && r.agentId !== rig.cc.agents.anna!.id ? r : null;
+        }, 20_000);
+        const took = Date.now() - back;
+        assert.equal((await rig.deps.store.agents.get(rig.cc.agents.anna!.id))?.availability, 'available', 'Anna, whose phone rang, is free again');
+        assert.equal((await rig.deps.store.callRequests.get(second.requestId))?.state, 'connected');
+        const end = await call;
+        assert.ok(!(end instanceof Error), `the customer's call broke: ${end instanceof Error ? end.message.slice(0, 500) : ''}`);
+        console.log(
+          `      PostgreSQL away ${back - outageAt} ms while a phone rang: the customer reached ${connected.agentId === rig.cc.agents.ben!.id ? 'ben' : 'another agent'} ${took} ms after it was back; ` +
+            `an end during an outage was stamped ${endSkewMs} ms from the hang-up (written ${ended.getTime() < backAt ? 'after' : 'at'} the database came back)`,
+        );
+      } finally {
+        await annaPhone.stop();
+        await Promise.all(others.map((p) => p.stop().catch(() => undefined)));
+      }
     });
   });
 
