@@ -14,19 +14,21 @@
  *
  * Losing drachtio-server ends every live call at once as `signalling_lost` (no BYE can be sent
  * or received without it): their channels are released, records closed, sessions revoked; once
- * drachtio-server is back, each of their dialogs gets a BYE in case it survived the outage.
+ * drachtio-server is back, each of their dialogs gets a BYE in case it survived the outage (written
+ * from the dialog's kept state when a restarted drachtio-server no longer knows the dialog).
  * A BYE for a dialog no live call holds (one a previous process held) is answered 200 and closes
  * that call; otherwise 481.
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LostCallCause } from '../domain/call-request.js';
-import type { CallRecord } from '../domain/model.js';
+import type { CallRecord, SipDialogState } from '../domain/model.js';
 import type { ServiceInstance } from '../store/store.js';
 import { closeLostCall, describeLostCall, endStuckSetups, sweepCallLeftovers } from '../flows/call-liveness.js';
 import type { FlowDeps } from '../flows/ports.js';
 import type { FreeswitchConnection } from '../media/freeswitch-connection.js';
 import type { ActiveCalls, CallSetupHold } from './customer-call-state.js';
+import { byeFromState } from '../sip/dialog-state.js';
 import { sendResponse, type SipRequest, type SipResponse } from '../sip/sip-message.js';
 import type { SipServer } from '../sip/sip-server.js';
 
@@ -55,6 +57,8 @@ type InDialogRequest = {
 
 /** Longest wait for drachtio-server or FreeSWITCH to answer one hang-up. */
 const HANG_UP_WAIT_MS = 2000;
+/** A BYE written from a dialog's state waits for the peer's answer (UDP retransmits at 0.5, 1, 2 s). */
+const BYE_FROM_STATE_WAIT_MS = 4000;
 /** A call is checked against FreeSWITCH only once it is this old (its channel is surely set up). */
 const MEDIA_CHECK_AFTER_MS = 3000;
 /** A process that just started waits this long for both servers before closing dead calls without them. */
@@ -68,7 +72,7 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
   let stopped = false;
   let lastFoundAt = 0;
   /** Dialogs of calls ended while drachtio-server was unreachable: BYE once it is back. */
-  const byeWhenBack = new Set<string>();
+  const byeWhenBack = new Map<string, SipDialogState | undefined>();
 
   const closed = new Counter({
     name: 'knock_calls_reconciled_total',
@@ -116,14 +120,26 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
   const within = <T>(work: Promise<T>, ms = HANG_UP_WAIT_MS): Promise<T | undefined> =>
     Promise.race([work, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())]).catch(() => undefined);
 
-  const bye = (dialogId: string, why: string) =>
+  /**
+   * BYE inside a dialog drachtio-server holds, by its id: drachtio-server writes its Request-URI
+   * and headers from the dialog (the URI given here is a placeholder, as drachtio-srf's own
+   * in-dialog requests use). A restarted drachtio-server has forgotten the dialog and refuses
+   * that; with the dialog's state kept, the BYE is then written from it (dialog-state.ts).
+   */
+  const bye = (dialogId: string, why: string, state?: SipDialogState) =>
     within(
-      // A request inside a dialog drachtio-server holds, by its id: drachtio-server writes its
-      // Request-URI and headers from the dialog (the URI given here is a placeholder, as
-      // drachtio-srf's own in-dialog requests use).
       (sip.srf as unknown as InDialogRequest)
         .request('sip:placeholder', { method: 'BYE', stackDialogId: dialogId, headers: { Reason: `SIP;cause=200;text="${why}"` } })
-        .catch((e: unknown) => log.info({ dialogId, err: e instanceof Error ? e.message : String(e) }, 'BYE for a lost call not sent (drachtio-server no longer has the dialog)')),
+        .catch(async (e: unknown) => {
+          const err = e instanceof Error ? e.message : String(e);
+          if (!state) {
+            log.info({ dialogId, err }, 'BYE for a lost call not sent (drachtio-server no longer has the dialog)');
+            return;
+          }
+          const status = await byeFromState(sip.srf, state, why).catch((e2: unknown) => (e2 instanceof Error ? e2.message : String(e2)));
+          log.info({ dialogId, status }, 'BYE for a lost call written from its stored dialog state (drachtio-server no longer has the dialog)');
+        }),
+      BYE_FROM_STATE_WAIT_MS,
     );
 
   /** CANCEL of an INVITE a dead process sent that may still ring, by its drachtio-server transaction. */
@@ -143,7 +159,9 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
   const closeDeadCall = async (record: CallRecord, cause: LostCallCause, except?: string) => {
     await Promise.all([
       ...(record.mediaChannels ?? []).map(killChannel),
-      ...(sip.isConnected() ? (record.sipDialogs ?? []).filter((d) => d !== except).map((d) => bye(d, describeLostCall(cause))) : []),
+      ...(sip.isConnected()
+        ? (record.sipDialogs ?? []).filter((d) => d !== except).map((d) => bye(d, describeLostCall(cause), record.sipDialogStates?.find((st) => st.id === d)))
+        : []),
       ...(sip.isConnected() ? (record.sipInvites ?? []).map(cancelInvite) : []),
     ]);
     if (await closeLostCall(deps, record, cause)) found(cause);
@@ -272,14 +290,17 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
     if (!up) {
       const live = calls.all();
       const setups = calls.setups();
-      for (const c of live) for (const d of c.legIds().sipDialogs) byeWhenBack.add(d);
-      for (const s of setups) for (const d of s.sipDialogs()) byeWhenBack.add(d);
+      for (const c of live) {
+        const legs = c.legIds();
+        for (const d of legs.sipDialogs) byeWhenBack.set(d, legs.sipDialogStates?.find((st) => st.id === d));
+      }
+      for (const s of setups) for (const d of s.sipDialogs()) byeWhenBack.set(d, undefined);
       void endLiveCalls('signalling_lost', live, setups);
       return;
     }
     const pending = [...byeWhenBack];
     byeWhenBack.clear();
-    void Promise.all(pending.map((d) => bye(d, describeLostCall('signalling_lost')))).then(() => runNow('drachtio-server connected'));
+    void Promise.all(pending.map(([d, state]) => bye(d, describeLostCall('signalling_lost'), state))).then(() => runNow('drachtio-server connected'));
   });
   media.onChange((up) => {
     if (!up) void endLiveCalls('media_lost', calls.all(), calls.setups());

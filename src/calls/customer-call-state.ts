@@ -22,6 +22,7 @@ import { reinviteGate } from '../sip/reinvite-glare.js';
 import { endedBySessionExpiry, sessionRefreshAnswerHeaders } from '../sip/session-timer.js';
 import { warning } from '../sip/sip-message.js';
 import { retryThroughOutage } from './outage-retry.js';
+import { dialogStateOf } from '../sip/dialog-state.js';
 
 /** What every call flow needs from the rest of the service. */
 export interface CallContext {
@@ -284,10 +285,17 @@ export class CustomerCall {
     await this.end(outcome, by);
   }
 
-  /** The FreeSWITCH channels and SIP dialogs of the customer and the current agent, for the record. */
+  /**
+   * The FreeSWITCH channels and SIP dialogs of the customer and the current agent, for the record;
+   * with each dialog's state, for a BYE after drachtio-server forgot it (dialog-state.ts).
+   */
   legIds(): CallLegIds {
     const legs = this.agent ? [this.customer, this.agent] : [this.customer];
-    return { mediaChannels: legs.map((l) => l.endpoint.uuid), sipDialogs: legs.map((l) => stackDialogId(l.dialog)) };
+    return {
+      mediaChannels: legs.map((l) => l.endpoint.uuid),
+      sipDialogs: legs.map((l) => stackDialogId(l.dialog)),
+      sipDialogStates: legs.map((l) => dialogStateOf(l.dialog)),
+    };
   }
 
   /**

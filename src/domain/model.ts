@@ -175,6 +175,26 @@ export interface CallRecord {
   sipDialogs?: string[];
   /** drachtio-server transaction ids of INVITEs it sent that may still be ringing (CANCELled by a survivor). */
   sipInvites?: string[];
+  /** What a BYE needs for each of its dialogs when drachtio-server has forgotten them (a restart). */
+  sipDialogStates?: SipDialogState[];
+}
+
+/**
+ * One SIP dialog as RFC 3261 §12.2.1.1 builds a request inside it, kept so that a BYE can be
+ * written from it after drachtio-server (which holds the dialog) restarted and forgot it.
+ * `id` is drachtio-server's dialog id; URIs without display names; `routeSet` in the order the
+ * request visits it.
+ */
+export interface SipDialogState {
+  id: string;
+  callId: string;
+  localUri: string;
+  localTag: string;
+  remoteUri: string;
+  remoteTag: string;
+  /** The peer's Contact: the BYE's Request-URI. */
+  remoteTarget: string;
+  routeSet: string[];
 }
 
 export type AuditDecision = 'allow' | 'deny' | 'info';

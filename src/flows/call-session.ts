@@ -10,7 +10,7 @@
 import { nextRetryTime } from '../domain/callback-schedule.js';
 import { applyEvent, type Outcome } from '../domain/call-request.js';
 import { AppError, isAppError } from '../domain/errors.js';
-import type { AuthSession, CallRecord, CallRequest } from '../domain/model.js';
+import type { AuthSession, CallRecord, CallRequest, SipDialogState } from '../domain/model.js';
 import { verifyDeviceProof } from '../security/device-proof.js';
 import { describeTokenForLog, verifyPreauthToken, type PreauthClaims } from '../security/preauth-token.js';
 import type { AdmissionContext, ConsumeResult, NewAuditEntry } from '../store/store.js';
@@ -170,6 +170,8 @@ export function admitCallbackAnswer(deps: FlowDeps, args: AdmitCustomerCallArgs 
 export interface CallLegIds {
   mediaChannels: string[];
   sipDialogs: string[];
+  /** The same dialogs as a BYE written without drachtio-server's help needs them. */
+  sipDialogStates?: SipDialogState[];
 }
 
 /**

@@ -5,7 +5,18 @@
  * all. The A leg is not answered here: the caller answers it with the winner's SDP.
  */
 import type Srf from 'drachtio-srf';
+import type { SipDialogState } from '../domain/model.js';
+import { byeFromState, earlyDialogStateOf } from './dialog-state.js';
 import { fromForConnection, transportOf } from './drachtio-addresses.js';
+
+/**
+ * A CANCEL is answered in milliseconds; one that is not answered in this time was not sent
+ * (drachtio-server is gone): the ring is given up here instead of waiting for an answer that
+ * cannot come, so its agent and FreeSWITCH channel are released.
+ */
+const CANCEL_WAIT_MS = 2000;
+/** How long a ring given up that way waits for drachtio-server to come back and end it with a BYE. */
+const LOST_RING_BYE_FOR_MS = 120_000;
 
 export interface RingTarget {
   uri: string;
@@ -69,7 +80,29 @@ type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : n
 
 interface SentRequest {
   stackTxnId?: string;
+  uri: string;
   cancel(cb?: (err: unknown) => void): void;
+  get(name: string): string;
+  has(name: string): boolean;
+  getParsedHeader(name: string): unknown;
+}
+
+/**
+ * Ends a ring whose CANCEL could not be sent once drachtio-server is back: a BYE in the early
+ * dialog the phone's 180 made (dialog-state.ts), as RFC 3261 §15 lets the caller do. A restarted
+ * drachtio-server has forgotten the INVITE's transaction, so a CANCEL (which must match its Via
+ * branch) cannot be sent through it; a phone that sent no To tag (no 180) cannot be reached.
+ */
+function byeWhenBack(srf: Srf, state: SipDialogState): void {
+  const emitter = srf as unknown as NodeJS.EventEmitter;
+  const send = () => {
+    clearTimeout(timer);
+    emitter.off('connect', send);
+    void byeFromState(srf, state, 'Call ended while the signalling server was away').catch(() => undefined);
+  };
+  const timer = setTimeout(() => emitter.off('connect', send), LOST_RING_BYE_FOR_MS);
+  timer.unref();
+  emitter.on('connect', send);
 }
 
 export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOptions): Promise<RingResult> {
@@ -78,6 +111,11 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
   let rang = false;
   let timedOut = false;
   const sent: Array<SentRequest | null> = targets.map(() => null);
+  /** Per target: its INVITE got a final answer (or could not be sent). */
+  const over: boolean[] = targets.map(() => false);
+  /** Per target: the early dialog its 180/183 made, for a BYE if it cannot be CANCELled. */
+  const early: Array<SipDialogState | null> = targets.map(() => null);
+  let giveUp: (() => void) | null = null;
   const cancelAll = () => {
     for (const r of sent) {
       try {
@@ -86,6 +124,7 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
         // already answered or finished
       }
     }
+    if (giveUp) setTimeout(giveUp, CANCEL_WAIT_MS).unref();
   };
 
   return new Promise<RingResult>((resolve) => {
@@ -105,6 +144,14 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
       settled = true;
       clearTimeout(timer);
       resolve({ ...result, unreachable: lost } as RingResult);
+    };
+    // The CANCELs went unanswered: drachtio-server is gone. What still rings is ended by a BYE
+    // once it is back (an answer arriving meanwhile is hung up by the handler below).
+    giveUp = () => {
+      if (settled) return;
+      for (const [i, state] of early.entries()) if (!over[i] && state) byeWhenBack(srf, state);
+      if (opts.callerGone()) finish({ kind: 'caller_gone' });
+      else finish({ kind: 'failed', status: 480, reason: 'No Answer' });
     };
 
     targets.forEach((target, i) => {
@@ -127,6 +174,8 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
         }
       }) as unknown as (req: Srf.SrfRequest) => void;
       const cbProvisional = (res: Srf.SrfResponse) => {
+        const req = sent[i];
+        if (req && !early[i]) early[i] = earlyDialogStateOf(req, res as unknown as SentRequest);
         if (!rang && (res.status === 180 || res.status === 183)) {
           rang = true;
           opts.onRinging?.();
@@ -138,6 +187,7 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
       srf
         .createUAC(target.uri, uacOpts, { cbRequest, cbProvisional })
         .then((dialog) => {
+          over[i] = true;
           if (settled || opts.callerGone()) {
             // Answered too late (another phone won, or the caller left): hang this one up.
             dialog.destroy();
@@ -149,6 +199,7 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
           cancelAll();
         })
         .catch((err: { status?: number; reason?: string; message?: string; res?: { source_address?: string } }) => {
+          over[i] = true;
           if (unreachable(err)) lost.push(target);
           failure = worse(failure, { status: err.status ?? 480, reason: err.reason ?? 'Temporarily Unavailable' });
           if (--pending === 0) {

@@ -165,6 +165,19 @@ async function assertNewCallWithAudio(rig: Rig, ref: string): Promise<void> {
   }
 }
 
+/** `work`, or a failure naming what did not happen within `ms`. */
+async function bounded<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function endSipp(calls: LiveCalls): Promise<void> {
   await Promise.all(calls.phones.map((p) => p.stop().catch(() => undefined)));
 }
@@ -173,7 +186,8 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
   this.timeout(300_000);
 
   describe('FreeSWITCH or drachtio-server killed under five calls', function () {
-    const center = useCallCenter({ agents: FIVE, env: FAST });
+    // Phones ring 20 s here: a ring outlives the kill of drachtio-server.
+    const center = useCallCenter({ agents: FIVE, env: { ...FAST, KNOCK_SIP__AGENT_RING_SECONDS: '20' } });
     let rig: Rig;
     before(function () {
       const c: CallCenter = center();
@@ -208,11 +222,52 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       await drachtio.start();
       const back = Date.now();
       const took = await assertCleanedUp(rig, calls, 'signalling_lost', back);
+      // The restarted drachtio-server forgot the dialogs, but every leg that survived the outage
+      // is hung up: a BYE written from each dialog's stored state reaches every customer and phone.
+      const customers = await bounded(Promise.all(calls.customers), CLEAN_WITHIN_MS, 'a BYE to every customer');
+      for (const r of customers) assert.ok(!(r instanceof Error), `the customer got no BYE: ${r instanceof Error ? r.message.slice(0, 500) : ''}`);
+      await bounded(Promise.all(calls.phones.map((p) => p.done)), CLEAN_WITHIN_MS, 'a BYE to every desk phone');
+      const byeMs = Date.now() - back;
       await endSipp(calls);
       await waitFor('the service to reconnect to drachtio-server', () => rig.svc.call('GET', '/readyz').then((r) => r.body.components.sip === 'up'), 30_000);
       // The phones' registrations are the service's (in PostgreSQL), so they survive drachtio-server.
       await assertNewCallWithAudio(rig, 'SIP-AFTER');
-      console.log(`      drachtio-server killed: channels of 5 calls released in ${releasedMs} ms; clean ${took} ms after it was back`);
+      console.log(`      drachtio-server killed: channels of 5 calls released in ${releasedMs} ms; clean ${took} ms after it was back; every customer and phone got a BYE within ${byeMs} ms of it`);
+    });
+
+    it("drachtio-server killed while a phone rings: the agent is freed and the ring's channel released at once; the ring ends with a BYE once it is back", async () => {
+      await waitFor('SIP and media up', () => sipAndMediaUp(rig.readyUrl), 30_000);
+      const drachtio = center().env.drachtio;
+      const anna = rig.cc.agents.anna!.id;
+      const recordOf = async (requestId: string) => (await rig.deps.store.callRecords.list({ callRequestId: requestId }))[0];
+      const phone = await startSippUas({ scenario: 'desk-phone-ring-until-bye', localPort: rig.phonePort['1001'], calls: 1, timeoutMs: 60_000 });
+      try {
+        const { requestId, token } = await verifiedCall(rig.svc, rig.cc, 'anna', 'SIP-KILL-RING');
+        const caller = callerArgs(rig.cc, token);
+        const customer = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap }, extraArgs: caller.extraArgs, timeoutMs: 60_000 }).catch((e: Error) => e);
+        // The customer on hold music and the ring's own channel.
+        await waitFor("Anna's phone ringing", async () => (await recordOf(requestId))?.sipInvites?.length && (await fsChannels(rig.fs)).length === 2, 20_000);
+        await drachtio.kill('SIGKILL');
+        const t0 = Date.now();
+        await waitFor(
+          'Anna free and no FreeSWITCH channel left',
+          async () => (await rig.deps.store.agents.get(anna))?.availability === 'available' && (await fsChannels(rig.fs)).length === 0,
+          CLEAN_WITHIN_MS,
+        );
+        const freedMs = Date.now() - t0;
+        assert.equal((await recordOf(requestId))?.outcome, 'signalling_lost');
+        assert.equal((await rig.deps.store.callRequests.get(requestId))?.state, 'ended');
+        await drachtio.start();
+        const back = Date.now();
+        // The restarted drachtio-server forgot the INVITE, so no CANCEL can match it: the phone's
+        // ring is ended by a BYE in the early dialog its 180 made, the customer's leg by a BYE too.
+        await bounded(phone.done, CLEAN_WITHIN_MS, "BYE ending Anna's phone's ring");
+        const end = await bounded(customer, CLEAN_WITHIN_MS, 'BYE to the customer');
+        assert.ok(!(end instanceof Error), `the customer got no BYE: ${end instanceof Error ? end.message.slice(0, 500) : ''}`);
+        console.log(`      drachtio-server killed while a phone rang: agent free and channels released ${freedMs} ms after the kill; the ring and the customer ended by BYE ${Date.now() - back} ms after it was back`);
+      } finally {
+        await phone.stop();
+      }
     });
   });
 
@@ -373,18 +428,27 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       // free agent: the sixth rings Gina's phone (an INVITE not yet answered); the seventh, with
       // nobody left, waits in the queue on hold music.
       const ringing = await startSippUas({ scenario: 'desk-phone-ring', localPort: rig.phonePort[GINA.extension], calls: 1, timeoutMs: 60_000 });
-      const customerOf = async (agent: string, ref: string) => {
+      // `hangUpAfterMs`: the customer hangs up that long after being answered, expecting a 481.
+      const customerOf = async (agent: string, ref: string, hangUpAfterMs?: number) => {
         const v = await verifiedCall(rig.svc, rig.cc, agent, ref);
         const caller = callerArgs(rig.cc, v.token);
-        const result = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap }, extraArgs: caller.extraArgs, timeoutMs: 30_000 }).catch((e: Error) => e);
+        const result = runSipp({
+          scenario: hangUpAfterMs ? 'customer-call-bye-refused' : 'customer-call-until-bye',
+          remote: rig.remote,
+          service: 'agent',
+          vars: { ...caller.vars, pcap: rig.pcap, ...(hangUpAfterMs ? { talk_ms: String(hangUpAfterMs) } : {}) },
+          extraArgs: caller.extraArgs,
+          timeoutMs: 30_000,
+        }).catch((e: Error) => e);
         return { requestId: v.requestId, result };
       };
       const record = async (requestId: string) => (await rig.deps.store.callRecords.list({ callRequestId: requestId }))[0];
       const sixth = await customerOf('fred', 'SVC-KILL-RINGING');
       // Ringing: the INVITE to her phone went out and is on the call's record (what a survivor CANCELs).
       await waitFor("Gina's phone ringing", async () => (await record(sixth.requestId))?.sipInvites?.length, 20_000);
-      // Knocked by Gina, who is taken by the ring: nobody is free.
-      const seventh = await customerOf('gina', 'SVC-KILL-QUEUED');
+      // Knocked by Gina, who is taken by the ring: nobody is free. This customer hangs up 5 s after
+      // being answered (queued on hold music), while the process is dead.
+      const seventh = await customerOf('gina', 'SVC-KILL-QUEUED', 5000);
       await waitFor('the seventh customer queued', async () => (await record(seventh.requestId))?.mediaChannels?.length, 20_000);
       const settingUp = [sixth.requestId, seventh.requestId];
       await proc!.crash();
@@ -392,20 +456,26 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       // (The channels of the ringing call may go with the process's event sockets; the connected and queued ones stay.)
       const leftAfterCrash = (await fsChannels(rig.fs)).length;
       assert.ok(leftAfterCrash >= 11, `${leftAfterCrash} FreeSWITCH channels left after the crash`);
+      // The queued customer's BYE, with no process holding the call: drachtio-server answers 481
+      // itself (it routes an in-dialog request only to the application that made the dialog).
+      const refused = await seventh.result;
+      assert.ok(!(refused instanceof Error), `the BYE of the customer who hung up was not answered 481: ${refused instanceof Error ? refused.message.slice(0, 500) : ''}`);
+      assert.equal((await record(seventh.requestId))?.endedAt, null, 'nobody closed the call yet');
       await proc!.start(['database', 'sip', 'media']);
       const back = Date.now();
+      // The restarted process closes that call on its own (its second pass), though nobody told it.
+      await waitFor('the call whose customer hung up closed', async () => (await record(seventh.requestId))?.endedAt, CLEAN_WITHIN_MS);
+      const hungUpClosedMs = Date.now() - back;
       const took = await assertCleanedUp(rig, calls, 'service_restarted', back);
       // The restarted process hung up what the old one left: the parties got a BYE.
       const customers = await Promise.all(calls.customers);
       const byes = customers.filter((r) => !(r instanceof Error) && /BYE sip:/.test(r.messages)).length;
       await endSipp(calls);
-      // Calls still being set up are hung up too: both customers get a BYE, the ringing phone a CANCEL.
+      // Calls still being set up are hung up too: the customer gets a BYE, the ringing phone a CANCEL.
       await ringing.done;
       await ringing.stop();
-      for (const [what, c] of [['whose agent\'s phone rang', sixth], ['queued', seventh]] as const) {
-        const end = await c.result;
-        assert.ok(!(end instanceof Error), `the customer ${what} got no BYE: ${end instanceof Error ? end.message.slice(0, 500) : ''}`);
-      }
+      const end = await sixth.result;
+      assert.ok(!(end instanceof Error), `the customer whose agent's phone rang got no BYE: ${end instanceof Error ? end.message.slice(0, 500) : ''}`);
       for (const id of settingUp) {
         const closed = await record(id);
         assert.equal(closed?.outcome, 'service_restarted', 'the setup was recorded, and closed with the cause');
@@ -413,7 +483,7 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
         assert.equal((await rig.deps.store.callRequests.get(id))?.state, 'ended');
       }
       await assertNewCallWithAudio(rig, 'SVC-AFTER');
-      console.log(`      service killed: 5 calls closed ${took} ms after it was back; ${byes} of 5 customers got a BYE`);
+      console.log(`      service killed: 5 calls closed ${took} ms after it was back; ${byes} of 5 customers got a BYE; a customer who hung up while it was dead got 481, and the call was closed ${hungUpClosedMs} ms after it was back`);
       assert.equal(byes, 5, 'every customer leg got a BYE from the restarted process');
     });
   });

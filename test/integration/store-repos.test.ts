@@ -392,6 +392,30 @@ describe('store repositories round-trip', () => {
       });
       assert.equal((await store.callRecords.list({ agentId: agent.id, limit: 1 })).length, 1);
     });
+
+    it('keeps each dialog\'s state for a BYE after drachtio-server forgot it, from setup to answer', async () => {
+      const { request, customer } = await makeRequest(store);
+      const state = (id: string, tag: string) => ({
+        id,
+        callId: `${tag}@10.0.0.1`,
+        localUri: 'sip:agent@knock.example',
+        localTag: `ours-${tag}`,
+        remoteUri: 'sip:app-1@10.0.0.2:5060',
+        remoteTag: `theirs-${tag}`,
+        remoteTarget: 'sip:app@10.0.0.2:5060;transport=udp',
+        routeSet: ['sip:edge.example;lr'],
+      });
+      const setUp = await store.callRecords.create({
+        callRequestId: request.id, sessionId: null, customerId: customer.id, agentId: null, direction: 'inbound',
+        startedAt: new Date(), answeredAt: null, endedAt: null, outcome: null, verification: null,
+        sipDialogs: ['c1;from-tag=a'], sipDialogStates: [state('c1;from-tag=a', 'c1')],
+      });
+      assert.deepEqual((await store.callRecords.findOpenByDialog('c1;from-tag=a'))?.sipDialogStates, [state('c1;from-tag=a', 'c1')]);
+      // Answered: the agent's dialog joins the customer's.
+      const both = [state('c1;from-tag=a', 'c1'), state('c2;from-tag=b', 'c2')];
+      await store.callRecords.update(setUp.id, { sipDialogs: ['c1;from-tag=a', 'c2;from-tag=b'], sipDialogStates: both });
+      assert.deepEqual((await store.callRecords.list({ callRequestId: request.id }))[0]?.sipDialogStates, both);
+    });
   });
 
   describe('api keys', () => {

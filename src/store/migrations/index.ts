@@ -16,6 +16,7 @@ import * as m011 from './011-sip-subscriptions.js';
 import * as m012 from './012-request-holds.js';
 import * as m013 from './013-cancel-reasons.js';
 import * as m014 from './014-call-setup-legs.js';
+import * as m015 from './015-sip-dialog-states.js';
 import * as m016 from './016-live-events.js';
 import * as m017 from './017-history-indexes.js';
 import * as m018 from './018-device-language.js';
@@ -42,6 +43,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 12, name: m012.name, sql: m012.sql },
   { version: 13, name: m013.name, sql: m013.sql },
   { version: 14, name: m014.name, sql: m014.sql },
+  { version: 15, name: m015.name, sql: m015.sql },
   { version: 16, name: m016.name, sql: m016.sql },
   { version: 17, name: m017.name, sql: m017.sql },
   { version: 18, name: m018.name, sql: m018.sql },

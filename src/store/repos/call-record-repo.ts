@@ -1,6 +1,6 @@
 /** Call detail records: every call leg the service set up, with how it was verified. */
 import type pg from 'pg';
-import type { CallRecord } from '../../domain/model.js';
+import type { CallRecord, SipDialogState } from '../../domain/model.js';
 import type { CallRecordRepo } from '../store.js';
 import { clampLimit, isUuid, query } from './sql.js';
 
@@ -20,6 +20,7 @@ interface CallRecordRow {
   media_channels: string[];
   sip_dialogs: string[];
   sip_invites: string[];
+  sip_dialog_states: SipDialogState[];
 }
 
 function toCallRecord(r: CallRecordRow): CallRecord {
@@ -39,6 +40,7 @@ function toCallRecord(r: CallRecordRow): CallRecord {
     mediaChannels: r.media_channels,
     sipDialogs: r.sip_dialogs,
     sipInvites: r.sip_invites,
+    sipDialogStates: r.sip_dialog_states ?? [],
   };
 }
 
@@ -57,7 +59,11 @@ const PATCHABLE: Record<keyof Omit<CallRecord, 'id' | 'owner'>, string> = {
   mediaChannels: 'media_channels',
   sipDialogs: 'sip_dialogs',
   sipInvites: 'sip_invites',
+  sipDialogStates: 'sip_dialog_states',
 };
+
+/** jsonb columns take their value as JSON text (node-pg would send an array as a PostgreSQL array). */
+const JSON_COLUMNS = new Set(['sip_dialog_states']);
 
 /** `owner`: this process's id, stamped on the records it creates (the calls it holds). */
 export function callRecordRepo(pool: pg.Pool, owner: string | null = null): CallRecordRepo {
@@ -66,8 +72,9 @@ export function callRecordRepo(pool: pg.Pool, owner: string | null = null): Call
       const res = await query<CallRecordRow>(
         pool,
         `INSERT INTO call_records (call_request_id, session_id, customer_id, agent_id, direction, started_at,
-                                   answered_at, ended_at, outcome, verification, owner, media_channels, sip_dialogs, sip_invites)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *`,
+                                   answered_at, ended_at, outcome, verification, owner, media_channels, sip_dialogs, sip_invites,
+                                   sip_dialog_states)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING *`,
         [
           r.callRequestId,
           r.sessionId,
@@ -83,6 +90,7 @@ export function callRecordRepo(pool: pg.Pool, owner: string | null = null): Call
           r.mediaChannels ?? [],
           r.sipDialogs ?? [],
           r.sipInvites ?? [],
+          JSON.stringify(r.sipDialogStates ?? []),
         ],
       );
       return toCallRecord(res.rows[0]!);
@@ -95,7 +103,7 @@ export function callRecordRepo(pool: pg.Pool, owner: string | null = null): Call
       for (const [field, column] of Object.entries(PATCHABLE)) {
         const value = (patch as Record<string, unknown>)[field];
         if (value === undefined) continue;
-        values.push(value);
+        values.push(JSON_COLUMNS.has(column) ? JSON.stringify(value) : value);
         sets.push(`${column} = $${values.length}`);
       }
       if (sets.length === 0) return null;
