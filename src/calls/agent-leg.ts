@@ -12,7 +12,7 @@
 import type Srf from 'drachtio-srf';
 import type { Config } from '../config/config.js';
 import type { Outcome } from '../domain/call-request.js';
-import type { Agent, CallRequest } from '../domain/model.js';
+import type { Agent, CallRequest, SipDialogState } from '../domain/model.js';
 import { agentDidNotAnswer, reserveNextAgent } from '../flows/customer-queue.js';
 import { answerEndpoint, openOfferingEndpoint, releaseEndpoint } from '../media/media-legs.js';
 import type { Abort, AgentLeg, CallContext, Verification } from './customer-call-state.js';
@@ -81,8 +81,8 @@ function boundedByAbort(work: Promise<void>, abort: Abort, ms: number): Promise<
 
 export type RingAgentResult = { kind: 'answered'; leg: AgentLeg } | { kind: 'failed'; outcome: Outcome; status: number } | { kind: 'gone' };
 
-/** What a ring adds to its call's record (callSetUp): its channel and the INVITEs it sent. */
-export type TrackLegs = (legs: { mediaChannels?: string[]; sipInvites?: string[] }) => void;
+/** What a ring adds to its call's record (callSetUp): its channel, the INVITEs it sent and the early dialogs they made. */
+export type TrackLegs = (legs: { mediaChannels?: string[]; sipInvites?: string[]; sipDialogStates?: SipDialogState[] }) => void;
 
 /**
  * Rings one agent's registered desk phones from a fresh FreeSWITCH channel. `track` records the
@@ -99,7 +99,12 @@ export async function ringAgent(ctx: CallContext, agent: Agent, headers: Record<
     // RFC 4028: the phone picks the refresher in its 200; drachtio-server then runs the timer.
     headers: { ...sessionTimerOfferHeaders(ctx.deps.config.sip.sessionTimer), ...headers },
     timeoutSeconds: ctx.deps.config.sip.agentRingSeconds,
-    ...(track ? { onSent: (txn: string) => track({ mediaChannels: [endpoint.uuid], sipInvites: [txn] }) } : {}),
+    ...(track
+      ? {
+          onSent: (txn: string) => track({ mediaChannels: [endpoint.uuid], sipInvites: [txn] }),
+          onEarlyDialog: (state: SipDialogState) => track({ sipDialogStates: [state] }),
+        }
+      : {}),
     callerGone: () => abort.aborted,
     registerAbort: (fn) => {
       unregister = abort.onAbort(fn);

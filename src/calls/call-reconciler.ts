@@ -17,7 +17,10 @@
  * drachtio-server is back, each of their dialogs gets a BYE in case it survived the outage (written
  * from the dialog's kept state when a restarted drachtio-server no longer knows the dialog).
  * A BYE for a dialog no live call holds (one a previous process held) is answered 200 and closes
- * that call; otherwise 481.
+ * that call; otherwise 481. drachtio-server 0.9.10 never hands this process such a BYE, though: it
+ * routes an in-dialog request only to the connection that made the dialog (its fallback to another
+ * connection of the same application needs an application name no client can set) and answers
+ * 481 itself when that connection is gone; the second pass closes the call instead.
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -142,12 +145,25 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
       BYE_FROM_STATE_WAIT_MS,
     );
 
-  /** CANCEL of an INVITE a dead process sent that may still ring, by its drachtio-server transaction. */
-  const cancelInvite = (stackTxnId: string) =>
+  /**
+   * CANCEL of an INVITE a dead process sent that may still ring, by its drachtio-server
+   * transaction. When drachtio-server no longer has the transaction, the phone may have answered
+   * after the process died (drachtio-server discards that answer: nobody ACKs it, and the phone
+   * would hang up only after 32 s, RFC 3261 §13.3.1.4): the dialog its 180 made, kept with the
+   * record, gets a BYE, which ends the answered call at once (or the ring, or gets 481 from a
+   * phone that is done).
+   */
+  const cancelInvite = (stackTxnId: string, early?: SipDialogState, why = 'Call ended') =>
     within(
       (sip.srf as unknown as InDialogRequest)
         .request('sip:placeholder', { method: 'CANCEL', stackTxnId, headers: {} })
-        .catch((e: unknown) => log.debug({ stackTxnId, err: e instanceof Error ? e.message : String(e) }, 'CANCEL not sent (the INVITE was already answered or ended)')),
+        .catch(async (e: unknown) => {
+          log.debug({ stackTxnId, err: e instanceof Error ? e.message : String(e) }, 'CANCEL not sent (the INVITE was already answered or ended)');
+          if (!early) return;
+          const status = await byeFromState(sip.srf, early, why).catch((e2: unknown) => (e2 instanceof Error ? e2.message : String(e2)));
+          log.info({ stackTxnId, status }, 'BYE to a phone rung by a process that is gone (its answer may have gone unacknowledged)');
+        }),
+      BYE_FROM_STATE_WAIT_MS,
     );
 
   const killChannel = async (uuid: string) => {
@@ -162,7 +178,7 @@ export function startCallReconciler(opts: CallReconcilerOptions): CallReconciler
       ...(sip.isConnected()
         ? (record.sipDialogs ?? []).filter((d) => d !== except).map((d) => bye(d, describeLostCall(cause), record.sipDialogStates?.find((st) => st.id === d)))
         : []),
-      ...(sip.isConnected() ? (record.sipInvites ?? []).map(cancelInvite) : []),
+      ...(sip.isConnected() ? (record.sipInvites ?? []).map((t) => cancelInvite(t, record.sipDialogStates?.find((st) => st.id === t), describeLostCall(cause))) : []),
     ]);
     if (await closeLostCall(deps, record, cause)) found(cause);
   };

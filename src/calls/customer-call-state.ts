@@ -11,7 +11,7 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { LostCallCause, Outcome } from '../domain/call-request.js';
 import { hangUpOutcome, nextPhase, type LiveCallEvent, type LiveCallPhase } from '../domain/live-call.js';
-import type { Agent, CallRequest } from '../domain/model.js';
+import type { Agent, CallRequest, SipDialogState } from '../domain/model.js';
 import { callEnded, type CallLegIds } from '../flows/call-session.js';
 import { agentDidNotAnswer } from '../flows/customer-queue.js';
 import type { FlowDeps } from '../flows/ports.js';
@@ -317,7 +317,7 @@ export class CustomerCall {
   }
 
   /** Adds legs (a ring, a channel) to the open record; best effort, like the record itself. */
-  trackLegs(legs: { mediaChannels?: string[]; sipInvites?: string[] }): void {
+  trackLegs(legs: { mediaChannels?: string[]; sipInvites?: string[]; sipDialogStates?: SipDialogState[] }): void {
     void this.recordOpening.then(async () => {
       if (!this.record || this.isEnded) return;
       await this.ctx.deps.store.callRecords.addLegs(this.record, legs).catch((e: unknown) => {

@@ -182,8 +182,9 @@ export interface CallRecord {
 /**
  * One SIP dialog as RFC 3261 §12.2.1.1 builds a request inside it, kept so that a BYE can be
  * written from it after drachtio-server (which holds the dialog) restarted and forgot it.
- * `id` is drachtio-server's dialog id; URIs without display names; `routeSet` in the order the
- * request visits it.
+ * `id` is drachtio-server's dialog id, or for the early dialog of a ring (a phone's 180) the
+ * drachtio-server transaction id of the INVITE, as in `CallRecord.sipInvites`; URIs without
+ * display names; `routeSet` in the order the request visits it.
  */
 export interface SipDialogState {
   id: string;

@@ -70,6 +70,7 @@ export function dialogStateOf(dialog: Srf.Dialog): SipDialogState {
 
 interface SentInvite extends SrfMessage {
   uri: string;
+  stackTxnId?: string;
   get(name: string): string;
 }
 type NameAddr = { uri: string; params: { tag?: string } };
@@ -87,7 +88,8 @@ export function earlyDialogStateOf(invite: SentInvite, provisional: SrfMessage):
   const contact = provisional.has('Contact') ? (provisional.getParsedHeader('Contact') as ParsedUri[])[0]?.uri : undefined;
   const callId = invite.get('Call-ID');
   return {
-    id: `${callId};from-tag=${from.params.tag}`,
+    // Named by its INVITE's transaction, as the record's sipInvites are: the two go together.
+    id: invite.stackTxnId ?? `${callId};from-tag=${from.params.tag}`,
     callId,
     localUri: from.uri,
     localTag: from.params.tag,
@@ -125,12 +127,17 @@ interface SentRequest {
  * when it ended its leg, 481 when it had no such dialog any more), or rejects when drachtio-server
  * could not send it.
  */
-export async function byeFromState(srf: Srf, state: SipDialogState, reasonText: string): Promise<number> {
+export function byeFromState(srf: Srf, state: SipDialogState, reasonText: string): Promise<number> {
   const { uri, opts } = byeRequestFor(state, reasonText);
-  const sent = (await (srf as unknown as { request(uri: string, opts: object): Promise<SentRequest> }).request(uri, opts)) as SentRequest;
-  return new Promise((resolve) => {
-    sent.on('response', (res) => {
-      if (res.status >= 200) resolve(res.status);
+  type Request = (uri: string, opts: object, cb: (err: unknown, req: SentRequest) => void) => void;
+  return new Promise((resolve, reject) => {
+    // The callback form: the peer's answer can follow drachtio-server's "sent" at once, in the
+    // same read, so the listener is attached before a promise continuation could run.
+    (srf as unknown as { request: Request }).request(uri, opts, (err, req) => {
+      if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+      req.on('response', (res) => {
+        if (res.status >= 200) resolve(res.status);
+      });
     });
   });
 }

@@ -63,6 +63,8 @@ export interface RingOptions {
   onEarlyMedia?(status: number, sdp: string): void;
   /** Called with drachtio-server's transaction id of each INVITE as it goes out (a survivor may CANCEL it). */
   onSent?(stackTxnId: string): void;
+  /** Called with the early dialog a phone's 180/183 made (a survivor may BYE it, dialog-state.ts). */
+  onEarlyDialog?(state: SipDialogState): void;
   /** True once the caller has hung up (CANCEL); checked when the ringing settles. */
   callerGone(): boolean;
   /** Lets the caller abort the ringing (on CANCEL). */
@@ -175,7 +177,10 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
       }) as unknown as (req: Srf.SrfRequest) => void;
       const cbProvisional = (res: Srf.SrfResponse) => {
         const req = sent[i];
-        if (req && !early[i]) early[i] = earlyDialogStateOf(req, res as unknown as SentRequest);
+        if (req && !early[i]) {
+          early[i] = earlyDialogStateOf(req, res as unknown as SentRequest);
+          if (early[i]) opts.onEarlyDialog?.(early[i]!);
+        }
         if (!rang && (res.status === 180 || res.status === 183)) {
           rang = true;
           opts.onRinging?.();

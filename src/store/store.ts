@@ -27,6 +27,7 @@ import type {
   NotificationRecord,
   PushSubscription,
   SigningKey,
+  SipDialogState,
   WebAuthnCredential,
 } from '../domain/model.js';
 
@@ -365,7 +366,7 @@ export interface CallRecordRepo {
   /** The record as updated; null when there is none (or nothing to change). */
   update(id: string, patch: Partial<Omit<CallRecord, 'id' | 'owner'>>): Promise<CallRecord | null>;
   /** Adds legs to an open record (a ring, a channel): a survivor hangs them up if this process dies. */
-  addLegs(id: string, legs: { mediaChannels?: string[]; sipDialogs?: string[]; sipInvites?: string[] }): Promise<void>;
+  addLegs(id: string, legs: { mediaChannels?: string[]; sipDialogs?: string[]; sipInvites?: string[]; sipDialogStates?: SipDialogState[] }): Promise<void>;
   /** Ends an open record; false when it had already ended. */
   close(id: string, endedAt: Date, outcome: string): Promise<boolean>;
   /** Open records held by these processes, oldest first. */

@@ -117,9 +117,9 @@ export function callRecordRepo(pool: pg.Pool, owner: string | null = null): Call
       await query(
         pool,
         `UPDATE call_records SET media_channels = media_channels || $2::text[], sip_dialogs = sip_dialogs || $3::text[],
-                                 sip_invites = sip_invites || $4::text[]
+                                 sip_invites = sip_invites || $4::text[], sip_dialog_states = sip_dialog_states || $5::jsonb
           WHERE id = $1 AND ended_at IS NULL`,
-        [id, legs.mediaChannels ?? [], legs.sipDialogs ?? [], legs.sipInvites ?? []],
+        [id, legs.mediaChannels ?? [], legs.sipDialogs ?? [], legs.sipInvites ?? [], JSON.stringify(legs.sipDialogStates ?? [])],
       );
     },
 
