@@ -17,6 +17,8 @@ import { fromForConnection, transportOf } from './drachtio-addresses.js';
 const CANCEL_WAIT_MS = 2000;
 /** How long a ring given up that way waits for drachtio-server to come back and end it with a BYE. */
 const LOST_RING_BYE_FOR_MS = 120_000;
+/** A phone answers that BYE in milliseconds (over UDP, retransmitted at 0.5, 1, 2 s). */
+const BYE_ANSWER_WAIT_MS = 4000;
 
 export interface RingTarget {
   uri: string;
@@ -97,10 +99,13 @@ interface SentRequest {
  */
 function byeWhenBack(srf: Srf, state: SipDialogState): void {
   const emitter = srf as unknown as NodeJS.EventEmitter;
+  const bye = () => byeFromState(srf, state, 'Call ended while the signalling server was away');
   const send = () => {
     clearTimeout(timer);
     emitter.off('connect', send);
-    void byeFromState(srf, state, 'Call ended while the signalling server was away').catch(() => undefined);
+    // Tried once more if nothing answers: drachtio-server may still be settling just after it connected.
+    const unanswered = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer')), BYE_ANSWER_WAIT_MS).unref());
+    void Promise.race([bye(), unanswered]).catch(() => new Promise((r) => setTimeout(r, 1000).unref()).then(bye).catch(() => undefined));
   };
   const timer = setTimeout(() => emitter.off('connect', send), LOST_RING_BYE_FOR_MS);
   timer.unref();

@@ -253,8 +253,15 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
         const { requestId, token } = await verifiedCall(rig.svc, rig.cc, 'anna', 'SIP-KILL-RING');
         const caller = callerArgs(rig.cc, token);
         const customer = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap }, extraArgs: caller.extraArgs, timeoutMs: 60_000 }).catch((e: Error) => e);
-        // The customer on hold music and the ring's own channel.
-        await waitFor("Anna's phone ringing", async () => (await recordOf(requestId))?.sipInvites?.length && (await fsChannels(rig.fs)).length === 2, 20_000);
+        // The customer on hold music and the ring's own channel; the phone's 180 has reached the service.
+        await waitFor(
+          "Anna's phone ringing",
+          async () => {
+            const r = await recordOf(requestId);
+            return r?.sipDialogStates?.some((st) => r.sipInvites?.includes(st.id)) && (await fsChannels(rig.fs)).length === 2;
+          },
+          20_000,
+        );
         await drachtio.kill('SIGKILL');
         const t0 = Date.now();
         await waitFor(
