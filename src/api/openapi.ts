@@ -375,6 +375,7 @@ export const openApiDocument = {
       },
       get: {
         operationId: 'listCallRequests',
+        description: 'Newest first (by the time the request was made): the latest `limit` requests in the scope, optionally of the given states (comma-separated).',
         security: agentAuth,
         parameters: [
           { name: 'state', in: 'query', schema: { type: 'string', maxLength: 300 } },

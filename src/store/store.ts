@@ -286,6 +286,8 @@ export interface CallRequestRepo {
     groupId?: string;
     states?: CallRequestState[];
     limit?: number;
+    /** 'oldest' (queue order, the default) or 'newest' (a history: the latest asks first). */
+    order?: 'oldest' | 'newest';
   }): Promise<CallRequest[]>;
   /** Scheduled callbacks of a group whose time falls in [from, to). */
   countScheduledBetween(groupId: string | null, from: Date, to: Date): Promise<number>;

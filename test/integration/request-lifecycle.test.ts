@@ -233,6 +233,23 @@ describe('call request life cycle: bounded holds and reminders', function () {
       }
     });
 
+    it("lists the agent's latest requests first, so a long history never hides today's", async () => {
+      const made: string[] = [];
+      for (const ref of ['LIST-1', 'LIST-2', 'LIST-3']) {
+        made.push((await knock(ref)).id);
+        await t.call('POST', `/api/v1/call-requests/${made.at(-1)}/cancel`, { token: anna });
+      }
+      const all = await t.call('GET', '/api/v1/call-requests?scope=mine&limit=200', { token: anna });
+      assert.equal(all.status, 200, all.text);
+      const items = all.body.items as Array<{ reference: string; requestedAt: string }>;
+      assert.deepEqual(items.map((r) => r.reference).filter((r) => r.startsWith('LIST-')), ['LIST-3', 'LIST-2', 'LIST-1']);
+      const times = items.map((r) => Date.parse(r.requestedAt));
+      assert.deepEqual(times, [...times].sort((a, b) => b - a), 'newest first');
+      // A short page holds the latest, not the oldest.
+      const one = await t.call('GET', '/api/v1/call-requests?scope=mine&limit=1', { token: anna });
+      assert.equal(one.body.items[0].requestedAt, items[0]!.requestedAt);
+    });
+
     it('is not blocked by a verified request whose call never came and whose window closed, even with its lapse job lost', async () => {
       const stuck = await knock('STUCK-1');
       await verify(stuck.id);

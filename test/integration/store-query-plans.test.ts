@@ -303,6 +303,8 @@ async function runEveryPath(store: Store, pool: pg.Pool): Promise<void> {
   // The console's lists and queues.
   await as('callRequests.get', () => store.callRequests.get(request.id));
   await as('callRequests.list (all)', () => store.callRequests.list({ limit: 100 }));
+  await as('callRequests.list (all, newest first)', () => store.callRequests.list({ limit: 100, order: 'newest' }));
+  await as('callRequests.list (mine, newest first)', () => store.callRequests.list({ agentId: agent.id, limit: 100, order: 'newest' }));
   await as('callRequests.list (queues)', () => store.callRequests.list({ states: ['requested', 'notified', 'accepted', 'authenticated', 'snoozed'], limit: 1000 }));
   await as('callRequests.list (callbacks)', () => store.callRequests.list({ states: ['scheduled', 'due', 'prompted', 'agent_dialled'], limit: 500 }));
   await as('callRequests.list (callbacks of an agent)', () => store.callRequests.list({ agentId: agent.id, states: ['scheduled', 'due', 'prompted', 'agent_dialled'], limit: 500 }));

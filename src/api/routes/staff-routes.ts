@@ -114,7 +114,8 @@ export function staffRoutes(deps: FlowDeps): Router {
     const bad = states?.filter((s) => !(CALL_REQUEST_STATES as readonly string[]).includes(s));
     if (bad?.length) throw new AppError('validation_failed', `state: unknown ${bad.join(', ')}; known: ${CALL_REQUEST_STATES.join(', ')}.`);
     const scope = (req.query.scope as string | undefined) ?? (p.kind === 'agent' ? 'mine' : 'all');
-    const filter: Parameters<FlowDeps['store']['callRequests']['list']>[0] = { limit: Number(req.query.limit ?? 100) };
+    // Newest first: the console shows the latest requests, however long the history.
+    const filter: Parameters<FlowDeps['store']['callRequests']['list']>[0] = { limit: Number(req.query.limit ?? 100), order: 'newest' };
     if (states) filter.states = states as CallRequestState[];
     if (scope === 'mine') filter.agentId = requireAgentPrincipal(res).id;
     const list = await deps.store.callRequests.list(filter);

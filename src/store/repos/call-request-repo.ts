@@ -411,11 +411,13 @@ export function callRequestRepo(pool: pg.Pool): CallRequestRepo {
       if (filter.groupId !== undefined) add('group_id = ?', filter.groupId);
       if (filter.states !== undefined) add('state = ANY(?::text[])', filter.states);
       values.push(clampLimit(filter.limit));
-      // Queue order: the oldest ask first, so a callback keeps its place.
+      // Queue order: the oldest ask first, so a callback keeps its place. A history (the
+      // console's list) wants the latest asks, or a long past hides today's.
+      const order = filter.order === 'newest' ? 'requested_at DESC, id DESC' : 'requested_at, id';
       const res = await query<CallRequestRow>(
         pool,
         `SELECT * FROM call_requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY requested_at, id LIMIT $${values.length}`,
+         ORDER BY ${order} LIMIT $${values.length}`,
         values,
       );
       return res.rows.map(toCallRequest);
