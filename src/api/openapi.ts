@@ -3,6 +3,8 @@
  * request bodies and query strings are validated against (validate.ts), so the document cannot
  * drift from what the server accepts.
  */
+import { SLOT_MINUTES } from '../domain/callback-schedule.js';
+
 const uuid = { type: 'string', format: 'uuid' } as const;
 const text = (max: number) => ({ type: 'string', minLength: 1, maxLength: max }) as const;
 /** A name that ends up in SIP headers (display names): no control characters, CR/LF above all. */
@@ -531,7 +533,7 @@ export const openApiDocument = {
               timeZone: text(64),
               businessHours: { $ref: '#/components/schemas/WeeklyHours' },
               slotCapacity: { type: ['integer', 'null'], minimum: 1 },
-              slotMinutes: { type: 'integer', minimum: 5, maximum: 240 },
+              slotMinutes: { type: 'integer', enum: [...SLOT_MINUTES], description: 'Divides an hour (every hour starts a slot) or is whole hours dividing a day.' },
               callbackMode: { enum: ['customer_calls', 'agent_calls'] },
             },
             ['name', 'timeZone', 'businessHours'],

@@ -1,4 +1,5 @@
 /** JSON Schema of the configuration (mirrors config.ts); unknown keys are errors, not ignored. */
+import { SLOT_MINUTES } from '../domain/callback-schedule.js';
 const str = { type: 'string' } as const;
 const nonEmpty = { type: 'string', minLength: 1 } as const;
 const bool = { type: 'boolean' } as const;
@@ -85,7 +86,7 @@ export const configSchema = obj({
       propertyNames: { pattern: '^[1-7]$' },
       additionalProperties: hhmm,
     },
-    slotMinutes: { type: 'integer', minimum: 5, maximum: 240 },
+    slotMinutes: { enum: [...SLOT_MINUTES] },
     slotCapacity: nonNeg,
     slotStartsOnly: bool,
     closedDates: { type: 'array', items: { type: 'string' } },

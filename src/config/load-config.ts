@@ -193,7 +193,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultsPath = 
     for (const err of validate.errors ?? []) {
       const key = err.instancePath.slice(1).replace(/\//g, '.') || '(root)';
       const extraKey = err.params && 'additionalProperty' in err.params ? `.${String(err.params.additionalProperty)}` : '';
-      problems.push(`${key}${extraKey}: ${err.message ?? 'invalid'}`);
+      // An enum names its choices, so the fix is in the message.
+      const choices = err.params && 'allowedValues' in err.params ? ` (${(err.params.allowedValues as unknown[]).join(', ')})` : '';
+      problems.push(`${key}${extraKey}: ${err.message ?? 'invalid'}${choices}`);
     }
   }
   if (problems.length) throw new ConfigError(problems);

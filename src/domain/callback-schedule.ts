@@ -95,6 +95,13 @@ export function nextOpenTime(from: Date, hours: Hours): Date | null {
   return null;
 }
 
+/**
+ * Slot lengths the grid allows: those that divide an hour, so every hour starts a slot, and whole
+ * hours that divide a day. Any other length (45, 90) would drift off the hour from midnight on
+ * and never start at an 08:00 opening.
+ */
+export const SLOT_MINUTES = [5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240] as const;
+
 /** Start of the slot containing `at`; slots are aligned to the hour in the group's zone. */
 export function slotStart(at: Date, slotMinutes: number, timeZone: string): Date {
   const local = DateTime.fromJSDate(at, { zone: timeZone });
@@ -140,8 +147,10 @@ export function checkCallbackTime(at: Date, now: Date, policy: SchedulePolicy): 
     const zone = policy.hours.timeZone;
     const nearest = [start, new Date(start.getTime() + policy.slotMinutes * 60_000)].filter((s) => s > now && isWithinBusinessHours(s, policy.hours));
     const hhmm = (d: Date) => DateTime.fromJSDate(d, { zone }).toFormat('HH:mm');
+    // Seconds shown when there are any, or "09:00 is not a slot start" would read as a contradiction.
+    const asked = DateTime.fromJSDate(at, { zone }).toFormat(at.getUTCSeconds() || at.getUTCMilliseconds() ? 'HH:mm:ss.SSS' : 'HH:mm').replace(/\.000$/, '');
     const named = nearest.length ? `; the nearest ${nearest.length === 1 ? 'is' : 'are'} ${nearest.map(hhmm).join(' and ')} (${zone})` : '';
-    throw new AppError('not_a_slot', `Callbacks start every ${policy.slotMinutes} minutes: ${hhmm(at)} is not a slot start${named}.`, {
+    throw new AppError('not_a_slot', `Callbacks start every ${policy.slotMinutes} minutes: ${asked} is not a slot start${named}.`, {
       slotMinutes: policy.slotMinutes,
       timeZone: zone,
       nearest: nearest.map((d) => d.toISOString()),

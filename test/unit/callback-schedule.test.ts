@@ -103,6 +103,8 @@ describe('callback scheduling rules', () => {
     assert.equal(refusal(monday9).message, 'Callbacks start every 30 minutes: 09:10 is not a slot start; the nearest is 09:30 (Europe/London).');
     // Seconds count too: 14:00:30 is not 14:00.
     assert.equal(code(() => checkCallbackTime(new Date('2026-03-02T14:00:30Z'), monday9, policy)), 'not_a_slot');
+    // …and the refusal shows them, or "09:00 is not a slot start" would contradict itself.
+    assert.throws(() => checkCallbackTime(new Date('2026-03-02T14:00:30Z'), monday9, policy), /14:00:30 is not a slot start; the nearest are 14:00 and 14:30/);
     assert.equal(code(() => checkCallbackTime(new Date('2026-03-02T09:10:00Z'), monday9, { ...policy, slotStartsOnly: false })), null);
     // Hours opening between two slot starts offer the next start, never the opening minute.
     const odd: SchedulePolicy = { ...policy, hours: { timeZone: 'Europe/London', weekly: { '1': ['09:10-11:00'] } } };

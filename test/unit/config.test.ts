@@ -27,7 +27,9 @@ describe('configuration', () => {
     assert.deepEqual(problems({ KNOCK_TOKENS__LIFETIME_SECONDS: '600' }), ['tokens.lifetimeSeconds: must be <= 120']);
     assert.match(problems({ KNOCK_SERVER__PORT: 'eighty' })[0]!, /KNOCK_SERVER__PORT \(server.port\): "eighty" is not a number/);
     assert.match(problems({ KNOCK_SCHEDULING__DEFAULT_TIME_ZONE: 'Mars/Olympus' })[0]!, /scheduling.defaultTimeZone: "Mars\/Olympus" is not an IANA time zone/);
-    assert.match(problems({ KNOCK_SCHEDULING__CALLBACK_MODE: 'robots' })[0]!, /scheduling.callbackMode: must be equal to one of the allowed values/);
+    assert.match(problems({ KNOCK_SCHEDULING__CALLBACK_MODE: 'robots' })[0]!, /scheduling.callbackMode: must be equal to one of the allowed values \(customer_calls, agent_calls\)/);
+    // A slot length off the hour (45) would never start at an 08:00 opening: refused, with the lengths allowed.
+    assert.deepEqual(problems({ KNOCK_SCHEDULING__SLOT_MINUTES: '45' }), ['scheduling.slotMinutes: must be equal to one of the allowed values (5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240)']);
     assert.match(problems({ KNOCK_NOPE: '1' })[0]!, /KNOCK_NOPE: no such configuration key/);
     assert.match(problems({ KNOCK_NOTIFY__SMS__ENABLED: 'true' })[0]!, /notify.sms: enabled, but accountSid/);
   });
