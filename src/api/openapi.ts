@@ -282,8 +282,9 @@ export const openApiDocument = {
           slotMinutes: { type: 'integer' },
           horizon: dateTime,
           slots: { type: 'array', items: closed({ start: dateTime, end: dateTime }, ['start', 'end']) },
+          next: { type: ['string', 'null'], format: 'date-time', description: 'Pass as `after` for the next page; null once the horizon is reached' },
         },
-        ['timeZone', 'businessTimeZone', 'slotMinutes', 'horizon', 'slots'],
+        ['timeZone', 'businessTimeZone', 'slotMinutes', 'horizon', 'slots', 'next'],
       ),
       Transfer: closed(
         { transferId: uuid, requestId: uuid, fromAgentId: uuid, toAgentId: { type: ['string', 'null'] }, toGroup: nullableText, state: { const: 'requested' } },
@@ -800,7 +801,10 @@ export const openApiDocument = {
         operationId: 'appSlots',
         summary: 'Open callback slots, in business hours and within the horizon',
         security: deviceAuth,
-        parameters: [{ name: 'limit', in: 'query', description: 'At most 200; 100 when not given.', schema: { type: 'integer', minimum: 1, maximum: 200, default: 100 } }],
+        parameters: [
+          { name: 'limit', in: 'query', description: 'At most 200; 100 when not given.', schema: { type: 'integer', minimum: 1, maximum: 200, default: 100 } },
+          { name: 'after', in: 'query', description: "Only slots starting after this time: the previous page's `next`. The whole horizon is listed page by page.", schema: dateTime },
+        ],
         responses: { '200': ok("Slots and the customer's time zone", ref('Slots')), ...errors },
       },
     },

@@ -20,12 +20,15 @@ export interface OpenSlots {
   /** Latest time a callback may be scheduled. */
   horizon: string;
   slots: Array<{ start: string; end: string }>;
+  /** Where the next page starts (pass it back as `after`); null once the horizon is reached. */
+  next: string | null;
 }
 
 /** Each slot costs time-zone arithmetic; a bound keeps one request from holding the event loop. */
 export const MAX_SLOTS = 200;
 
-export async function openSlotsForDevice(deps: FlowDeps, device: Device, requestId: string, limit: number, known?: CallRequest): Promise<OpenSlots> {
+/** `after`: only slots starting after it (a page's `next`), so the whole horizon can be listed page by page. */
+export async function openSlotsForDevice(deps: FlowDeps, device: Device, requestId: string, limit: number, known?: CallRequest, after?: Date): Promise<OpenSlots> {
   const request = await loadRequestForDevice(deps, device, requestId, known);
   const now = deps.clock();
   if (!allowedAnswers(request, now).schedule) {
@@ -33,7 +36,8 @@ export async function openSlotsForDevice(deps: FlowDeps, device: Device, request
   }
   const policy = await policyFor(deps, request.groupId);
   const customer = await deps.store.customers.get(request.customerId);
-  const candidates = upcomingSlots(now, now, policy, Math.min(Math.max(1, limit), MAX_SLOTS));
+  const pageSize = Math.min(Math.max(1, limit), MAX_SLOTS);
+  const candidates = upcomingSlots(after && after > now ? after : now, now, policy, pageSize);
 
   let free = candidates;
   if (policy.slotCapacity) {
@@ -62,5 +66,7 @@ export async function openSlotsForDevice(deps: FlowDeps, device: Device, request
       start: start.toISOString(),
       end: new Date(slotStart(start, policy.slotMinutes, policy.hours.timeZone).getTime() + policy.slotMinutes * 60_000).toISOString(),
     })),
+    // A full page may have more behind it (full slots are left out, so the cursor is the candidates').
+    next: candidates.length === pageSize ? candidates.at(-1)!.toISOString() : null,
   };
 }

@@ -52,6 +52,25 @@ describe('scheduling: closed dates and the slot grid', function () {
     assert.ok(starts.some((s) => s.startsWith(isoDay(Date.parse(`${holiday}T00:00:00Z`) + DAY))));
   });
 
+  it('lists the whole horizon page by page, each slot once, the last page saying there is no more', async () => {
+    const starts: string[] = [];
+    let page: { slots: Array<{ start: string }>; next: string | null; horizon: string } | null = null;
+    for (let n = 0; n < 20 && (page === null || page.next); n++) {
+      const after: string = page?.next ? `&after=${encodeURIComponent(page.next)}` : '';
+      const res = await t.call('GET', `/api/v1/app/requests/${requestId}/slots?limit=200${after}`, { token: phone.credential });
+      assert.equal(res.status, 200, res.text);
+      page = res.body;
+      starts.push(...page!.slots.map((s) => s.start));
+    }
+    assert.equal(page!.next, null, 'the pages end');
+    assert.ok(starts.length > 200, `more than one page: ${starts.length}`);
+    assert.equal(new Set(starts).size, starts.length, 'no slot twice');
+    assert.deepEqual(starts, [...starts].sort(), 'in time order');
+    // The last slot offered is within the horizon's last day.
+    const last = Date.parse(starts.at(-1)!);
+    assert.ok(last <= Date.parse(page!.horizon) && last > Date.parse(page!.horizon) - 4 * DAY, `last slot ${starts.at(-1)} near the horizon ${page!.horizon}`);
+  });
+
   it('refuses the closed date, saying which day and when it opens again', async () => {
     const res = await t.call('POST', `/api/v1/app/requests/${requestId}/schedule`, { token: phone.credential, body: { at: `${holiday}T10:00:00.000Z` } });
     assert.equal(res.status, 422, res.text);

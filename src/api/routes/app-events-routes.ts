@@ -68,7 +68,8 @@ export function appEventsRoutes(deps: FlowDeps, vapidPublicKey: string, appChann
     // Slots cost CPU (business hours in the group's zone); the document caps limit at 200.
     const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
     const request = requestOf(res);
-    res.json(await openSlotsForDevice(deps, deviceOf(res), request.id, limit, request));
+    const after = typeof req.query.after === 'string' ? new Date(req.query.after) : undefined;
+    res.json(await openSlotsForDevice(deps, deviceOf(res), request.id, limit, request, after));
   }));
 
   r.use(

@@ -10,9 +10,22 @@ import { t } from '../i18n.js';
 import { cancelButton } from './requests.js';
 
 const NOTE_MAX = 500;
+/** Pages of 200 slots; a bound in case the horizon is very long. */
+const MAX_PAGES = 10;
+
+/** Every open slot up to the horizon, page by page. */
+async function allSlots(app, id) {
+  const first = await app.call(`/api/v1/app/requests/${id}/slots?limit=200`);
+  let page = first;
+  for (let n = 1; page.next && n < MAX_PAGES; n++) {
+    page = await app.call(`/api/v1/app/requests/${id}/slots?limit=200&after=${encodeURIComponent(page.next)}`);
+    first.slots.push(...page.slots);
+  }
+  return first;
+}
 
 export async function showSchedule(app, [id], root) {
-  const [view, open] = await Promise.all([app.call(`/api/v1/app/requests/${id}`), app.call(`/api/v1/app/requests/${id}/slots?limit=200`)]);
+  const [view, open] = await Promise.all([app.call(`/api/v1/app/requests/${id}`), allSlots(app, id)]);
   const zone = open.timeZone;
   await app.saveTimeZone(zone);
   const changing = view.state === 'scheduled';
