@@ -3,6 +3,7 @@
  * request bodies and query strings are validated against (validate.ts), so the document cannot
  * drift from what the server accepts.
  */
+import { OUTCOMES } from '../domain/call-request.js';
 import { SLOT_MINUTES } from '../domain/callback-schedule.js';
 
 const uuid = { type: 'string', format: 'uuid' } as const;
@@ -179,7 +180,9 @@ export const openApiDocument = {
       },
       Outcome: {
         type: ['string', 'null'],
-        description: 'How the request ended (or why its last callback attempt failed): completed, cancelled, abandoned, no_answer, busy, failed, gave_up, no_call (accepted or verified, but no call before the answer window closed), media_lost, signalling_lost, service_restarted, instance_lost.',
+        enum: [...OUTCOMES, null],
+        description:
+          'How the request ended (or why its last callback attempt failed): completed, cancelled (by the agent), cancelled_by_customer, unreachable, superseded, abandoned, no_answer, busy, failed, gave_up, no_call (verified, but no call before the answer window closed), not_verified (accepted, but not verified before the answer window closed), media_lost, signalling_lost, service_restarted, instance_lost.',
       },
       CallRequest: { description: 'A call request as agents see it.', ...closed(callRequestProps, callRequestRequired) },
       Notification: closed(

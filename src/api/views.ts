@@ -46,7 +46,7 @@ export function requestView(r: CallRequest, now: Date) {
 }
 
 /** What the customer's app sees: the agent's name, not their id or extension. */
-export function appRequestView(r: CallRequest, agentName: string, now: Date, remindChoicesMinutes: number[]) {
+export function appRequestView(r: CallRequest, deviceId: string, agentName: string, now: Date, remindChoicesMinutes: number[]) {
   return {
     id: r.id,
     state: r.state,
@@ -57,7 +57,7 @@ export function appRequestView(r: CallRequest, agentName: string, now: Date, rem
     scheduledFor: r.scheduledFor,
     scheduleNote: r.scheduleNote,
     snoozeUntil: r.snoozeUntil,
-    actions: allowedAnswers(r, now),
+    actions: allowedAnswers(r, now, deviceId),
     remindChoicesMinutes,
   };
 }

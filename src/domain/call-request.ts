@@ -13,7 +13,8 @@
  *   accepted | authenticated -> accepted   (the same device accepts again: a fresh authentication)
  *   accepted | authenticated -> notified | expired   (lapse: the hold ran out with no call set up;
  *                                  back to the customer while the answer window is open, else
- *                                  expired with outcome no_call; a prompted callback goes back
+ *                                  expired with outcome no_call (verified) or not_verified
+ *                                  (accepted only); a prompted callback goes back
  *                                  to prompted)
  *   any open state -> cancelled    (by the agent)
  *
@@ -62,8 +63,10 @@ export type Outcome =
   | 'busy'
   | 'failed'
   | 'gave_up'
-  /** Accepted (and maybe verified), but no call was set up before the hold and the answer window ran out. */
+  /** Verified, but no call was set up before the hold and the answer window ran out. */
   | 'no_call'
+  /** Accepted, but the customer did not verify before the hold and the answer window ran out. */
+  | 'not_verified'
   | CancelOutcome
   | LostCallCause;
 
@@ -76,6 +79,13 @@ export type CancelOutcome = 'cancelled' | 'cancelled_by_customer' | 'unreachable
 
 /** A call that ended because a component under it died (call-liveness). */
 export type LostCallCause = 'media_lost' | 'signalling_lost' | 'service_restarted' | 'instance_lost';
+
+/** Every outcome, for the API's document and the stored values' check. */
+export const OUTCOMES: readonly Outcome[] = [
+  'completed', 'cancelled', 'abandoned', 'no_answer', 'busy', 'failed', 'gave_up', 'no_call', 'not_verified',
+  'cancelled_by_customer', 'unreachable', 'superseded',
+  'media_lost', 'signalling_lost', 'service_restarted', 'instance_lost',
+];
 export const LOST_CALL_CAUSES: ReadonlySet<Outcome> = new Set<LostCallCause>(['media_lost', 'signalling_lost', 'service_restarted', 'instance_lost']);
 
 export type CallRequestEvent =
@@ -266,9 +276,10 @@ function decide(current: CallRequestSnapshot, event: CallRequestEvent, now: Date
       // again or pick another time); it has no answer window of its own.
       if (current.scheduledFor !== null) return next({ state: 'prompted', ...cleared });
       // Back to the customer to try again with a fresh authentication while the answer window
-      // is open; after it, only scheduling is left, and the outcome says why.
+      // is open; after it, only scheduling is left, and the outcome says why: verified but no
+      // call, or accepted but never verified (the agent must not read the latter as verified).
       if (now < current.answerDeadline) return next({ state: 'notified', ...cleared });
-      return next({ state: 'expired', ...cleared, outcome: 'no_call' });
+      return next({ state: 'expired', ...cleared, outcome: s === 'authenticated' ? 'no_call' : 'not_verified' });
     }
 
     case 'snooze':
@@ -334,11 +345,18 @@ function decide(current: CallRequestSnapshot, event: CallRequestEvent, now: Date
 }
 
 /** What the customer may do now; drives the notification's buttons and the API's answers. */
-export function allowedAnswers(req: Pick<CallRequestSnapshot, 'state' | 'answerDeadline'>, now: Date) {
+export function allowedAnswers(
+  req: Pick<CallRequestSnapshot, 'state' | 'answerDeadline'> & Partial<Pick<CallRequestSnapshot, 'acceptedDeviceId'>>,
+  now: Date,
+  deviceId?: string,
+) {
   const waiting = req.state === 'notified' || req.state === 'snoozed' || req.state === 'prompted';
   const inTime = req.state === 'prompted' || now < req.answerDeadline;
+  // The device that accepted may accept again (a fresh authentication, the app's "Try again");
+  // another device may not (see 'accept' in applyEvent).
+  const again = deviceId !== undefined && HELD_STATES.has(req.state) && req.acceptedDeviceId === deviceId;
   return {
-    accept: waiting && inTime,
+    accept: (waiting && inTime) || again,
     schedule: SCHEDULABLE.has(req.state),
     snooze: req.state === 'notified' && now < req.answerDeadline,
   };

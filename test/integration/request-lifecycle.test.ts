@@ -85,6 +85,8 @@ describe('call request life cycle: bounded holds and reminders', function () {
   it('lets the verified phone start again at once, with a fresh authentication', async () => {
     const req = await knock('HOLD-2');
     await verify(req.id);
+    // The app offers "Try again" because the request says so.
+    assert.equal((await appView(req.id)).actions.accept, true);
     const again = await t.call('POST', `/api/v1/app/requests/${req.id}/accept`, { token: cc.deviceCredential });
     assert.equal(again.status, 200, again.text);
     assert.equal((await agentView(req.id)).state, 'accepted');
@@ -124,6 +126,24 @@ describe('call request life cycle: bounded holds and reminders', function () {
     });
     await waitFor('the request back with the customer', async () => (await agentView(req.id)).state === 'notified');
     await t.call('POST', `/api/v1/call-requests/${req.id}/cancel`, { token: anna });
+  });
+
+  it('expires an accepted request that was never verified with its own outcome, not as verified', async () => {
+    const req = await knock('HOLD-5');
+    const challengeMs = t.config.auth.challengeLifetimeSeconds * 1000;
+    await withClockBack(challengeMs - 1_000, async () => {
+      const c = await t.call('POST', `/api/v1/app/requests/${req.id}/accept`, { token: cc.deviceCredential });
+      assert.equal(c.status, 200, c.text);
+    });
+    t.advance(answerMs);
+    try {
+      await waitFor('the request expired', async () => (await agentView(req.id)).state === 'expired');
+    } finally {
+      t.advance(-answerMs);
+    }
+    const view = await agentView(req.id);
+    assert.equal(view.outcome, 'not_verified');
+    assert.equal(view.verification ?? null, null);
   });
 
   it('keeps a snoozed request answerable until the reminder, which opens a fresh answer window', async () => {

@@ -106,6 +106,10 @@ describe('call request state machine', () => {
     assert.equal(ended.state, 'expired');
     assert.equal(ended.outcome, 'no_call');
     assert.equal(allowedAnswers(ended, later(156)).schedule, true);
+    // Accepted but never verified: the outcome must not read as verified.
+    const unverified = applyEvent(fresh({ ...accepted, answerDeadline: later(50) }), { type: 'lapse' }, later(70));
+    assert.equal(unverified.state, 'expired');
+    assert.equal(unverified.outcome, 'not_verified');
     // A callback the customer was prompted to place goes back to the prompt.
     const callback = fresh({ ...verified, state: 'authenticated', scheduledFor: later(-60), answerDeadline: later(-3600) });
     assert.equal(applyEvent(callback, { type: 'lapse' }, later(155)).state, 'prompted');
@@ -115,6 +119,8 @@ describe('call request state machine', () => {
 
   it('lets the verified device try again at once with a fresh authentication', () => {
     const verified = applyEvent(applyEvent(fresh(), { type: 'accept', deviceId: 'd1' }, later(1)), { type: 'authenticate', deviceId: 'd1', method: 'biometric' }, later(2));
+    assert.equal(allowedAnswers(verified, later(3), 'd1').accept, true, 'the verified device is offered accept again');
+    assert.equal(allowedAnswers(verified, later(3), 'd2').accept, false, 'another device is not');
     const again = applyEvent(verified, { type: 'accept', deviceId: 'd1', holdUntil: later(62) }, later(3));
     assert.equal(again.state, 'accepted');
     assert.equal(again.authenticatedAt, null);

@@ -3,7 +3,7 @@
  * (accept with biometric/PIN, schedule, remind me later), cancelling a scheduled callback, plus
  * the calendar entry.
  */
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { AppError } from '../../domain/errors.js';
 import { isLanguage, LANGUAGES } from '../../domain/language.js';
 import type { CallRequest } from '../../domain/model.js';
@@ -36,9 +36,10 @@ export function appRoutes(deps: FlowDeps): Router {
   const deviceRequest = requireDeviceRequest(deps);
   const allowedPushOrigins = normaliseOrigins(deps.config.notify.webpush.allowedEndpointOrigins);
 
-  const view = async (request: CallRequest) => {
+  /** The request as `res`'s device sees it (its answers depend on which device accepted). */
+  const view = async (request: CallRequest, res: Response) => {
     const agent = await deps.store.agents.get(request.agentId);
-    return appRequestView(request, agent?.name ?? 'Your adviser', deps.clock(), deps.config.requests.remindChoicesMinutes);
+    return appRequestView(request, deviceOf(res).id, agent?.name ?? 'Your adviser', deps.clock(), deps.config.requests.remindChoicesMinutes);
   };
 
   r.post('/devices', noStore, validated('enrollDevice'), wrap(async (req, res) => {
@@ -102,10 +103,10 @@ export function appRoutes(deps: FlowDeps): Router {
       states: ['notified', 'snoozed', 'accepted', 'authenticated', 'expired', 'scheduled', 'prompted', 'agent_dialled'],
       limit: 50,
     });
-    res.json({ items: await Promise.all(list.map(view)) });
+    res.json({ items: await Promise.all(list.map((item) => view(item, res))) });
   }));
   r.get('/app/requests/:id', deviceRequest, wrap(async (_req, res) => {
-    res.json(await view(requestOf(res)));
+    res.json(await view(requestOf(res), res));
   }));
   r.post('/app/requests/:id/accept', deviceRequest, wrap(async (req, res) => {
     res.json(await beginAccept(deps, deviceOf(res), requestId(req), requestOf(res)));
@@ -119,13 +120,13 @@ export function appRoutes(deps: FlowDeps): Router {
   }));
   r.post('/app/requests/:id/schedule', deviceRequest, validated('appSchedule'), wrap(async (req, res) => {
     const updated = await scheduleCallback(deps, deviceOf(res), requestId(req), new Date(req.body.at), req.body.note ?? null, requestOf(res));
-    res.json({ ...(await view(updated)), calendar: `/api/v1/app/requests/${updated.id}/callback.ics` });
+    res.json({ ...(await view(updated, res)), calendar: `/api/v1/app/requests/${updated.id}/callback.ics` });
   }));
   r.post('/app/requests/:id/snooze', deviceRequest, validated('appSnooze'), wrap(async (req, res) => {
-    res.json(await view(await snoozeRequest(deps, deviceOf(res), requestId(req), req.body.minutes, requestOf(res))));
+    res.json(await view(await snoozeRequest(deps, deviceOf(res), requestId(req), req.body.minutes, requestOf(res)), res));
   }));
   r.post('/app/requests/:id/cancel', deviceRequest, wrap(async (req, res) => {
-    res.json(await view(await cancelScheduledCallback(deps, deviceOf(res), requestId(req), requestOf(res))));
+    res.json(await view(await cancelScheduledCallback(deps, deviceOf(res), requestId(req), requestOf(res)), res));
   }));
   r.get('/app/requests/:id/callback.ics', deviceRequest, wrap(async (req, res) => {
     const request = requestOf(res);

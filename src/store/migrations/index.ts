@@ -21,6 +21,7 @@ import * as m016 from './016-live-events.js';
 import * as m017 from './017-history-indexes.js';
 import * as m018 from './018-device-language.js';
 import * as m019 from './019-registration-flows.js';
+import * as m020 from './020-not-verified-outcome.js';
 
 export interface Migration {
   version: number;
@@ -48,4 +49,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 17, name: m017.name, sql: m017.sql },
   { version: 18, name: m018.name, sql: m018.sql },
   { version: 19, name: m019.name, sql: m019.sql },
+  { version: 20, name: m020.name, sql: m020.sql },
 ];

@@ -19,6 +19,7 @@ export const OUTCOME = {
   failed: 'the call failed',
   gave_up: 'every callback attempt failed',
   no_call: 'verified, but no call came in time',
+  not_verified: 'accepted, but not verified in time',
   media_lost: 'the audio connection was lost',
   signalling_lost: 'the call signalling was lost',
   service_restarted: 'the service restarted during the call',
@@ -54,6 +55,7 @@ export function stateLabel(r) {
       return { text: `Ended${r.outcome ? ` — ${outcomeText(r.outcome)}` : ''}`, tone: r.outcome && r.outcome !== 'completed' ? 'bad' : '' };
     case 'expired':
       if (r.outcome === 'no_call') return { text: 'Expired — verified, but no call came in time', tone: 'warn' };
+      if (r.outcome === 'not_verified') return { text: 'Expired — accepted, but not verified in time', tone: 'warn' };
       if (r.outcome === 'gave_up') return { text: 'Expired — callback attempts used up', tone: 'warn' };
       return { text: `Expired — ${r.outcome ? outcomeText(r.outcome) : 'no answer in time'}`, tone: 'warn' };
     case 'scheduled':
