@@ -341,7 +341,7 @@ export const openApiDocument = {
         operationId: 'createCallRequest',
         summary: 'Knock: ask a customer for a call',
         description:
-          'Send an Idempotency-Key header to make retries safe. At most one answerable request exists per customer and agent: a knock while one stands is not made and gets 409 request_already_open naming it (requestId, state, reference, answerDeadline); the agent cancels it to knock again. A request the customer can no longer answer (expired, or past its deadline or hold with its job late) is closed and never blocks a new knock.',
+          'Send an Idempotency-Key header to make retries safe. At most one answerable request exists per customer and agent: a knock while one stands is not made and gets 409 request_already_open naming it (requestId, state, reference, answerDeadline, and scheduledFor: the callback time of a scheduled request, else null); the agent cancels it to knock again. A request the customer can no longer answer (expired, or past its deadline or hold with its job late) is closed and never blocks a new knock.',
         security: agentAuth,
         parameters: [
           {
@@ -374,7 +374,7 @@ export const openApiDocument = {
             ...ok('A replay: the same Idempotency-Key and body as an earlier knock, answered with its request', ref('CallRequest')),
             headers: { 'Idempotent-Replayed': { description: 'Always true: nothing new was made or sent', schema: { const: 'true' } } },
           },
-          '409': { description: 'request_already_open: the customer still has an answerable request from this agent (requestId, state, reference, answerDeadline)', content: { 'application/problem+json': { schema: problem } } },
+          '409': { description: 'request_already_open: the customer still has an answerable request from this agent (requestId, state, reference, answerDeadline, scheduledFor: the callback time of a scheduled request, else null)', content: { 'application/problem+json': { schema: problem } } },
           '422': { description: 'idempotency_key_reused, or no_reachable_device', content: { 'application/problem+json': { schema: problem } } },
           ...errors,
         },

@@ -140,7 +140,15 @@ function alreadyOpen(request: CallRequest): AppError {
   return new AppError(
     'request_already_open',
     `This customer already has an open call request from this agent (${request.reference}, ${request.state.replace('_', ' ')}); cancel it to knock again.`,
-    { requestId: request.id, state: request.state, reference: request.reference, answerDeadline: request.answerDeadline.toISOString() },
+    // A scheduled (or due, prompted) callback's answer deadline is long past: the time that
+    // matters to the agent is the callback's, so it is named too.
+    {
+      requestId: request.id,
+      state: request.state,
+      reference: request.reference,
+      answerDeadline: request.answerDeadline.toISOString(),
+      scheduledFor: request.scheduledFor ? request.scheduledFor.toISOString() : null,
+    },
   );
 }
 

@@ -186,6 +186,21 @@ describe('call request life cycle: bounded holds and reminders', function () {
       t.call('POST', '/api/v1/call-requests', { token: anna, headers: key ? { 'Idempotency-Key': key } : {}, body: { customerId: cc.customerId, ...body } });
     const sentFor = async (id: string) => (await t.service.deps.store.notifications.listFor(id)).length;
 
+    it('names the callback time when the request in the way is a scheduled one', async () => {
+      const first = await knock('SCHED-OPEN-1');
+      const slots = await t.call('GET', `/api/v1/app/requests/${first.id}/slots?limit=5`, { token: cc.deviceCredential });
+      assert.equal(slots.status, 200, slots.text);
+      const at = slots.body.slots[slots.body.slots.length - 1].start as string;
+      const scheduled = await t.call('POST', `/api/v1/app/requests/${first.id}/schedule`, { token: cc.deviceCredential, body: { at } });
+      assert.equal(scheduled.status, 200, scheduled.text);
+
+      const second = await post({ reason: 'Address change', reference: 'SCHED-OPEN-2' });
+      assert.equal(second.status, 409, second.text);
+      assert.equal(second.body.state, 'scheduled');
+      assert.equal(second.body.scheduledFor, at, 'the callback time, not only the answer deadline long past');
+      await t.call('POST', `/api/v1/call-requests/${first.id}/cancel`, { token: anna });
+    });
+
     it('answers a new knock while one is answerable with 409 naming it, and a replay with the same answer', async () => {
       const first = await post({ reason: 'Card payment check', reference: 'TWICE-1' }, 'twice-1');
       assert.equal(first.status, 201, first.text);
@@ -201,6 +216,7 @@ describe('call request life cycle: bounded holds and reminders', function () {
       assert.equal(second.body.requestId, first.body.id);
       assert.equal(second.body.reference, 'TWICE-1');
       assert.equal(second.body.state, 'notified');
+      assert.equal(second.body.scheduledFor, null);
       assert.match(second.body.detail, /TWICE-1/);
       // Nothing was sent or stored for it; the same key and body get the same refusal.
       assert.equal(await sentFor(first.body.id), pushes);
