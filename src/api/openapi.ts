@@ -209,7 +209,7 @@ export const openApiDocument = {
           pin: { type: 'boolean' },
           push: { type: 'boolean' },
           createdAt: dateTime,
-          lastSeenAt: nullableDate,
+          lastSeenAt: { ...nullableDate, description: 'When the customer last used the device: it opened its live event stream (and while the stream stays open), or verified a request; at most one stamp a minute. Null: not seen since enrolment.' },
           current: { type: 'boolean', description: 'GET /api/v1/devices only: this is the calling device' },
         },
         required: ['id', 'customerId', 'label', 'keyThumbprint', 'passkey', 'pin', 'push', 'createdAt', 'lastSeenAt'],

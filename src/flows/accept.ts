@@ -129,6 +129,8 @@ export async function completeAccept(
   // Held for the call while its token lives, plus a margin for a call set up in its last second.
   const holdUntil = new Date(now.getTime() + (config.tokens.lifetimeSeconds + CALL_SETUP_MARGIN_SECONDS) * 1000);
   await moveRequest(deps, requestId, { type: 'authenticate', deviceId: device.id, method: proof.method, holdUntil }, actor, request);
+  // The device was just used by its customer: the console's "last seen" (at most one write a minute).
+  await store.devices.touch(device.id, now);
 
   const issued = await issueCallToken(deps, request, device, proof.method, now);
   await store.audit.append({

@@ -127,6 +127,7 @@ export interface DeviceRepo {
   consumeSipRegistrationToken(jti: string, deviceId: string, callId: string, now: Date): Promise<ConsumeResult>;
   /** The language the device's app asked for (Accept-Language of its live stream). */
   setLanguage(id: string, language: Language): Promise<void>;
+  /** Stamps `lastSeenAt` with `now`, unless it was stamped less than a minute before. */
   touch(id: string, now: Date): Promise<void>;
   /**
    * Reserves one PIN comparison, atomically, before the PIN is hashed: only while the device is
@@ -549,7 +550,7 @@ export interface SettingRepo {
 export interface AppStreamRepo {
   open(stream: { id: string; deviceId: string; customerId: string; owner: string }): Promise<void>;
   close(id: string): Promise<void>;
-  /** Refreshes every stream `owner` holds; forgets rows of any process silent that long. Returns how many it refreshed. */
+  /** Refreshes every stream `owner` holds, and its devices' last_seen_at (at most once a minute each); forgets rows of any process silent that long. Returns how many it refreshed. */
   touch(owner: string, forgetAfterSeconds: number): Promise<number>;
   /** The customer's streams refreshed within `freshSeconds`, on any process. */
   live(customerId: string, freshSeconds: number): Promise<Array<{ deviceId: string; owner: string; seenAt: Date }>>;

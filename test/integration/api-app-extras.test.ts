@@ -129,6 +129,20 @@ describe('app and console extras through the HTTP API', function () {
     assert.deepEqual(Object.keys(danaEvents.events.find((e) => e.type === 'request.changed')!.data).sort(), ['at', 'requestId', 'state']);
   });
 
+  it('shows a device as last seen once its app opens its live stream', async () => {
+    const gil = await customerWithPhone('Gil Customer', 'Europe/London');
+    const me = async () => (await t.call('GET', '/api/v1/devices/me', { token: gil.credential })).body;
+    assert.equal((await me()).lastSeenAt, null, 'not seen since enrolment');
+    const stream = listen(`${t.url}/api/v1/app/events`, gil.credential);
+    assert.equal((await stream.ready).status, 200);
+    try {
+      const seenAt = await waitFor('the device seen', async () => (await me()).lastSeenAt as string | null);
+      assert.ok(Math.abs(Date.parse(seenAt) - t.service.deps.clock().getTime()) < 60_000);
+    } finally {
+      stream.close();
+    }
+  });
+
   it('refuses an accept from a device with neither biometric nor PIN, and leaves the request for a device that has one', async () => {
     const erin = await customerWithPhone('Erin Customer', 'Europe/London');
     const code = await t.call('POST', `/api/v1/customers/${erin.id}/enrollment-codes`, { token: admin });

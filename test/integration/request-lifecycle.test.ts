@@ -181,6 +181,33 @@ describe('call request life cycle: bounded holds and reminders', function () {
     await t.call('POST', `/api/v1/call-requests/${other.id}/cancel`, { token: anna });
   });
 
+  it('stamps the device as last seen when it verifies, at most once a minute', async () => {
+    const db = new pg.Client({ connectionString: t.db.url });
+    await db.connect();
+    try {
+      await db.query('UPDATE devices SET last_seen_at = NULL WHERE id = $1', [cc.deviceId]);
+    } finally {
+      await db.end();
+    }
+    const seen = async () => (await t.call('GET', '/api/v1/devices/me', { token: cc.deviceCredential })).body.lastSeenAt as string | null;
+    assert.equal(await seen(), null);
+    const req = await knock('SEEN-1');
+    await verify(req.id);
+    const first = await seen();
+    assert.ok(first, 'seen once it verified');
+    // Verifying again within the minute writes nothing; a minute later it does.
+    await verify(req.id);
+    assert.equal(await seen(), first);
+    t.advance(61_000);
+    try {
+      await verify(req.id);
+    } finally {
+      t.advance(-61_000);
+    }
+    assert.ok(Date.parse((await seen())!) >= Date.parse(first) + 60_000, 'stamped again after a minute');
+    await t.call('POST', `/api/v1/call-requests/${req.id}/cancel`, { token: anna });
+  });
+
   describe('a second knock', () => {
     const post = (body: object, key?: string) =>
       t.call('POST', '/api/v1/call-requests', { token: anna, headers: key ? { 'Idempotency-Key': key } : {}, body: { customerId: cc.customerId, ...body } });

@@ -51,6 +51,9 @@ export function appEventsRoutes(deps: FlowDeps, vapidPublicKey: string, appChann
     if (isLanguage(language) && language !== deviceOf(res).language) {
       deps.store.devices.setLanguage(deviceOf(res).id, language).catch((e) => deps.logger.warn({ err: String(e) }, 'device language not saved'));
     }
+    // An open app is a device seen (the console's "last seen"); the app channel's heartbeat keeps
+    // the stamp fresh while the stream stays open, at most one write a minute per device.
+    deps.store.devices.touch(deviceOf(res).id, deps.clock()).catch((e) => deps.logger.warn({ err: String(e) }, 'device last seen not saved'));
     // The customer's requests' changes, made on any instance; resumes after Last-Event-ID.
     openLiveStream(
       req,

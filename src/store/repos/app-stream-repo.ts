@@ -18,6 +18,15 @@ export function appStreamRepo(pool: pg.Pool): AppStreamRepo {
     },
     async touch(owner, forgetAfterSeconds) {
       const res = await query(pool, 'UPDATE app_streams SET seen_at = now() WHERE owner = $1', [owner]);
+      // A device whose app holds its stream open is seen: its last_seen_at follows, at most once a
+      // minute per device (the console's "last seen").
+      await query(
+        pool,
+        `UPDATE devices SET last_seen_at = now()
+         WHERE id IN (SELECT device_id FROM app_streams WHERE owner = $1)
+           AND (last_seen_at IS NULL OR last_seen_at <= now() - interval '1 minute')`,
+        [owner],
+      );
       // Rows a dead process left behind go once they are well past any freshness window.
       await query(pool, 'DELETE FROM app_streams WHERE seen_at < now() - make_interval(secs => $1)', [forgetAfterSeconds]);
       return res.rowCount ?? 0;

@@ -196,7 +196,16 @@ export function deviceRepo(pool: pg.Pool): DeviceRepo {
       return row.consumed_at ? 'replayed' : 'expired';
     },
     setLanguage: (id, language) => set(id, 'language = $2', [language]),
-    touch: (id, now) => set(id, 'last_seen_at = GREATEST(last_seen_at, $2::timestamptz)', [now]),
+    async touch(id, now) {
+      if (!isUuid(id)) return;
+      // At most one write a minute per device: the stamp is for people ("last seen"), and the
+      // app's live stream and every verification would otherwise write the row each time.
+      await query(
+        pool,
+        `UPDATE devices SET last_seen_at = $2 WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at <= $2::timestamptz - interval '1 minute')`,
+        [id, now],
+      );
+    },
 
     async reservePinCheck(id, maxAttempts, now, leaseUntil, pinVersion): Promise<PinCheckReservation> {
       if (!isUuid(id)) return { reserved: false, secrets: null };
