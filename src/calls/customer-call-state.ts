@@ -441,6 +441,8 @@ export class CustomerCall {
   async end(outcome: Outcome, by: EndedBy): Promise<void> {
     if (!this.move('end')) return;
     this.endedAt = Date.now();
+    // The moment of the end, before the waits below (a dead FreeSWITCH holds the release for its bound).
+    const endedAt = this.ctx.deps.clock();
     this.abort.abort();
     this.ctx.calls.remove(this);
     if (by !== 'customer') hangUp(this.customer.dialog, `call ended by ${by}`);
@@ -452,7 +454,6 @@ export class CustomerCall {
     // The end is known only here: while the database is away (a restart), keep trying to write
     // it, with the moment it happened. Each step of callEnded is conditional, so a retry after a
     // half-written try is safe.
-    const endedAt = this.ctx.deps.clock();
     await retryThroughOutage(
       () =>
         callEnded(this.ctx.deps, {

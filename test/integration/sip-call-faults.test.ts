@@ -196,6 +196,7 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
 
     it('FreeSWITCH killed: both legs of every call get BYE, records close as media_lost, sessions revoked, agents free; calls connect again once it is back', async () => {
       const calls = await connectFive(rig, 'FS-KILL');
+      const killedAt = Date.now();
       await rig.fs.crash();
       const t0 = Date.now();
       // Both parties hear the call end: every customer and every phone got a BYE and answered it.
@@ -206,6 +207,9 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
       await rig.fs.start();
       const back = Date.now();
       const took = await assertCleanedUp(rig, calls, 'media_lost', back);
+      // The end recorded is when the calls ended, not when a dead FreeSWITCH's releases gave up (2 s later).
+      const ends = (await Promise.all(calls.requestIds.map((id) => rig.deps.store.callRecords.list({ callRequestId: id })))).flat().map((r) => r.endedAt!.getTime() - killedAt);
+      assert.ok(ends.every((ms) => ms < 1_500), `records end when the calls did: ${ends.join(', ')} ms after the kill`);
       await waitFor('the service to reconnect to FreeSWITCH', () => rig.svc.call('GET', '/readyz').then((r) => r.body.components.media === 'up'), 30_000);
       await assertNewCallWithAudio(rig, 'FS-AFTER');
       console.log(`      FreeSWITCH killed: BYE on both legs of 5 calls within ${byeMs} ms; clean ${took} ms after it was back`);
