@@ -246,7 +246,7 @@ describe('customer app and agent console in the browser', function () {
     // Cancel it: the console's list follows.
     await phone.page.getByRole('button', { name: 'Cancel this call' }).click();
     await phone.page.getByRole('button', { name: 'Yes, cancel the call' }).click();
-    await phone.page.getByRole('status').filter({ hasText: 'Your call has been cancelled.' }).waitFor();
+    await phone.page.getByRole('status').filter({ hasText: 'Your call has been cancelled.' }).first().waitFor();
     await consoleRow(desk.page, 'CASE-1002').locator('.state', { hasText: 'Cancelled — cancelled by the customer' }).waitFor();
     await waitFor('the callback to leave the console list', async () => (await desk.page.locator('#callbacks li', { hasText: 'CASE-1002' }).count()) === 0);
   });

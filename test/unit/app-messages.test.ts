@@ -19,4 +19,29 @@ describe('customer app message catalogues', () => {
       assert.deepEqual(same, [], `${language}.json keeps English sentences`);
     });
   }
+
+  // A count is `{n}` and lives in a plural key: `key.one` and `key.other` (Intl.PluralRules'
+  // forms for English and German), so "1 Minute" never reads "1 Minuten".
+  for (const language of ['en', 'de']) {
+    it(`${language}: every text with a count has its one and other forms`, () => {
+      const messages = read(language);
+      const counted = Object.keys(messages).filter((k) => placeholders(messages[k]!).includes('n'));
+      assert.ok(counted.length >= 5, 'the durations, PIN attempts, lock time and characters left are counted');
+      for (const key of counted) {
+        const base = key.replace(/\.(one|other)$/, '');
+        assert.notEqual(base, key, `${language}.json ${key}: a count outside a plural key`);
+        assert.ok(messages[`${base}.one`] && messages[`${base}.other`], `${language}.json ${base}: one and other forms`);
+      }
+      assert.ok(!Object.values(messages).some((text) => /\b1 (minutes|hours|days|Minuten|Stunden|Tagen)\b/.test(text)), 'no "1" with a plural noun');
+    });
+  }
+
+  it('has a sentence for every problem code the API can answer, and a generic one', () => {
+    const source = readFileSync(new URL('../../src/domain/errors.ts', import.meta.url), 'utf8');
+    const type = /export type ErrorCode =([^;]+);/.exec(source)![1]!;
+    const codes = [...type.matchAll(/'([a-z_]+)'/g)].map((m) => m[1]!);
+    assert.ok(codes.includes('request_expired') && codes.length > 20);
+    const missing = [...codes, 'network', 'generic'].filter((code) => !en[`problem.${code}`]);
+    assert.deepEqual(missing, [], 'problem codes without a catalogue sentence');
+  });
 });

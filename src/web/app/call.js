@@ -13,7 +13,7 @@
  */
 
 import { signCallProof } from './device-key.js';
-import { t } from './i18n.js';
+import { language, t } from './i18n.js';
 
 export const SIP_JS = '/vendor/sip.js/index.js';
 const CONNECT_TIMEOUT_SECONDS = 10;
@@ -276,7 +276,7 @@ export function placeCall(opts) {
         },
       });
     } catch (err) {
-      fail(microphoneReason(err) ?? t('reason.notStarted', { detail: err?.message || t('reason.unknown') }));
+      fail(microphoneReason(err) ?? t('reason.notStarted', { detail: (language === 'en' && err?.message) || t('reason.unknown') }));
     }
   })();
 

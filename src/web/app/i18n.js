@@ -7,6 +7,7 @@
  * Loaded before anything renders (top-level await), so `t()` works anywhere, module tops
  * included. Placeholders are `{name}`; `{bank}` is the bank's name from the branding.
  */
+import { ApiError } from '../shared/api.js';
 import { branding } from '../shared/branding.js';
 import { setLocale } from '../shared/format.js';
 
@@ -44,11 +45,49 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in all ? String(all[name]) : m));
 }
 
+const plurals = new Intl.PluralRules(locale);
+
+/**
+ * The text for a count: `key.one`, `key.other` (and any other form the language's
+ * Intl.PluralRules names) in the catalogue, `{n}` filled with the count. "1 minute", "2 minutes".
+ */
+export function tn(key, n, vars = {}) {
+  const form = `${key}.${plurals.select(n)}`;
+  return t(form in messages ? form : `${key}.other`, { n, ...vars });
+}
+
 /** "30 minutes", "1 hour", "2 days" */
 export function durationText(minutes) {
-  if (minutes % 1440 === 0) return minutes === 1440 ? t('time.day') : t('time.days', { n: minutes / 1440 });
-  if (minutes % 60 === 0) return minutes === 60 ? t('time.hour') : t('time.hours', { n: minutes / 60 });
-  return t('time.minutes', { n: minutes });
+  if (minutes % 1440 === 0) return tn('time.days', minutes / 1440);
+  if (minutes % 60 === 0) return tn('time.hours', minutes / 60);
+  return tn('time.minutes', minutes);
+}
+
+/**
+ * One sentence for an error, in the app's language. The API's problem `detail` is written in
+ * English for people reading logs and English clients; a customer reading another language gets
+ * the catalogue's sentence for the problem's stable `code` (`problem.<code>`), or a generic one
+ * for a code the catalogue does not know, never the English detail. An error of the app's own
+ * code carries its catalogue key (`messageKey`); anything else (a browser's own message) is
+ * shown only in English.
+ */
+export function errorText(e) {
+  if (e instanceof ApiError) {
+    if (language === 'en' && e.problem?.detail) return e.problem.detail;
+    if (e.code === 'auth_failed' && typeof e.problem?.attemptsLeft === 'number') return tn('problem.wrongPin', e.problem.attemptsLeft);
+    const key = `problem.${e.code}`;
+    return t(key in messages ? key : 'problem.generic');
+  }
+  if (e?.messageKey) return t(e.messageKey);
+  if (language === 'en' && e?.message) return e.message;
+  return t('problem.generic');
+}
+
+/** An Error whose text is the catalogue's `key` (errorText shows it in the app's language). */
+export function appError(key) {
+  const err = new Error(t(key));
+  err.messageKey = key;
+  return err;
 }
 
 /** "4 min 05 s", "45 s" */

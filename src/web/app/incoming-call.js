@@ -14,7 +14,7 @@ import { ApiError } from '../shared/api.js';
 import { announce, errorBox, h, replace, setBusy } from '../shared/dom.js';
 import { placeCall, STOPPED_WAITING } from './call.js';
 import { signChallenge } from './device-key.js';
-import { t } from './i18n.js';
+import { errorText, t } from './i18n.js';
 import { inCallPanel } from './in-call.js';
 import { passkeyErrorText, usePasskey } from './webauthn.js';
 
@@ -207,7 +207,7 @@ export function showIncomingCall(app, root, incoming) {
       answer.disabled = false;
       decline.disabled = false;
       answer.textContent = t('app.tryAgain');
-      replace(problems, errorBox(e instanceof ApiError ? e.message : passkeyErrorText(e)));
+      replace(problems, errorBox(e instanceof ApiError ? errorText(e) : passkeyErrorText(e)));
       return;
     }
     if (over) return;

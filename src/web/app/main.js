@@ -15,7 +15,7 @@ import { api, ApiError } from '../shared/api.js';
 import { applyBrand, branding } from '../shared/branding.js';
 import { errorBox, focusHeading, h, replace } from '../shared/dom.js';
 import { openEventStream } from '../shared/event-stream.js';
-import { t } from './i18n.js';
+import { errorText, t } from './i18n.js';
 import { showIncomingCall } from './incoming-call.js';
 import { registerWhenCallbackDue } from './sip-registration.js';
 import { forgetDevice, loadDevice, saveDevice } from './storage.js';
@@ -170,7 +170,7 @@ async function route() {
         await deviceRemoved();
         return;
       }
-      replace(root, h('h1', null, t('app.wentWrong')), errorBox(e.message), h('p', null, h('a', { href: '#/' }, t('app.toRequests'))));
+      replace(root, h('h1', null, t('app.wentWrong')), errorBox(errorText(e)), h('p', null, h('a', { href: '#/' }, t('app.toRequests'))));
     }
   }
   if (!firstRender) focusHeading(root);

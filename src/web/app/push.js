@@ -5,6 +5,7 @@
  */
 import { api } from '../shared/api.js';
 import { fromBase64url } from './device-key.js';
+import { appError } from './i18n.js';
 
 const SUBSCRIBE_TIMEOUT_MS = 20_000;
 
@@ -12,15 +13,15 @@ export function pushAvailable() {
   return 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
 }
 
-function withTimeout(promise, ms, message) {
-  return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(message)), ms))]);
+function withTimeout(promise, ms, error) {
+  return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(error), ms))]);
 }
 
 /** Asks for permission, subscribes, and stores the subscription on the server. */
 export async function enablePush(credential) {
-  if (!pushAvailable()) throw new Error('this browser does not support notifications for web apps');
+  if (!pushAvailable()) throw appError('push.unsupported');
   const permission = await Notification.requestPermission();
-  if (permission !== 'granted') throw new Error('notifications are blocked for this app in the browser settings');
+  if (permission !== 'granted') throw appError('push.blocked');
   const registration = await navigator.serviceWorker.ready;
   const { publicKey } = await api('/api/v1/push/vapid-public-key');
   const existing = await registration.pushManager.getSubscription();
@@ -29,8 +30,11 @@ export async function enablePush(credential) {
     (await withTimeout(
       registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64url(publicKey) }),
       SUBSCRIBE_TIMEOUT_MS,
-      "the browser's push service did not answer",
-    ));
+      appError('push.noAnswer'),
+    ).catch((err) => {
+      // The browser's own message is in the browser's language, not the app's.
+      throw err?.messageKey ? err : appError('push.refused');
+    }));
   const json = subscription.toJSON();
   await api('/api/v1/devices/me/push-subscription', {
     method: 'PUT',

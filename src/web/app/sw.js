@@ -38,10 +38,16 @@ function t(w, key, vars = {}) {
   return (w.messages[key] ?? key).replace(/\{(\w+)\}/g, (m, name) => (name in all ? String(all[name]) : m));
 }
 
+/** The count's plural form (`key.one`, `key.other`, …) as i18n.js's tn() picks it. */
+function tn(w, key, n) {
+  const form = `${key}.${new Intl.PluralRules(w.locale).select(n)}`;
+  return t(w, form in w.messages ? form : `${key}.other`, { n });
+}
+
 function durationText(w, minutes) {
-  if (minutes % 1440 === 0) return minutes === 1440 ? t(w, 'time.day') : t(w, 'time.days', { n: minutes / 1440 });
-  if (minutes % 60 === 0) return minutes === 60 ? t(w, 'time.hour') : t(w, 'time.hours', { n: minutes / 60 });
-  return t(w, 'time.minutes', { n: minutes });
+  if (minutes % 1440 === 0) return tn(w, 'time.days', minutes / 1440);
+  if (minutes % 60 === 0) return tn(w, 'time.hours', minutes / 60);
+  return tn(w, 'time.minutes', minutes);
 }
 
 /** The notification for one payload. */

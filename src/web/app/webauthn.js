@@ -3,7 +3,7 @@
  * fields; navigator.credentials wants bytes, and its answers go back as JSON again.
  */
 import { base64url, fromBase64url } from './device-key.js';
-import { t } from './i18n.js';
+import { language, t } from './i18n.js';
 
 export function webAuthnAvailable() {
   return typeof window.PublicKeyCredential === 'function' && !!navigator.credentials;
@@ -73,6 +73,7 @@ export function passkeyErrorText(err) {
     case 'NotSupportedError':
       return t('passkey.unsupported');
     default:
-      return err?.message || t('passkey.failed');
+      // The browser's message is in the browser's language (and for developers): English only.
+      return language === 'en' && err?.message ? err.message : t('passkey.failed');
   }
 }

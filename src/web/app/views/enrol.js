@@ -6,7 +6,7 @@
 import { ApiError } from '../../shared/api.js';
 import { announce, errorBox, focusHeading, h, replace, setBusy } from '../../shared/dom.js';
 import { createDeviceKey, publicJwk } from '../device-key.js';
-import { t } from '../i18n.js';
+import { errorText, t } from '../i18n.js';
 import { enablePush, pushAvailable } from '../push.js';
 import { createPasskey, passkeyErrorText, webAuthnAvailable } from '../webauthn.js';
 
@@ -91,7 +91,7 @@ export async function showEnrol(app, _params, root) {
       next(stepBiometric);
     } catch (e) {
       const target = e instanceof ApiError && /pin/i.test(e.message) ? pin : code;
-      problem(target, e.message);
+      problem(target, errorText(e));
     } finally {
       setBusy(form, false);
     }
@@ -116,7 +116,7 @@ export async function showEnrol(app, _params, root) {
         announce(t('enrol.biometricDone'));
         next(stepPush);
       } catch (e) {
-        replace(msg, errorBox(e instanceof ApiError ? e.message : passkeyErrorText(e)));
+        replace(msg, errorBox(e instanceof ApiError ? errorText(e) : passkeyErrorText(e)));
         setUp.textContent = t('app.tryAgain');
       } finally {
         setUp.disabled = skip.disabled = false;
@@ -150,7 +150,7 @@ export async function showEnrol(app, _params, root) {
       } catch (e) {
         replace(
           msg,
-          errorBox(t('enrol.pushFailed', { reason: e.message })),
+          errorBox(t('enrol.pushFailed', { reason: errorText(e) })),
           h('p', null, t('enrol.pushFallback')),
         );
         turnOn.disabled = skip.disabled = false;

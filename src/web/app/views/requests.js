@@ -7,7 +7,7 @@
 import { download } from '../../shared/api.js';
 import { announce, errorBox, h, replace } from '../../shared/dom.js';
 import { dateTime, time } from '../../shared/format.js';
-import { countdownText, durationText, t } from '../i18n.js';
+import { countdownText, durationText, errorText, t } from '../i18n.js';
 
 /** Waiting for an answer, but the answer time is over: only scheduling is left. */
 function missed(view) {
@@ -110,7 +110,7 @@ export function requestCard(app, view, opts) {
           announce(t('card.willRemind', { time: time(updated.snoozeUntil, zone) }));
           opts.onChanged();
         } catch (e) {
-          replace(message, errorBox(e.message));
+          replace(message, errorBox(errorText(e)));
           b.disabled = false;
         }
       });
@@ -124,7 +124,7 @@ export function requestCard(app, view, opts) {
       try {
         await download(`/api/v1/app/requests/${view.id}/callback.ics`, app.device.credential, `callback-${view.reference}.ics`);
       } catch (e) {
-        replace(message, errorBox(e.message));
+        replace(message, errorBox(errorText(e)));
       }
     });
     actions.append(ics, cancelButton(app, view, message, opts.onChanged));
@@ -165,7 +165,7 @@ export function cancelButton(app, view, message, onDone) {
         announce(t('card.cancelled'));
         onDone();
       } catch (e) {
-        replace(message, errorBox(e.message));
+        replace(message, errorBox(errorText(e)));
       }
     });
   });
@@ -188,7 +188,7 @@ export async function showHome(app, _params, root) {
       replace(list, cards.map((c) => c.el));
     }
   };
-  const showError = (e) => replace(list, errorBox(e.message));
+  const showError = (e) => replace(list, errorBox(errorText(e)));
   const info = app.info || {};
   if (!info.passkey || !info.push) {
     replace(
@@ -212,13 +212,13 @@ export async function showRequest(app, [id], root) {
   const render = async () => {
     const view = await app.call(`/api/v1/app/requests/${id}`);
     card?.cleanup();
-    card = requestCard(app, view, { onChanged: () => render().catch((e) => replace(holder, errorBox(e.message))) });
+    card = requestCard(app, view, { onChanged: () => render().catch((e) => replace(holder, errorBox(errorText(e)))) });
     replace(holder, card.el);
   };
   replace(root, h('h1', null, t('request.title')), holder, h('p', null, h('a', { href: '#/' }, t('app.allRequests'))));
   await render();
   const off = app.onRequestsChanged((change) => {
-    if (!change || change.requestId === id) render().catch((e) => replace(holder, errorBox(e.message)));
+    if (!change || change.requestId === id) render().catch((e) => replace(holder, errorBox(errorText(e))));
   });
   return () => {
     off();

@@ -6,7 +6,7 @@
 import { download } from '../../shared/api.js';
 import { announce, errorBox, focusHeading, h, replace, setBusy } from '../../shared/dom.js';
 import { dateTime, day, dayKey, time } from '../../shared/format.js';
-import { t } from '../i18n.js';
+import { errorText, t, tn } from '../i18n.js';
 import { cancelButton } from './requests.js';
 
 const NOTE_MAX = 500;
@@ -60,7 +60,7 @@ export async function showSchedule(app, [id], root) {
   const note = h('textarea', { id: 'slot-note', name: 'note', maxlength: NOTE_MAX, 'aria-describedby': 'slot-note-hint slot-note-count' }, changing && view.scheduleNote ? view.scheduleNote : '');
   const count = h('span', { class: 'hint', id: 'slot-note-count', 'aria-live': 'polite' });
   const updateCount = () => {
-    count.textContent = t('schedule.charsLeft', { n: NOTE_MAX - note.value.length });
+    count.textContent = tn('schedule.charsLeft', NOTE_MAX - note.value.length);
   };
   note.addEventListener('input', updateCount);
   updateCount();
@@ -98,7 +98,7 @@ export async function showSchedule(app, [id], root) {
       const alternatives = e.problem?.alternatives;
       replace(
         error,
-        errorBox(e.message),
+        errorBox(errorText(e)),
         Array.isArray(alternatives) && alternatives.length ? h('p', null, t('schedule.nearby', { times: alternatives.map((a) => dateTime(a, zone)).join(', ') })) : null,
       );
     } finally {
@@ -114,7 +114,7 @@ export async function showSchedule(app, [id], root) {
         await download(booked.calendar, app.device.credential, `callback-${booked.reference}.ics`);
         announce(t('schedule.downloaded'));
       } catch (e) {
-        replace(message, errorBox(e.message));
+        replace(message, errorBox(errorText(e)));
       }
     });
     replace(

@@ -4,7 +4,7 @@ import { announce, errorBox, h, replace, setBusy } from '../../shared/dom.js';
 import { date } from '../../shared/format.js';
 import { enablePush, pushAvailable } from '../push.js';
 import { signChallenge } from '../device-key.js';
-import { t } from '../i18n.js';
+import { errorText, t } from '../i18n.js';
 import { createPasskey, passkeyErrorText, usePasskey, webAuthnAvailable } from '../webauthn.js';
 import { lockedText } from './verify.js';
 
@@ -36,7 +36,7 @@ export async function showSettings(app, _params, root) {
         announce(t('enrol.biometricDone'));
         await showSettings(app, [], root);
       } catch (e) {
-        replace(msg, errorBox(e instanceof ApiError ? e.message : passkeyErrorText(e)));
+        replace(msg, errorBox(e instanceof ApiError ? errorText(e) : passkeyErrorText(e)));
         b.disabled = false;
       }
     });
@@ -51,7 +51,7 @@ export async function showSettings(app, _params, root) {
         announce(t('enrol.pushOn'));
         await showSettings(app, [], root);
       } catch (e) {
-        replace(msg, errorBox(t('enrol.pushFailed', { reason: e.message })));
+        replace(msg, errorBox(t('enrol.pushFailed', { reason: errorText(e) })));
         b.disabled = false;
       }
     });
@@ -94,7 +94,7 @@ export async function showSettings(app, _params, root) {
       if (e instanceof ApiError && e.code === 'pin_locked' && e.problem.lockedUntil) {
         replace(pinMsg, errorBox(lockedText(e.problem.lockedUntil, app.timeZone)));
       } else {
-        replace(pinMsg, errorBox(e instanceof ApiError ? e.message : passkeyErrorText(e)));
+        replace(pinMsg, errorBox(e instanceof ApiError ? errorText(e) : passkeyErrorText(e)));
         (info.pin ? current : pin).focus();
       }
     } finally {
@@ -123,7 +123,7 @@ export async function showSettings(app, _params, root) {
           if (d.current) app.go('/');
           else await showSettings(app, [], root);
         } catch (e) {
-          replace(devicesMsg, errorBox(e.message));
+          replace(devicesMsg, errorBox(errorText(e)));
           remove.disabled = false;
         }
       });

@@ -10,7 +10,7 @@ import { ApiError } from '../../shared/api.js';
 import { announce, errorBox, h, replace, setBusy } from '../../shared/dom.js';
 import { dateTime, time } from '../../shared/format.js';
 import { signChallenge } from '../device-key.js';
-import { t } from '../i18n.js';
+import { errorText, t, tn } from '../i18n.js';
 import { passkeyErrorText, usePasskey } from '../webauthn.js';
 
 /** "locked until 14:47" (with the day when it is not today). */
@@ -19,7 +19,7 @@ export function lockedText(lockedUntil, zone) {
   const sameDay = until.toDateString() === new Date().toDateString();
   const when = sameDay ? time(lockedUntil, zone) : dateTime(lockedUntil, zone);
   const minutes = Math.max(1, Math.round((until.getTime() - Date.now()) / 60_000));
-  return t(minutes === 1 ? 'verify.lockedOne' : 'verify.locked', { when, minutes });
+  return tn('verify.locked', minutes, { when });
 }
 
 export async function showVerify(app, [id], root) {
@@ -55,7 +55,7 @@ export async function showVerify(app, [id], root) {
   }
 
   function showProblem(e) {
-    const text = e instanceof ApiError ? e.message : passkeyErrorText(e);
+    const text = e instanceof ApiError ? errorText(e) : passkeyErrorText(e);
     const extra = [];
     if (e instanceof ApiError && (e.code === 'request_expired' || e.code === 'illegal_transition' || e.code === 'conflict')) {
       extra.push(h('p', null, h('a', { class: 'button', href: `#/requests/${id}/schedule` }, t('card.schedule'))));
@@ -137,10 +137,10 @@ export async function showVerify(app, [id], root) {
         pinInput.disabled = true;
       } else if (e instanceof ApiError && e.code === 'auth_failed') {
         pinInput.setAttribute('aria-invalid', 'true');
-        replace(pinError, errorBox(e.message));
+        replace(pinError, errorBox(errorText(e)));
         pinInput.focus();
       } else {
-        replace(pinError, errorBox(e.message));
+        replace(pinError, errorBox(errorText(e)));
       }
     } finally {
       setBusy(pinForm, false);
