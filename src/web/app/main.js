@@ -99,7 +99,10 @@ function startLive() {
   stream = openEventStream('/api/v1/app/events', {
     token: app.device.credential,
     onEvent: (type, data) => {
-      if (type === 'request.changed') notify(data);
+      if (type === 'request.changed') {
+        dropStaleNotice(data);
+        notify(data);
+      }
       if (type === 'notification') showNotice(data);
     },
     onStatus: async (status) => {
@@ -127,6 +130,27 @@ function showNotice(p) {
   close.addEventListener('click', () => notice.remove());
   notice.querySelector('a').addEventListener('click', () => notice.remove());
   notices.prepend(notice);
+}
+
+/**
+ * The request states each kind of notice speaks of. A change to any other state (cancelled as
+ * superseded by a new knock, answered on another device, ended, scheduled) makes the notice's
+ * words untrue, so it goes; the request's card shows what is true now.
+ */
+const NOTICE_STATES = {
+  // A change event can arrive after the notice it led to (requested → notified, snoozed → reminded).
+  knock: ['requested', 'notified'],
+  reminder: ['snoozed', 'notified'],
+  expired: ['notified', 'snoozed', 'expired'],
+  callback_prompt: ['prompted'],
+  callback_incoming: ['due', 'agent_dialled'],
+};
+
+function dropStaleNotice(change) {
+  if (!notices || !change?.requestId || !change.state) return;
+  const notice = notices.querySelector(`[data-request-id="${CSS.escape(change.requestId)}"]`);
+  const fits = NOTICE_STATES[notice?.dataset.kind] ?? ['notified', 'snoozed', 'expired', 'prompted', 'due', 'agent_dialled'];
+  if (notice && !fits.includes(change.state)) notice.remove();
 }
 
 async function deviceRemoved() {
