@@ -37,6 +37,16 @@ const errors = {
   },
   '401': { description: 'Not authenticated', content: { 'application/problem+json': { schema: problem } } },
 };
+/** A problem+json answer of one status; `description` names the codes it carries. */
+const refused = (description: string) => ({ description, content: { 'application/problem+json': { schema: problem } } });
+/**
+ * Every operation also answers these, as problem+json (added to each operation below the
+ * document): any other refusal (403 forbidden, 404 not_found, 429 rate_limited…) and a failure.
+ */
+const anyProblem = {
+  '4XX': refused('Refused: a problem document; `code` says why (the status table is in the README)'),
+  '5XX': refused('Failed or unavailable: a problem document (internal, unavailable, no_agent_available)'),
+};
 
 /** A stream's resume point: the `id:` of the last event received (SSE). */
 const lastEventIdHeader = {
@@ -100,7 +110,7 @@ const appRequestRequired = ['id', 'state', 'agentName', 'reference', 'reason', '
 const agentAuth = [{ agentBearer: [] }, { apiKey: [] }];
 const deviceAuth = [{ deviceCredential: [] }];
 
-export const openApiDocument = {
+const document = {
   openapi: '3.1.0',
   info: {
     title: 'Knock API',
@@ -325,7 +335,7 @@ export const openApiDocument = {
       post: { operationId: 'logout', security: agentAuth, responses: { '204': { description: 'Signed out' } } },
     },
     '/api/v1/me': {
-      get: { operationId: 'me', security: agentAuth, responses: { '200': ok('The signed-in agent and their desk phone', ref('Me')) } },
+      get: { operationId: 'me', security: agentAuth, responses: { '200': ok('The signed-in agent and their desk phone', ref('Me')), '401': errors['401'] } },
     },
     '/api/v1/me/availability': {
       put: {
@@ -375,6 +385,7 @@ export const openApiDocument = {
             headers: { 'Idempotent-Replayed': { description: 'Always true: nothing new was made or sent', schema: { const: 'true' } } },
           },
           '409': { description: 'request_already_open: the customer still has an answerable request from this agent (requestId, state, reference, answerDeadline, scheduledFor: the callback time of a scheduled request, else null)', content: { 'application/problem+json': { schema: problem } } },
+          '404': refused('not_found: no such customer'),
           '422': { description: 'idempotency_key_reused, or no_reachable_device', content: { 'application/problem+json': { schema: problem } } },
           ...errors,
         },
@@ -392,10 +403,27 @@ export const openApiDocument = {
       },
     },
     '/api/v1/call-requests/{id}': {
-      get: { operationId: 'getCallRequest', security: agentAuth, responses: { '200': ok('Request with its notifications', closed({ ...callRequestProps, notifications: { type: 'array', items: ref('Notification') } }, [...callRequestRequired, 'notifications'])) } },
+      get: {
+        operationId: 'getCallRequest',
+        security: agentAuth,
+        responses: {
+          '200': ok('Request with its notifications', closed({ ...callRequestProps, notifications: { type: 'array', items: ref('Notification') } }, [...callRequestRequired, 'notifications'])),
+          '404': refused('not_found: no such request'),
+          ...errors,
+        },
+      },
     },
     '/api/v1/call-requests/{id}/cancel': {
-      post: { operationId: 'cancelCallRequest', security: agentAuth, responses: { '200': ok('Cancelled', ref('CallRequest')), ...errors } },
+      post: {
+        operationId: 'cancelCallRequest',
+        security: agentAuth,
+        responses: {
+          '200': ok('Cancelled', ref('CallRequest')),
+          '404': refused('not_found: no such request'),
+          '409': refused('illegal_transition: it is already finished, or in a call'),
+          ...errors,
+        },
+      },
     },
     '/api/v1/call-requests/{id}/transfer': {
       post: {
@@ -580,6 +608,7 @@ export const openApiDocument = {
             description: 'Version, when it was loaded, and what it holds',
             content: { 'application/json': { schema: { allOf: [{ $ref: '#/components/schemas/RoutingVersion' }], properties: { instance: { type: 'string' } } } } },
           },
+          '403': refused('forbidden: admins only'),
           '409': { description: 'This instance does not route calls (sip.enabled is off)', content: { 'application/problem+json': { schema: problem } } },
           ...errors,
         },
@@ -760,7 +789,14 @@ export const openApiDocument = {
         description:
           'Holds the request for this device (for the challenge\'s life, then it goes back to the customer) and issues a challenge. Allowed again on the same device while accepted or verified, to try a failed call again with a fresh authentication. A device whose only method is its PIN is refused 423 pin_locked (lockedUntil) while it is locked, before the request is held.',
         security: deviceAuth,
-        responses: { '200': ok('Challenge to answer', ref('Challenge')), ...errors },
+        responses: {
+          '200': ok('Challenge to answer', ref('Challenge')),
+          '403': refused('forbidden: the device has neither a passkey nor a PIN'),
+          '409': refused('conflict: accepted on another device; illegal_transition: it is not waiting for an answer'),
+          '410': refused('request_expired: the agent is no longer waiting (state, answerDeadline); scheduling a call is still possible'),
+          '423': refused('pin_locked (lockedUntil)'),
+          ...errors,
+        },
       },
     },
     '/api/v1/app/requests/{id}/authenticate': {
@@ -773,7 +809,13 @@ export const openApiDocument = {
             closed({ challengeId: uuid, method: { const: 'pin' }, pin: text(12), signature: text(200) }, ['challengeId', 'method', 'pin', 'signature']),
           ],
         }),
-        responses: { '200': ok('Pre-authentication token and where to call', ref('CallCredential')), ...errors },
+        responses: {
+          '200': ok('Pre-authentication token and where to call', ref('CallCredential')),
+          '403': refused('auth_failed: the passkey assertion, the PIN or the device signature did not verify'),
+          '409': refused('challenge_invalid: the challenge is unknown, used or expired (accept again for a fresh one); conflict, illegal_transition'),
+          '423': refused('pin_locked (lockedUntil): too many wrong PINs'),
+          ...errors,
+        },
       },
     },
     '/api/v1/app/requests/{id}/schedule': {
@@ -783,7 +825,12 @@ export const openApiDocument = {
         description:
           'at must be a slot start of the group\'s grid (GET …/slots lists them), inside business hours, not on a closed date (holiday), within the horizon. Refusals: 422 in_the_past, beyond_horizon (latest), outside_business_hours (nextOpen; closedDate on a holiday), not_a_slot (nearest: the slot starts around it); 409 slot_full (alternatives).',
         requestBody: body(closed({ at: dateTime, note: { type: ['string', 'null'], maxLength: 500 } }, ['at'])),
-        responses: { '200': ok('Scheduled', closed({ ...appRequestProps, calendar: { type: 'string', description: 'Path of the .ics entry' } }, [...appRequestRequired, 'calendar'])), ...errors },
+        responses: {
+          '200': ok('Scheduled', closed({ ...appRequestProps, calendar: { type: 'string', description: 'Path of the .ics entry' } }, [...appRequestRequired, 'calendar'])),
+          '409': refused('slot_full (alternatives); illegal_transition: it can no longer be scheduled'),
+          '422': refused('in_the_past, beyond_horizon (latest), outside_business_hours (nextOpen; closedDate on a holiday), not_a_slot (nearest)'),
+          ...errors,
+        },
       },
     },
     '/api/v1/app/requests/{id}/snooze': {
@@ -793,7 +840,12 @@ export const openApiDocument = {
           'Remind me later: minutes is one of requests.remindChoicesMinutes. The request stays answerable until the reminder (answerDeadline becomes snoozeUntil when that is later); the reminder then opens a fresh answer window.',
         security: deviceAuth,
         requestBody: body(closed({ minutes: { type: 'number', exclusiveMinimum: 0 } }, ['minutes'])),
-        responses: { '200': ok('Snoozed', ref('AppRequest')), ...errors },
+        responses: {
+          '200': ok('Snoozed', ref('AppRequest')),
+          '409': refused('illegal_transition: only a pending notification can be put off'),
+          '410': refused('request_expired: the agent is no longer waiting; scheduling a call is still possible'),
+          ...errors,
+        },
       },
     },
     '/api/v1/app/requests/{id}/callback.ics': {
@@ -808,11 +860,16 @@ export const openApiDocument = {
           { name: 'limit', in: 'query', description: 'At most 200; 100 when not given.', schema: { type: 'integer', minimum: 1, maximum: 200, default: 100 } },
           { name: 'after', in: 'query', description: "Only slots starting after this time: the previous page's `next`. The whole horizon is listed page by page.", schema: dateTime },
         ],
-        responses: { '200': ok("Slots and the customer's time zone", ref('Slots')), ...errors },
+        responses: { '200': ok("Slots and the customer's time zone", ref('Slots')), '409': refused('illegal_transition: it can no longer be scheduled'), ...errors },
       },
     },
     '/api/v1/app/requests/{id}/cancel': {
-      post: { operationId: 'appCancelCallback', summary: 'Cancel a scheduled callback', security: deviceAuth, responses: { '200': ok('Cancelled', ref('AppRequest')), ...errors } },
+      post: {
+        operationId: 'appCancelCallback',
+        summary: 'Cancel a scheduled callback',
+        security: deviceAuth,
+        responses: { '200': ok('Cancelled', ref('AppRequest')), '409': refused('illegal_transition: only a scheduled callback can be called off'), ...errors },
+      },
     },
     '/api/v1/app/events': {
       get: {
@@ -865,8 +922,17 @@ export const openApiDocument = {
         operationId: 'metrics',
         description: 'Served on this port only when metrics.token is set, to Authorization: Bearer <metrics.token>; otherwise on the metrics.listen address (loopback by default).',
         security: [{ metricsBearer: [] }],
-        responses: { '200': { description: 'Prometheus text format' }, '401': { description: 'Missing or wrong token' }, '404': { description: 'No metrics.token set' } },
+        responses: { '200': { description: 'Prometheus text format' }, '401': refused('unauthenticated: missing or wrong token'), '404': refused('not_found: no metrics.token set') },
       },
     },
   },
 } as const;
+
+// Every operation describes its error answers: the specific statuses above where they say more,
+// and the shared 4XX/5XX problem answers for the rest, so clients and the response check
+// (response-check.ts) find a schema for every error body.
+for (const item of Object.values(document.paths) as Array<Record<string, { responses: Record<string, unknown> }>>) {
+  for (const op of Object.values(item)) Object.assign(op.responses, { ...anyProblem, ...op.responses });
+}
+
+export const openApiDocument = document;

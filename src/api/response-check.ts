@@ -65,10 +65,18 @@ function mismatchOf(method: string, path: string, status: number, body: unknown)
   const where = `${method} ${path} → ${status}`;
   let schema: object | undefined;
   if (status >= 400) {
-    // Every error is a problem document, whether or not the operation lists that status, unless
-    // the document gives that status a JSON body of its own (/readyz's 503).
-    const content = route?.responses[String(status)]?.content;
-    schema = content?.['application/problem+json']?.schema ?? content?.['application/json']?.schema ?? problemSchema;
+    // Every error is a problem document. An operation's error answers are documented like its
+    // others: the status itself, else its class (4XX, 5XX) or `default`; a path the document does
+    // not know (404, 405) is checked as a problem document too.
+    if (route) {
+      const response = route.responses[String(status)] ?? route.responses[`${String(status)[0]}XX`] ?? route.responses.default;
+      if (!response) return found(`${where}: ${route.operationId} documents no ${status} answer`);
+      const content = response.content;
+      schema = content?.['application/problem+json']?.schema ?? content?.['application/json']?.schema;
+      if (!schema) return found(`${where}: ${route.operationId} documents no JSON body for ${status}`);
+    } else {
+      schema = problemSchema;
+    }
   } else {
     if (!route) return found(`${where}: no operation in the OpenAPI document for this path`);
     const response = route.responses[String(status)];

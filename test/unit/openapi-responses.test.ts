@@ -42,7 +42,34 @@ describe('OpenAPI response bodies', () => {
     const problem = { type: 'urn:knock:problem:not_found', title: 'Not found', status: 404, code: 'not_found', detail: 'No such request.' };
     assert.equal(responseMismatch('GET', '/api/v1/call-requests/8b0c3c62-4f4e-4a36-9d0e-2d3f1b9f6b11', 404, problem), null);
     assert.match(responseMismatch('GET', '/api/v1/anything', 404, { error: 'nope' }) ?? '', /must have required property 'code'/);
+    // An operation's own error answers (a specific status, or its 4XX) are checked the same way.
+    const authenticate = '/api/v1/app/requests/8b0c3c62-4f4e-4a36-9d0e-2d3f1b9f6b11/authenticate';
+    assert.equal(responseMismatch('POST', authenticate, 409, { ...problem, status: 409, code: 'challenge_invalid' }), null);
+    assert.match(responseMismatch('POST', authenticate, 409, { error: 'nope' }) ?? '', /appAuthenticate\) does not match the OpenAPI document: \(body\) must have required property/);
+    assert.match(responseMismatch('POST', authenticate, 429, { error: 'nope' }) ?? '', /must have required property 'code'/);
     // A status the document gives a JSON body of its own is checked against that.
     assert.equal(responseMismatch('GET', '/readyz', 503, { status: 'unready', components: { database: 'up', sip: 'down' } }), null);
+  });
+
+  it('documents the error answers of every operation as problem documents', () => {
+    const missing: string[] = [];
+    for (const [path, item] of Object.entries(openApiDocument.paths)) {
+      for (const [method, op] of Object.entries(item) as Array<[string, Op]>) {
+        for (const status of ['4XX', '5XX']) {
+          if (!op.responses[status]?.content?.['application/problem+json']) missing.push(`${method} ${path} ${status}`);
+        }
+      }
+    }
+    assert.deepEqual(missing, []);
+    // The refusals clients must tell apart are named with their status.
+    const responses = (path: string, method: string) => (openApiDocument.paths as Record<string, Record<string, Op>>)[path]![method]!.responses;
+    assert.ok(responses('/api/v1/call-requests/{id}', 'get')['404']);
+    assert.ok(responses('/api/v1/call-requests', 'post')['404']);
+    assert.ok(responses('/api/v1/routing', 'get')['403']);
+    assert.ok(responses('/api/v1/me', 'get')['401']);
+    assert.ok(responses('/api/v1/app/requests/{id}/authenticate', 'post')['403']);
+    assert.ok(responses('/api/v1/app/requests/{id}/authenticate', 'post')['409']);
+    assert.ok(responses('/api/v1/app/requests/{id}/accept', 'post')['410']);
+    assert.ok(responses('/api/v1/app/requests/{id}/schedule', 'post')['422']);
   });
 });
