@@ -79,15 +79,15 @@ export function requestCard(app, view, opts) {
 
   const actions = h('div', { class: 'actions' });
   const choices = h('div', { class: 'choices', id: `remind-${view.id}`, role: 'group', 'aria-label': t('card.remindIn'), hidden: true });
+  // One way on per state: accept, confirm (accepted here, not yet verified) or try again.
   if (view.actions.accept) {
-    actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, view.state === 'prompted' ? t('card.placeCall') : t('card.accept')));
-  }
-  if (view.state === 'accepted') {
-    actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, t('card.confirm')));
-  }
-  if (view.state === 'authenticated') {
-    // The call did not start (or was lost): a fresh confirmation gives a new token.
-    actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, t('card.tryCallAgain')));
+    const label =
+      view.state === 'accepted' ? t('card.confirm')
+      // The call did not start (or was lost): a fresh confirmation gives a new token.
+      : view.state === 'authenticated' ? t('card.tryCallAgain')
+      : view.state === 'prompted' ? t('card.placeCall')
+      : t('card.accept');
+    actions.append(h('a', { class: 'button primary', href: `#/requests/${view.id}/verify` }, label));
   }
   if (view.actions.schedule) {
     const label = view.state === 'scheduled' ? t('card.changeTime') : view.state === 'prompted' ? t('card.reschedule') : t('card.schedule');
