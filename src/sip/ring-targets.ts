@@ -92,12 +92,36 @@ interface SentRequest {
 }
 
 /**
- * Ends a ring whose CANCEL could not be sent once drachtio-server is back: a BYE in the early
- * dialog the phone's 180 made (dialog-state.ts), as RFC 3261 §15 lets the caller do. A restarted
- * drachtio-server has forgotten the INVITE's transaction, so a CANCEL (which must match its Via
- * branch) cannot be sent through it; a phone that sent no To tag (no 180) cannot be reached.
+ * Whether each Srf's admin connection is up, as its 'close' and 'connect' events last said. A ring
+ * is given up CANCEL_WAIT_MS after its CANCEL: drachtio-server can be back before that, and a BYE
+ * that waited for the next 'connect' would then wait for an outage that never comes.
  */
-function byeWhenBack(srf: Srf, state: SipDialogState): void {
+const connectionUp = new WeakMap<Srf, { up: boolean }>();
+function watchConnection(srf: Srf): { up: boolean } {
+  let link = connectionUp.get(srf);
+  if (!link) {
+    const state = { up: true }; // a ring is only sent over a live connection
+    const emitter = srf as unknown as NodeJS.EventEmitter;
+    emitter.on('close', () => {
+      state.up = false;
+    });
+    emitter.on('connect', (err: Error | null) => {
+      if (!err) state.up = true;
+    });
+    connectionUp.set(srf, state);
+    link = state;
+  }
+  return link;
+}
+
+/**
+ * Ends a ring whose CANCEL could not be sent once drachtio-server is back (at once when it already
+ * is): a BYE in the early dialog the phone's 180 made (dialog-state.ts), as RFC 3261 §15 lets the
+ * caller do. A restarted drachtio-server has forgotten the INVITE's transaction, so a CANCEL
+ * (which must match its Via branch) cannot be sent through it; a phone that sent no To tag (no
+ * 180) cannot be reached.
+ */
+function byeWhenBack(srf: Srf, state: SipDialogState, back: boolean): void {
   const emitter = srf as unknown as NodeJS.EventEmitter;
   const bye = () => byeFromState(srf, state, 'Call ended while the signalling server was away');
   const send = () => {
@@ -109,7 +133,8 @@ function byeWhenBack(srf: Srf, state: SipDialogState): void {
   };
   const timer = setTimeout(() => emitter.off('connect', send), LOST_RING_BYE_FOR_MS);
   timer.unref();
-  emitter.on('connect', send);
+  if (back) send();
+  else emitter.on('connect', send);
 }
 
 export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOptions): Promise<RingResult> {
@@ -122,6 +147,7 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
   const over: boolean[] = targets.map(() => false);
   /** Per target: the early dialog its 180/183 made, for a BYE if it cannot be CANCELled. */
   const early: Array<SipDialogState | null> = targets.map(() => null);
+  const link = watchConnection(srf);
   let giveUp: (() => void) | null = null;
   const cancelAll = () => {
     for (const r of sent) {
@@ -156,7 +182,7 @@ export async function ringTargets(srf: Srf, targets: RingTarget[], opts: RingOpt
     // once it is back (an answer arriving meanwhile is hung up by the handler below).
     giveUp = () => {
       if (settled) return;
-      for (const [i, state] of early.entries()) if (!over[i] && state) byeWhenBack(srf, state);
+      for (const [i, state] of early.entries()) if (!over[i] && state) byeWhenBack(srf, state, link.up);
       if (opts.callerGone()) finish({ kind: 'caller_gone' });
       else finish({ kind: 'failed', status: 480, reason: 'No Answer' });
     };

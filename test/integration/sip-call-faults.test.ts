@@ -285,6 +285,45 @@ describe('a call always ends cleanly, whatever dies under it (drachtio-server + 
         await phone.stop();
       }
     });
+
+    it("drachtio-server killed while a blind transfer's target rings: the target is freed, and its ring ends with a BYE once it is back", async () => {
+      await waitFor('SIP and media up', () => sipAndMediaUp(rig.readyUrl), 30_000);
+      const drachtio = center().env.drachtio;
+      const ben = rig.cc.agents.ben!.id;
+      const recordOf = async (requestId: string) => (await rig.deps.store.callRecords.list({ callRequestId: requestId }))[0];
+      // Anna answers, then transfers the customer to 1002; Ben's phone rings and never answers.
+      const anna = await startSippUas({ scenario: 'agent-blind-transfer', localPort: rig.phonePort['1001'], calls: 1, rtpEcho: true, vars: { target: '1002', talk_ms: '1000' }, timeoutMs: 60_000 });
+      const benPhone = await startSippUas({ scenario: 'desk-phone-ring-until-bye', localPort: rig.phonePort['1002'], calls: 1, timeoutMs: 60_000 });
+      try {
+        const { requestId, token } = await verifiedCall(rig.svc, rig.cc, 'anna', 'SIP-KILL-XFER-RING');
+        const caller = callerArgs(rig.cc, token);
+        const customer = runSipp({ scenario: 'customer-call-until-bye', remote: rig.remote, service: 'agent', vars: { ...caller.vars, pcap: rig.pcap }, extraArgs: caller.extraArgs, timeoutMs: 60_000 }).catch((e: Error) => e);
+        // Ben reserved and the ring's channel made (customer, Anna, the ring: three); his phone answers 180 at once.
+        await waitFor(
+          "Ben's phone ringing with the transferred call",
+          async () => (await rig.deps.store.agents.get(ben))?.availability === 'busy' && (await fsChannels(rig.fs)).length === 3,
+          20_000,
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+        // Back 1 s later: before the ring's unanswerable CANCEL is given up.
+        await drachtio.kill('SIGKILL');
+        await new Promise((r) => setTimeout(r, 1000));
+        await drachtio.start();
+        const back = Date.now();
+        await waitFor('Ben free', async () => (await rig.deps.store.agents.get(ben))?.availability === 'available', CLEAN_WITHIN_MS);
+        // The restarted drachtio-server forgot the INVITE: the ring ends with a BYE in the early dialog Ben's 180 made.
+        await bounded(benPhone.done, CLEAN_WITHIN_MS, "BYE ending Ben's phone's ring");
+        const byeMs = Date.now() - back;
+        const end = await bounded(customer, CLEAN_WITHIN_MS, 'BYE to the customer');
+        assert.ok(!(end instanceof Error), `the customer got no BYE: ${end instanceof Error ? end.message.slice(0, 500) : ''}`);
+        await bounded(anna.done, CLEAN_WITHIN_MS, "BYE to Anna's phone");
+        assert.equal((await recordOf(requestId))?.outcome, 'signalling_lost');
+        console.log(`      drachtio-server killed while a transfer's target rang: the ring ended by BYE ${byeMs} ms after it was back`);
+      } finally {
+        await benPhone.stop();
+        await anna.stop();
+      }
+    });
   });
 
   describe('PostgreSQL restarted under five calls', function () {
