@@ -194,6 +194,12 @@ const document = {
         description:
           'How the request ended (or why its last callback attempt failed): completed, cancelled (by the agent), cancelled_by_customer, unreachable, superseded, abandoned, no_answer, busy, failed, gave_up, no_call (verified, but no call before the answer window closed), not_verified (accepted, but not verified before the answer window closed), media_lost, signalling_lost, service_restarted, instance_lost.',
       },
+      CallOutcome: {
+        type: ['string', 'null'],
+        // A call's record also ends when a transfer hands the customer to the next agent.
+        enum: [...OUTCOMES, 'transferred', null],
+        description: "How this call leg ended: a request's outcome (see Outcome), or transferred (the customer went on to another agent, whose call has a record of its own).",
+      },
       CallRequest: { description: 'A call request as agents see it.', ...closed(callRequestProps, callRequestRequired) },
       Notification: closed(
         {
@@ -283,7 +289,7 @@ const document = {
           startedAt: dateTime,
           answeredAt: nullableDate,
           endedAt: nullableDate,
-          outcome: ref('Outcome'),
+          outcome: ref('CallOutcome'),
           verification: { type: ['string', 'null'], description: 'e.g. token:biometric, session' },
         },
         ['id', 'direction', 'callRequestId', 'reference', 'customerId', 'customerName', 'agentId', 'startedAt', 'answeredAt', 'endedAt', 'outcome', 'verification'],
