@@ -41,6 +41,9 @@ describe('call request life cycle: bounded holds and reminders', function () {
     }
   }
 
+  /** Runs `step` with the service's clock set ahead by `ms`, then puts it right again. */
+  const withClockAhead = <T>(ms: number, step: () => Promise<T>): Promise<T> => withClockBack(-ms, step);
+
   async function knock(reference: string) {
     const res = await t.call('POST', '/api/v1/call-requests', { token: anna, body: { customerId: cc.customerId, reason: 'Card payment check', reference } });
     assert.equal(res.status, 201, res.text);
@@ -97,12 +100,7 @@ describe('call request life cycle: bounded holds and reminders', function () {
     const req = await knock('HOLD-3');
     // The lapse job comes due in about a second; by then the clock is past the answer window.
     await withClockBack(verifiedHoldMs - 1_000, () => verify(req.id));
-    t.advance(answerMs);
-    try {
-      await waitFor('the request expired', async () => (await agentView(req.id)).state === 'expired');
-    } finally {
-      t.advance(-answerMs);
-    }
+    await withClockAhead(answerMs, () => waitFor('the request expired', async () => (await agentView(req.id)).state === 'expired'));
     const view = await agentView(req.id);
     assert.equal(view.outcome, 'no_call');
     const app = await appView(req.id);
@@ -135,12 +133,7 @@ describe('call request life cycle: bounded holds and reminders', function () {
       const c = await t.call('POST', `/api/v1/app/requests/${req.id}/accept`, { token: cc.deviceCredential });
       assert.equal(c.status, 200, c.text);
     });
-    t.advance(answerMs);
-    try {
-      await waitFor('the request expired', async () => (await agentView(req.id)).state === 'expired');
-    } finally {
-      t.advance(-answerMs);
-    }
+    await withClockAhead(answerMs, () => waitFor('the request expired', async () => (await agentView(req.id)).state === 'expired'));
     const view = await agentView(req.id);
     assert.equal(view.outcome, 'not_verified');
     assert.equal(view.verification ?? null, null);
@@ -154,12 +147,9 @@ describe('call request life cycle: bounded holds and reminders', function () {
     // Answerable until the reminder, not just until the first deadline.
     assert.equal(new Date(snoozed.body.answerDeadline).getTime(), remindAt);
     assert.deepEqual(await jobsOf(req.id), ['request.remind']);
-    t.advance(answerMs + 60_000);
-    try {
+    await withClockAhead(answerMs + 60_000, async () => {
       assert.equal((await appView(req.id)).actions.accept, true, 'past the first deadline, before the reminder');
-    } finally {
-      t.advance(-(answerMs + 60_000));
-    }
+    });
     await t.call('POST', `/api/v1/call-requests/${req.id}/cancel`, { token: anna });
 
     // A reminder that comes due: snoozed with the clock 30 minutes back, so it fires now.
@@ -198,12 +188,7 @@ describe('call request life cycle: bounded holds and reminders', function () {
     // Verifying again within the minute writes nothing; a minute later it does.
     await verify(req.id);
     assert.equal(await seen(), first);
-    t.advance(61_000);
-    try {
-      await verify(req.id);
-    } finally {
-      t.advance(-61_000);
-    }
+    await withClockAhead(61_000, () => verify(req.id));
     assert.ok(Date.parse((await seen())!) >= Date.parse(first) + 60_000, 'stamped again after a minute');
     await t.call('POST', `/api/v1/call-requests/${req.id}/cancel`, { token: anna });
   });
