@@ -9,41 +9,8 @@ import { enrollDevice, issueEnrollmentCode, setPushSubscription } from '../../sr
 import { SoftDeviceKey } from '../support/soft-authenticator.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 import { waitFor } from '../support/wait-for.js';
+import { openStream } from '../support/sse-stream.js';
 
-/** The app's live channel, read the way the app reads it (fetch, SSE frames). */
-function openStream(url: string, credential: string) {
-  const controller = new AbortController();
-  const events: Array<{ type: string; data: any }> = [];
-  let connected = false;
-  const done = (async () => {
-    const res = await fetch(url, { headers: { authorization: `Bearer ${credential}` }, signal: controller.signal });
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for (;;) {
-      const { value, done: end } = await reader.read();
-      if (end) return;
-      buffer += decoder.decode(value, { stream: true });
-      let cut;
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const frame = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        if (frame.startsWith(': connected')) connected = true;
-        const type = /^event: (.*)$/m.exec(frame)?.[1];
-        const data = /^data: (.*)$/m.exec(frame)?.[1];
-        if (type && data) events.push({ type, data: JSON.parse(data) });
-      }
-    }
-  })().catch(() => undefined);
-  return {
-    events,
-    isConnected: () => connected,
-    async close() {
-      controller.abort();
-      await done;
-    },
-  };
-}
 
 describe('the open app as a channel', function () {
   this.timeout(60_000);
@@ -92,7 +59,7 @@ describe('the open app as a channel', function () {
     const res = await knock(c.id, 'LIVE-1');
     assert.equal(res.status, 201, res.text);
     assert.deepEqual(res.body.reachedBy, ['app']);
-    const shown = await waitFor('the knock in the open app', () => stream.events.find((e) => e.type === 'notification'));
+    const shown = await waitFor('the knock in the open app', () => stream.frames.find((e) => e.type === 'notification'));
     assert.equal(shown.data.kind, 'knock');
     assert.equal(shown.data.callRequestId, res.body.id);
     assert.equal(shown.data.reference, 'LIVE-1');
@@ -118,7 +85,7 @@ describe('the open app as a channel', function () {
       const res = await knock(c.id, 'LIVE-3');
       assert.equal(res.status, 201, res.text);
       assert.deepEqual(res.body.reachedBy, ['app', 'webpush']);
-      const inApp = await waitFor('the knock in the open app', () => stream.events.find((e) => e.type === 'notification'));
+      const inApp = await waitFor('the knock in the open app', () => stream.frames.find((e) => e.type === 'notification'));
       const pushed = await waitFor('the push', () => c.pushes().find((p) => p.callRequestId === res.body.id));
       assert.equal(pushed.kind, 'knock');
       assert.notEqual(inApp.data.notificationId, pushed.notificationId, 'one record per channel');
