@@ -18,7 +18,8 @@ import { createScheduler } from '../src/jobs/scheduler.js';
 import { openBenchDatabase } from './bench-database.js';
 import { inParallel, percentile } from './stats.js';
 
-export interface LatenessResult {
+/** What any queue's run of due jobs is judged by: exactly once, and how late. */
+export interface FiringFigures {
   count: number;
   firedOnce: number;
   duplicates: number;
@@ -26,6 +27,9 @@ export interface LatenessResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+}
+
+export interface LatenessResult extends FiringFigures {
   rssMbWithPending: number;
   /** Extra facts for reading the figures above. */
   peakRssMb: number;

@@ -7,17 +7,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
+import type { FiringFigures } from './scheduler-lateness.js';
 import { percentile } from './stats.js';
 
-export interface PeerLatenessResult {
+export interface PeerLatenessResult extends FiringFigures {
   name: string;
-  count: number;
-  firedOnce: number;
-  duplicates: number;
-  missing: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
   /** This process's CPU from the first due time to the last fire, per job. */
   cpuMsPerJob: number | null;
 }
